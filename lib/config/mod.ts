@@ -1,0 +1,33 @@
+/**
+ * Configuration: the YAML file, command-line flags and their validation.
+ *
+ * @module
+ */
+export {
+  type Address,
+  formatAddress,
+  isMulticastV4,
+  parseAddress,
+  type ParseAddressOptions,
+} from "./address.ts";
+export {
+  CLOUD_KEYS,
+  type Config,
+  ConfigError,
+  type ConfigLogLevel,
+  defaultConfig,
+  EDGE_KEYS,
+  type EdgeConfig,
+  keySpec,
+  resolveAddresses,
+  type ResolvedAddresses,
+} from "./schema.ts";
+export {
+  applyOverrides,
+  type CommandLine,
+  configFromYaml,
+  helpText,
+  loadConfig,
+  parseCommandLine,
+  type Role,
+} from "./load.ts";

@@ -1,0 +1,428 @@
+/**
+ * The flvcast configuration: its keys, types, defaults and validation.
+ *
+ * @module
+ */
+import { type Address, isMulticastV4, parseAddress } from "./address.ts";
+
+/** Log levels accepted by `log_level`. */
+export type ConfigLogLevel = "debug" | "info" | "warn" | "error";
+
+/** Edge settings (the `edge:` section). */
+export interface EdgeConfig {
+  /** `:port` unicast or `239.x.x.x:port` multicast group to receive RTP on. */
+  udp_addr: string;
+  /** Local address of the interface to join the multicast group on. */
+  multicast_interface: string;
+  /** HTTP-FLV / WebSocket-FLV / status page listen address. */
+  flv_addr: string;
+  /** Edge API listen address. */
+  api_addr: string;
+  /** Cloud QUIC address; empty = RTP source address + `quic_addr`'s port. */
+  cloud_quic_addr: string;
+  /** SHA-256 fingerprint (hex) of the cloud's certificate to pin. */
+  cloud_fingerprint: string;
+  /** PEM CA file that signs the cloud's certificate. */
+  cloud_ca: string;
+  /** Accept any cloud certificate (explicit, logged). */
+  insecure_skip_verify: boolean;
+  /** Reorder + repair budget in milliseconds. */
+  latency_ms: number;
+  /** Simulated input loss (0..1) for demos. */
+  pack_loss: number;
+  /** Record each stream received at the edge to FLV. */
+  enable_record: boolean;
+  /** A stream silent for this long is ended (ms). */
+  stream_timeout_ms: number;
+}
+
+/** The whole validated configuration. */
+export interface Config {
+  /** RTP packets cached per stream for retransmission. */
+  rtp_cache_size: number;
+  /** Byte cap of one stream's retransmission cache. */
+  rtp_cache_bytes: number;
+  /** QUIC retransmission service listen address. */
+  quic_addr: string;
+  /** Edges (unicast host:port) or multicast groups. */
+  client_addr_list: string[];
+  /** Record each published stream to FLV. */
+  enable_record: boolean;
+  /** Local UDP port RTP is sent from. */
+  rtp_port: number;
+  /** RTMP listen address. */
+  rtmp_addr: string;
+  /** Cloud HTTP API listen address. */
+  api_addr: string;
+  /** True: do not send RTP. */
+  debug: boolean;
+  /** Lowest log level written. */
+  log_level: ConfigLogLevel;
+  /** Also append logs to `log_file`. */
+  enable_log_file: boolean;
+  /** Log file path. */
+  log_file: string;
+  /** Max RTP payload bytes per packet. */
+  rtp_payload_size: number;
+  /** TTL of multicast RTP. */
+  multicast_ttl: number;
+  /** Directory recordings go to. */
+  record_dir: string;
+  /** Shared secret edges present to the QUIC service; empty = no auth. */
+  quic_secret: string;
+  /** PEM certificate file for QUIC; empty = self-signed at startup. */
+  quic_cert: string;
+  /** PEM key file for QUIC. */
+  quic_key: string;
+  /** Edge settings. */
+  edge: EdgeConfig;
+}
+
+/** A configuration error: which key, which file, what was expected. */
+export class ConfigError extends Error {
+  /** Creates the error; `message` is the one line shown to the operator. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+type Check = (value: unknown) => unknown;
+
+const int = (min: number, max: number): Check => (v) => {
+  const n = typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+    throw new TypeError(
+      `expected an integer ${min}..${max}, got ${JSON.stringify(v)}`,
+    );
+  }
+  return n;
+};
+
+const num = (min: number, max: number): Check => (v) => {
+  const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isFinite(n) || n < min || n > max) {
+    throw new TypeError(
+      `expected a number ${min}..${max}, got ${JSON.stringify(v)}`,
+    );
+  }
+  return n;
+};
+
+const bool: Check = (v) => {
+  if (typeof v === "boolean") return v;
+  if (v === "true" || v === "1") return true;
+  if (v === "false" || v === "0") return false;
+  throw new TypeError(`expected true or false, got ${JSON.stringify(v)}`);
+};
+
+const str: Check = (v) => {
+  if (typeof v === "string") return v;
+  if (v === null) return "";
+  throw new TypeError(`expected a string, got ${JSON.stringify(v)}`);
+};
+
+const oneOf = (...allowed: string[]): Check => (v) => {
+  if (typeof v !== "string" || !allowed.includes(v)) {
+    throw new TypeError(
+      `expected one of ${allowed.join(" | ")}, got ${JSON.stringify(v)}`,
+    );
+  }
+  return v;
+};
+
+/** A listen address: `:port` or `host:port`, port 0 = any free port. */
+const listenAddr: Check = (v) => {
+  const s = str(v) as string;
+  parseAddress(s, { allowZeroPort: true });
+  return s;
+};
+
+/** A listen address or empty. */
+const optionalHostPort: Check = (v) => {
+  const s = str(v) as string;
+  if (s !== "") parseAddress(s, { allowEmptyHost: false });
+  return s;
+};
+
+const optionalIp: Check = (v) => {
+  const s = str(v) as string;
+  if (s !== "" && !/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) {
+    throw new TypeError(
+      `expected an IPv4 address or "", got ${JSON.stringify(v)}`,
+    );
+  }
+  return s;
+};
+
+const fingerprint: Check = (v) => {
+  const s = (str(v) as string).replaceAll(":", "").toLowerCase();
+  if (s !== "" && !/^[0-9a-f]{64}$/.test(s)) {
+    throw new TypeError(
+      `expected 64 hex digits (SHA-256, colons allowed) or "", got ${
+        JSON.stringify(v)
+      }`,
+    );
+  }
+  return s;
+};
+
+const udpAddr: Check = (v) => {
+  const s = str(v) as string;
+  const a = parseAddress(s, { allowZeroPort: true });
+  if (
+    !s.startsWith(":") && !isMulticastV4(a.hostname) &&
+    !/^[\d.]+$|^[0-9a-f:]+$/i.test(a.hostname)
+  ) {
+    throw new TypeError(
+      `expected ":port", "ip:port" or a multicast "239.x.x.x:port", got ${
+        JSON.stringify(v)
+      }`,
+    );
+  }
+  return s;
+};
+
+const addrList: Check = (v) => {
+  const list = typeof v === "string" ? v.split(",").map((x) => x.trim()) : v;
+  if (!Array.isArray(list)) {
+    throw new TypeError(
+      `expected a list of "host:port", got ${JSON.stringify(v)}`,
+    );
+  }
+  return list.map((item) => {
+    if (typeof item !== "string") {
+      throw new TypeError(
+        `expected "host:port" items, got ${JSON.stringify(item)}`,
+      );
+    }
+    parseAddress(item, { allowEmptyHost: false });
+    return item;
+  });
+};
+
+interface KeySpec {
+  check: Check;
+  default: unknown;
+  help: string;
+}
+
+/** Every top-level cloud key with its check, default and help text. */
+export const CLOUD_KEYS: Record<Exclude<keyof Config, "edge">, KeySpec> = {
+  rtp_cache_size: {
+    check: int(16, 1_000_000),
+    default: 5000,
+    help: "RTP packets cached per stream for retransmission",
+  },
+  rtp_cache_bytes: {
+    check: int(65536, 4 * 1024 ** 3),
+    default: 64 * 1024 * 1024,
+    help: "byte cap of one stream's retransmission cache",
+  },
+  quic_addr: {
+    check: listenAddr,
+    default: ":4242",
+    help: "QUIC retransmission service",
+  },
+  client_addr_list: {
+    check: addrList,
+    default: ["127.0.0.1:5222"],
+    help:
+      "edges (unicast host:port) or multicast groups (239.x.x.x:port); flag: comma-separated",
+  },
+  enable_record: {
+    check: bool,
+    default: false,
+    help: "record each stream to FLV",
+  },
+  rtp_port: {
+    check: int(0, 65535),
+    default: 5220,
+    help: "local UDP port RTP is sent from",
+  },
+  rtmp_addr: {
+    check: listenAddr,
+    default: ":1935",
+    help: "RTMP listen address",
+  },
+  api_addr: {
+    check: listenAddr,
+    default: ":8090",
+    help: "cloud HTTP API listen address",
+  },
+  debug: {
+    check: bool,
+    default: false,
+    help: "true: do not send RTP (debugging)",
+  },
+  log_level: {
+    check: oneOf("debug", "info", "warn", "error"),
+    default: "info",
+    help: "debug | info | warn | error",
+  },
+  enable_log_file: {
+    check: bool,
+    default: false,
+    help: "also append logs to log_file",
+  },
+  log_file: {
+    check: str,
+    default: "./logs/flvcast.log",
+    help: "log file path",
+  },
+  rtp_payload_size: {
+    check: int(64, 65000),
+    default: 1180,
+    help: "max RTP payload bytes per packet",
+  },
+  multicast_ttl: {
+    check: int(0, 255),
+    default: 1,
+    help: "TTL of multicast RTP",
+  },
+  record_dir: {
+    check: str,
+    default: "./record",
+    help: "directory for recordings",
+  },
+  quic_secret: {
+    check: str,
+    default: "",
+    help: "shared secret edges present; empty = no auth (warned)",
+  },
+  quic_cert: {
+    check: str,
+    default: "",
+    help: "PEM certificate; empty = self-signed",
+  },
+  quic_key: { check: str, default: "", help: "PEM private key for quic_cert" },
+};
+
+/** Every key of the `edge:` section with its check, default and help text. */
+export const EDGE_KEYS: Record<keyof EdgeConfig, KeySpec> = {
+  udp_addr: {
+    check: udpAddr,
+    default: ":5222",
+    help: '":port" unicast, "239.x.x.x:port" multicast group',
+  },
+  multicast_interface: {
+    check: optionalIp,
+    default: "",
+    help: "local address of the interface to join on",
+  },
+  flv_addr: {
+    check: listenAddr,
+    default: ":7001",
+    help: "HTTP-FLV / WebSocket-FLV / status page",
+  },
+  api_addr: {
+    check: listenAddr,
+    default: ":8091",
+    help: "edge API listen address",
+  },
+  cloud_quic_addr: {
+    check: optionalHostPort,
+    default: "",
+    help: "host:port; empty = RTP source address + quic_addr's port",
+  },
+  cloud_fingerprint: {
+    check: fingerprint,
+    default: "",
+    help: "SHA-256 of the cloud's certificate (hex) to pin",
+  },
+  cloud_ca: {
+    check: str,
+    default: "",
+    help: "CA file that signs the cloud's certificate",
+  },
+  insecure_skip_verify: {
+    check: bool,
+    default: false,
+    help: "accept any cloud certificate (logged)",
+  },
+  latency_ms: {
+    check: int(20, 10_000),
+    default: 200,
+    help: "reorder + repair budget (ms)",
+  },
+  pack_loss: {
+    check: num(0, 1),
+    default: 0,
+    help: "simulated input loss for demos (0..1)",
+  },
+  enable_record: {
+    check: bool,
+    default: false,
+    help: "record streams at the edge",
+  },
+  stream_timeout_ms: {
+    check: int(500, 600_000),
+    default: 5000,
+    help: "a stream silent this long is ended (ms)",
+  },
+};
+
+/** The built-in defaults. */
+export function defaultConfig(): Config {
+  const cfg: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(CLOUD_KEYS)) {
+    cfg[k] = structuredClone(s.default);
+  }
+  const edge: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(EDGE_KEYS)) edge[k] = s.default;
+  cfg.edge = edge;
+  return cfg as unknown as Config;
+}
+
+/** Returns the spec of a dotted key (`rtp_port`, `edge.latency_ms`), if any. */
+export function keySpec(path: string): KeySpec | undefined {
+  if (path.startsWith("edge.")) {
+    return (EDGE_KEYS as Record<string, KeySpec>)[path.slice(5)];
+  }
+  return path === "edge"
+    ? undefined
+    : (CLOUD_KEYS as Record<string, KeySpec>)[path];
+}
+
+/** Parsed listen/send addresses, derived from a {@linkcode Config}. */
+export interface ResolvedAddresses {
+  /** RTMP listener. */
+  rtmp: Address;
+  /** Cloud API listener. */
+  api: Address;
+  /** QUIC listener. */
+  quic: Address;
+  /** RTP destinations. */
+  clients: Address[];
+  /** Edge UDP listener, with the multicast group when it is one. */
+  edgeUdp: Address & { group?: string };
+  /** Edge HTTP-FLV listener. */
+  edgeFlv: Address;
+  /** Edge API listener. */
+  edgeApi: Address;
+  /** Cloud QUIC address the edge dials, when given. */
+  cloudQuic?: Address;
+}
+
+/** Parses every address in a validated config. */
+export function resolveAddresses(cfg: Config): ResolvedAddresses {
+  const listen = (s: string) => parseAddress(s, { allowZeroPort: true });
+  const udp = listen(cfg.edge.udp_addr);
+  const edgeUdp: Address & { group?: string } = isMulticastV4(udp.hostname)
+    ? { hostname: "0.0.0.0", port: udp.port, group: udp.hostname }
+    : udp;
+  return {
+    rtmp: listen(cfg.rtmp_addr),
+    api: listen(cfg.api_addr),
+    quic: listen(cfg.quic_addr),
+    clients: cfg.client_addr_list.map((s) =>
+      parseAddress(s, { allowEmptyHost: false })
+    ),
+    edgeUdp,
+    edgeFlv: listen(cfg.edge.flv_addr),
+    edgeApi: listen(cfg.edge.api_addr),
+    cloudQuic: cfg.edge.cloud_quic_addr
+      ? parseAddress(cfg.edge.cloud_quic_addr, { allowEmptyHost: false })
+      : undefined,
+  };
+}
