@@ -103,7 +103,7 @@ Deno.test("bad flags are refused naming the flag", async () => {
     () => parseCommandLine(["relay"]),
     /expected no subcommand, "cloud" or "edge", got "relay"/,
   );
-  throws(
+  await rejects(
     () =>
       loadConfig(parseCommandLine(["--rtp_port=x"]), { requireFile: false }),
     /flag --rtp_port: key "rtp_port"/,
