@@ -1,0 +1,213 @@
+import {
+  deepStrictEqual as assertEquals,
+  throws as assertThrows,
+} from "node:assert/strict";
+import {
+  encodeApp,
+  encodeAuth,
+  encodeBye,
+  encodeCompound,
+  encodeNack,
+  encodeNavl,
+  encodeSdes,
+  encodeSenderReport,
+  ntpFromDate,
+  ntpMiddle32,
+  ntpToUnixMs,
+} from "../lib/rtcp/mod.ts";
+
+const hex = (s: string) =>
+  new Uint8Array(
+    s.replace(/\s+/g, "").match(/../g)?.map((b) => parseInt(b, 16)) ?? [],
+  );
+const ascii = (s: string) =>
+  [...s].map((c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
+
+Deno.test("SR: byte-exact against a hand-built RFC 3550 §6.4.1 vector", () => {
+  const got = encodeSenderReport({
+    ssrc: 0x12345678,
+    ntpSec: 0xe1a2b3c4,
+    ntpFrac: 0x80000000,
+    rtpTimestamp: 90_000,
+    packetCount: 10,
+    octetCount: 11_800,
+  });
+  assertEquals(
+    got,
+    hex(
+      `80 c8 00 06  12345678  e1a2b3c4  80000000  00015f90  0000000a  00002e18`,
+    ),
+  );
+});
+
+Deno.test("SR: rejects fields that are not u32", () => {
+  const base = {
+    ssrc: 1,
+    ntpSec: 0,
+    ntpFrac: 0,
+    rtpTimestamp: 0,
+    packetCount: 0,
+    octetCount: 0,
+  };
+  assertThrows(() => encodeSenderReport({ ...base, ssrc: -1 }), RangeError);
+  assertThrows(
+    () => encodeSenderReport({ ...base, octetCount: 2 ** 32 }),
+    RangeError,
+  );
+});
+
+Deno.test("SDES: CNAME + PRIV key item, byte-exact (RFC 3550 §6.5, §6.5.8)", () => {
+  const got = encodeSdes(0x12345678, { cname: "cloud", key: "live/movie" });
+  assertEquals(
+    got,
+    hex(
+      `81 ca 00 07  12345678
+       01 05 ${ascii("cloud")}
+       08 0e 03 ${ascii("key")} ${ascii("live/movie")}
+       00`,
+    ),
+  );
+});
+
+Deno.test("SDES: items ending on a 32-bit boundary get four null octets", () => {
+  // 01 06 "abcdef" is 8 bytes: the terminating null needs a whole extra word.
+  assertEquals(
+    encodeSdes(1, { cname: "abcdef" }),
+    hex(`81 ca 00 04  00000001  01 06 ${ascii("abcdef")} 00000000`),
+  );
+  assertEquals(
+    encodeSdes(2, { cname: "ab" }),
+    hex(`81 ca 00 03  00000002  01 02 ${ascii("ab")} 00 000000`),
+  );
+});
+
+Deno.test("SDES: rejects items over 255 bytes", () => {
+  assertThrows(() => encodeSdes(1, { cname: "x".repeat(256) }), RangeError);
+  assertThrows(
+    () => encodeSdes(1, { cname: "x", key: "k".repeat(252) }),
+    RangeError,
+  );
+  // 1 + 3 + 251 = 255 fits.
+  assertEquals(
+    encodeSdes(1, { cname: "x", key: "k".repeat(251) }).length % 4,
+    0,
+  );
+});
+
+Deno.test("BYE: with and without reason, byte-exact (RFC 3550 §6.6)", () => {
+  assertEquals(encodeBye(0x12345678), hex(`81 cb 00 01  12345678`));
+  assertEquals(
+    encodeBye(0x12345678, "bye"),
+    hex(`81 cb 00 02  12345678  03 ${ascii("bye")}`),
+  );
+  assertEquals(
+    encodeBye(0x12345678, "done!"),
+    hex(`81 cb 00 03  12345678  05 ${ascii("done!")} 0000`),
+  );
+  assertThrows(() => encodeBye(1, "r".repeat(256)), RangeError);
+});
+
+Deno.test("APP: header, name, zero-padded data (RFC 3550 §6.7)", () => {
+  assertEquals(
+    encodeApp({
+      subtype: 5,
+      ssrc: 0xa0b0c0d0,
+      name: "TEST",
+      data: hex("0102"),
+    }),
+    hex(`85 cc 00 03  a0b0c0d0  ${ascii("TEST")}  0102 0000`),
+  );
+  assertEquals(
+    encodeApp({ subtype: 0, ssrc: 1, name: "ZERO", data: new Uint8Array() }),
+    hex(`80 cc 00 02  00000001  ${ascii("ZERO")}`),
+  );
+  assertThrows(
+    () => encodeApp({ subtype: 32, ssrc: 0, name: "TEST", data: hex("") }),
+    RangeError,
+  );
+  assertThrows(
+    () => encodeApp({ subtype: 0, ssrc: 0, name: "TOOLONG", data: hex("") }),
+    RangeError,
+  );
+});
+
+Deno.test("AUTH: APP subtype 0 PT 204, UTF-8 secret zero-padded to 4", () => {
+  assertEquals(
+    encodeAuth("secret"),
+    hex(`80 cc 00 04  00000000  ${ascii("AUTH")}  ${ascii("secret")} 0000`),
+  );
+  assertEquals(
+    encodeAuth("abcd", 0x42),
+    hex(`80 cc 00 03  00000042  ${ascii("AUTH")}  ${ascii("abcd")}`),
+  );
+  // UTF-8: "é" is c3 a9.
+  assertEquals(
+    encodeAuth("é"),
+    hex(`80 cc 00 03  00000000  ${ascii("AUTH")}  c3a9 0000`),
+  );
+});
+
+Deno.test("NAVL: SSRC 0, media SSRC, count, seqs, zero-padded", () => {
+  assertEquals(
+    encodeNavl(0xdeadbeef, [7, 65535]),
+    hex(
+      `80 cc 00 05  00000000  ${ascii("NAVL")}  deadbeef 0002 0007 ffff 0000`,
+    ),
+  );
+  assertEquals(
+    encodeNavl(1, [9]),
+    hex(`80 cc 00 04  00000000  ${ascii("NAVL")}  00000001 0001 0009`),
+  );
+  assertThrows(() => encodeNavl(1, [65536]), RangeError);
+  assertThrows(() => encodeNavl(1, new Array(40_000).fill(1)), RangeError);
+});
+
+Deno.test("NACK: PID+BLP packing, wrap 65535→0 inside one FCI (RFC 4585 §6.2.1)", () => {
+  assertEquals(
+    encodeNack(1, 2, [17, 0, 65534, 1, 65535]),
+    hex(`81 cd 00 04  00000001  00000002  fffe 0007  0011 0000`),
+  );
+  // PID 65535 followed by 0..15: all 16 BLP bits, one FCI.
+  const seqs = [65535, ...Array.from({ length: 16 }, (_, i) => i)];
+  assertEquals(
+    encodeNack(0xaabbccdd, 0x11223344, seqs),
+    hex(`81 cd 00 03  aabbccdd  11223344  ffff ffff`),
+  );
+  // 17 consecutive numbers need a second FCI.
+  assertEquals(
+    encodeNack(1, 2, Array.from({ length: 18 }, (_, i) => 100 + i)),
+    hex(`81 cd 00 04  00000001  00000002  0064 ffff  0075 0000`),
+  );
+  // Duplicates collapse.
+  assertEquals(
+    encodeNack(1, 2, [5, 5, 5]),
+    hex(`81 cd 00 03  00000001  00000002  0005 0000`),
+  );
+});
+
+Deno.test("NACK: rejects empty lists and out-of-range numbers", () => {
+  assertThrows(() => encodeNack(1, 2, []), RangeError);
+  assertThrows(() => encodeNack(1, 2, [-1]), RangeError);
+  assertThrows(() => encodeNack(1, 2, [1.5]), RangeError);
+  assertThrows(() => encodeNack(1, 2, [70000]), RangeError);
+});
+
+Deno.test("compound: concatenation keeps packets in order", () => {
+  const a = encodeBye(1);
+  const b = encodeBye(2);
+  const c = encodeCompound([a, b]);
+  assertEquals(c, hex(`81 cb 00 01 00000001 81 cb 00 01 00000002`));
+});
+
+Deno.test("NTP: epoch offset, fractions, round trip, middle 32 bits", () => {
+  assertEquals(ntpFromDate(0), { ntpSec: 2_208_988_800, ntpFrac: 0 });
+  assertEquals(ntpFromDate(new Date(500)), {
+    ntpSec: 2_208_988_800,
+    ntpFrac: 0x80000000,
+  });
+  const now = 1_700_000_000_123.25;
+  const { ntpSec, ntpFrac } = ntpFromDate(now);
+  assertEquals(Math.abs(ntpToUnixMs(ntpSec, ntpFrac) - now) < 1e-3, true);
+  assertEquals(ntpMiddle32(0x12345678, 0x9abcdef0), 0x56789abc);
+  assertThrows(() => ntpFromDate(NaN), RangeError);
+});
