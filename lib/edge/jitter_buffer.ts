@@ -1,0 +1,609 @@
+/**
+ * The edge's per-stream reorder and repair buffer (SPEC §5): RTP packets of
+ * one stream go in (in any order, with duplicates and gaps), complete FLV tags
+ * come out in order. Pure logic: no timers, no sockets — every call takes the
+ * current time `now` (milliseconds, any monotonic clock).
+ *
+ * A tag is the packets after one M=1 packet up to and including the next M=1
+ * packet. Gaps are detected by sequence number (wrap-safe); a missing packet is
+ * reported by {@linkcode JitterBuffer.nacks} once it has been missing longer
+ * than a small reorder grace, then again every retry interval while its
+ * deadline (`latencyMs` after the gap was seen) has not passed. At the deadline
+ * the tag that needed it is dropped whole, and video output resumes at the
+ * next keyframe (audio and script at the next complete tag), so a player never
+ * gets a broken GOP.
+ *
+ * @module
+ */
+import {
+  decodeTag,
+  type FlvTag,
+  isKeyframe,
+  isSequenceHeader,
+  TAG_AUDIO,
+  TAG_SCRIPT,
+  TAG_VIDEO,
+} from "../flv/mod.ts";
+import { type RtpPacket, seqDiff } from "../rtp/mod.ts";
+
+/** Options for {@linkcode JitterBuffer}. */
+export interface JitterBufferOptions {
+  /** Reorder + repair budget: how long after a gap is seen the buffer waits
+   * for the missing packet before dropping its tag. Default 200. */
+  latencyMs?: number;
+  /** A gap younger than this is assumed to be reordering and is not NACKed
+   * yet. Default `min(20, latencyMs / 10)`. */
+  reorderGraceMs?: number;
+  /** Round-trip time to the retransmission server until
+   * {@linkcode JitterBuffer.updateRtt} says otherwise. Default 30. */
+  initialRttMs?: number;
+  /** Lower bound of the interval between two NACKs of one packet. Default 20. */
+  minRetryMs?: number;
+  /** At most this many NACKs per missing packet. Default 8. */
+  maxNacksPerPacket?: number;
+  /** Window in packets (rounded up to a power of two). Default 2048. */
+  maxPackets?: number;
+  /** Window in payload bytes; past it the oldest incomplete tag is given up.
+   * Default 8 MiB. */
+  maxBytes?: number;
+  /** A sequence jump this large (either way) is only believed when the next
+   * packet follows it (RFC 3550 A.1 probation). Default 3000. */
+  maxDropout?: number;
+}
+
+/** Where a pushed packet came from. */
+export type PacketSource = "udp" | "rtx";
+
+/** Counters of one {@linkcode JitterBuffer}; all only ever grow. */
+export interface JitterStats {
+  /** Distinct packets accepted from the primary (UDP) path. */
+  received: number;
+  /** Packets from UDP that filled a gap (arrived after a later packet). */
+  reordered: number;
+  /** Packets already buffered or already delivered. */
+  duplicates: number;
+  /** Packets behind the window or for a sequence already given up. */
+  late: number;
+  /** Distinct sequence numbers that were NACKed at least once. */
+  lost: number;
+  /** NACK requests issued (retries included). */
+  nacked: number;
+  /** Distinct packets accepted from retransmission. */
+  recovered: number;
+  /** Sequence numbers given up (never received in time). */
+  unrecoverable: number;
+  /** Incomplete or corrupt tags dropped whole. */
+  tagsDropped: number;
+  /** Video tags withheld while waiting for a keyframe after a drop or at
+   * start. */
+  tagsSkipped: number;
+  /** Tags released in order. */
+  tagsOut: number;
+  /** Packets far outside the window (held on probation, then discarded). */
+  outOfWindow: number;
+  /** Times the stream's SSRC changed (republish) or its sequence jumped. */
+  resyncs: number;
+}
+
+interface Miss {
+  detectedAt: number;
+  nacks: number;
+  lastNackAt: number;
+  unavailable: boolean;
+}
+
+type SyncState = "unknown" | "start" | "discard";
+
+const HIST_DELIVERED = 1;
+const HIST_GIVEN_UP = 2;
+const RECENT_SSRCS = 4;
+
+/**
+ * Whether `payload` plausibly begins an FLV tag: a known type, stream id 0,
+ * and a data size consistent with the marker bit (a one-packet tag fills the
+ * packet exactly; a first fragment is shorter than the tag).
+ */
+export function looksLikeTagStart(
+  payload: Uint8Array,
+  marker: boolean,
+): boolean {
+  if (payload.length < 11) return false;
+  const type = payload[0];
+  if (type !== TAG_AUDIO && type !== TAG_VIDEO && type !== TAG_SCRIPT) {
+    return false;
+  }
+  if (payload[8] !== 0 || payload[9] !== 0 || payload[10] !== 0) return false;
+  const total = 11 + ((payload[1] << 16) | (payload[2] << 8) | payload[3]);
+  return marker ? total === payload.length : total > payload.length;
+}
+
+function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/**
+ * Reorder buffer with a latency budget for one stream.
+ *
+ * The buffer keeps a reference to each pushed packet (and its payload) until
+ * the packet's tag is released: callers that receive into a reused buffer must
+ * copy the datagram before parsing it.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const jb = new JitterBuffer({ latencyMs: 200 });
+ * for (const tag of jb.push(parseRtp(datagram.slice()), performance.now())) send(tag);
+ * // every few milliseconds:
+ * const lost = jb.nacks(performance.now()); // ask the cloud for these
+ * for (const tag of jb.poll(performance.now())) send(tag);
+ * ```
+ */
+export class JitterBuffer {
+  #latency: number;
+  #grace: number;
+  #rtt: number;
+  #minRetry: number;
+  #maxNacks: number;
+  #size: number;
+  #mask: number;
+  #maxBytes: number;
+  #maxDropout: number;
+
+  #slots: (RtpPacket | undefined)[];
+  #slotSeq: Int32Array;
+  #hist: Uint8Array;
+  #histSeq: Int32Array;
+  #missing = new Map<number, Miss>();
+
+  #ssrc: number | undefined;
+  #oldSsrcs: number[] = [];
+  #started = false;
+  #advancedAny = false;
+  #startAt = 0;
+  #afterGap = true;
+  #head = 0;
+  #high = 0;
+  #bytes = 0;
+  #buffered = 0;
+  #sync: SyncState = "unknown";
+  #needKeyframe = true;
+  #candidate: RtpPacket | undefined;
+
+  #stats: JitterStats = {
+    received: 0,
+    reordered: 0,
+    duplicates: 0,
+    late: 0,
+    lost: 0,
+    nacked: 0,
+    recovered: 0,
+    unrecoverable: 0,
+    tagsDropped: 0,
+    tagsSkipped: 0,
+    tagsOut: 0,
+    outOfWindow: 0,
+    resyncs: 0,
+  };
+
+  /** Creates an empty buffer; the first packet pushed sets the SSRC. */
+  constructor(options: JitterBufferOptions = {}) {
+    this.#latency = options.latencyMs ?? 200;
+    if (!(this.#latency >= 0)) {
+      throw new RangeError(
+        `latencyMs must be >= 0, received ${options.latencyMs}`,
+      );
+    }
+    this.#grace = options.reorderGraceMs ?? Math.min(20, this.#latency / 10);
+    this.#rtt = options.initialRttMs ?? 30;
+    this.#minRetry = options.minRetryMs ?? 20;
+    this.#maxNacks = options.maxNacksPerPacket ?? 8;
+    const maxPackets = options.maxPackets ?? 2048;
+    if (!(maxPackets >= 2 && maxPackets <= 16384)) {
+      throw new RangeError(
+        `maxPackets must be in 2..16384, received ${options.maxPackets}`,
+      );
+    }
+    this.#size = nextPow2(maxPackets);
+    this.#mask = this.#size - 1;
+    this.#maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
+    this.#maxDropout = Math.max(options.maxDropout ?? 3000, this.#size);
+    this.#slots = new Array(this.#size).fill(undefined);
+    this.#slotSeq = new Int32Array(this.#size).fill(-1);
+    this.#hist = new Uint8Array(this.#size);
+    this.#histSeq = new Int32Array(this.#size).fill(-1);
+  }
+
+  /** Counters (a live object; copy it to snapshot). */
+  get stats(): Readonly<JitterStats> {
+    return this.#stats;
+  }
+
+  /** The SSRC currently accepted, once a packet has been pushed. */
+  get ssrc(): number | undefined {
+    return this.#ssrc;
+  }
+
+  /** Packets held in the buffer. */
+  get bufferedPackets(): number {
+    return this.#buffered;
+  }
+
+  /** Payload bytes held in the buffer. */
+  get bufferedBytes(): number {
+    return this.#bytes;
+  }
+
+  /** Sequence numbers currently missing (waiting for repair). */
+  get pending(): number {
+    return this.#missing.size;
+  }
+
+  /** Current round-trip estimate in milliseconds. */
+  get rttMs(): number {
+    return this.#rtt;
+  }
+
+  /** Feeds one round-trip sample (request → retransmitted packet). */
+  updateRtt(sampleMs: number): void {
+    if (!(sampleMs >= 0) || !Number.isFinite(sampleMs)) return;
+    this.#rtt += (sampleMs - this.#rtt) / 8;
+  }
+
+  /**
+   * Adds one packet; returns the tags it completed, in order. A packet of a
+   * new SSRC (republish) discards the old stream's state first.
+   */
+  push(packet: RtpPacket, now: number, source: PacketSource = "udp"): FlvTag[] {
+    if (this.#ssrc === undefined) {
+      this.#ssrc = packet.ssrc;
+    } else if (packet.ssrc !== this.#ssrc) {
+      if (this.#oldSsrcs.includes(packet.ssrc) || source === "rtx") {
+        this.#stats.late++;
+        return [];
+      }
+      this.#oldSsrcs.push(this.#ssrc);
+      if (this.#oldSsrcs.length > RECENT_SSRCS) this.#oldSsrcs.shift();
+      this.#resync();
+      this.#ssrc = packet.ssrc;
+    }
+    const seq = packet.sequence & 0xffff;
+    if (!this.#started) {
+      this.#started = true;
+      this.#startAt = now;
+      this.#head = seq;
+      this.#high = (seq - 1) & 0xffff;
+    }
+    const d = seqDiff(seq, this.#head);
+    if (d < 0) {
+      if (!this.#advancedAny && -d + this.#count() <= this.#size) {
+        // Nothing has left the buffer yet: an earlier packet extends the window
+        // backwards (reordering at the very start of reception).
+        for (
+          let s = (seq + 1) & 0xffff;
+          s !== this.#head;
+          s = (s + 1) & 0xffff
+        ) {
+          this.#missing.set(s, this.#newMiss(now));
+        }
+        this.#head = seq;
+        this.#sync = "unknown";
+        return this.#store(packet, seq, now, source);
+      }
+      if (-d > this.#size) return this.#probation(packet, now, source);
+      const slot = seq & this.#mask;
+      if (this.#histSeq[slot] === seq && this.#hist[slot] === HIST_DELIVERED) {
+        this.#stats.duplicates++;
+      } else {
+        this.#stats.late++;
+      }
+      return [];
+    }
+    if (d >= this.#size) {
+      if (d >= this.#maxDropout) return this.#probation(packet, now, source);
+      while (seqDiff(seq, this.#head) >= this.#size) this.#forceOne();
+    }
+    this.#candidate = undefined;
+    const slot = seq & this.#mask;
+    if (this.#slotSeq[slot] === seq && this.#slots[slot] !== undefined) {
+      this.#stats.duplicates++;
+      return [];
+    }
+    return this.#store(packet, seq, now, source);
+  }
+
+  /**
+   * The server said these packets are gone (RTCP APP `NAVL`): stop waiting for
+   * them now. Returns the tags this releases.
+   */
+  markUnavailable(seqs: Iterable<number>, now: number): FlvTag[] {
+    for (const seq of seqs) {
+      const m = this.#missing.get(seq & 0xffff);
+      if (m) m.unavailable = true;
+    }
+    return this.#drain(now);
+  }
+
+  /**
+   * Sequence numbers to request from the retransmission server now: gaps
+   * older than the reorder grace not yet requested, and earlier requests due
+   * for a retry (spaced by the RTT estimate) whose deadline can still be met.
+   * Each returned number counts as one NACK.
+   */
+  nacks(now: number): number[] {
+    const out: number[] = [];
+    const retry = Math.max(this.#minRetry, this.#rtt * 1.5);
+    for (const [seq, m] of this.#missing) {
+      if (m.unavailable) continue;
+      const deadline = m.detectedAt + this.#latency;
+      if (now >= deadline) continue;
+      if (m.nacks === 0) {
+        if (now < m.detectedAt + this.#grace) continue;
+        this.#stats.lost++;
+      } else if (
+        m.nacks >= this.#maxNacks || now - m.lastNackAt < retry ||
+        now + this.#rtt / 2 > deadline
+      ) {
+        continue;
+      }
+      m.nacks++;
+      m.lastNackAt = now;
+      this.#stats.nacked++;
+      out.push(seq);
+    }
+    return out;
+  }
+
+  /** Applies deadlines; returns tags released by giving up on lost packets. */
+  poll(now: number): FlvTag[] {
+    return this.#drain(now);
+  }
+
+  /** The earliest time at which {@linkcode poll} or {@linkcode nacks} has
+   * something to do, or `undefined` when it only waits for packets. */
+  nextEventAt(): number | undefined {
+    let next: number | undefined;
+    if (this.#started && !this.#advancedAny && this.#count() > 0) {
+      next = this.#startAt + this.#grace;
+    }
+    const retry = Math.max(this.#minRetry, this.#rtt * 1.5);
+    for (const m of this.#missing.values()) {
+      const deadline = m.unavailable ? 0 : m.detectedAt + this.#latency;
+      let t = deadline;
+      if (m.nacks === 0) t = Math.min(t, m.detectedAt + this.#grace);
+      else if (
+        m.nacks < this.#maxNacks &&
+        m.lastNackAt + retry + this.#rtt / 2 <= deadline
+      ) {
+        t = Math.min(t, m.lastNackAt + retry);
+      }
+      if (next === undefined || t < next) next = t;
+    }
+    return next;
+  }
+
+  /** Forgets everything buffered (counters are kept); the next packet starts
+   * a new sequence space, and video waits for a keyframe again. */
+  reset(): void {
+    this.#resync(false);
+  }
+
+  #count(): number {
+    return this.#started ? seqDiff(this.#high, this.#head) + 1 : 0;
+  }
+
+  #newMiss(now: number): Miss {
+    return { detectedAt: now, nacks: 0, lastNackAt: 0, unavailable: false };
+  }
+
+  #store(
+    packet: RtpPacket,
+    seq: number,
+    now: number,
+    source: PacketSource,
+  ): FlvTag[] {
+    const slot = seq & this.#mask;
+    this.#slots[slot] = packet;
+    this.#slotSeq[slot] = seq;
+    this.#bytes += packet.payload.length;
+    this.#buffered++;
+    if (source === "rtx") this.#stats.recovered++;
+    else this.#stats.received++;
+    if (this.#missing.delete(seq)) {
+      if (source === "udp") this.#stats.reordered++;
+    } else if (seqDiff(seq, this.#high) > 0) {
+      for (let s = (this.#high + 1) & 0xffff; s !== seq; s = (s + 1) & 0xffff) {
+        this.#missing.set(s, this.#newMiss(now));
+      }
+      this.#high = seq;
+    }
+    while (this.#bytes > this.#maxBytes && this.#count() > 0) this.#forceOne();
+    return this.#drain(now);
+  }
+
+  /** A packet far from the window: believed only if the next one follows. */
+  #probation(packet: RtpPacket, now: number, source: PacketSource): FlvTag[] {
+    const c = this.#candidate;
+    if (
+      source === "udp" && c !== undefined &&
+      ((c.sequence + 1) & 0xffff) === (packet.sequence & 0xffff)
+    ) {
+      this.#candidate = undefined;
+      this.#resync();
+      const out = this.push(c, now, "udp");
+      return out.concat(this.push(packet, now, "udp"));
+    }
+    this.#stats.outOfWindow++;
+    if (source === "udp") this.#candidate = packet;
+    return [];
+  }
+
+  /** Drops all buffered state for a new sequence space (counted). */
+  #resync(count = true): void {
+    if (count) this.#stats.resyncs++;
+    if (this.#sync === "start" && this.#buffered > 0) this.#stats.tagsDropped++;
+    this.#slots.fill(undefined);
+    this.#slotSeq.fill(-1);
+    this.#hist.fill(0);
+    this.#histSeq.fill(-1);
+    this.#missing.clear();
+    this.#started = false;
+    this.#advancedAny = false;
+    this.#afterGap = true;
+    this.#bytes = 0;
+    this.#buffered = 0;
+    this.#sync = "unknown";
+    this.#needKeyframe = true;
+    this.#candidate = undefined;
+  }
+
+  #expired(seq: number, now: number): boolean {
+    const m = this.#missing.get(seq);
+    return m === undefined || m.unavailable ||
+      now >= m.detectedAt + this.#latency;
+  }
+
+  /** Moves the head by one sequence number, recording what happened to it. */
+  #advance(): RtpPacket | undefined {
+    const seq = this.#head;
+    const slot = seq & this.#mask;
+    let p: RtpPacket | undefined;
+    if (this.#slotSeq[slot] === seq) {
+      p = this.#slots[slot];
+      this.#slots[slot] = undefined;
+      this.#slotSeq[slot] = -1;
+    }
+    this.#afterGap = p === undefined;
+    if (p) {
+      this.#bytes -= p.payload.length;
+      this.#buffered--;
+      this.#hist[slot] = HIST_DELIVERED;
+    } else {
+      this.#hist[slot] = HIST_GIVEN_UP;
+      if (this.#missing.delete(seq)) this.#stats.unrecoverable++;
+    }
+    this.#histSeq[slot] = seq;
+    this.#head = (seq + 1) & 0xffff;
+    this.#advancedAny = true;
+    // Forced past everything received: the window is empty at the new head.
+    if (seqDiff(this.#high, this.#head) < -1) {
+      this.#high = (this.#head - 1) & 0xffff;
+    }
+    return p;
+  }
+
+  #get(seq: number): RtpPacket | undefined {
+    const slot = seq & this.#mask;
+    return this.#slotSeq[slot] === seq ? this.#slots[slot] : undefined;
+  }
+
+  #enterDiscard(head: RtpPacket | undefined): void {
+    this.#stats.tagsDropped++;
+    const type = head && head.payload.length > 0 ? head.payload[0] & 0x1f : 0;
+    if (type !== TAG_AUDIO && type !== TAG_SCRIPT) this.#needKeyframe = true;
+    this.#sync = "discard";
+  }
+
+  /** Gives up on whatever blocks the head (window or byte cap overflow). */
+  #forceOne(): void {
+    if (this.#sync === "start") this.#enterDiscard(this.#get(this.#head));
+    const p = this.#advance();
+    if (p?.marker) this.#sync = "start";
+  }
+
+  #drain(now: number): FlvTag[] {
+    const out: FlvTag[] = [];
+    // Hold the very first packets for the reorder grace, so an earlier packet
+    // arriving just after them still counts as the start.
+    if (!this.#advancedAny && now < this.#startAt + this.#grace) return out;
+    while (this.#count() > 0) {
+      const head = this.#get(this.#head);
+      if (this.#sync === "start") {
+        const n = this.#count();
+        let k = 0;
+        let blocked = -1;
+        let complete = false;
+        for (let s = this.#head; k < n; s = (s + 1) & 0xffff, k++) {
+          const q = this.#get(s);
+          if (q === undefined) {
+            blocked = s;
+            break;
+          }
+          if (q.marker) {
+            complete = true;
+            break;
+          }
+        }
+        if (complete) {
+          this.#emit(k + 1, out);
+          continue;
+        }
+        if (blocked >= 0 && this.#expired(blocked, now)) {
+          this.#enterDiscard(head);
+          continue;
+        }
+        break;
+      }
+      // "unknown" (joining mid-stream) or "discard" (inside a broken tag).
+      if (head === undefined) {
+        if (!this.#expired(this.#head, now)) break;
+        this.#advance();
+        continue;
+      }
+      // Tags are contiguous: only after a hole (or at the very start) can a
+      // packet begin a tag without an M=1 packet right before it. A wrong
+      // guess is caught by the exact size check in #emit.
+      if (
+        this.#afterGap && looksLikeTagStart(head.payload, head.marker)
+      ) {
+        this.#sync = "start";
+        continue;
+      }
+      this.#advance();
+      if (head.marker) this.#sync = "start";
+    }
+    return out;
+  }
+
+  /** Releases the `n` packets at the head as one tag (or drops it if bad). */
+  #emit(n: number, out: FlvTag[]): void {
+    let bytes: Uint8Array;
+    if (n === 1) {
+      bytes = this.#advance()!.payload;
+    } else {
+      let total = 0;
+      for (let i = 0, s = this.#head; i < n; i++, s = (s + 1) & 0xffff) {
+        total += this.#get(s)!.payload.length;
+      }
+      bytes = new Uint8Array(total);
+      let off = 0;
+      for (let i = 0; i < n; i++) {
+        const p = this.#advance()!;
+        bytes.set(p.payload, off);
+        off += p.payload.length;
+      }
+    }
+    let tag: FlvTag;
+    try {
+      tag = decodeTag(bytes);
+      if (11 + tag.data.length !== bytes.length) {
+        throw new RangeError("tag size does not match its packets");
+      }
+    } catch {
+      this.#stats.tagsDropped++;
+      if ((bytes[0] & 0x1f) !== TAG_AUDIO) this.#needKeyframe = true;
+      return;
+    }
+    if (tag.type === TAG_VIDEO && this.#needKeyframe) {
+      if (!isSequenceHeader(tag)) {
+        if (!isKeyframe(tag)) {
+          this.#stats.tagsSkipped++;
+          return;
+        }
+        this.#needKeyframe = false;
+      }
+    }
+    this.#stats.tagsOut++;
+    out.push(tag);
+  }
+}
