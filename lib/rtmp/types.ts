@@ -1,0 +1,102 @@
+/**
+ * The contract between the RTMP server and the application that owns the
+ * streams (the cloud): what a publisher delivers and how a player is fed.
+ *
+ * @module
+ */
+
+/**
+ * One audio, video or script message, shaped like an FLV tag (`FlvTag` of
+ * `lib/flv`). Type 18 carries the AMF0 body without `@setDataFrame`, e.g.
+ * `["onMetaData", {...}]`.
+ */
+export interface RtmpMessage {
+  /** 8 audio, 9 video, 18 script data (AMF0). */
+  type: 8 | 9 | 18;
+  /** Absolute timestamp in ms, u32. */
+  timestamp: number;
+  /** The message body (FLV tag body). Owned by the receiver; never reused. */
+  data: Uint8Array;
+}
+
+/** Receives one publisher's messages. */
+export interface PublishSink {
+  /** Called for every audio, video and script message, in order. */
+  onMessage(msg: RtmpMessage): void;
+  /**
+   * Called exactly once when the publish ends: clean unpublish
+   * (`FCUnpublish`, `closeStream`, `deleteStream`), socket loss, a protocol
+   * error or server stop. `reason` says which.
+   */
+  onClose(reason: string): void;
+}
+
+/** Who wants to publish. */
+export interface PublishInfo {
+  /** Stream key `app/name` (query strings stripped), e.g. `live/movie`. */
+  key: string;
+  /** Application from `connect` (query stripped), e.g. `live`. */
+  app: string;
+  /** Stream name from `publish` (query stripped), e.g. `movie`. */
+  name: string;
+  /** Publisher address `host:port`. */
+  remoteAddr: string;
+  /** Server-unique connection number. */
+  connId: number;
+}
+
+/** Who wants to play. */
+export interface PlayInfo {
+  /** Stream key `app/name` (query strings stripped). */
+  key: string;
+  /** Application from `connect`. */
+  app: string;
+  /** Stream name from `play`. */
+  name: string;
+  /** Player address `host:port`. */
+  remoteAddr: string;
+  /** Server-unique connection number. */
+  connId: number;
+}
+
+/** What the handler returns to accept a player. */
+export interface PlaySubscription {
+  /**
+   * Sent first, in order: onMetaData, sequence headers, the cached GOP from
+   * its last keyframe — what a late joiner needs to start decoding.
+   */
+  startTags: RtmpMessage[];
+  /**
+   * Called exactly once when the session stops playing, for any reason
+   * (player left, `closeStream`/`deleteStream`, player too slow, after
+   * `end()`, server stop). The handler must stop calling `send` then
+   * (further calls are ignored anyway).
+   */
+  unsubscribe(): void;
+}
+
+/** The application side of the RTMP server. */
+export interface RtmpHandler {
+  /**
+   * A client asks to publish `info.key`. Return a sink to accept, or a
+   * string reason to refuse (the client gets `NetStream.Publish.BadName` with
+   * that description and is disconnected).
+   */
+  publish(info: PublishInfo): PublishSink | string;
+  /**
+   * A client asks to play `info.key`. Return `null` for an unknown key (the
+   * client gets `NetStream.Play.StreamNotFound`), else the start tags and an
+   * unsubscribe callback. The handler then calls `send(msg)` for every live
+   * message (synchronously, never blocking: the session queues a bounded
+   * amount and disconnects a player that cannot keep up) and `end()` when
+   * the stream is over (the player gets `NetStream.Play.UnpublishNotify` and
+   * `NetStream.Play.Stop`, then the connection is closed once flushed).
+   * Calls to `send` made before `play` returns are delivered after
+   * `startTags`.
+   */
+  play(
+    info: PlayInfo,
+    send: (msg: RtmpMessage) => void,
+    end: () => void,
+  ): PlaySubscription | null;
+}
