@@ -1,4 +1,4 @@
-import { deepEqual, equal, match, rejects } from "node:assert/strict";
+import { deepEqual, equal, match, rejects, throws } from "node:assert/strict";
 import {
   demuxFlv,
   FlvDemuxer,
@@ -185,6 +185,45 @@ Deno.test("FlvFileWriter: bounded pending bytes", async () => {
     await rejects(p1.then(() => w.write(tag)), /pending bytes/); // failed state is sticky
     await p2.catch(() => {});
     await w.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FlvFileWriter.create: sync open at a path; fire-and-forget failures only call onError", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const errors: Error[] = [];
+    const w = FlvFileWriter.create(`${dir}/c.flv`, {
+      maxPendingBytes: 1000,
+      onError: (e) => errors.push(e),
+    });
+    equal(w.bytesWritten, 13);
+    const tag: FlvTag = { type: 9, timestamp: 0, data: new Uint8Array(400) };
+    // not awaited, not caught: must not surface as an unhandled rejection
+    w.write(tag);
+    w.write(tag);
+    w.write(tag);
+    w.write(tag);
+    equal(errors.length, 1);
+    match(errors[0].message, /pending bytes/);
+    equal(w.error, errors[0]);
+    await w.close();
+    equal(w.tagsWritten, 0); // failed before the queued writes ran
+    throws(
+      () => FlvFileWriter.create(`${dir}/c.flv`),
+      /cannot create .*c\.flv/,
+    );
+    throws(
+      () => FlvFileWriter.create(`${dir}/missing/d.flv`),
+      /cannot create/,
+    );
+    const ok = FlvFileWriter.create(`${dir}/e.flv`);
+    ok.write({ type: 8, timestamp: 5, data: new Uint8Array([0xaf, 1, 7]) });
+    await ok.close();
+    const { tags } = demuxFlv(await Deno.readFile(`${dir}/e.flv`));
+    equal(tags.length, 1);
+    equal(tags[0].timestamp, 5);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

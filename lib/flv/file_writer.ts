@@ -27,7 +27,18 @@ export interface FlvFileWriterOptions {
    * queueing without bound when the disk cannot keep up.
    */
   maxPendingBytes?: number;
+  /**
+   * Called once when the writer fails (disk error, too many pending bytes),
+   * for callers that do not await each `write`.
+   */
+  onError?: (error: Error) => void;
 }
+
+/** Options for {@linkcode FlvFileWriter.create}. */
+export type FlvFileWriterCreateOptions = Pick<
+  FlvFileWriterOptions,
+  "audio" | "video" | "maxPendingBytes" | "onError"
+>;
 
 /**
  * A safe file name for a recording of stream `key` started at `date`:
@@ -39,6 +50,22 @@ export function recordFileName(key: string, date: Date = new Date()): string {
     "stream";
   const iso = date.toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
   return `${safe}-${iso}.flv`;
+}
+
+function rejected(e: unknown): Promise<never> {
+  const p = Promise.reject(e);
+  p.catch(() => {}); // fire-and-forget callers must not crash the process
+  return p;
+}
+
+function checkMaxPending(v: number | undefined): number {
+  const max = v ?? 64 * 1024 * 1024;
+  if (!Number.isInteger(max) || max < 1) {
+    throw new RangeError(
+      `FlvFileWriter maxPendingBytes: expected a positive integer, got ${max}`,
+    );
+  }
+  return max;
 }
 
 async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
@@ -54,9 +81,14 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
  * process killed mid-stream leaves a file that ends on a tag boundary (or at
  * worst one partial tag that players ignore) and plays.
  *
- * `write` may be called without awaiting; writes are serialized internally
- * and bounded by `maxPendingBytes`. After any error the writer is failed and
- * every later `write` rejects with that error.
+ * `write` may be called without awaiting (its promise never causes an
+ * unhandled rejection); writes are serialized internally and bounded by
+ * `maxPendingBytes`. After any error the writer is failed, `error` is set,
+ * `onError` is called once, and every later `write` rejects with that error.
+ *
+ * Two ways to open: `await FlvFileWriter.open({ dir, key })` (creates the
+ * directory, names the file) or `FlvFileWriter.create(path)` (synchronous,
+ * exact path, parent directory must exist).
  */
 export class FlvFileWriter {
   #file: Deno.FsFile;
@@ -68,11 +100,54 @@ export class FlvFileWriter {
   #tags = 0;
   #error: Error | undefined;
   #closed = false;
+  #onError: ((error: Error) => void) | undefined;
 
-  private constructor(file: Deno.FsFile, path: string, maxPending: number) {
+  private constructor(
+    file: Deno.FsFile,
+    path: string,
+    opts: FlvFileWriterCreateOptions,
+  ) {
     this.#file = file;
     this.#path = path;
-    this.#maxPending = maxPending;
+    this.#maxPending = checkMaxPending(opts.maxPendingBytes);
+    this.#onError = opts.onError;
+  }
+
+  /**
+   * Synchronously creates the file at exactly `path` (failing if it exists
+   * or its directory is missing) and writes the FLV header. Throws an Error
+   * naming the path.
+   */
+  static create(
+    path: string,
+    opts: FlvFileWriterCreateOptions = {},
+  ): FlvFileWriter {
+    checkMaxPending(opts.maxPendingBytes);
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(path, { write: true, createNew: true });
+    } catch (e) {
+      throw new Error(
+        `FlvFileWriter: cannot create ${path}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+    const w = new FlvFileWriter(file, path, opts);
+    try {
+      const header = encodeFlvHeader({ audio: opts.audio, video: opts.video });
+      let off = 0;
+      while (off < header.length) {
+        off += file.writeSync(header.subarray(off));
+      }
+      w.#bytes = header.length;
+    } catch (e) {
+      file.close();
+      throw new Error(
+        `FlvFileWriter: cannot write ${path}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+    return w;
   }
 
   /**
@@ -80,12 +155,7 @@ export class FlvFileWriter {
    * writes the FLV header. Rejects with the OS error naming the path.
    */
   static async open(opts: FlvFileWriterOptions): Promise<FlvFileWriter> {
-    const maxPending = opts.maxPendingBytes ?? 64 * 1024 * 1024;
-    if (!Number.isInteger(maxPending) || maxPending < 1) {
-      throw new RangeError(
-        `FlvFileWriter maxPendingBytes: expected a positive integer, got ${maxPending}`,
-      );
-    }
+    checkMaxPending(opts.maxPendingBytes);
     const name = opts.fileName ?? recordFileName(opts.key ?? "stream");
     if (name.includes("/") || name === "" || name === "." || name === "..") {
       throw new RangeError(
@@ -103,7 +173,7 @@ export class FlvFileWriter {
         { cause: e },
       );
     }
-    const w = new FlvFileWriter(file, path, maxPending);
+    const w = new FlvFileWriter(file, path, opts);
     try {
       const header = encodeFlvHeader({ audio: opts.audio, video: opts.video });
       await writeAll(file, header);
@@ -131,6 +201,10 @@ export class FlvFileWriter {
   get pendingBytes(): number {
     return this.#pending;
   }
+  /** The error that failed the writer, if any. */
+  get error(): Error | undefined {
+    return this.#error;
+  }
   /** True once `close` was called. */
   get closed(): boolean {
     return this.#closed;
@@ -142,9 +216,9 @@ export class FlvFileWriter {
    * failed, the tag is invalid, or too many bytes are pending.
    */
   write(tag: FlvTag): Promise<void> {
-    if (this.#error) return Promise.reject(this.#error);
+    if (this.#error) return rejected(this.#error);
     if (this.#closed) {
-      return Promise.reject(
+      return rejected(
         new Error(`FlvFileWriter: write after close (${this.#path})`),
       );
     }
@@ -152,15 +226,16 @@ export class FlvFileWriter {
     try {
       bytes = encodeFileTag(tag);
     } catch (e) {
-      return Promise.reject(e);
+      return rejected(e);
     }
     if (this.#pending + bytes.length > this.#maxPending) {
-      this.#error = new Error(
-        `FlvFileWriter: disk too slow for ${this.#path}: expected at most ${this.#maxPending} pending bytes, got ${
-          this.#pending + bytes.length
-        }`,
-      );
-      return Promise.reject(this.#error);
+      return rejected(this.#fail(
+        new Error(
+          `FlvFileWriter: disk too slow for ${this.#path}: expected at most ${this.#maxPending} pending bytes, got ${
+            this.#pending + bytes.length
+          }`,
+        ),
+      ));
     }
     this.#pending += bytes.length;
     const next = this.#chain.then(async () => {
@@ -170,19 +245,32 @@ export class FlvFileWriter {
         this.#bytes += bytes.length;
         this.#tags++;
       } catch (e) {
-        this.#error ??= new Error(
-          `FlvFileWriter: write to ${this.#path} failed: ${
-            (e as Error).message
-          }`,
-          { cause: e },
+        throw this.#fail(
+          new Error(
+            `FlvFileWriter: write to ${this.#path} failed: ${
+              (e as Error).message
+            }`,
+            { cause: e },
+          ),
         );
-        throw this.#error;
       } finally {
         this.#pending -= bytes.length;
       }
     });
+    // Marks `next` handled, so not awaiting it cannot crash the process.
     this.#chain = next.catch(() => {});
     return next;
+  }
+
+  #fail(e: Error): Error {
+    if (this.#error) return this.#error;
+    this.#error = e;
+    try {
+      this.#onError?.(e);
+    } catch {
+      // a throwing callback must not break the writer's bookkeeping
+    }
+    return e;
   }
 
   /**

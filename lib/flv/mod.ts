@@ -57,6 +57,7 @@ export { demuxFlv, FlvDemuxer, type FlvDemuxerOptions } from "./demuxer.ts";
 export { GopCache, type GopCacheOptions } from "./gop_cache.ts";
 export {
   FlvFileWriter,
+  type FlvFileWriterCreateOptions,
   type FlvFileWriterOptions,
   recordFileName,
 } from "./file_writer.ts";
