@@ -46,8 +46,12 @@ function check(tagLen: number, limit = LIMIT) {
     equal(p.marker, i === n - 1);
     equal(p.payload.length <= limit, true);
     if (i < n - 1) equal(p.payload.length, limit);
-    equal(d.byteOffset, 0);
-    equal(d.buffer.byteLength, d.length); // one allocation per datagram
+    // one buffer per tag: datagram i starts where datagram i-1 ended
+    equal(d.buffer, dgrams[0].buffer);
+    equal(d.buffer.byteLength, n * 12 + tagLen);
+    if (i > 0) {
+      equal(d.byteOffset, dgrams[i - 1].byteOffset + dgrams[i - 1].length);
+    }
     parts.push(p.payload);
   });
   const joined = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));

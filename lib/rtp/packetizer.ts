@@ -35,8 +35,10 @@ export interface RtpPacketizerOptions {
  * packets of consecutive sequence numbers (wrapping at 2^16), marker set on
  * the last one only, all with timestamp = tag ms × 90 mod 2^32.
  *
- * Each datagram is one allocation (RTP header + payload); the tag body is
- * copied into it with `Uint8Array.set` only.
+ * Each datagram is one contiguous `Uint8Array` (RTP header + payload); all
+ * datagrams of a tag are views into a single buffer allocated once per tag
+ * (so `byteOffset` may be non-zero: send the view, do not use `.buffer`).
+ * The tag body is copied into it with `Uint8Array.set` only, once.
  */
 export class RtpPacketizer {
   #ssrc: number;
@@ -48,6 +50,7 @@ export class RtpPacketizer {
   #lastRtpTs = 0;
   #lastTagTs = 0;
   #tagHeader = new Uint8Array(TAG_HEADER_SIZE);
+  #rtpHeader = new Uint8Array(RTP_HEADER_SIZE);
 
   /** Validates the options; throws RangeError naming a bad one. */
   constructor(opts: RtpPacketizerOptions) {
@@ -126,16 +129,26 @@ export class RtpPacketizer {
     const out = new Array<Uint8Array>(count);
     let seq = this.#seq;
     let pos = 0; // position within the tag bytes (header + body)
+    // Header template: validated once per tag, then patched per packet.
+    const rtpHeader = this.#rtpHeader;
+    writeRtpHeader(rtpHeader, 0, {
+      marker: false,
+      payloadType: this.#payloadType,
+      sequence: seq,
+      timestamp: ts,
+      ssrc: this.#ssrc,
+    });
+    // One backing buffer per tag; each datagram is a contiguous view of it.
+    const backing = new Uint8Array(count * RTP_HEADER_SIZE + total);
+    let at = 0;
     for (let i = 0; i < count; i++) {
       const size = Math.min(limit, total - pos);
-      const dgram = new Uint8Array(RTP_HEADER_SIZE + size);
-      writeRtpHeader(dgram, 0, {
-        marker: i === count - 1,
-        payloadType: this.#payloadType,
-        sequence: seq,
-        timestamp: ts,
-        ssrc: this.#ssrc,
-      });
+      const dgram = backing.subarray(at, at + RTP_HEADER_SIZE + size);
+      at += RTP_HEADER_SIZE + size;
+      dgram.set(rtpHeader);
+      if (i === count - 1) dgram[1] |= 0x80;
+      dgram[2] = seq >>> 8;
+      dgram[3] = seq & 0xff;
       let w = RTP_HEADER_SIZE;
       const end = pos + size;
       if (pos < TAG_HEADER_SIZE) {
