@@ -12,11 +12,16 @@ import {
 } from "../flv/mod.ts";
 import { type RtpPacket, rtpTimestampFromMs } from "./packet.ts";
 
+/** Most packets one tag may span (one per 16-bit sequence number). */
+export const MAX_FRAGMENTS = 65536;
+
 /** Options for {@linkcode TagAssembler}. */
 export interface TagAssemblerOptions {
   /**
    * Largest tag (11 + body) accepted, in bytes (default 16 MiB + 10, the FLV
-   * maximum). Fragments beyond it are discarded up to the next marker.
+   * maximum). Fragments beyond it (or beyond {@linkcode MAX_FRAGMENTS}
+   * packets, e.g. a flood of empty payloads) are discarded up to the next
+   * marker and the tag is counted as dropped (`oversize`).
    */
   maxTagBytes?: number;
 }
@@ -124,7 +129,10 @@ export class TagAssembler {
       this.#rtpTs = p.timestamp;
     }
     if (!this.#discarding) {
-      if (this.#bytes + p.payload.length > this.#maxTagBytes) {
+      if (
+        this.#bytes + p.payload.length > this.#maxTagBytes ||
+        this.#frags.length >= MAX_FRAGMENTS
+      ) {
         this.#drop("oversize");
         this.#frags = [];
         this.#bytes = 0;

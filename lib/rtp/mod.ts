@@ -30,6 +30,7 @@ export {
   type RtpPacketizerOptions,
 } from "./packetizer.ts";
 export {
+  MAX_FRAGMENTS,
   TagAssembler,
   type TagAssemblerOptions,
   type TagDropReason,
