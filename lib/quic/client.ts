@@ -1,0 +1,628 @@
+/**
+ * The edge side of retransmission: one QUIC connection and one stream to the
+ * cloud, Generic NACKs out, RTP packets and NAVLs back (SPEC §6).
+ *
+ * @module
+ */
+import quic from "@matrixai/quic";
+import type { Logger } from "../log/mod.ts";
+import { nullLogger } from "../log/mod.ts";
+import {
+  encodeAuth,
+  encodeNack,
+  orderSeqs,
+  parseNavl,
+  parseRtcp,
+} from "../rtcp/mod.ts";
+import { fingerprintOf, normalizeFingerprint } from "./cert.ts";
+import { FrameDecoder, frameMessage, frameMessages } from "./framing.ts";
+import {
+  cryptoOps,
+  libLogger,
+  looksLikeRtcp,
+  RateLimitedLog,
+  RTX_ALPN,
+} from "./shim.ts";
+
+type QUICClient = InstanceType<typeof quic.QUICClient>;
+type QUICStream = InstanceType<typeof quic.QUICStream>;
+
+/** The outcome of asking for one packet. */
+export type RtxResult =
+  | { status: "ok"; packet: Uint8Array }
+  | { status: "unavailable" }
+  | { status: "timeout" };
+
+/** Options for {@linkcode RtxClient}. */
+export interface RtxClientOptions {
+  /** Cloud address (IP literal or name). */
+  host: string;
+  /** Cloud QUIC port. */
+  port: number;
+  /** Shared secret sent in the `AUTH` first message; empty/absent: no AUTH. */
+  secret?: string;
+  /**
+   * Pinned SHA-256 fingerprint of the cloud certificate (hex, colons
+   * allowed). Takes precedence over `caPem`.
+   */
+  fingerprint?: string;
+  /** CA certificate(s) PEM to verify the cloud with (host name checked too). */
+  caPem?: string;
+  /** Skip verification; an explicit, logged choice. */
+  insecureSkipVerify?: boolean;
+  /** Logger; default silent. */
+  logger?: Logger;
+  /** Most sequence numbers awaiting an answer; beyond, the oldest time out. Default 16384. */
+  maxOutstanding?: number;
+  /** QUIC idle timeout: a dead cloud is noticed after this. Default 5000 ms. */
+  idleTimeoutMs?: number;
+  /** Keep-alive PING interval (below `idleTimeoutMs`). Default 1000 ms. */
+  keepAliveMs?: number;
+  /** Handshake deadline (below `idleTimeoutMs`). Default 3000 ms. */
+  connectTimeoutMs?: number;
+  /** First reconnect delay; doubles per failure. Default 50 ms. */
+  backoffInitialMs?: number;
+  /** Reconnect delay cap. Default 2000 ms. */
+  backoffMaxMs?: number;
+  /** SSRC put in NACKs as packet sender; default random. */
+  senderSsrc?: number;
+}
+
+/** Counters for `/metrics`. */
+export interface RtxClientStats {
+  /** Successful connections (incl. reconnects). */
+  connects: number;
+  /** Established connections that dropped. */
+  disconnects: number;
+  /** Connection attempts that failed (unreachable, TLS refused, …). */
+  connectFailures: number;
+  /** NACK messages sent. */
+  nacksSent: number;
+  /** Sequence numbers asked for through {@linkcode RtxClient.request}. */
+  packetsRequested: number;
+  /** Answered with the packet. */
+  packetsOk: number;
+  /** Answered with NAVL. */
+  packetsUnavailable: number;
+  /** Timed out (deadline, eviction or close). */
+  packetsTimeout: number;
+  /** Packets or NAVL entries nobody waited for (late or duplicate). */
+  unsolicited: number;
+  /** Messages from the cloud that could not be parsed. */
+  malformed: number;
+}
+
+interface Waiter {
+  key: number;
+  resolve: (r: RtxResult) => void;
+  batch: Batch;
+  done: boolean;
+}
+
+interface Batch {
+  pending: number;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/** Most sequence numbers put in one NACK message. */
+const SEQS_PER_NACK = 4096;
+
+const TIMEOUT: RtxResult = Object.freeze({ status: "timeout" });
+const UNAVAILABLE: RtxResult = Object.freeze({ status: "unavailable" });
+
+const keyOf = (ssrc: number, seq: number) => ssrc * 0x10000 + seq;
+
+/**
+ * Retransmission client. The connection is opened on the first request,
+ * authenticated with `AUTH`, and re-opened with exponential backoff when it
+ * drops; requests still waiting are sent again on the new connection.
+ * Requests made in the same tick are coalesced into one NACK per SSRC
+ * (PID+BLP). Answers are matched by (SSRC, sequence number).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { RtxClient } from "./mod.ts";
+ * const client = new RtxClient({ host: "127.0.0.1", port: 9000, secret: "s", fingerprint: "ab12…" });
+ * const [r] = client.request(0x1234, [42], { timeoutMs: 200 });
+ * if ((await r).status === "ok") { … }
+ * await client.close();
+ * ```
+ */
+export class RtxClient {
+  #opts: RtxClientOptions;
+  #log: Logger;
+  #config: Record<string, unknown>;
+  #senderSsrc: number;
+  #maxOutstanding: number;
+  #state: "idle" | "connecting" | "connected" | "closed" = "idle";
+  #client?: QUICClient;
+  #writer?: WritableStreamDefaultWriter<Uint8Array>;
+  #pending = new Map<number, Waiter[]>();
+  #outstanding = 0;
+  #toSend = new Map<number, Set<number>>();
+  #toSendCount = 0;
+  #flushScheduled = false;
+  #flushing = false;
+  #abort = new AbortController();
+  #sleepTimer?: ReturnType<typeof setTimeout>;
+  #wake?: () => void;
+  #tasks = new Set<Promise<void>>();
+  #failLog = new RateLimitedLog(30_000);
+  #lastError = "";
+  #backoff: number;
+  #stats: RtxClientStats = {
+    connects: 0,
+    disconnects: 0,
+    connectFailures: 0,
+    nacksSent: 0,
+    packetsRequested: 0,
+    packetsOk: 0,
+    packetsUnavailable: 0,
+    packetsTimeout: 0,
+    unsolicited: 0,
+    malformed: 0,
+  };
+
+  /**
+   * Creates an idle client; nothing is sent until the first request.
+   *
+   * @param opts Cloud address, secret, verification mode and limits.
+   * @throws {TypeError} Without any of `fingerprint`, `caPem`,
+   *   `insecureSkipVerify`, or with a malformed fingerprint.
+   */
+  constructor(opts: RtxClientOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger ?? nullLogger;
+    this.#senderSsrc = opts.senderSsrc ??
+      (crypto.getRandomValues(new Uint32Array(1))[0] || 1);
+    this.#maxOutstanding = opts.maxOutstanding ?? 16_384;
+    this.#backoff = opts.backoffInitialMs ?? 50;
+    const idle = opts.idleTimeoutMs ?? 5000;
+    const base = {
+      applicationProtos: [RTX_ALPN],
+      maxIdleTimeout: idle,
+      keepAliveIntervalTime: Math.min(opts.keepAliveMs ?? 1000, idle - 1),
+      initialMaxStreamsBidi: 0,
+      initialMaxStreamsUni: 0,
+    };
+    if (opts.fingerprint) {
+      const pinned = normalizeFingerprint(opts.fingerprint);
+      this.#config = {
+        ...base,
+        verifyPeer: true,
+        verifyCallback: async (certs: Uint8Array[]) => {
+          const got = certs.length > 0
+            ? await fingerprintOf(certs[0])
+            : "(no certificate)";
+          if (got === pinned) return undefined;
+          this.#lastError =
+            `certificate fingerprint mismatch: expected ${pinned}, received ${got}`;
+          return quic.native.CryptoError.BadCertificate;
+        },
+      };
+    } else if (opts.caPem) {
+      this.#config = { ...base, verifyPeer: true, ca: opts.caPem };
+    } else if (opts.insecureSkipVerify) {
+      this.#config = { ...base, verifyPeer: false };
+      this.#log.warn(
+        "retransmission client does NOT verify the cloud certificate (insecureSkipVerify)",
+        { host: opts.host, port: opts.port },
+      );
+    } else {
+      throw new TypeError(
+        "Expected one of fingerprint, caPem or insecureSkipVerify for the retransmission client, received none",
+      );
+    }
+  }
+
+  /** Whether a connection and stream are up and authenticated (as far as we know). */
+  get connected(): boolean {
+    return this.#state === "connected";
+  }
+
+  /** Sequence numbers waiting for an answer. */
+  get outstanding(): number {
+    return this.#outstanding;
+  }
+
+  /** Why the last connection attempt failed or the connection dropped. */
+  get lastError(): string {
+    return this.#lastError;
+  }
+
+  /** Live counters. */
+  get stats(): Readonly<RtxClientStats> {
+    return this.#stats;
+  }
+
+  /**
+   * Asks the cloud for packets of one stream. Returns one promise per
+   * sequence number, in the order given; each resolves with the packet,
+   * `unavailable` (the cloud said so), or `timeout` (no answer by
+   * `timeoutMs`, evicted by `maxOutstanding`, or the client closed). The
+   * promises never reject.
+   *
+   * @param ssrc The stream.
+   * @param seqs Sequence numbers.
+   * @param opts Deadline for all of them.
+   * @returns One promise per sequence number.
+   * @throws {RangeError} On an SSRC that is not a u32, a sequence number
+   *   outside 0..65535 or a negative timeout.
+   */
+  request(
+    ssrc: number,
+    seqs: number[],
+    opts: { timeoutMs: number },
+  ): Promise<RtxResult>[] {
+    if (!Number.isInteger(ssrc) || ssrc < 0 || ssrc > 0xffffffff) {
+      throw new RangeError(`Expected an SSRC u32, received ${ssrc}`);
+    }
+    if (!(opts.timeoutMs >= 0)) {
+      throw new RangeError(
+        `Expected timeoutMs >= 0, received ${opts.timeoutMs}`,
+      );
+    }
+    for (const s of seqs) {
+      if (!Number.isInteger(s) || s < 0 || s > 0xffff) {
+        throw new RangeError(
+          `Expected RTP sequence numbers in 0..65535, received ${s}`,
+        );
+      }
+    }
+    this.#stats.packetsRequested += seqs.length;
+    if (this.#state === "closed") {
+      this.#stats.packetsTimeout += seqs.length;
+      return seqs.map(() => Promise.resolve(TIMEOUT));
+    }
+    const batch: Batch = { pending: 0 };
+    const waiters: Waiter[] = [];
+    const promises = seqs.map((seq) =>
+      new Promise<RtxResult>((resolve) => {
+        const key = keyOf(ssrc, seq);
+        const w: Waiter = { key, resolve, batch, done: false };
+        waiters.push(w);
+        const list = this.#pending.get(key);
+        if (list) list.push(w);
+        else this.#pending.set(key, [w]);
+        batch.pending++;
+        this.#outstanding++;
+      })
+    );
+    if (batch.pending > 0) {
+      batch.timer = setTimeout(() => {
+        batch.timer = undefined;
+        for (const w of waiters) this.#finish(w, TIMEOUT);
+      }, opts.timeoutMs);
+    }
+    // Bound: the oldest outstanding requests give way.
+    while (this.#outstanding > this.#maxOutstanding) {
+      const [key, list] = this.#pending.entries().next().value!;
+      this.#pending.delete(key);
+      for (const w of list) this.#finish(w, TIMEOUT, true);
+    }
+    if (this.#state === "connected") {
+      let set = this.#toSend.get(ssrc);
+      if (!set) this.#toSend.set(ssrc, set = new Set());
+      for (const s of seqs) set.add(s);
+      this.#toSendCount += seqs.length;
+      if (this.#toSendCount > 2 * this.#maxOutstanding) this.#pruneToSend();
+      this.#scheduleFlush();
+    } else if (this.#state === "idle") {
+      this.#startConnecting();
+    }
+    return promises;
+  }
+
+  /** Closes the connection; every waiting request resolves `timeout`. */
+  async close(): Promise<void> {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    this.#abort.abort(new Error("RtxClient closed"));
+    clearTimeout(this.#sleepTimer);
+    this.#wake?.();
+    const client = this.#client;
+    this.#client = undefined;
+    this.#writer = undefined;
+    if (client) await this.#destroy(client);
+    await Promise.allSettled([...this.#tasks]);
+    for (const list of [...this.#pending.values()]) {
+      for (const w of list) this.#finish(w, TIMEOUT);
+    }
+    this.#pending.clear();
+    this.#toSend.clear();
+  }
+
+  #finish(w: Waiter, r: RtxResult, detached = false): void {
+    if (w.done) return;
+    w.done = true;
+    if (!detached) {
+      const list = this.#pending.get(w.key);
+      if (list) {
+        const i = list.indexOf(w);
+        if (i >= 0) list.splice(i, 1);
+        if (list.length === 0) this.#pending.delete(w.key);
+      }
+    }
+    this.#outstanding--;
+    if (--w.batch.pending === 0 && w.batch.timer !== undefined) {
+      clearTimeout(w.batch.timer);
+      w.batch.timer = undefined;
+    }
+    if (r.status === "ok") this.#stats.packetsOk++;
+    else if (r.status === "unavailable") this.#stats.packetsUnavailable++;
+    else this.#stats.packetsTimeout++;
+    w.resolve(r);
+  }
+
+  #answer(key: number, r: RtxResult): void {
+    const list = this.#pending.get(key);
+    if (!list) {
+      this.#stats.unsolicited++;
+      return;
+    }
+    this.#pending.delete(key);
+    for (const w of list) this.#finish(w, r, true);
+  }
+
+  #track(p: Promise<void>): void {
+    this.#tasks.add(p);
+    p.finally(() => this.#tasks.delete(p));
+  }
+
+  #pruneToSend(): void {
+    let n = 0;
+    for (const [ssrc, set] of this.#toSend) {
+      for (const s of set) {
+        if (!this.#pending.has(keyOf(ssrc, s))) set.delete(s);
+      }
+      if (set.size === 0) this.#toSend.delete(ssrc);
+      n += set.size;
+    }
+    this.#toSendCount = n;
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#flushing) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      this.#track(this.#flush());
+    });
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      while (this.#toSend.size > 0 && this.#state === "connected") {
+        const writer = this.#writer!;
+        const msgs: Uint8Array[] = [];
+        for (const [ssrc, set] of this.#toSend) {
+          const seqs = orderSeqs(
+            [...set].filter((s) => this.#pending.has(keyOf(ssrc, s))),
+          );
+          for (let i = 0; i < seqs.length; i += SEQS_PER_NACK) {
+            msgs.push(
+              encodeNack(
+                this.#senderSsrc,
+                ssrc,
+                seqs.slice(i, i + SEQS_PER_NACK),
+              ),
+            );
+          }
+        }
+        this.#toSend.clear();
+        this.#toSendCount = 0;
+        if (msgs.length === 0) break;
+        this.#stats.nacksSent += msgs.length;
+        // Resolves once the transport took the bytes: backpressure.
+        await writer.write(frameMessages(msgs));
+      }
+    } catch (e) {
+      // The read loop notices the broken connection and reconnects.
+      this.#log.debug("retransmission NACK write failed", { error: e });
+    } finally {
+      this.#flushing = false;
+    }
+    if (this.#toSend.size > 0 && this.#state === "connected") {
+      this.#scheduleFlush();
+    }
+  }
+
+  #startConnecting(waitFirst = false): void {
+    this.#state = "connecting";
+    this.#track(this.#connectLoop(waitFirst));
+  }
+
+  /** The next reconnect delay; doubles per failure, reset by an answer. */
+  #nextDelay(): number {
+    const d = this.#backoff;
+    this.#backoff = Math.min(d * 2, this.#opts.backoffMaxMs ?? 2000);
+    return d;
+  }
+
+  async #connectLoop(waitFirst: boolean): Promise<void> {
+    if (waitFirst) await this.#sleep(this.#nextDelay());
+    while (this.#state === "connecting") {
+      try {
+        await this.#connectOnce();
+        return;
+      } catch (e) {
+        if (this.#state !== "connecting") return;
+        this.#stats.connectFailures++;
+        const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+        if (!this.#lastError.startsWith("certificate fingerprint mismatch")) {
+          this.#lastError = msg;
+        }
+        const why = this.#lastError;
+        const delay = this.#nextDelay();
+        this.#failLog.emit((suppressed) =>
+          this.#log.warn("retransmission connection failed", {
+            host: this.#opts.host,
+            port: this.#opts.port,
+            error: why,
+            retryMs: delay,
+            suppressed,
+          })
+        );
+        await this.#sleep(delay);
+      }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wake = () => {
+        this.#wake = undefined;
+        clearTimeout(this.#sleepTimer);
+        resolve();
+      };
+      this.#sleepTimer = setTimeout(() => this.#wake?.(), ms);
+    });
+  }
+
+  async #connectOnce(): Promise<void> {
+    const { host, port } = this.#opts;
+    this.#lastError = "";
+    const localHost = /^\d+\.\d+\.\d+\.\d+$/.test(host) ? "0.0.0.0" : "::";
+    const client = await quic.QUICClient.createQUICClient({
+      host,
+      port,
+      localHost,
+      crypto: { ops: cryptoOps },
+      // deno-lint-ignore no-explicit-any
+      config: this.#config as any,
+      // deno-lint-ignore no-explicit-any
+      logger: libLogger(this.#log.child("quic")) as any,
+    }, {
+      timer: this.#opts.connectTimeoutMs ?? 3000,
+      signal: this.#abort.signal,
+    });
+    if (this.#state !== "connecting") {
+      await this.#destroy(client);
+      return;
+    }
+    let stream: QUICStream;
+    let writer: WritableStreamDefaultWriter<Uint8Array>;
+    try {
+      stream = client.connection.newStream("bidi");
+      writer = stream.writable.getWriter();
+      const secret = this.#opts.secret ?? "";
+      if (secret !== "") {
+        await writer.write(frameMessage(encodeAuth(secret, this.#senderSsrc)));
+      }
+    } catch (e) {
+      await this.#destroy(client);
+      throw e;
+    }
+    if (this.#state !== "connecting") {
+      await this.#destroy(client);
+      return;
+    }
+    this.#client = client;
+    this.#writer = writer;
+    this.#state = "connected";
+    this.#stats.connects++;
+    this.#log.info("retransmission connected", {
+      host,
+      port,
+      reconnect: this.#stats.connects > 1,
+    });
+    // Everything still waiting goes out on the new connection.
+    this.#toSend.clear();
+    let n = 0;
+    for (const key of this.#pending.keys()) {
+      const ssrc = Math.floor(key / 0x10000);
+      let set = this.#toSend.get(ssrc);
+      if (!set) this.#toSend.set(ssrc, set = new Set());
+      set.add(key & 0xffff);
+      n++;
+    }
+    this.#toSendCount = n;
+    if (n > 0) this.#scheduleFlush();
+    this.#track(this.#readLoop(client, stream));
+  }
+
+  async #readLoop(client: QUICClient, stream: QUICStream): Promise<void> {
+    const reader = stream.readable.getReader();
+    const decoder = new FrameDecoder();
+    let reason = "stream ended";
+    // Backstop: whatever the stream does, a closed connection ends the loop.
+    client.closedP.then(() => {
+      reason = "connection closed";
+      reader.cancel().catch(() => {});
+    });
+    try {
+      for (;;) {
+        const r = await reader.read();
+        if (r.done) break;
+        const chunk = r.value;
+        const view = new Uint8Array(
+          chunk.buffer,
+          chunk.byteOffset,
+          chunk.byteLength,
+        );
+        for (const msg of decoder.push(view)) this.#onMessage(msg);
+      }
+    } catch (e) {
+      reason = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    } finally {
+      reader.releaseLock();
+    }
+    if (this.#client !== client) return;
+    // Dropped (cloud restart, network cut, refused): reconnect.
+    this.#client = undefined;
+    this.#writer = undefined;
+    this.#stats.disconnects++;
+    this.#lastError = reason;
+    this.#log.warn("retransmission connection lost; reconnecting", {
+      host: this.#opts.host,
+      port: this.#opts.port,
+      reason,
+    });
+    await this.#destroy(client);
+    // Wait before reconnecting: a cloud that refuses us (wrong secret) must
+    // not be hammered. A connection that answered reset the backoff.
+    if (this.#state === "connected") this.#startConnecting(true);
+  }
+
+  #onMessage(msg: Uint8Array): void {
+    // The cloud answers: we are accepted, so the next drop retries quickly.
+    this.#backoff = this.#opts.backoffInitialMs ?? 50;
+    if (looksLikeRtcp(msg)) {
+      try {
+        for (const p of parseRtcp(msg)) {
+          const navl = parseNavl(p);
+          if (!navl) continue;
+          for (const s of navl.seqs) {
+            this.#answer(keyOf(navl.mediaSsrc, s), UNAVAILABLE);
+          }
+        }
+      } catch (e) {
+        this.#stats.malformed++;
+        this.#log.debug("malformed RTCP from the cloud", { error: e });
+      }
+      return;
+    }
+    if (msg.length < 12 || msg[0] >> 6 !== 2) {
+      this.#stats.malformed++;
+      return;
+    }
+    const seq = (msg[2] << 8) | msg[3];
+    const ssrc =
+      ((msg[8] << 24) | (msg[9] << 16) | (msg[10] << 8) | msg[11]) >>>
+      0;
+    // A standalone copy (the frame may be a view into a larger read).
+    const packet = new Uint8Array(msg.length);
+    packet.set(msg);
+    this.#answer(keyOf(ssrc, seq), { status: "ok", packet });
+  }
+
+  async #destroy(client: QUICClient): Promise<void> {
+    try {
+      await client.destroy({ isApp: true, errorCode: 0, force: true });
+    } catch {
+      // Already gone.
+    }
+  }
+}

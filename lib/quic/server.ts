@@ -1,0 +1,570 @@
+/**
+ * The cloud side of retransmission: a QUIC server answering Generic NACKs
+ * with the cached RTP packets (SPEC §6).
+ *
+ * @module
+ */
+import quic from "@matrixai/quic";
+import type { Logger } from "../log/mod.ts";
+import { nullLogger } from "../log/mod.ts";
+import {
+  encodeNavl,
+  MAX_NAVL_SEQS,
+  parseAuth,
+  parseRtcp,
+  type RtcpPacket,
+} from "../rtcp/mod.ts";
+import { fingerprintOf } from "./cert.ts";
+import { FrameDecoder, frameMessages, MAX_FRAME_SIZE } from "./framing.ts";
+import {
+  CLOSE_CODES,
+  cryptoOps,
+  libLogger,
+  newHmacKey,
+  RateLimitedLog,
+  RTX_ALPN,
+  safeEqual,
+  TokenBucket,
+} from "./shim.ts";
+
+type QUICServer = InstanceType<typeof quic.QUICServer>;
+type QUICConnection = InstanceType<typeof quic.QUICConnection>;
+type QUICStream = InstanceType<typeof quic.QUICStream>;
+
+/** Options for {@linkcode RtxServer}. */
+export interface RtxServerOptions {
+  /** Address to bind; default `0.0.0.0`. */
+  hostname?: string;
+  /** UDP port; 0 picks a free one (see {@linkcode RtxServer.port}). */
+  port: number;
+  /** Certificate (chain) PEM. */
+  certPem: string;
+  /** Private key PEM. */
+  keyPem: string;
+  /**
+   * Shared secret edges must send in an `AUTH` first message. Empty or
+   * absent: no AUTH needed (an AUTH message is still accepted).
+   */
+  secret?: string;
+  /** The cache: the exact RTP bytes of `(ssrc, seq)`, or `undefined`. */
+  lookup: (ssrc: number, seq: number) => Uint8Array | undefined;
+  /**
+   * Optional: whether a stream with this SSRC exists, to count and log
+   * requests for unknown streams (they get NAVL either way).
+   */
+  knownSsrc?: (ssrc: number) => boolean;
+  /** Logger; default silent. */
+  logger?: Logger;
+  /**
+   * Sequence numbers one connection may ask for per second (token bucket,
+   * one second of burst); the excess gets NAVL. Default 20000.
+   */
+  maxRequestsPerSecond?: number;
+  /** Concurrent connections accepted; more are closed at once. Default 256. */
+  maxConnections?: number;
+  /** A connection that has not authenticated by then is closed. Default 5000 ms. */
+  authTimeoutMs?: number;
+  /** QUIC idle timeout (the smaller of both peers' applies). Default 30000 ms. */
+  idleTimeoutMs?: number;
+}
+
+/** Counters for `/metrics`; all monotonic except `activeConnections`. */
+export interface RtxServerStats {
+  /** Connections accepted in total. */
+  connections: number;
+  /** Connections open now. */
+  activeConnections: number;
+  /** Connections closed for a missing or wrong AUTH (incl. auth timeout). */
+  authFailures: number;
+  /** Connections closed for malformed frames or disallowed messages. */
+  protocolErrors: number;
+  /** Connections refused because `maxConnections` was reached. */
+  connectionsRejected: number;
+  /** Generic NACK messages received. */
+  nacksReceived: number;
+  /** Sequence numbers asked for. */
+  packetsRequested: number;
+  /** RTP packets sent back. */
+  packetsServed: number;
+  /** Payload bytes of those packets. */
+  bytesServed: number;
+  /** Sequence numbers answered with NAVL because not cached (incl. unknown SSRC). */
+  packetsUnavailable: number;
+  /** Sequence numbers answered with NAVL because of the rate limit. */
+  refused: number;
+  /** NACKs for an SSRC `knownSsrc` does not know. */
+  unknownSsrc: number;
+  /** NAVL messages sent. */
+  navlSent: number;
+}
+
+interface ConnState {
+  id: number;
+  conn: QUICConnection;
+  remote: string;
+  authed: boolean;
+  streams: number;
+  bucket: TokenBucket;
+  limitLog: RateLimitedLog;
+  authTimer?: ReturnType<typeof setTimeout>;
+  closing: boolean;
+}
+
+/** Largest write handed to the QUIC stream at once. */
+const WRITE_BATCH_BYTES = 64 * 1024;
+
+/** Messages waiting to be framed into one write. */
+class Batch {
+  #msgs: Uint8Array[] = [];
+  #bytes = 0;
+
+  /** Adds a message; returns true when the batch should be written now. */
+  push(m: Uint8Array): boolean {
+    this.#msgs.push(m);
+    this.#bytes += 2 + m.length;
+    return this.#bytes >= WRITE_BATCH_BYTES;
+  }
+
+  /** Frames and removes everything queued; `undefined` when empty. */
+  take(): Uint8Array | undefined {
+    if (this.#msgs.length === 0) return undefined;
+    const buf = frameMessages(this.#msgs);
+    this.#msgs = [];
+    this.#bytes = 0;
+    return buf;
+  }
+}
+
+/**
+ * QUIC retransmission server (ALPN `flvcast-rtx/1`). Each connection uses
+ * one bidirectional stream of RFC 4571-framed messages: an optional `AUTH`
+ * APP first, then Generic NACKs; answers are the cached RTP packets and one
+ * `NAVL` per NACK for what is missing or refused. A misbehaving connection
+ * is closed alone. Responses are written with stream backpressure: a
+ * connection's next read waits until its previous answers were accepted by
+ * the transport, so nothing queues without bound.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { generateSelfSigned, RtxServer } from "./mod.ts";
+ * const tls = await generateSelfSigned();
+ * const server = new RtxServer({ port: 0, ...tls, secret: "s", lookup: () => undefined });
+ * await server.start();
+ * console.log(server.port, server.fingerprint);
+ * await server.stop();
+ * ```
+ */
+export class RtxServer {
+  #opts: RtxServerOptions;
+  #log: Logger;
+  #secret: Uint8Array;
+  #server?: QUICServer;
+  #port: number;
+  #fingerprint = "";
+  #conns = new Map<QUICConnection, ConnState>();
+  #tasks = new Set<Promise<void>>();
+  #nextId = 1;
+  #unknownLog = new RateLimitedLog(5000);
+  #stats: RtxServerStats = {
+    connections: 0,
+    activeConnections: 0,
+    authFailures: 0,
+    protocolErrors: 0,
+    connectionsRejected: 0,
+    nacksReceived: 0,
+    packetsRequested: 0,
+    packetsServed: 0,
+    bytesServed: 0,
+    packetsUnavailable: 0,
+    refused: 0,
+    unknownSsrc: 0,
+    navlSent: 0,
+  };
+
+  /**
+   * Creates a stopped server; call {@linkcode RtxServer.start}.
+   *
+   * @param opts Address, TLS material, secret, cache lookup and limits.
+   */
+  constructor(opts: RtxServerOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger ?? nullLogger;
+    this.#secret = new TextEncoder().encode(opts.secret ?? "");
+    this.#port = opts.port;
+  }
+
+  /** The bound UDP port (the chosen one after starting with port 0). */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** SHA-256 of the certificate, lowercase hex (set by `start`). */
+  get fingerprint(): string {
+    return this.#fingerprint;
+  }
+
+  /** Live counters (the same object every time). */
+  get stats(): Readonly<RtxServerStats> {
+    this.#stats.activeConnections = this.#conns.size;
+    return this.#stats;
+  }
+
+  /** Whether the server is listening. */
+  get listening(): boolean {
+    return this.#server !== undefined;
+  }
+
+  /**
+   * Binds and starts accepting. May be called again after
+   * {@linkcode RtxServer.stop} (it rebinds the same port).
+   */
+  async start(): Promise<void> {
+    if (this.#server) throw new Error("RtxServer is already started");
+    this.#fingerprint = await fingerprintOf(this.#opts.certPem);
+    const server = new quic.QUICServer({
+      crypto: { key: newHmacKey(), ops: cryptoOps },
+      config: {
+        key: this.#opts.keyPem,
+        cert: this.#opts.certPem,
+        verifyPeer: false,
+        applicationProtos: [RTX_ALPN],
+        maxIdleTimeout: this.#opts.idleTimeoutMs ?? 30_000,
+        initialMaxStreamsBidi: 4,
+        initialMaxStreamsUni: 0,
+      },
+      // deno-lint-ignore no-explicit-any
+      logger: libLogger(this.#log.child("quic")) as any,
+    });
+    server.addEventListener(
+      quic.events.EventQUICServerConnection.name,
+      (evt: Event) => {
+        this.#onConnection(
+          (evt as unknown as { detail: QUICConnection }).detail,
+        );
+      },
+    );
+    // Streams are re-dispatched on the server; a listener added on the
+    // connection from the connection event could miss the first stream.
+    server.addEventListener(
+      quic.events.EventQUICConnectionStream.name,
+      (evt: Event) =>
+        this.#onStream((evt as unknown as { detail: QUICStream }).detail),
+    );
+    server.addEventListener(
+      quic.events.EventQUICServerError.name,
+      (evt: Event) =>
+        this.#log.error("QUIC server error", {
+          error: (evt as unknown as { detail: Error }).detail,
+        }),
+    );
+    await server.start({
+      host: this.#opts.hostname ?? "0.0.0.0",
+      port: this.#port,
+    });
+    this.#server = server;
+    this.#port = server.port;
+    this.#log.info("retransmission server listening", {
+      addr: `${this.#opts.hostname ?? "0.0.0.0"}:${this.#port}`,
+      fingerprint: this.#fingerprint,
+      auth: this.#secret.length > 0 ? "secret" : "none",
+    });
+  }
+
+  /** Closes every connection and the socket; waits for all handlers to end. */
+  async stop(): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
+    this.#server = undefined;
+    for (const st of this.#conns.values()) {
+      st.closing = true;
+      clearTimeout(st.authTimer);
+    }
+    try {
+      await server.stop({ isApp: true, errorCode: 0, force: true });
+    } catch (e) {
+      this.#log.warn("QUIC server stop failed", { error: e });
+    }
+    await Promise.allSettled([...this.#tasks]);
+    this.#conns.clear();
+    this.#log.info("retransmission server stopped", { port: this.#port });
+  }
+
+  #track(p: Promise<void>): void {
+    this.#tasks.add(p);
+    p.finally(() => this.#tasks.delete(p));
+  }
+
+  /**
+   * Registers a connection. Called from the connection event and, when a
+   * stream's event comes first (it can), from the stream event.
+   */
+  #onConnection(conn: QUICConnection): ConnState | undefined {
+    const known = this.#conns.get(conn);
+    if (known) return known;
+    const remote = `${conn.remoteHost}:${conn.remotePort}`;
+    const max = this.#opts.maxConnections ?? 256;
+    if (this.#conns.size >= max) {
+      this.#stats.connectionsRejected++;
+      this.#log.warn("retransmission connection refused: too many", {
+        remote,
+        max,
+      });
+      this.#track(this.#close(conn, 0x100, "too many connections"));
+      return undefined;
+    }
+    const rate = this.#opts.maxRequestsPerSecond ?? 20_000;
+    const st: ConnState = {
+      id: this.#nextId++,
+      conn,
+      remote,
+      authed: this.#secret.length === 0,
+      streams: 0,
+      bucket: new TokenBucket(rate),
+      limitLog: new RateLimitedLog(5000),
+      closing: false,
+    };
+    this.#conns.set(conn, st);
+    this.#stats.connections++;
+    this.#log.debug("retransmission connection", { conn: st.id, remote });
+    conn.addEventListener(
+      quic.events.EventQUICConnectionStopped.name,
+      () => {
+        clearTimeout(st.authTimer);
+        this.#conns.delete(conn);
+        this.#log.debug("retransmission connection closed", {
+          conn: st.id,
+          remote,
+        });
+      },
+      { once: true },
+    );
+    if (!st.authed) {
+      st.authTimer = setTimeout(() => {
+        if (st.authed || st.closing) return;
+        this.#stats.authFailures++;
+        this.#log.warn("retransmission connection closed: no AUTH in time", {
+          conn: st.id,
+          remote,
+        });
+        this.#track(
+          this.#closeState(st, CLOSE_CODES.authTimeout, "auth timeout"),
+        );
+      }, this.#opts.authTimeoutMs ?? 5000);
+    }
+    return st;
+  }
+
+  #onStream(stream: QUICStream): void {
+    const conn = (stream as unknown as { connection: QUICConnection })
+      .connection;
+    const st = this.#onConnection(conn);
+    if (!st || st.closing) {
+      stream.cancel(new Error("connection not accepted"));
+      return;
+    }
+    st.streams++;
+    if (st.streams > 1) {
+      this.#stats.protocolErrors++;
+      this.#log.warn("retransmission connection closed: second stream", {
+        conn: st.id,
+        remote: st.remote,
+      });
+      this.#track(
+        this.#closeState(st, CLOSE_CODES.tooManyStreams, "one stream only"),
+      );
+      return;
+    }
+    this.#track(this.#serve(st, stream));
+  }
+
+  async #close(conn: QUICConnection, code: number, reason: string) {
+    try {
+      await conn.stop({
+        isApp: true,
+        errorCode: code,
+        reason: new TextEncoder().encode(reason),
+        force: true,
+      });
+    } catch {
+      // Already closing.
+    }
+  }
+
+  async #closeState(st: ConnState, code: number, reason: string) {
+    if (st.closing) return;
+    st.closing = true;
+    clearTimeout(st.authTimer);
+    await this.#close(st.conn, code, reason);
+  }
+
+  async #serve(st: ConnState, stream: QUICStream): Promise<void> {
+    const reader = stream.readable.getReader();
+    const writer = stream.writable.getWriter();
+    const decoder = new FrameDecoder({ rejectEmpty: true });
+    const batch = new Batch();
+    const flush = async () => {
+      const buf = batch.take();
+      if (buf) await writer.write(buf);
+    };
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || st.closing) break;
+        let msgs: Uint8Array[];
+        try {
+          // Plain Uint8Array view of the library's Buffer.
+          msgs = decoder.push(
+            new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
+          );
+        } catch (e) {
+          this.#protocolError(st, `bad frame: ${(e as Error).message}`);
+          break;
+        }
+        for (const msg of msgs) {
+          let pkts: RtcpPacket[];
+          try {
+            pkts = parseRtcp(msg);
+          } catch (e) {
+            this.#protocolError(st, (e as Error).message);
+            break;
+          }
+          for (const p of pkts) {
+            if (!this.#handle(st, p) || st.closing) break;
+            if (p.type === "nack") await this.#answer(st, p, batch, flush);
+          }
+          if (st.closing) break;
+        }
+        if (st.closing) break;
+        await flush();
+      }
+    } catch (e) {
+      if (!st.closing) {
+        this.#log.debug("retransmission stream ended", {
+          conn: st.id,
+          error: e,
+        });
+      }
+    } finally {
+      reader.releaseLock();
+      writer.releaseLock();
+    }
+  }
+
+  /** Access control; returns false when the connection is being closed. */
+  #handle(st: ConnState, p: RtcpPacket): boolean {
+    const secret = parseAuth(p);
+    if (secret !== undefined) {
+      if (
+        this.#secret.length > 0 &&
+        !safeEqual(new TextEncoder().encode(secret), this.#secret)
+      ) {
+        this.#stats.authFailures++;
+        this.#log.warn("retransmission connection closed: wrong secret", {
+          conn: st.id,
+          remote: st.remote,
+        });
+        this.#track(
+          this.#closeState(st, CLOSE_CODES.authFailed, "authentication failed"),
+        );
+        return false;
+      }
+      if (!st.authed) {
+        st.authed = true;
+        clearTimeout(st.authTimer);
+        this.#log.debug("retransmission connection authenticated", {
+          conn: st.id,
+          remote: st.remote,
+        });
+      }
+      return true;
+    }
+    if (!st.authed) {
+      this.#stats.authFailures++;
+      this.#log.warn("retransmission connection closed: expected AUTH first", {
+        conn: st.id,
+        remote: st.remote,
+        received: p.type,
+      });
+      this.#track(
+        this.#closeState(st, CLOSE_CODES.authFailed, "AUTH expected first"),
+      );
+      return false;
+    }
+    if (p.type !== "nack") {
+      this.#protocolError(st, `unexpected RTCP ${p.type} message`);
+      return false;
+    }
+    return true;
+  }
+
+  #protocolError(st: ConnState, why: string): void {
+    if (st.closing) return;
+    this.#stats.protocolErrors++;
+    this.#log.warn("retransmission connection closed: protocol error", {
+      conn: st.id,
+      remote: st.remote,
+      error: why,
+    });
+    this.#track(this.#closeState(st, CLOSE_CODES.protocolError, why));
+  }
+
+  async #answer(
+    st: ConnState,
+    nack: Extract<RtcpPacket, { type: "nack" }>,
+    batch: Batch,
+    flush: () => Promise<void>,
+  ): Promise<void> {
+    const { mediaSsrc, seqs } = nack;
+    const stats = this.#stats;
+    stats.nacksReceived++;
+    stats.packetsRequested += seqs.length;
+    if (this.#opts.knownSsrc && !this.#opts.knownSsrc(mediaSsrc)) {
+      stats.unknownSsrc++;
+      this.#unknownLog.emit((suppressed) =>
+        this.#log.warn("retransmission request for unknown SSRC", {
+          conn: st.id,
+          remote: st.remote,
+          ssrc: mediaSsrc,
+          suppressed,
+        })
+      );
+    }
+    const granted = st.bucket.take(seqs.length);
+    const missing: number[] = [];
+    for (let i = 0; i < granted; i++) {
+      let pkt: Uint8Array | undefined;
+      try {
+        pkt = this.#opts.lookup(mediaSsrc, seqs[i]);
+      } catch (e) {
+        this.#log.error("retransmission cache lookup failed", { error: e });
+      }
+      if (pkt && pkt.length <= MAX_FRAME_SIZE) {
+        stats.packetsServed++;
+        stats.bytesServed += pkt.length;
+        if (batch.push(pkt)) await flush();
+      } else {
+        stats.packetsUnavailable++;
+        missing.push(seqs[i]);
+      }
+    }
+    if (granted < seqs.length) {
+      const n = seqs.length - granted;
+      stats.refused += n;
+      for (let i = granted; i < seqs.length; i++) missing.push(seqs[i]);
+      st.limitLog.emit((suppressed) =>
+        this.#log.warn("retransmission requests over the rate limit refused", {
+          conn: st.id,
+          remote: st.remote,
+          refused: n,
+          limit: this.#opts.maxRequestsPerSecond ?? 20_000,
+          suppressed,
+        })
+      );
+    }
+    for (let i = 0; i < missing.length; i += MAX_NAVL_SEQS) {
+      stats.navlSent++;
+      const navl = encodeNavl(mediaSsrc, missing.slice(i, i + MAX_NAVL_SEQS));
+      if (batch.push(navl)) await flush();
+    }
+  }
+}

@@ -1,0 +1,492 @@
+import {
+  deepStrictEqual as assertEquals,
+  equal,
+  match,
+  ok,
+} from "node:assert/strict";
+import quic from "@matrixai/quic";
+import { createLogger } from "../lib/log/mod.ts";
+import { encodeAuth, encodeNack } from "../lib/rtcp/mod.ts";
+import {
+  type CertificateBundle,
+  FrameDecoder,
+  frameMessage,
+  generateSelfSigned,
+  RTX_ALPN,
+  RtxClient,
+  type RtxResult,
+  RtxServer,
+} from "../lib/quic/mod.ts";
+
+const SSRC_A = 0xa1b2c3d4;
+const SSRC_B = 0x01020304;
+
+function rtp(ssrc: number, seq: number, payloadLen: number): Uint8Array {
+  const p = new Uint8Array(12 + payloadLen);
+  const v = new DataView(p.buffer);
+  p[0] = 0x80;
+  p[1] = 100 | (seq % 5 === 0 ? 0x80 : 0);
+  v.setUint16(2, seq);
+  v.setUint32(4, seq * 90);
+  v.setUint32(8, ssrc);
+  crypto.getRandomValues(p.subarray(12));
+  return p;
+}
+
+/** An in-memory cache: ssrc -> seq -> bytes. */
+function makeCache(entries: [number, number[]][]) {
+  const m = new Map<number, Map<number, Uint8Array>>();
+  for (const [ssrc, seqs] of entries) {
+    const s = new Map<number, Uint8Array>();
+    for (const seq of seqs) s.set(seq, rtp(ssrc, seq, 200 + (seq % 1000)));
+    m.set(ssrc, s);
+  }
+  return {
+    map: m,
+    lookup: (ssrc: number, seq: number) => m.get(ssrc)?.get(seq),
+    knownSsrc: (ssrc: number) => m.has(ssrc),
+  };
+}
+
+let tlsPromise: Promise<CertificateBundle> | undefined;
+const tls = () => tlsPromise ??= generateSelfSigned();
+
+async function withServer(
+  opts: Partial<ConstructorParameters<typeof RtxServer>[0]> & {
+    lookup: (ssrc: number, seq: number) => Uint8Array | undefined;
+  },
+  fn: (server: RtxServer, t: CertificateBundle) => Promise<void>,
+) {
+  const t = await tls();
+  const server = new RtxServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    certPem: t.certPem,
+    keyPem: t.keyPem,
+    secret: "s3cret",
+    ...opts,
+  });
+  await server.start();
+  try {
+    await fn(server, t);
+  } finally {
+    await server.stop();
+  }
+}
+
+function seqRange(start: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => (start + i) & 0xffff);
+}
+
+Deno.test("rtx: 2,000 pipelined packets byte-identical; missing ones unavailable at once", async () => {
+  // 2,000 numbers across the wrap; every 10th is not cached ("evicted").
+  const all = seqRange(64_536, 2000);
+  const cached = all.filter((_, i) => i % 10 !== 3);
+  const cache = makeCache([[SSRC_A, cached], [SSRC_B, seqRange(0, 100)]]);
+  await withServer(cache, async (server) => {
+    const client = new RtxClient({
+      host: "127.0.0.1",
+      port: server.port,
+      secret: "s3cret",
+      fingerprint: server.fingerprint,
+    });
+    try {
+      equal(client.connected, false); // lazy
+      // Pipelined: 20 bursts of 100 in flight at once, plus another stream.
+      const t0 = performance.now();
+      const asks: { ssrc: number; seq: number; p: Promise<RtxResult> }[] = [];
+      for (let i = 0; i < all.length; i += 100) {
+        const seqs = all.slice(i, i + 100);
+        client.request(SSRC_A, seqs, { timeoutMs: 20_000 }).forEach((p, j) =>
+          asks.push({ ssrc: SSRC_A, seq: seqs[j], p })
+        );
+      }
+      const b = client.request(SSRC_B, [5, 6, 7, 500], { timeoutMs: 20_000 });
+      const results = await Promise.all(asks.map((a) => a.p));
+      const elapsed = performance.now() - t0;
+      let okCount = 0;
+      let unavailable = 0;
+      results.forEach((r, i) => {
+        const { ssrc, seq } = asks[i];
+        const want = cache.lookup(ssrc, seq);
+        if (want) {
+          equal(r.status, "ok", `seq ${seq}`);
+          if (r.status === "ok") assertEquals(r.packet, want);
+          okCount++;
+        } else {
+          equal(r.status, "unavailable", `seq ${seq}`);
+          unavailable++;
+        }
+      });
+      equal(okCount, 1800);
+      equal(unavailable, 200);
+      const rb = await Promise.all(b);
+      assertEquals(rb.map((r) => r.status), ["ok", "ok", "ok", "unavailable"]);
+      // "At once": far below the 20 s deadline.
+      ok(elapsed < 10_000, `took ${elapsed} ms`);
+      equal(client.connected, true);
+      equal(client.outstanding, 0);
+      equal(server.stats.packetsServed, 1803);
+      equal(server.stats.packetsUnavailable, 201);
+      equal(server.stats.authFailures, 0);
+      equal(client.stats.packetsOk, 1803);
+      equal(client.stats.connects, 1);
+      // BLP batching: far fewer NACKs than packets.
+      ok(client.stats.nacksSent <= 25, `nacks ${client.stats.nacksSent}`);
+      // A repeated request is served again (the cache is not consumed).
+      const [again] = client.request(SSRC_A, [all[0]], { timeoutMs: 5000 });
+      equal((await again).status, "ok");
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+Deno.test("rtx: wrong secret or no AUTH first is refused and counted", async () => {
+  const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
+  await withServer(cache, async (server) => {
+    for (const secret of ["wrong", undefined]) {
+      const client = new RtxClient({
+        host: "127.0.0.1",
+        port: server.port,
+        secret,
+        fingerprint: server.fingerprint,
+        backoffInitialMs: 2000,
+      });
+      try {
+        const [r] = client.request(SSRC_A, [1], { timeoutMs: 700 });
+        equal((await r).status, "timeout");
+        ok(client.stats.disconnects >= 1, "the connection was closed");
+      } finally {
+        await client.close();
+      }
+    }
+    equal(server.stats.authFailures, 2);
+    equal(server.stats.packetsServed, 0);
+    equal(server.stats.nacksReceived, 0);
+  });
+});
+
+Deno.test("rtx: an empty secret accepts NACKs without AUTH, and AUTH too", async () => {
+  const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
+  await withServer({ ...cache, secret: "" }, async (server) => {
+    for (const secret of [undefined, "anything"]) {
+      const client = new RtxClient({
+        host: "127.0.0.1",
+        port: server.port,
+        secret,
+        fingerprint: server.fingerprint,
+      });
+      try {
+        const [r] = client.request(SSRC_A, [3], { timeoutMs: 5000 });
+        const got = await r;
+        equal(got.status, "ok");
+      } finally {
+        await client.close();
+      }
+    }
+    equal(server.stats.authFailures, 0);
+  });
+});
+
+/** A bare QUIC connection + stream for sending arbitrary bytes. */
+async function rawConnection(port: number) {
+  const client = await quic.QUICClient.createQUICClient({
+    host: "127.0.0.1",
+    port,
+    localHost: "127.0.0.1",
+    crypto: {
+      ops: {
+        randomBytes(data: ArrayBuffer) {
+          crypto.getRandomValues(new Uint8Array(data));
+          return Promise.resolve();
+        },
+      },
+    },
+    config: { verifyPeer: false, applicationProtos: [RTX_ALPN] },
+    logger: {
+      getChild() {
+        return this;
+      },
+      debug() {},
+      info() {},
+      warn() {},
+      error() {},
+    } as never,
+  });
+  const stream = client.connection.newStream("bidi");
+  const writer = stream.writable.getWriter();
+  return { client, stream, writer };
+}
+
+Deno.test("rtx: garbage after AUTH closes that connection only", async () => {
+  const cache = makeCache([[SSRC_A, seqRange(100, 10)]]);
+  await withServer(cache, async (server) => {
+    const garbage: [string, Uint8Array][] = [
+      ["not RTCP", frameMessage(new Uint8Array([1, 2, 3, 4, 5]))],
+      ["zero-length frame", new Uint8Array([0, 0])],
+      [
+        "RTCP SR instead of NACK",
+        frameMessage(new Uint8Array([0x80, 200, 0, 6, ...new Uint8Array(24)])),
+      ],
+      [
+        "truncated NACK",
+        frameMessage(encodeNack(1, SSRC_A, [100]).subarray(0, 14)),
+      ],
+    ];
+    // A well-behaved client connected all along keeps being served.
+    const good = new RtxClient({
+      host: "127.0.0.1",
+      port: server.port,
+      secret: "s3cret",
+      fingerprint: server.fingerprint,
+    });
+    try {
+      equal(
+        (await good.request(SSRC_A, [100], { timeoutMs: 5000 })[0]).status,
+        "ok",
+      );
+      let n = 0;
+      for (const [name, bytes] of garbage) {
+        const raw = await rawConnection(server.port);
+        try {
+          await raw.writer.write(frameMessage(encodeAuth("s3cret")));
+          // Prove AUTH was accepted: a NACK is answered.
+          await raw.writer.write(frameMessage(encodeNack(9, SSRC_A, [101])));
+          const reader = raw.stream.readable.getReader();
+          const dec = new FrameDecoder();
+          let answer: Uint8Array[] = [];
+          while (answer.length === 0) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            answer = dec.push(value);
+          }
+          assertEquals(
+            new Uint8Array(answer[0]),
+            cache.lookup(SSRC_A, 101),
+            name,
+          );
+          await raw.writer.write(bytes);
+          // The server closes the connection.
+          await raw.client.closedP;
+          n++;
+          equal(server.stats.protocolErrors, n, name);
+          reader.releaseLock();
+        } finally {
+          await raw.client.destroy({ force: true }).catch(() => {});
+        }
+        const [r] = good.request(SSRC_A, [102 + (n % 5)], { timeoutMs: 5000 });
+        equal((await r).status, "ok", `after ${name}`);
+      }
+      // And a brand-new client is served as well.
+      const second = new RtxClient({
+        host: "127.0.0.1",
+        port: server.port,
+        secret: "s3cret",
+        fingerprint: server.fingerprint,
+      });
+      try {
+        const [r] = second.request(SSRC_A, [109], { timeoutMs: 5000 });
+        const got = await r;
+        equal(got.status, "ok");
+      } finally {
+        await second.close();
+      }
+      equal(good.stats.disconnects, 0);
+    } finally {
+      await good.close();
+    }
+  });
+});
+
+Deno.test("rtx: the client recovers by itself when the server restarts on the same port", async () => {
+  const cache = makeCache([[SSRC_A, seqRange(0, 50)]]);
+  await withServer(cache, async (server) => {
+    const client = new RtxClient({
+      host: "127.0.0.1",
+      port: server.port,
+      secret: "s3cret",
+      fingerprint: server.fingerprint,
+    });
+    try {
+      equal(
+        (await client.request(SSRC_A, [1], { timeoutMs: 5000 })[0]).status,
+        "ok",
+      );
+      const port = server.port;
+      await server.stop();
+      // Asked while the cloud is down: sent again after reconnecting.
+      const pending = client.request(SSRC_A, [2, 3], { timeoutMs: 15_000 });
+      await server.start();
+      equal(server.port, port);
+      const got = await Promise.all(pending);
+      assertEquals(got.map((r) => r.status), ["ok", "ok"]);
+      equal(
+        (await client.request(SSRC_A, [4], { timeoutMs: 5000 })[0]).status,
+        "ok",
+      );
+      ok(client.stats.disconnects >= 1);
+      ok(client.stats.connects >= 2);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+Deno.test("rtx: fingerprint mismatch is refused; CA pinning and insecure mode work", async () => {
+  const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
+  const other = await generateSelfSigned();
+  await withServer(cache, async (server, t) => {
+    const bad = new RtxClient({
+      host: "127.0.0.1",
+      port: server.port,
+      secret: "s3cret",
+      fingerprint: other.fingerprint,
+      backoffInitialMs: 5000,
+    });
+    try {
+      const [r] = bad.request(SSRC_A, [1], { timeoutMs: 700 });
+      equal((await r).status, "timeout");
+      match(bad.lastError, /fingerprint mismatch/);
+      equal(bad.connected, false);
+      ok(bad.stats.connectFailures >= 1);
+    } finally {
+      await bad.close();
+    }
+    equal(server.stats.packetsServed, 0);
+
+    const wrongCa = new RtxClient({
+      host: "127.0.0.1",
+      port: server.port,
+      secret: "s3cret",
+      caPem: other.certPem,
+      backoffInitialMs: 5000,
+    });
+    try {
+      const [r] = wrongCa.request(SSRC_A, [1], { timeoutMs: 700 });
+      equal((await r).status, "timeout");
+    } finally {
+      await wrongCa.close();
+    }
+    equal(server.stats.packetsServed, 0);
+
+    const lines: string[] = [];
+    const log = createLogger({ level: "warn", write: (l) => lines.push(l) });
+    for (
+      const verify of [{ caPem: t.certPem }, { insecureSkipVerify: true }]
+    ) {
+      const c = new RtxClient({
+        host: "127.0.0.1",
+        port: server.port,
+        secret: "s3cret",
+        logger: log,
+        ...verify,
+      });
+      try {
+        const [r] = c.request(SSRC_A, [1], { timeoutMs: 5000 });
+        equal((await r).status, "ok", JSON.stringify(Object.keys(verify)));
+      } finally {
+        await c.close();
+      }
+    }
+    equal(lines.filter((l) => /insecureSkipVerify/.test(l)).length, 1);
+  });
+});
+
+Deno.test("rtx: per-connection rate limit refuses the excess with NAVL", async () => {
+  const cache = makeCache([[SSRC_A, seqRange(0, 600)]]);
+  const lines: string[] = [];
+  const logger = createLogger({ level: "warn", write: (l) => lines.push(l) });
+  await withServer(
+    { ...cache, maxRequestsPerSecond: 100, logger },
+    async (server) => {
+      const client = new RtxClient({
+        host: "127.0.0.1",
+        port: server.port,
+        secret: "s3cret",
+        fingerprint: server.fingerprint,
+      });
+      try {
+        const res = await Promise.all(
+          client.request(SSRC_A, seqRange(0, 300), { timeoutMs: 10_000 }),
+        );
+        const okN = res.filter((r) => r.status === "ok").length;
+        const unav = res.filter((r) => r.status === "unavailable").length;
+        ok(okN >= 100 && okN < 200, `served ${okN}`);
+        equal(okN + unav, 300);
+        equal(server.stats.refused, unav);
+        // More floods within the window: still refused, logged once.
+        await Promise.all(
+          client.request(SSRC_A, seqRange(300, 300), { timeoutMs: 10_000 }),
+        );
+        equal(
+          lines.filter((l) => /rate limit/.test(l)).length,
+          1,
+          lines.join("\n"),
+        );
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
+Deno.test("rtx: unknown SSRC gets NAVL and is logged", async () => {
+  const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
+  const lines: string[] = [];
+  const logger = createLogger({ level: "warn", write: (l) => lines.push(l) });
+  await withServer({ ...cache, logger }, async (server) => {
+    const client = new RtxClient({
+      host: "127.0.0.1",
+      port: server.port,
+      secret: "s3cret",
+      fingerprint: server.fingerprint,
+    });
+    try {
+      const res = await Promise.all(
+        client.request(0xdead, [1, 2], { timeoutMs: 5000 }),
+      );
+      assertEquals(res, [{ status: "unavailable" }, { status: "unavailable" }]);
+      equal(server.stats.unknownSsrc, 1);
+      ok(lines.some((l) => /unknown SSRC/.test(l)));
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+Deno.test("rtx client: timeouts, bounded outstanding, close resolves everything", async () => {
+  // Nothing listens on this port: the client keeps retrying in the background.
+  const sock = Deno.listenDatagram({
+    hostname: "127.0.0.1",
+    port: 0,
+    transport: "udp",
+  });
+  const port = (sock.addr as Deno.NetAddr).port;
+  sock.close();
+  const client = new RtxClient({
+    host: "127.0.0.1",
+    port,
+    insecureSkipVerify: true,
+    maxOutstanding: 10,
+    connectTimeoutMs: 300,
+  });
+  const first = client.request(1, seqRange(0, 5), { timeoutMs: 150 });
+  const second = client.request(1, seqRange(100, 20), { timeoutMs: 60_000 });
+  // 25 asked, bound 10: the 15 oldest time out at once.
+  const evicted = await Promise.all([...first, ...second.slice(0, 10)]);
+  ok(evicted.every((r) => r.status === "timeout"));
+  equal(client.outstanding, 10);
+  const late = client.request(2, [1], { timeoutMs: 100 });
+  equal((await late[0]).status, "timeout");
+  equal(client.outstanding, 9); // one more evicted the oldest of `second`
+  await client.close();
+  const rest = await Promise.all(second.slice(10));
+  ok(rest.every((r) => r.status === "timeout"));
+  equal(client.outstanding, 0);
+  // After close: resolved at once.
+  equal(
+    (await client.request(1, [1], { timeoutMs: 1000 })[0]).status,
+    "timeout",
+  );
+});
