@@ -1,0 +1,250 @@
+// Malformed input closes only the offending connection, with one logged
+// reason; a healthy publisher and player go on, and a real ffmpeg publish
+// succeeds afterwards in the same server process.
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import {
+  ChunkEncoder,
+  encodeAmf0,
+  HANDSHAKE_SIZE,
+  RtmpServer,
+} from "../lib/rtmp/mod.ts";
+import {
+  captureLogger,
+  ffmpegPublishArgs,
+  seededRandom,
+  spawn,
+  TestClient,
+  TestRelay,
+  waitFor,
+} from "./rtmp_helpers.ts";
+
+const IDLE_MS = 300;
+
+function cat(...parts: (number[] | Uint8Array)[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** A fmt-0 chunk header on chunk stream 3 (no payload). */
+function header(type: number, length: number): number[] {
+  return [
+    3,
+    0,
+    0,
+    0,
+    length >> 16,
+    (length >> 8) & 0xff,
+    length & 0xff,
+    type,
+    0,
+    0,
+    0,
+    0,
+  ];
+}
+
+const connectCmd = () =>
+  new ChunkEncoder().encode({
+    csid: 3,
+    type: 20,
+    streamId: 0,
+    timestamp: 0,
+    data: encodeAmf0("connect", 1, { app: "live" }),
+  });
+
+interface BadCase {
+  name: string;
+  /** Bytes sent after the (optional) handshake; then the client waits. */
+  bytes: () => Uint8Array;
+  handshake: boolean;
+  reason: RegExp;
+}
+
+const cases: BadCase[] = [
+  {
+    name: "bad handshake version",
+    handshake: false,
+    bytes: () => cat([6], seededRandom(1)(HANDSHAKE_SIZE)),
+    reason: /handshake: expected RTMP version 3 in C0, received 6/,
+  },
+  {
+    name: "truncated handshake (stall)",
+    handshake: false,
+    bytes: () => cat([3], seededRandom(2)(700)),
+    reason: /idle timeout: no data for \d+ ms during the handshake/,
+  },
+  {
+    name: "message length 16 MiB - 1",
+    handshake: true,
+    bytes: () => new Uint8Array(header(9, 0xffffff)),
+    reason: /message length <= 8388608, received 16777215/,
+  },
+  {
+    name: "chunk size 0",
+    handshake: true,
+    bytes: () => cat(header(1, 4).map((b, i) => i === 0 ? 2 : b), [0, 0, 0, 0]),
+    reason: /chunk size: expected 1\.\.16777216, received 0/,
+  },
+  {
+    name: "chunk size 2^31",
+    handshake: true,
+    bytes: () =>
+      cat(header(1, 4).map((b, i) => i === 0 ? 2 : b), [0x80, 0, 0, 0]),
+    reason: /chunk size: expected 1\.\.16777216, received 2147483648/,
+  },
+  {
+    name: "unknown message type",
+    handshake: true,
+    bytes: () => cat(header(0x33, 4), [1, 2, 3, 4]),
+    reason: /expected a known message type, received 51/,
+  },
+  {
+    name: "AMF garbage in a command",
+    handshake: true,
+    bytes: () => cat(header(20, 6), [0x02, 0xff, 0xff, 0x41, 0x42, 0x43]),
+    reason: /AMF: expected 65535 bytes for a string/,
+  },
+  {
+    name: "AMF garbage after connect",
+    handshake: true,
+    bytes: () => cat(connectCmd(), header(20, 3), [0x04, 0x04, 0x04]),
+    reason: /AMF: expected an AMF0 type marker at offset 0, received 0x04/,
+  },
+  {
+    name: "command before connect",
+    handshake: true,
+    bytes: () =>
+      new ChunkEncoder().encode({
+        csid: 3,
+        type: 20,
+        streamId: 0,
+        timestamp: 0,
+        data: encodeAmf0("publish", 0, null, "x"),
+      }),
+    reason: /expected connect first, received publish/,
+  },
+  {
+    name: "client stalls mid-message",
+    handshake: true,
+    bytes: () => cat(connectCmd(), header(9, 1000), seededRandom(3)(50)),
+    reason: /idle timeout: no data for \d+ ms mid-message/,
+  },
+];
+
+Deno.test("malformed input closes only that connection, each with one logged reason", async () => {
+  const relay = new TestRelay();
+  const log = captureLogger();
+  const server = new RtmpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    handler: relay,
+    logger: log,
+    idleTimeoutMs: IDLE_MS,
+  });
+  await server.start();
+  const healthy = await TestClient.open(server.port);
+  const player = await TestClient.open(server.port);
+  const opened: TestClient[] = [healthy, player];
+  let keepalive: ReturnType<typeof setInterval> | undefined;
+  let ff: ReturnType<typeof spawn> | undefined;
+  try {
+    // A healthy publisher that keeps sending, and a player of it.
+    await healthy.handshake(1);
+    equal(await healthy.publish("live", "healthy"), "NetStream.Publish.Start");
+    let sent = 0;
+    const sendOne = () =>
+      healthy.send({
+        csid: 6,
+        type: 9,
+        streamId: 1,
+        timestamp: sent * 40,
+        data: new Uint8Array([0x27, 1, 0, 0, 0, sent++ & 0xff]),
+      });
+    await sendOne();
+    keepalive = setInterval(() => void sendOne().catch(() => {}), 40);
+    await player.handshake();
+    const psid = await player.connectAndCreate("live");
+    await player.command(psid, "play", 0, null, "healthy");
+    equal(
+      ((await player.until("onStatus"))[3] as Record<string, unknown>).code,
+      "NetStream.Play.Reset",
+    );
+    const closedLines = () =>
+      log.lines.filter((l) => l.includes("rtmp connection closed"));
+    for (const c of cases) {
+      const before = closedLines().length;
+      const got = relay.all[0].messages.length;
+      const bad = await TestClient.open(server.port);
+      opened.push(bad);
+      if (c.handshake) await bad.handshake();
+      await bad.write(c.bytes()).catch(() => {});
+      equal(await bad.closedByServer(), true, c.name);
+      bad.close();
+      await waitFor(() => closedLines().length > before, 2000, c.name);
+      const lines = closedLines().slice(before);
+      equal(lines.length, 1, `${c.name}: one close line`);
+      match(lines[0], c.reason, c.name);
+      // Healthy publisher is still delivering.
+      await waitFor(
+        () => relay.all[0].messages.length > got + 1,
+        2000,
+        `healthy stream after ${c.name}`,
+      );
+      equal(server.connections, 2, `after ${c.name}`);
+    }
+    // Random bytes: whatever the reason, only that connection closes.
+    for (let seed = 10; seed < 16; seed++) {
+      const bad = await TestClient.open(server.port);
+      opened.push(bad);
+      const junk = seededRandom(seed)(5000);
+      if (seed % 2 === 0) junk[0] = 3; // get past C0 half of the time
+      await bad.write(junk).catch(() => {});
+      equal(await bad.closedByServer(), true, `random ${seed}`);
+      bad.close();
+    }
+    await waitFor(() => server.connections === 2, 2000, "random closed");
+    ok(relay.live.has("live/healthy"));
+    equal(relay.all.length, 1);
+    equal(relay.all[0].closeReasons.length, 0);
+
+    // A real ffmpeg publish succeeds right after, in the same process.
+    ff = spawn(
+      "ffmpeg",
+      ffmpegPublishArgs(`rtmp://127.0.0.1:${server.port}/live/after`, false),
+    );
+    const r = await ff.done;
+    equal(r.code, 0, r.stderr);
+    await waitFor(
+      () => relay.all[1]?.closeReasons.length === 1,
+      3000,
+      "ffmpeg close",
+    );
+    const frames = relay.all[1].messages.filter((m) =>
+      m.type === 9 && m.data[1] === 1
+    );
+    ok(frames.length >= 120, `ffmpeg frames ${frames.length}`);
+
+    // The healthy player received the healthy stream's messages in order.
+    clearInterval(keepalive);
+    keepalive = undefined;
+    const seen: number[] = [];
+    while (seen.length < 20) {
+      const m = await player.next();
+      if (!m) break;
+      if (m.type === 9) seen.push(m.data[5]);
+    }
+    equal(seen.length, 20);
+    deepEqual(seen, seen.map((_, i) => (seen[0] + i) & 0xff));
+  } finally {
+    if (keepalive !== undefined) clearInterval(keepalive);
+    ff?.kill();
+    await ff?.done;
+    for (const c of opened) c.close();
+    await server.stop();
+  }
+});
