@@ -1,0 +1,534 @@
+/**
+ * The cloud role: RTMP publishes in, RTP/RTCP out to every edge, QUIC
+ * retransmission from the cache, recordings and the HTTP API.
+ *
+ * @module
+ */
+import type { Address } from "../config/mod.ts";
+import { FlvFileWriter, type FlvTag } from "../flv/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { nullLogger } from "../log/mod.ts";
+import { RtxServer } from "../quic/mod.ts";
+import {
+  encodeBye,
+  encodeCompound,
+  encodeSdes,
+  encodeSenderReport,
+  ntpFromDate,
+} from "../rtcp/mod.ts";
+import { randomSsrc } from "../rtp/mod.ts";
+import {
+  type PublishSink,
+  type RtmpHandler,
+  type RtmpMessage,
+  RtmpServer,
+} from "../rtmp/mod.ts";
+import { cloudApiHandler } from "./api.ts";
+import { CloudStream } from "./cloud_stream.ts";
+import { RtpSender } from "./rtp_sender.ts";
+
+/** Options for {@linkcode CloudNode}. */
+export interface CloudNodeOptions {
+  /** RTMP listen address. */
+  rtmp: Address;
+  /** HTTP API listen address. */
+  api: Address;
+  /** QUIC retransmission listen address. */
+  quic: Address;
+  /** Local UDP address RTP is sent from. */
+  rtpLocal: Address;
+  /** RTP destinations (unicast edges or multicast groups). */
+  destinations: Address[];
+  /** Multicast TTL. */
+  multicastTtl: number;
+  /** Max RTP payload per packet. */
+  payloadSize: number;
+  /** Packets cached per stream. */
+  cachePackets: number;
+  /** Byte cap per stream cache. */
+  cacheBytes: number;
+  /** True: do not send RTP. */
+  debug: boolean;
+  /** Record every stream to FLV. */
+  enableRecord: boolean;
+  /** Where recordings go. */
+  recordDir: string;
+  /** QUIC shared secret; empty = no auth. */
+  quicSecret: string;
+  /** PEM certificate and key; generated when absent. */
+  tls: { certPem: string; keyPem: string };
+  /** Logger. */
+  logger?: Logger;
+  /** How long an ended stream's cache still answers NACKs (ms). */
+  retireMs?: number;
+}
+
+/** A recording in progress. */
+interface Recording {
+  writer: FlvFileWriter;
+  path: string;
+}
+
+/**
+ * The cloud node.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const cloud = new CloudNode(options);
+ * await cloud.start();
+ * // ffmpeg -re -i clip.mp4 -c copy -f flv rtmp://127.0.0.1:1935/live/movie
+ * await cloud.stop();
+ * ```
+ */
+export class CloudNode {
+  #opts: CloudNodeOptions;
+  #log: Logger;
+  #streams = new Map<string, CloudStream>();
+  #bySsrc = new Map<number, CloudStream>();
+  #retired = new Map<number, { stream: CloudStream; until: number }>();
+  #recordings = new Map<CloudStream, Recording>();
+  #rtmp: RtmpServer;
+  #sender: RtpSender;
+  #rtx: RtxServer;
+  #api?: Deno.HttpServer<Deno.NetAddr>;
+  #timer?: ReturnType<typeof setInterval>;
+  #cname = `flvcast-cloud@${Deno.hostname()}`;
+  #totals = { publishes: 0, refused: 0, tagsIn: 0, packetsSent: 0 };
+
+  /** Creates the node; nothing is opened until {@linkcode CloudNode.start}. */
+  constructor(options: CloudNodeOptions) {
+    this.#opts = options;
+    this.#log = options.logger ?? nullLogger;
+    this.#sender = new RtpSender({
+      local: options.rtpLocal,
+      destinations: options.destinations,
+      multicastTtl: options.multicastTtl,
+      disabled: options.debug,
+      logger: this.#log.child("rtp"),
+    });
+    this.#rtmp = new RtmpServer({
+      hostname: options.rtmp.hostname,
+      port: options.rtmp.port,
+      handler: this.#handler(),
+      logger: this.#log.child("rtmp"),
+    });
+    this.#rtx = new RtxServer({
+      hostname: options.quic.hostname,
+      port: options.quic.port,
+      certPem: options.tls.certPem,
+      keyPem: options.tls.keyPem,
+      secret: options.quicSecret,
+      lookup: (ssrc, seq) => this.#lookup(ssrc, seq),
+      logger: this.#log.child("quic"),
+    });
+  }
+
+  /** The bound ports (useful when configured with port 0). */
+  get ports(): { rtmp: number; api: number; quic: number; rtp: number } {
+    return {
+      rtmp: this.#rtmp.port,
+      api: this.#api?.addr.port ?? 0,
+      quic: this.#rtx.port,
+      rtp: this.#sender.port,
+    };
+  }
+
+  /** SHA-256 fingerprint (hex) of the QUIC certificate. */
+  get fingerprint(): string {
+    return this.#rtx.fingerprint;
+  }
+
+  /** Live streams by key. */
+  get streams(): ReadonlyMap<string, CloudStream> {
+    return this.#streams;
+  }
+
+  /** Opens every listener; throws a `Error` naming the failing address. */
+  async start(): Promise<void> {
+    const o = this.#opts;
+    await bind(
+      "rtp_port",
+      `${o.rtpLocal.hostname}:${o.rtpLocal.port}`,
+      () => this.#sender.start(),
+    );
+    await bind(
+      "rtmp_addr",
+      `${o.rtmp.hostname}:${o.rtmp.port}`,
+      () => this.#rtmp.start(),
+    );
+    await bind(
+      "quic_addr",
+      `${o.quic.hostname}:${o.quic.port}`,
+      () => this.#rtx.start(),
+    );
+    await bind("api_addr", `${o.api.hostname}:${o.api.port}`, () => {
+      const handler = cloudApiHandler({
+        streams: () => [...this.#streams.values()].map((s) => s.info()),
+        node: () => this.nodeInfo(),
+        metrics: () => this.#metrics(),
+      });
+      this.#api = Deno.serve({
+        hostname: o.api.hostname,
+        port: o.api.port,
+        onListen: () => {},
+      }, handler);
+      return Promise.resolve();
+    });
+    this.#timer = setInterval(() => this.#tick(), 1000);
+    if (!o.quicSecret) {
+      this.#log.warn(
+        "quic_secret is empty: any host may request retransmissions",
+      );
+    }
+    this.#log.info("cloud started", {
+      rtmp: this.#rtmp.port,
+      api: this.#api!.addr.port,
+      quic: this.#rtx.port,
+      rtp: o.debug ? "disabled (debug)" : this.#sender.port,
+      destinations: o.destinations.map((d) => `${d.hostname}:${d.port}`).join(
+        ",",
+      ),
+      fingerprint: this.#rtx.fingerprint,
+    });
+  }
+
+  /** Ends every stream (RTCP BYE, recordings closed) and closes listeners. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    for (const s of [...this.#streams.values()]) {
+      this.#endStream(s, "server stopping");
+    }
+    await this.#rtmp.stop();
+    await this.#sender.close();
+    await this.#rtx.stop();
+    await this.#api?.shutdown();
+  }
+
+  /** Node facts for `GET /api/node`. */
+  nodeInfo(): Record<string, unknown> {
+    return {
+      role: "cloud",
+      fingerprint: this.#rtx.fingerprint,
+      ports: this.ports,
+      destinations: this.#opts.destinations.map((d) =>
+        `${d.hostname}:${d.port}`
+      ),
+      streams: this.#streams.size,
+    };
+  }
+
+  #handler(): RtmpHandler {
+    return {
+      publish: (info) => {
+        if (this.#streams.has(info.key)) {
+          this.#totals.refused++;
+          this.#log.warn("publish refused: key is live", {
+            key: info.key,
+            remote: info.remoteAddr,
+          });
+          return `stream ${info.key} is already being published`;
+        }
+        return this.#startStream(info.key, info.remoteAddr);
+      },
+      play: (info, send, end) => {
+        const stream = this.#streams.get(info.key);
+        if (!stream) return null;
+        const sendTag = (tag: FlvTag) => send(tag as RtmpMessage);
+        stream.players.set(sendTag, end);
+        this.#log.info("rtmp player joined", {
+          key: info.key,
+          remote: info.remoteAddr,
+        });
+        return {
+          startTags: stream.gop.startTags() as RtmpMessage[],
+          unsubscribe: () => {
+            stream.players.delete(sendTag);
+          },
+        };
+      },
+    };
+  }
+
+  #startStream(key: string, remoteAddr: string): PublishSink {
+    let ssrc = randomSsrc();
+    while (this.#bySsrc.has(ssrc) || this.#retired.has(ssrc)) {
+      ssrc = randomSsrc();
+    }
+    const o = this.#opts;
+    const stream = new CloudStream({
+      key,
+      ssrc,
+      remoteAddr,
+      payloadSize: o.payloadSize,
+      cachePackets: o.cachePackets,
+      cacheBytes: o.cacheBytes,
+    });
+    this.#streams.set(key, stream);
+    this.#bySsrc.set(ssrc, stream);
+    this.#totals.publishes++;
+    if (o.enableRecord) this.#startRecording(stream);
+    this.#sendReport(stream);
+    this.#log.info("stream started", { key, ssrc, publisher: remoteAddr });
+    let ended = false;
+    return {
+      onMessage: (msg) => {
+        if (ended) return;
+        const tag: FlvTag = msg;
+        const packets = stream.ingest(tag);
+        this.#totals.tagsIn++;
+        this.#totals.packetsSent += packets.length;
+        this.#sender.send(packets);
+        const rec = this.#recordings.get(stream);
+        if (rec) {
+          try {
+            rec.writer.write(tag);
+          } catch (e) {
+            this.#log.error("recording failed; stopped", {
+              key,
+              path: rec.path,
+              error: e,
+            });
+            this.#stopRecording(stream);
+          }
+        }
+      },
+      onClose: (reason) => {
+        if (ended) return;
+        ended = true;
+        this.#endStream(stream, reason);
+      },
+    };
+  }
+
+  #endStream(stream: CloudStream, reason: string): void {
+    if (this.#streams.get(stream.key) !== stream) return;
+    this.#streams.delete(stream.key);
+    this.#bySsrc.delete(stream.ssrc);
+    this.#retired.set(stream.ssrc, {
+      stream,
+      until: Date.now() + (this.#opts.retireMs ?? 30_000),
+    });
+    this.#sender.send([encodeCompound([
+      this.#senderReport(stream),
+      encodeBye(stream.ssrc, reason.slice(0, 200)),
+    ])]);
+    for (const end of stream.players.values()) end();
+    stream.players.clear();
+    this.#stopRecording(stream);
+    this.#log.info("stream ended", {
+      key: stream.key,
+      ssrc: stream.ssrc,
+      reason,
+    });
+  }
+
+  #startRecording(stream: CloudStream): void {
+    const name = `${stream.key.replaceAll("/", "_")}_${
+      new Date(stream.startedAt).toISOString().replaceAll(":", "-")
+    }.flv`;
+    try {
+      Deno.mkdirSync(this.#opts.recordDir, { recursive: true });
+      const path = `${this.#opts.recordDir}/${name}`;
+      const writer = FlvFileWriter.create(path);
+      this.#recordings.set(stream, { writer, path });
+      this.#log.info("recording", { key: stream.key, path });
+    } catch (e) {
+      this.#log.error("cannot record", {
+        key: stream.key,
+        dir: this.#opts.recordDir,
+        error: e,
+      });
+    }
+  }
+
+  #stopRecording(stream: CloudStream): void {
+    const rec = this.#recordings.get(stream);
+    if (!rec) return;
+    this.#recordings.delete(stream);
+    try {
+      rec.writer.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Where the recording of a live stream goes, if it is recorded. */
+  recordingPath(key: string): string | undefined {
+    const s = this.#streams.get(key);
+    return s ? this.#recordings.get(s)?.path : undefined;
+  }
+
+  #lookup(ssrc: number, seq: number): Uint8Array | undefined {
+    const stream = this.#bySsrc.get(ssrc) ?? this.#retired.get(ssrc)?.stream;
+    const packet = stream?.cache.get(seq);
+    if (packet) stream!.retransmissions++;
+    return packet;
+  }
+
+  #senderReport(stream: CloudStream): Uint8Array {
+    const now = Date.now();
+    const { ntpSec, ntpFrac } = ntpFromDate(now);
+    return encodeSenderReport({
+      ssrc: stream.ssrc,
+      ntpSec,
+      ntpFrac,
+      rtpTimestamp: stream.rtpTimestampAt(now),
+      packetCount: stream.packetizer.packetsSent >>> 0,
+      octetCount: stream.packetizer.octetsSent >>> 0,
+    });
+  }
+
+  #sendReport(stream: CloudStream): void {
+    this.#sender.send([encodeCompound([
+      this.#senderReport(stream),
+      encodeSdes(stream.ssrc, { cname: this.#cname, key: stream.key }),
+    ])]);
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    for (const s of this.#streams.values()) {
+      s.tick(now);
+      this.#sendReport(s);
+    }
+    for (const [ssrc, r] of this.#retired) {
+      if (r.until < now) this.#retired.delete(ssrc);
+    }
+  }
+
+  #metrics() {
+    const streams = [...this.#streams.values()].map((s) => s.info());
+    const per = (
+      name: string,
+      help: string,
+      type: "counter" | "gauge",
+      f: (i: typeof streams[0]) => number,
+    ) => ({
+      name,
+      help,
+      type,
+      samples: streams.map((i) => ({ labels: { key: i.key }, value: f(i) })),
+    });
+    const rtx = this.#rtx.stats as unknown as Record<string, number>;
+    const snd = this.#sender.stats;
+    return [
+      {
+        name: "flvcast_cloud_streams",
+        help: "Live published streams.",
+        type: "gauge" as const,
+        samples: [{ value: streams.length }],
+      },
+      {
+        name: "flvcast_cloud_publishes_total",
+        help: "Publishes accepted.",
+        type: "counter" as const,
+        samples: [{ value: this.#totals.publishes }],
+      },
+      {
+        name: "flvcast_cloud_publishes_refused_total",
+        help: "Publishes refused (key live).",
+        type: "counter" as const,
+        samples: [{ value: this.#totals.refused }],
+      },
+      {
+        name: "flvcast_cloud_tags_in_total",
+        help: "FLV tags received from publishers.",
+        type: "counter" as const,
+        samples: [{ value: this.#totals.tagsIn }],
+      },
+      {
+        name: "flvcast_cloud_rtp_packets_total",
+        help: "RTP packets produced.",
+        type: "counter" as const,
+        samples: [{ value: this.#totals.packetsSent }],
+      },
+      {
+        name: "flvcast_cloud_udp_datagrams_sent_total",
+        help: "UDP datagrams handed to the kernel.",
+        type: "counter" as const,
+        samples: [{ value: snd.datagramsSent }],
+      },
+      {
+        name: "flvcast_cloud_udp_bytes_sent_total",
+        help: "UDP bytes handed to the kernel.",
+        type: "counter" as const,
+        samples: [{ value: snd.bytesSent }],
+      },
+      {
+        name: "flvcast_cloud_udp_queue_drops_total",
+        help: "Datagrams dropped on a full send queue.",
+        type: "counter" as const,
+        samples: [{ value: snd.queueDrops }],
+      },
+      {
+        name: "flvcast_cloud_udp_send_errors_total",
+        help: "UDP sends refused by the kernel.",
+        type: "counter" as const,
+        samples: [{ value: snd.sendErrors }],
+      },
+      ...Object.entries(rtx).filter(([, v]) => typeof v === "number").map((
+        [k, v],
+      ) => ({
+        name: `flvcast_cloud_rtx_${
+          k.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase())
+        }`,
+        help: `QUIC retransmission service: ${k}.`,
+        type: "counter" as const,
+        samples: [{ value: v }],
+      })),
+      per(
+        "flvcast_cloud_stream_bytes_in_total",
+        "FLV body bytes received per stream.",
+        "counter",
+        (i) => i.video_bytes + i.audio_bytes + i.data_bytes,
+      ),
+      per(
+        "flvcast_cloud_stream_bitrate_bps",
+        "Ingest bitrate per stream.",
+        "gauge",
+        (i) => i.video_bps + i.audio_bps,
+      ),
+      per(
+        "flvcast_cloud_stream_packets_sent_total",
+        "RTP packets per stream.",
+        "counter",
+        (i) => i.packets_sent,
+      ),
+      per(
+        "flvcast_cloud_stream_retransmissions_total",
+        "Packets served again per stream.",
+        "counter",
+        (i) => i.retransmissions,
+      ),
+      per(
+        "flvcast_cloud_stream_cache_packets",
+        "Packets in the stream's cache.",
+        "gauge",
+        (i) => i.cache_packets,
+      ),
+      per(
+        "flvcast_cloud_stream_rtmp_players",
+        "RTMP players per stream.",
+        "gauge",
+        (i) => i.players,
+      ),
+    ];
+  }
+}
+
+async function bind(
+  key: string,
+  addr: string,
+  open: () => Promise<void>,
+): Promise<void> {
+  try {
+    await open();
+  } catch (e) {
+    const why = e instanceof Deno.errors.AddrInUse
+      ? "address already in use"
+      : (e as Error).message;
+    throw new Error(
+      `${key}: expected a free address to listen on, got ${addr}: ${why}`,
+    );
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * One published stream at the cloud: FLV tags in, RTP packets out, the
+ * retransmission cache, the GOP cache for RTMP players and the recording.
+ *
+ * @module
+ */
+import {
+  audioCodecName,
+  type FlvTag,
+  GopCache,
+  TAG_AUDIO,
+  TAG_VIDEO,
+  videoCodecName,
+} from "../flv/mod.ts";
+import { RtpCache, RtpPacketizer } from "../rtp/mod.ts";
+
+/** Options for {@linkcode CloudStream}. */
+export interface CloudStreamOptions {
+  /** Stream key `app/name`. */
+  key: string;
+  /** SSRC of this publish. */
+  ssrc: number;
+  /** Publisher address `host:port`. */
+  remoteAddr: string;
+  /** Max RTP payload bytes per packet. */
+  payloadSize: number;
+  /** Packets kept for retransmission. */
+  cachePackets: number;
+  /** Byte cap of the retransmission cache. */
+  cacheBytes: number;
+}
+
+/** A snapshot of a stream's counters, as the API shows them. */
+export interface CloudStreamInfo {
+  /** Stream key `app/name`. */
+  key: string;
+  /** SSRC (u32). */
+  ssrc: number;
+  /** ISO time the publish started. */
+  start_time: string;
+  /** Publisher address. */
+  publisher: string;
+  /** Video codec name, if known. */
+  video_codec?: string;
+  /** Audio codec name, if known. */
+  audio_codec?: string;
+  /** Tags received from the publisher. */
+  tags_in: number;
+  /** Bytes of FLV tag bodies received, by kind. */
+  video_bytes: number;
+  /** Audio body bytes. */
+  audio_bytes: number;
+  /** Script/data body bytes. */
+  data_bytes: number;
+  /** Ingest bitrate over the last second (bit/s), by kind. */
+  video_bps: number;
+  /** Audio ingest bitrate. */
+  audio_bps: number;
+  /** RTP packets produced. */
+  packets_sent: number;
+  /** RTP payload octets produced. */
+  octets_sent: number;
+  /** Packets served again over QUIC. */
+  retransmissions: number;
+  /** Packets in the retransmission cache. */
+  cache_packets: number;
+  /** Bytes in the retransmission cache. */
+  cache_bytes: number;
+  /** RTMP players of this stream at the cloud. */
+  players: number;
+}
+
+/**
+ * A live stream at the cloud.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const s = new CloudStream({ key: "live/a", ssrc: 1, remoteAddr: "x", payloadSize: 1180, cachePackets: 5000, cacheBytes: 1 << 26 });
+ * const packets = s.ingest({ type: 9, timestamp: 0, data });
+ * ```
+ */
+export class CloudStream {
+  /** Stream key. */
+  readonly key: string;
+  /** SSRC of this publish. */
+  readonly ssrc: number;
+  /** When the publish started (ms since epoch). */
+  readonly startedAt = Date.now();
+  /** The retransmission cache. */
+  readonly cache: RtpCache;
+  /** Metadata, sequence headers and the current GOP, for late joiners. */
+  readonly gop = new GopCache();
+  /** Live RTMP players: `send` is called with each tag, `end` at the end. */
+  readonly players = new Map<(tag: FlvTag) => void, () => void>();
+  /** Packets served again over QUIC. */
+  retransmissions = 0;
+  /** Timestamp (ms) of the newest tag and the wall time it arrived. */
+  lastTag = { timestamp: 0, wallMs: Date.now() };
+  #remote: string;
+  #packetizer: RtpPacketizer;
+  #counts = { tags: 0, video: 0, audio: 0, data: 0 };
+  #rate = { at: Date.now(), video: 0, audio: 0, videoBps: 0, audioBps: 0 };
+  #videoCodec?: string;
+  #audioCodec?: string;
+
+  /** Creates the stream state for one publish. */
+  constructor(options: CloudStreamOptions) {
+    this.key = options.key;
+    this.ssrc = options.ssrc;
+    this.#remote = options.remoteAddr;
+    this.#packetizer = new RtpPacketizer({
+      ssrc: options.ssrc,
+      payloadSize: options.payloadSize,
+    });
+    this.cache = new RtpCache({
+      maxPackets: options.cachePackets,
+      maxBytes: options.cacheBytes,
+    });
+  }
+
+  /** The packetizer's counters, for RTCP Sender Reports. */
+  get packetizer(): RtpPacketizer {
+    return this.#packetizer;
+  }
+
+  /**
+   * Takes one tag from the publisher: caches it for players, packetizes it,
+   * stores the packets for retransmission and returns them to be sent.
+   */
+  ingest(tag: FlvTag): Uint8Array[] {
+    this.#counts.tags++;
+    if (tag.type === TAG_VIDEO) {
+      this.#counts.video += tag.data.length;
+      this.#videoCodec ??= videoCodecName(tag);
+    } else if (tag.type === TAG_AUDIO) {
+      this.#counts.audio += tag.data.length;
+      this.#audioCodec ??= audioCodecName(tag);
+    } else {
+      this.#counts.data += tag.data.length;
+    }
+    this.lastTag = { timestamp: tag.timestamp, wallMs: Date.now() };
+    this.gop.push(tag);
+    const packets = this.#packetizer.packetize(tag);
+    let seq = (this.#packetizer.nextSequence - packets.length) & 0xffff;
+    for (const p of packets) {
+      this.cache.put(seq, p);
+      seq = (seq + 1) & 0xffff;
+    }
+    for (const send of this.players.keys()) send(tag);
+    return packets;
+  }
+
+  /** Updates the per-second bitrates; call about once a second. */
+  tick(now = Date.now()): void {
+    const dt = (now - this.#rate.at) / 1000;
+    if (dt <= 0) return;
+    this.#rate.videoBps = Math.round(
+      (this.#counts.video - this.#rate.video) * 8 / dt,
+    );
+    this.#rate.audioBps = Math.round(
+      (this.#counts.audio - this.#rate.audio) * 8 / dt,
+    );
+    this.#rate.video = this.#counts.video;
+    this.#rate.audio = this.#counts.audio;
+    this.#rate.at = now;
+  }
+
+  /** The RTP timestamp that corresponds to wall time `now` (for SR). */
+  rtpTimestampAt(now: number): number {
+    const ms = this.lastTag.timestamp + Math.max(0, now - this.lastTag.wallMs);
+    return (ms * 90) % 0x1_0000_0000;
+  }
+
+  /** A snapshot of the counters. */
+  info(): CloudStreamInfo {
+    return {
+      key: this.key,
+      ssrc: this.ssrc,
+      start_time: new Date(this.startedAt).toISOString(),
+      publisher: this.#remote,
+      video_codec: this.#videoCodec,
+      audio_codec: this.#audioCodec,
+      tags_in: this.#counts.tags,
+      video_bytes: this.#counts.video,
+      audio_bytes: this.#counts.audio,
+      data_bytes: this.#counts.data,
+      video_bps: this.#rate.videoBps,
+      audio_bps: this.#rate.audioBps,
+      packets_sent: this.#packetizer.packetsSent,
+      octets_sent: this.#packetizer.octetsSent,
+      retransmissions: this.retransmissions,
+      cache_packets: this.cache.size,
+      cache_bytes: this.cache.bytes,
+      players: this.players.size,
+    };
+  }
+}

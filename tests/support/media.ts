@@ -1,0 +1,184 @@
+/**
+ * Real-peer helpers for end-to-end tests: ffmpeg as RTMP publisher and as
+ * player, ffprobe as decoder. Every process is killed by PID on dispose.
+ *
+ * @module
+ */
+
+/** Options for {@linkcode publishLavfi}. */
+export interface PublishOptions {
+  /** RTMP URL to publish to. */
+  url: string;
+  /** Clip length in seconds. */
+  seconds: number;
+  /** Frames per second of the test video (default 25). */
+  fps?: number;
+  /** Keyframe interval in frames (default = fps). */
+  gop?: number;
+  /** Publish in real time (`-re`, default true). */
+  realtime?: boolean;
+  /** Video size (default 320x240). */
+  size?: string;
+  /** Video bitrate, e.g. `"1M"`; default lets x264 pick. */
+  videoBitrate?: string;
+}
+
+/** A running child process that is killed on dispose. */
+export interface RunningProcess extends AsyncDisposable {
+  /** The child. */
+  child: Deno.ChildProcess;
+  /** Resolves with the exit status and stderr text. */
+  done: Promise<{ code: number; stderr: string }>;
+  /** Kills the process (idempotent). */
+  kill(): void;
+}
+
+function run(cmd: string, args: string[]): RunningProcess {
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let exited = false;
+  const done = (async () => {
+    const chunks: Uint8Array[] = [];
+    for await (const c of child.stderr) chunks.push(c);
+    const status = await child.status;
+    exited = true;
+    const text = new TextDecoder().decode(
+      chunks.length
+        ? new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer())
+        : new Uint8Array(),
+    );
+    return { code: status.code, stderr: text };
+  })();
+  const kill = () => {
+    if (exited) return;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  return {
+    child,
+    done,
+    kill,
+    async [Symbol.asyncDispose]() {
+      kill();
+      await done;
+    },
+  };
+}
+
+/**
+ * Publishes a lavfi test clip (testsrc2 + sine, H.264 + AAC) with ffmpeg.
+ *
+ * @example Usage
+ * ```ts ignore
+ * await using pub = publishLavfi({ url: "rtmp://127.0.0.1:1935/live/t", seconds: 5 });
+ * const { code } = await pub.done;
+ * ```
+ */
+export function publishLavfi(options: PublishOptions): RunningProcess {
+  const fps = options.fps ?? 25;
+  const args = [
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-nostdin",
+    ...(options.realtime === false ? [] : ["-re"]),
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc2=size=${options.size ?? "320x240"}:rate=${fps}`,
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=frequency=440:sample_rate=44100",
+    "-t",
+    String(options.seconds),
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-tune",
+    "zerolatency",
+    "-pix_fmt",
+    "yuv420p",
+    "-g",
+    String(options.gop ?? fps),
+    ...(options.videoBitrate ? ["-b:v", options.videoBitrate] : []),
+    "-c:a",
+    "aac",
+    "-b:a",
+    "64k",
+    "-f",
+    "flv",
+    options.url,
+  ];
+  return run("ffmpeg", args);
+}
+
+/** Runs ffmpeg with arbitrary arguments (e.g. to read RTMP into a file). */
+export function ffmpeg(args: string[]): RunningProcess {
+  return run("ffmpeg", [
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-nostdin",
+    ...args,
+  ]);
+}
+
+/** What ffprobe decoded. */
+export interface ProbeResult {
+  /** Decoded video frames. */
+  videoFrames: number;
+  /** Decoded audio frames. */
+  audioFrames: number;
+  /** ffprobe's error lines (empty = clean decode). */
+  errors: string[];
+}
+
+/**
+ * Decodes every frame of a file or URL with ffprobe and counts them.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const { videoFrames, errors } = await probe("/tmp/out.flv");
+ * ```
+ */
+export async function probe(input: string): Promise<ProbeResult> {
+  const out = await new Deno.Command("ffprobe", {
+    args: [
+      "-v",
+      "error",
+      "-count_frames",
+      "-show_entries",
+      "stream=codec_type,nb_read_frames",
+      "-of",
+      "json",
+      input,
+    ],
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const errors = new TextDecoder().decode(out.stderr).split("\n").filter((l) =>
+    l.trim() !== ""
+  );
+  let streams: { codec_type: string; nb_read_frames?: string }[] = [];
+  try {
+    streams = JSON.parse(text).streams ?? [];
+  } catch {
+    errors.push(`ffprobe printed no JSON: ${text.slice(0, 200)}`);
+  }
+  const count = (t: string) =>
+    streams.filter((s) => s.codec_type === t).reduce(
+      (n, s) => n + Number(s.nb_read_frames ?? 0),
+      0,
+    );
+  if (!out.success) errors.push(`ffprobe exited with ${out.code}`);
+  return { videoFrames: count("video"), audioFrames: count("audio"), errors };
+}

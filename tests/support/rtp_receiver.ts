@@ -1,0 +1,115 @@
+/**
+ * A loopback RTP/RTCP test receiver: records every datagram, then rebuilds
+ * the FLV tags of each SSRC in sequence order.
+ *
+ * @module
+ */
+import { type FlvTag } from "../../lib/flv/mod.ts";
+import { parseRtcp, type RtcpPacket } from "../../lib/rtcp/mod.ts";
+import {
+  isRtcp,
+  parseRtp,
+  type RtpPacket,
+  TagAssembler,
+} from "../../lib/rtp/mod.ts";
+
+/** A UDP receiver that keeps every RTP packet and RTCP packet it gets. */
+export class RtpTestReceiver implements AsyncDisposable {
+  /** RTP packets by SSRC, in arrival order (copies). */
+  readonly rtp = new Map<number, { packet: RtpPacket; bytes: Uint8Array }[]>();
+  /** Every RTCP packet received. */
+  readonly rtcp: RtcpPacket[] = [];
+  #conn: Deno.DatagramConn;
+  #loop: Promise<void>;
+  #waiters: { test: () => boolean; resolve: () => void }[] = [];
+
+  /** Binds `hostname:port` (port 0 = any) and starts receiving. */
+  constructor(hostname = "127.0.0.1", port = 0) {
+    this.#conn = Deno.listenDatagram({ transport: "udp", hostname, port });
+    this.#loop = this.#run();
+  }
+
+  /** The bound port. */
+  get port(): number {
+    return (this.#conn.addr as Deno.NetAddr).port;
+  }
+
+  async #run(): Promise<void> {
+    const buf = new Uint8Array(65536);
+    while (true) {
+      let data: Uint8Array;
+      try {
+        [data] = await this.#conn.receive(buf);
+      } catch {
+        return;
+      }
+      this.#onDatagram(data.slice());
+    }
+  }
+
+  #onDatagram(bytes: Uint8Array): void {
+    if (isRtcp(bytes)) {
+      this.rtcp.push(...parseRtcp(bytes));
+    } else {
+      const packet = parseRtp(bytes);
+      let list = this.rtp.get(packet.ssrc);
+      if (!list) this.rtp.set(packet.ssrc, list = []);
+      list.push({ packet, bytes });
+    }
+    this.#waiters = this.#waiters.filter((w) => {
+      if (!w.test()) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  /** Resolves once `test` holds after some datagram (or rejects after `timeoutMs`). */
+  until(test: () => boolean, timeoutMs = 30_000): Promise<void> {
+    if (test()) return Promise.resolve();
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const timer = setTimeout(
+      () => reject(new Error(`receiver: condition not met in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    this.#waiters.push({
+      test,
+      resolve: () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    });
+    return promise;
+  }
+
+  /** The tags of one SSRC, rebuilt from its packets sorted by extended sequence. */
+  tags(ssrc: number): FlvTag[] {
+    const list = this.rtp.get(ssrc) ?? [];
+    // Unwrap 16-bit sequence numbers relative to the first packet.
+    let ext = -1;
+    let last = 0;
+    const ordered = list.map(({ packet }) => {
+      if (ext < 0) {
+        ext = packet.sequence;
+      } else {
+        let d = (packet.sequence - last) & 0xffff;
+        if (d >= 0x8000) d -= 0x10000;
+        ext += d;
+      }
+      last = packet.sequence;
+      return { ext, packet };
+    }).sort((a, b) => a.ext - b.ext);
+    const asm = new TagAssembler();
+    const tags: FlvTag[] = [];
+    for (const { packet } of ordered) {
+      const tag = asm.push(packet);
+      if (tag) tags.push(tag);
+    }
+    return tags;
+  }
+
+  /** Closes the socket. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#conn.close();
+    await this.#loop;
+  }
+}
