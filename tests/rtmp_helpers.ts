@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { GopCache } from "../lib/flv/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import {
   type AmfValue,
@@ -83,13 +84,13 @@ export interface RelayStream {
   meta?: RtmpMessage;
   videoHeader?: RtmpMessage;
   audioHeader?: RtmpMessage;
-  gop: RtmpMessage[];
+  cache: GopCache;
 }
 
 /**
  * A tiny relay: records every published message and serves players with
- * metadata, sequence headers and the GOP since the last keyframe, then live
- * messages.
+ * `GopCache` start tags (metadata, sequence headers, the GOP since the last
+ * keyframe), then live messages.
  */
 export class TestRelay implements RtmpHandler {
   /** Live streams by key. */
@@ -110,7 +111,7 @@ export class TestRelay implements RtmpHandler {
       messages: [],
       closeReasons: [],
       players: new Set(),
-      gop: [],
+      cache: new GopCache(),
     };
     this.live.set(info.key, s);
     this.all.push(s);
@@ -122,10 +123,8 @@ export class TestRelay implements RtmpHandler {
           s.videoHeader = m;
         } else if (m.type === 8 && m.data[0] >> 4 === 10 && m.data[1] === 0) {
           s.audioHeader = m;
-        } else {
-          if (m.type === 9 && m.data[0] >> 4 === 1) s.gop = [];
-          if (s.gop.length < 2000) s.gop.push(m);
         }
+        s.cache.push(m);
         for (const p of s.players) p.send(m);
       },
       onClose: (reason: string) => {
@@ -145,10 +144,10 @@ export class TestRelay implements RtmpHandler {
     if (!s) return null;
     const p = { send, end };
     s.players.add(p);
-    const startTags = [s.meta, s.videoHeader, s.audioHeader, ...s.gop].filter(
-      (m): m is RtmpMessage => m !== undefined,
-    );
-    return { startTags, unsubscribe: () => s.players.delete(p) };
+    return {
+      startTags: s.cache.startTags(),
+      unsubscribe: () => s.players.delete(p),
+    };
   }
 }
 

@@ -1,7 +1,7 @@
 // Session behaviour over real sockets with the raw test client: replies as
 // Adobe servers send them, publish delivery, play ordering, bounded player
 // queue, close semantics.
-import { deepEqual, equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
 import {
   type AmfValue,
   decodeAmf0,
@@ -521,4 +521,41 @@ Deno.test("a refused publish gets BadName with the handler's reason and is close
       c.close();
     }
   });
+});
+
+Deno.test("server: port 0, port in use rejects, bad options throw, stop is idempotent", async () => {
+  const a = new RtmpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    handler: new TestRelay(),
+  });
+  await a.start();
+  try {
+    ok(a.port > 0);
+    equal(a.connections, 0);
+    const b = new RtmpServer({
+      hostname: "127.0.0.1",
+      port: a.port,
+      handler: new TestRelay(),
+    });
+    await rejects(() => b.start(), Deno.errors.AddrInUse);
+    await b.stop();
+    await rejects(() => a.start(), /already started/);
+  } finally {
+    await a.stop();
+    await a.stop();
+  }
+  throws(
+    () => new RtmpServer({ port: 0, handler: new TestRelay(), chunkSize: 0 }),
+    /chunkSize: expected 1\.\.16777216, got 0/,
+  );
+  throws(
+    () =>
+      new RtmpServer({
+        port: 0,
+        handler: new TestRelay(),
+        maxMessageSize: 0xffffff,
+      }),
+    /maxMessageSize: expected 1\.\.16777214, got 16777215/,
+  );
 });

@@ -27,6 +27,7 @@ import { RtmpProtocolError } from "./errors.ts";
 
 /** An AMF object: string keys to values (insertion order kept). */
 export interface AmfObject {
+  /** A property. */
   [key: string]: AmfValue;
 }
 

@@ -5,9 +5,9 @@
  * @module
  */
 import { type Logger, nullLogger } from "../log/mod.ts";
-import { checkChunkSize } from "./chunk_decoder.ts";
 import {
   DEFAULT_MAX_MESSAGE_SIZE,
+  MAX_CHUNK_SIZE,
   MAX_MESSAGE_LENGTH_FIELD,
 } from "./protocol.ts";
 import { RtmpSession } from "./session.ts";
@@ -70,7 +70,15 @@ export class RtmpServer {
    * @throws {RangeError} On a bad chunk size or message size.
    */
   constructor(options: RtmpServerOptions) {
-    checkChunkSize(options.chunkSize ?? 4096);
+    const chunkSize = options.chunkSize ?? 4096;
+    if (
+      !Number.isInteger(chunkSize) || chunkSize < 1 ||
+      chunkSize > MAX_CHUNK_SIZE
+    ) {
+      throw new RangeError(
+        `chunkSize: expected 1..${MAX_CHUNK_SIZE}, got ${chunkSize}`,
+      );
+    }
     const max = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     if (!(max >= 1 && max < MAX_MESSAGE_LENGTH_FIELD)) {
       throw new RangeError(
@@ -93,11 +101,14 @@ export class RtmpServer {
     return this.#sessions.size;
   }
 
-  /** Binds and starts accepting. @throws {Deno.errors.AddrInUse} etc. */
-  start(): Promise<void> {
-    if (this.#listener) {
-      return Promise.reject(new Error("RtmpServer already started"));
-    }
+  /**
+   * Binds and starts accepting.
+   *
+   * @throws {Deno.errors.AddrInUse} When the port is taken (rejects).
+   */
+  // deno-lint-ignore require-await
+  async start(): Promise<void> {
+    if (this.#listener) throw new Error("RtmpServer already started");
     const listener = Deno.listen({
       hostname: this.#opts.hostname ?? "0.0.0.0",
       port: this.#opts.port,
@@ -109,7 +120,6 @@ export class RtmpServer {
       addr: `${this.#opts.hostname ?? "0.0.0.0"}:${this.#port}`,
     });
     this.#accepting = this.#acceptLoop(listener);
-    return Promise.resolve();
   }
 
   async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
