@@ -1,0 +1,6 @@
+/**
+ * Process wiring: starts the configured roles from a config.
+ *
+ * @module
+ */
+export { type RunningNodes, startNodes } from "./run.ts";

@@ -1,0 +1,135 @@
+/**
+ * Starts the configured role(s) from a validated config: the cloud, an edge,
+ * or both wired to each other on loopback.
+ *
+ * @module
+ */
+import {
+  type Config,
+  ConfigError,
+  resolveAddresses,
+  type Role,
+} from "../config/mod.ts";
+import { CloudNode } from "../cloud/mod.ts";
+import { EdgeNode } from "../edge/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { generateSelfSigned } from "../quic/mod.ts";
+
+/** The running nodes. */
+export interface RunningNodes {
+  /** The cloud, when this process runs it. */
+  cloud?: CloudNode;
+  /** The edge, when this process runs it. */
+  edge?: EdgeNode;
+  /** Stops every node (BYE sent, recordings closed, listeners closed). */
+  stop(): Promise<void>;
+}
+
+async function readFileFor(key: string, path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new ConfigError(
+      `key "${key}": expected a readable PEM file, got ${
+        JSON.stringify(path)
+      } (${(e as Error).name})`,
+    );
+  }
+}
+
+/**
+ * Starts the nodes of `role` from `cfg`.
+ *
+ * @throws {ConfigError | Error} with one line naming the key on a bad file or a busy port.
+ */
+export async function startNodes(
+  cfg: Config,
+  role: Role,
+  logger: Logger,
+): Promise<RunningNodes> {
+  const addr = resolveAddresses(cfg);
+  const nodes: RunningNodes = {
+    async stop() {
+      await Promise.allSettled([nodes.edge?.stop(), nodes.cloud?.stop()]);
+    },
+  };
+  try {
+    if (role !== "edge") {
+      let tls;
+      if (cfg.quic_cert) {
+        tls = {
+          certPem: await readFileFor("quic_cert", cfg.quic_cert),
+          keyPem: await readFileFor("quic_key", cfg.quic_key),
+        };
+      } else {
+        const made = await generateSelfSigned();
+        tls = { certPem: made.certPem, keyPem: made.keyPem };
+      }
+      nodes.cloud = new CloudNode({
+        rtmp: addr.rtmp,
+        api: addr.api,
+        quic: addr.quic,
+        rtpLocal: { hostname: "0.0.0.0", port: cfg.rtp_port },
+        destinations: addr.clients,
+        multicastTtl: cfg.multicast_ttl,
+        payloadSize: cfg.rtp_payload_size,
+        cachePackets: cfg.rtp_cache_size,
+        cacheBytes: cfg.rtp_cache_bytes,
+        debug: cfg.debug,
+        enableRecord: cfg.enable_record,
+        recordDir: cfg.record_dir,
+        quicSecret: cfg.quic_secret,
+        tls,
+        logger: logger.child("cloud"),
+      });
+      await nodes.cloud.start();
+    }
+    if (role !== "cloud") {
+      const e = cfg.edge;
+      let fingerprint = e.cloud_fingerprint || undefined;
+      let cloudQuic = addr.cloudQuic
+        ? { host: addr.cloudQuic.hostname, port: addr.cloudQuic.port }
+        : undefined;
+      if (role === "both" && nodes.cloud) {
+        // One process: the edge pins the certificate of its own cloud.
+        fingerprint ??= nodes.cloud.fingerprint;
+        cloudQuic ??= { host: "127.0.0.1", port: nodes.cloud.ports.quic };
+      }
+      const caPem = e.cloud_ca
+        ? await readFileFor("edge.cloud_ca", e.cloud_ca)
+        : undefined;
+      if (!fingerprint && !caPem && !e.insecure_skip_verify) {
+        throw new ConfigError(
+          'key "edge.cloud_fingerprint": expected the cloud\'s SHA-256 fingerprint (or edge.cloud_ca, or edge.insecure_skip_verify: true), got ""',
+        );
+      }
+      nodes.edge = new EdgeNode({
+        udp: {
+          hostname: addr.edgeUdp.hostname,
+          port: addr.edgeUdp.port,
+          group: addr.edgeUdp.group,
+          multicastInterface: e.multicast_interface || undefined,
+        },
+        flv: addr.edgeFlv,
+        api: addr.edgeApi,
+        cloudQuic,
+        quicPort: addr.quic.port || 4242,
+        secret: cfg.quic_secret,
+        fingerprint,
+        caPem,
+        insecureSkipVerify: e.insecure_skip_verify,
+        latencyMs: e.latency_ms,
+        packLoss: e.pack_loss,
+        enableRecord: e.enable_record,
+        recordDir: cfg.record_dir,
+        streamTimeoutMs: e.stream_timeout_ms,
+        logger: logger.child("edge"),
+      });
+      await nodes.edge.start();
+    }
+  } catch (err) {
+    await nodes.stop();
+    throw err;
+  }
+  return nodes;
+}
