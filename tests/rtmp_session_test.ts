@@ -559,3 +559,43 @@ Deno.test("server: port 0, port in use rejects, bad options throw, stop is idemp
     /maxMessageSize: expected 1\.\.16777214, got 16777215/,
   );
 });
+
+Deno.test("a client that floods pings without reading the replies is dropped at the queue cap", async () => {
+  const opened: TestClient[] = [];
+  await withServer(new TestRelay(), async (server, log) => {
+    const c = await client(server.port, opened);
+    try {
+      const enc = c.enc;
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < 150_000; i++) {
+        parts.push(enc.encode(userControlMessage(6, i)));
+      }
+      const batch = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+      let o = 0;
+      for (const p of parts) {
+        batch.set(p, o);
+        o += p.length;
+      }
+      const dropped = () =>
+        log.lines.some((l) =>
+          /peer does not read its replies: \d+ bytes queued \(limit 65536\)/
+            .test(l)
+        );
+      for (
+        let sent = 0;
+        sent < 64 * 1024 * 1024 && !dropped();
+        sent += batch.length
+      ) {
+        try {
+          await c.write(batch);
+        } catch {
+          break; // reset by the server
+        }
+      }
+      await waitFor(dropped, 5000, "flooding client dropped");
+      await waitFor(() => server.connections === 0, 2000, "closed");
+    } finally {
+      c.close();
+    }
+  }, { maxQueueBytes: 64 * 1024 });
+});

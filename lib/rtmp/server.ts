@@ -34,8 +34,9 @@ export interface RtmpServerOptions {
   /** Largest incoming message in bytes; default 8 MiB, at most 16 MiB − 2. */
   maxMessageSize?: number;
   /**
-   * Bytes that may queue towards one player before it is disconnected as too
-   * slow; default 8 MiB.
+   * Bytes that may queue towards one connection (a player that cannot keep
+   * up, or a client that does not read its replies) before it is
+   * disconnected; default 8 MiB.
    */
   maxQueueBytes?: number;
   /** Window Acknowledgement Size / Set Peer Bandwidth sent; default 2500000. */

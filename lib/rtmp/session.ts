@@ -72,7 +72,7 @@ export interface SessionOptions {
   idleTimeoutMs: number;
   /** Largest incoming message. */
   maxMessageSize: number;
-  /** Most bytes queued to a player before it is dropped as too slow. */
+  /** Most bytes queued to the peer before it is dropped (slow player). */
   maxQueueBytes: number;
   /** Window Acknowledgement Size announced to the client. */
   windowAckSize: number;
@@ -693,12 +693,6 @@ export class RtmpSession {
       timestamp: msg.timestamp,
       data: msg.data,
     });
-    if (this.#out.bytes > this.#o.maxQueueBytes) {
-      this.close(
-        `player too slow: ${this.#out.bytes} bytes queued (limit ${this.#o.maxQueueBytes})`,
-        "warn",
-      );
-    }
   }
 
   #onPlayEnd(): void {
@@ -756,9 +750,18 @@ export class RtmpSession {
 
   // ---- output ----
 
+  /** Queues one message; a peer that lets the queue pass the cap is dropped. */
   #send(msg: OutgoingMessage): void {
     if (this.#closed) return;
     this.#out.push(this.#enc.encode(msg));
+    if (this.#out.bytes > this.#o.maxQueueBytes) {
+      this.close(
+        `${
+          this.#playing ? "player too slow" : "peer does not read its replies"
+        }: ${this.#out.bytes} bytes queued (limit ${this.#o.maxQueueBytes})`,
+        "warn",
+      );
+    }
   }
 
   #command(
