@@ -157,6 +157,7 @@ Deno.test("rtx: wrong secret or no AUTH first is refused and counted", async () 
         const [r] = client.request(SSRC_A, [1], { timeoutMs: 700 });
         equal((await r).status, "timeout");
         ok(client.stats.disconnects >= 1, "the connection was closed");
+        match(client.lastError, /authentication failed/);
       } finally {
         await client.close();
       }

@@ -17,6 +17,7 @@ import {
 import { fingerprintOf, normalizeFingerprint } from "./cert.ts";
 import { FrameDecoder, frameMessage, frameMessages } from "./framing.ts";
 import {
+  CLOSE_CODES,
   cryptoOps,
   libLogger,
   looksLikeRtcp,
@@ -109,6 +110,15 @@ const SEQS_PER_NACK = 4096;
 
 const TIMEOUT: RtxResult = Object.freeze({ status: "timeout" });
 const UNAVAILABLE: RtxResult = Object.freeze({ status: "unavailable" });
+
+const CLOSE_REASONS: Record<number, string> = {
+  0: "shutting down",
+  [CLOSE_CODES.authFailed]: "authentication failed (wrong or missing secret)",
+  [CLOSE_CODES.protocolError]: "protocol error",
+  [CLOSE_CODES.authTimeout]: "no AUTH in time",
+  [CLOSE_CODES.tooManyStreams]: "more than one stream",
+  [CLOSE_CODES.tooManyConnections]: "too many connections",
+};
 
 const keyOf = (ssrc: number, seq: number) => ssrc * 0x10000 + seq;
 
@@ -547,6 +557,24 @@ export class RtxClient {
     const reader = stream.readable.getReader();
     const decoder = new FrameDecoder();
     let reason = "stream ended";
+    // The cloud's close code says why (e.g. a wrong secret).
+    let peerClose: string | undefined;
+    client.addEventListener(quic.events.EventQUICClientError.name, (evt) => {
+      const detail = (evt as unknown as {
+        detail?: {
+          message?: string;
+          data?: { isApp?: boolean; errorCode?: number };
+        };
+      }).detail;
+      const code = detail?.data?.errorCode;
+      if (detail?.data?.isApp && code !== undefined) {
+        peerClose = `closed by the cloud: ${
+          CLOSE_REASONS[code] ?? `application code ${code}`
+        }`;
+      } else if (detail?.message) {
+        peerClose = detail.message;
+      }
+    });
     // Backstop: whatever the stream does, a closed connection ends the loop.
     client.closedP.then(() => {
       reason = "connection closed";
@@ -569,6 +597,14 @@ export class RtxClient {
     } finally {
       reader.releaseLock();
     }
+    // The close reason arrives just after the stream reset: wait briefly.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      client.closedP,
+      new Promise((r) => timer = setTimeout(r, 500)),
+    ]);
+    clearTimeout(timer);
+    if (peerClose) reason = peerClose;
     if (this.#client !== client) return;
     // Dropped (cloud restart, network cut, refused): reconnect.
     this.#client = undefined;

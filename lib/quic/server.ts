@@ -231,6 +231,10 @@ export class RtxServer {
         maxIdleTimeout: this.#opts.idleTimeoutMs ?? 30_000,
         initialMaxStreamsBidi: 4,
         initialMaxStreamsUni: 0,
+        // Bounds what one connection can have queued at us while we are
+        // busy answering it (flow control stops the sender beyond this).
+        initialMaxData: 512 * 1024,
+        initialMaxStreamDataBidiRemote: 256 * 1024,
       },
       // deno-lint-ignore no-explicit-any
       logger: libLogger(this.#log.child("quic")) as any,
@@ -309,7 +313,13 @@ export class RtxServer {
         remote,
         max,
       });
-      this.#track(this.#close(conn, 0x100, "too many connections"));
+      this.#track(
+        this.#close(
+          conn,
+          CLOSE_CODES.tooManyConnections,
+          "too many connections",
+        ),
+      );
       return undefined;
     }
     const rate = this.#opts.maxRequestsPerSecond ?? 20_000;

@@ -19,6 +19,8 @@ export const CLOSE_CODES = {
   authTimeout: 3,
   /** The connection opened a second stream. */
   tooManyStreams: 4,
+  /** The server has `maxConnections` already. */
+  tooManyConnections: 5,
 } as const;
 
 const hmacKeys = new WeakMap<ArrayBuffer, Promise<CryptoKey>>();
