@@ -1,0 +1,254 @@
+// Proves the network-namespace harness (tests/support/netns.ts) and the UDP
+// probe: isolation, multicast fan-out, nftables random loss, and cleanup.
+import { deepEqual, ok, rejects, throws } from "node:assert/strict";
+import {
+  createTopology,
+  listNetns,
+  netnsUnavailableReason,
+  type Topology,
+} from "./support/netns.ts";
+import type {
+  ReceiveProbeResult,
+  SendProbeResult,
+} from "./support/udp_probe.ts";
+
+const PROBE = new URL("./support/udp_probe.ts", import.meta.url).pathname;
+const GROUP = "239.255.0.1";
+const PORT = 5222;
+
+const skipReason = await netnsUnavailableReason();
+if (skipReason !== undefined) {
+  console.warn(`netns_harness_test: skipping all tests: ${skipReason}`);
+}
+const ignore = skipReason !== undefined;
+
+/** Starts a probe receiver on `host` and waits until it is bound/joined. */
+async function startReceiver(
+  topo: Topology,
+  host: string,
+  args: string[],
+) {
+  const proc = topo.spawnDeno(host, PROBE, [
+    "recv",
+    "--port",
+    String(PORT),
+    ...args,
+  ]);
+  const ready = await proc.nextJson<{ event: string }>();
+  deepEqual(ready.event, "ready", `receiver on ${host} did not get ready`);
+  return proc;
+}
+
+/** True while `pid` exists and is not a zombie. */
+async function isRunning(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name:
+    "netns: topology is isolated (no default route, nothing in the root namespace)",
+  ignore,
+  async fn() {
+    await using topo = await createTopology({ hosts: ["a", "b"] });
+    deepEqual(topo.address("a"), "198.18.0.1");
+    deepEqual(topo.address("b"), "198.18.0.2");
+    throws(() => topo.host("nope"), /received "nope"/);
+    for (const h of topo.hosts.values()) {
+      ok(h.iface.length <= 15, `interface name too long: ${h.iface}`);
+      const routes = JSON.parse(
+        (await topo.exec(h.name, "ip", [
+          "-j",
+          "-4",
+          "route",
+          "show",
+          "table",
+          "all",
+        ]))
+          .stdout,
+      ) as { dst: string; dev: string; table?: string }[];
+      const main = routes.filter((r) =>
+        r.table === undefined || r.table === "main"
+      );
+      deepEqual(
+        main.map((r) => `${r.dst} ${r.dev}`).sort(),
+        [`198.18.0.0/24 ${h.iface}`, `224.0.0.0/4 ${h.iface}`],
+      );
+      ok(
+        !routes.some((r) => r.dst === "default"),
+        "no default route anywhere",
+      );
+      const links = JSON.parse(
+        (await topo.exec(h.name, "ip", ["-j", "link", "show"])).stdout,
+      ) as { ifname: string; operstate: string; flags: string[] }[];
+      deepEqual(links.map((l) => l.ifname).sort(), [h.iface, "lo"].sort());
+      ok(links.every((l) => l.flags.includes("UP")), "lo and veth are up");
+    }
+    const bridge = JSON.parse(
+      (await new Deno.Command("ip", {
+        args: ["-n", topo.bridgeNetns, "-d", "-j", "link", "show", topo.bridge],
+      }).output()).stdout.reduce((s, b) => s + String.fromCharCode(b), ""),
+    ) as { linkinfo: { info_data: { mcast_snooping: number } } }[];
+    deepEqual(bridge[0].linkinfo.info_data.mcast_snooping, 0);
+    // No interface of this topology exists in the root namespace.
+    const rootLinks = new TextDecoder().decode(
+      (await new Deno.Command("ip", { args: ["-br", "link"] }).output()).stdout,
+    );
+    ok(
+      !rootLinks.includes(topo.tag),
+      `root namespace has ${topo.tag} links`,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "netns: multicast reaches every member (2,000 packets to two receivers)",
+  ignore,
+  async fn() {
+    await using topo = await createTopology({ hosts: ["tx", "rx1", "rx2"] });
+    const receivers = await Promise.all(
+      ["rx1", "rx2"].map((h) =>
+        startReceiver(topo, h, [
+          "--group",
+          GROUP,
+          "--iface",
+          topo.address(h),
+          "--count",
+          "2000",
+          "--timeout-ms",
+          "30000",
+        ])
+      ),
+    );
+    const tx = topo.spawnDeno("tx", PROBE, [
+      "send",
+      "--to",
+      `${GROUP}:${PORT}`,
+      "--count",
+      "2000",
+      "--rate",
+      "2000",
+      "--ttl",
+      "1",
+      "--iface",
+      topo.address("tx"),
+    ]);
+    const sent = await tx.nextJson<SendProbeResult>();
+    deepEqual(sent.sent, 2000);
+    deepEqual((await tx.status).code, 0);
+    for (const r of receivers) {
+      const res = await r.nextJson<ReceiveProbeResult>();
+      deepEqual(
+        { host: r.host, received: res.received, reason: res.reason },
+        { host: r.host, received: 2000, reason: "complete" },
+        `missing e.g. ${res.missingSample.join(",")}`,
+      );
+      deepEqual(res.duplicates, 0);
+      deepEqual((await r.status).code, 0);
+    }
+  },
+});
+
+Deno.test({
+  name: "netns: dropUdp(50‰) loses about 5 % of 4,000 packets",
+  ignore,
+  async fn() {
+    await using topo = await createTopology({ hosts: ["tx", "rx"] });
+    await topo.dropUdp("rx", PORT, 50);
+    const rx = await startReceiver(topo, "rx", [
+      "--count",
+      "4000",
+      "--timeout-ms",
+      "30000",
+      "--idle-ms",
+      "1000",
+    ]);
+    const tx = topo.spawnDeno("tx", PROBE, [
+      "send",
+      "--to",
+      `${topo.address("rx")}:${PORT}`,
+      "--count",
+      "4000",
+      "--rate",
+      "4000",
+    ]);
+    const sent = await tx.nextJson<SendProbeResult>();
+    deepEqual(sent.sent, 4000);
+    const res = await rx.nextJson<ReceiveProbeResult>();
+    const ratio = res.received / 4000;
+    ok(
+      ratio >= 0.90 && ratio <= 0.99,
+      `expected 90..99 % received, received ${JSON.stringify(res)}`,
+    );
+    deepEqual(res.reason, "idle");
+    const dropped = await topo.droppedPackets("rx");
+    ok(
+      dropped > 0 && res.received + dropped <= 4000 &&
+        res.received + dropped >= 3960,
+      `expected received + dropped ≈ 4000, received ${res.received} + ${dropped}`,
+    );
+    await topo.clearDrops("rx");
+    deepEqual(await topo.droppedPackets("rx"), 0);
+    await rejects(() => topo.dropUdp("rx", PORT, 1001), RangeError);
+  },
+});
+
+Deno.test({
+  name: "netns: destroy() kills processes, removes namespaces, is idempotent",
+  ignore,
+  async fn() {
+    const topo = await createTopology({ hosts: ["h1", "h2"], prefix: "fct" });
+    const names = topo.namespaces;
+    const before = await listNetns();
+    for (const ns of names) ok(before.includes(ns), `${ns} exists`);
+    // A plain process, one ignoring SIGTERM, and a grandchild the harness never saw.
+    const plain = topo.spawn("h1", "sleep", ["600"]);
+    const stubborn = topo.spawn("h2", "sh", [
+      "-c",
+      "trap '' TERM; echo up; while :; do sleep 1; done",
+    ]);
+    deepEqual(await stubborn.nextLine(), "up");
+    const parent = topo.spawn("h1", "sh", ["-c", "sleep 600 & echo $!; wait"]);
+    const grandchild = Number(await parent.nextLine());
+    ok(grandchild > 0);
+
+    await topo.destroy({ graceMs: 200 });
+    deepEqual((await plain.status).signal, "SIGTERM");
+    deepEqual((await stubborn.status).signal, "SIGKILL");
+    ok(parent.exited);
+    ok(!(await isRunning(grandchild)), `grandchild ${grandchild} still runs`);
+
+    const after = await listNetns();
+    for (const ns of names) {
+      ok(!after.includes(ns), `${ns} was not removed`);
+    }
+    await topo.destroy(); // idempotent
+    await topo[Symbol.asyncDispose]();
+    ok(topo.destroyed);
+    throws(() => topo.spawn("h1", "true"), /already destroyed/);
+  },
+});
+
+Deno.test({
+  name: "netns: await using cleans up when the test body throws",
+  ignore,
+  async fn() {
+    let names: string[] = [];
+    await rejects(async () => {
+      await using topo = await createTopology({ hosts: ["only"] });
+      names = topo.namespaces;
+      topo.spawn("only", "sleep", ["600"]);
+      throw new Error("test body failed");
+    }, /test body failed/);
+    const after = await listNetns();
+    deepEqual(names.length, 2);
+    for (const ns of names) {
+      ok(!after.includes(ns), `${ns} was not removed`);
+    }
+  },
+});
