@@ -119,6 +119,7 @@ export class CloudNode {
       keyPem: options.tls.keyPem,
       secret: options.quicSecret,
       lookup: (ssrc, seq) => this.#lookup(ssrc, seq),
+      knownSsrc: (ssrc) => this.#bySsrc.has(ssrc) || this.#retired.has(ssrc),
       logger: this.#log.child("quic"),
     });
   }
