@@ -1,0 +1,152 @@
+/**
+ * The web handler an edge mounts in its HTTP-FLV server: the page at `/`,
+ * its script, mpegts.js (served from the npm package, so the page works
+ * offline) and a same-origin `/api/streams`. Any other request is not its
+ * business: it returns `undefined` and the FLV server goes on.
+ *
+ * @module
+ */
+import { loadPlayerScript, type PlayerScript } from "./assets.ts";
+import {
+  APP_JS,
+  APP_PATH,
+  pageHtml,
+  PLAYER_PATH,
+  STREAMS_PATH,
+} from "./page.ts";
+
+/** Options for {@linkcode webHandler}. */
+export interface WebHandlerOptions {
+  /** The live streams, as the edge API's `/api/streams` lists them
+   * (an array of objects with at least `key`). */
+  streams: () => unknown;
+  /** Page title. Default `flvcast edge`. */
+  title?: string;
+  /** Version shown in the header. */
+  version?: string;
+  /** The player script; default: mpegts.js read once from the npm package. */
+  playerScript?: PlayerScript;
+}
+
+/** A request handler that answers only its own paths. */
+export type WebHandler = (req: Request) => Response | undefined;
+
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "media-src 'self' blob:",
+  "worker-src 'self' blob:",
+  "connect-src 'self' ws: wss:",
+  "frame-ancestors 'self'",
+].join("; ");
+
+const COMMON = {
+  "x-content-type-options": "nosniff",
+};
+
+function answer(
+  req: Request,
+  body: BodyInit | null,
+  headers: Record<string, string>,
+  status = 200,
+): Response {
+  return new Response(req.method === "HEAD" ? null : body, {
+    status,
+    headers: { ...COMMON, ...headers },
+  });
+}
+
+function json(req: Request, body: unknown, status = 200): Response {
+  return answer(req, JSON.stringify(body) + "\n", {
+    "content-type": "application/json; charset=utf-8",
+    "cache-control": "no-store",
+    "access-control-allow-origin": "*",
+  }, status);
+}
+
+/**
+ * Builds the handler for the edge's page. Mount it in front of the FLV
+ * routes: `webHandler(opts)(req) ?? flvHandler(req)`.
+ *
+ * Routes: `GET /` (and `/index.html`) the page; `GET /web/app.js` its
+ * script; `GET /web/mpegts.js` the player; `GET /api/streams`
+ * `{"streams": [...]}` from `opts.streams()`. `HEAD` as `GET` without a
+ * body; other methods on these paths: 405. Anything else: `undefined`.
+ *
+ * @example Usage
+ * ```ts
+ * import { webHandler } from "./handler.ts";
+ * const web = webHandler({
+ *   streams: () => [{ key: "live/movie", players: 1 }],
+ *   playerScript: { ok: true, bytes: new Uint8Array(), source: "test" },
+ * });
+ * web(new Request("http://edge:7001/"))?.status; // 200
+ * web(new Request("http://edge:7001/live/movie.flv")); // undefined
+ * ```
+ */
+export function webHandler(options: WebHandlerOptions): WebHandler {
+  const script = options.playerScript ?? loadPlayerScript();
+  const html = pageHtml({
+    title: options.title ?? "flvcast edge",
+    version: options.version,
+  });
+  const page = new TextEncoder().encode(html);
+  const app = new TextEncoder().encode(APP_JS);
+  return (req) => {
+    const { pathname } = new URL(req.url);
+    const mine = pathname === "/" || pathname === "/index.html" ||
+      pathname === APP_PATH || pathname === PLAYER_PATH ||
+      pathname === STREAMS_PATH;
+    if (!mine) return undefined;
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return new Response(
+        `method not allowed: expected GET or HEAD, got ${req.method}\n`,
+        {
+          status: 405,
+          headers: {
+            ...COMMON,
+            allow: "GET, HEAD",
+            "content-type": "text/plain; charset=utf-8",
+          },
+        },
+      );
+    }
+    switch (pathname) {
+      case APP_PATH:
+        return answer(req, app, {
+          "content-type": "text/javascript; charset=utf-8",
+          "cache-control": "no-cache",
+        });
+      case PLAYER_PATH:
+        if (!script.ok) {
+          return answer(req, `mpegts.js is not available: ${script.error}\n`, {
+            "content-type": "text/plain; charset=utf-8",
+          }, 503);
+        }
+        return answer(req, script.bytes, {
+          "content-type": "text/javascript; charset=utf-8",
+          "cache-control": "public, max-age=3600",
+        });
+      case STREAMS_PATH: {
+        let streams: unknown;
+        try {
+          streams = options.streams();
+        } catch (err) {
+          return json(req, {
+            error: `cannot list streams: ${(err as Error).message}`,
+          }, 500);
+        }
+        return json(req, { streams: Array.isArray(streams) ? streams : [] });
+      }
+      default:
+        return answer(req, page, {
+          "content-type": "text/html; charset=utf-8",
+          "cache-control": "no-cache",
+          "content-security-policy": CSP,
+          "referrer-policy": "no-referrer",
+        });
+    }
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * The edge's built-in web page: a list of the live streams with live
+ * counters, and a player (mpegts.js, served by the edge itself from the npm
+ * package) over HTTP-FLV or WebSocket-FLV. Mount {@linkcode webHandler} in
+ * front of the FLV routes.
+ *
+ * @module
+ */
+export {
+  type WebHandler,
+  webHandler,
+  type WebHandlerOptions,
+} from "./handler.ts";
+export {
+  loadPlayerScript,
+  PLAYER_PACKAGE,
+  type PlayerScript,
+} from "./assets.ts";
+export {
+  APP_JS,
+  APP_PATH,
+  pageHtml,
+  PLAYER_PATH,
+  STREAMS_PATH,
+} from "./page.ts";
