@@ -5,6 +5,7 @@ import {
   createTopology,
   listNetns,
   netnsUnavailableReason,
+  sweepStaleTopologies,
   type Topology,
 } from "./support/netns.ts";
 import type {
@@ -94,6 +95,29 @@ Deno.test({
       }).output()).stdout.reduce((s, b) => s + String.fromCharCode(b), ""),
     ) as { linkinfo: { info_data: { mcast_snooping: number } } }[];
     deepEqual(bridge[0].linkinfo.info_data.mcast_snooping, 0);
+    // Output to files, and exec's exit-code check.
+    const dir = await Deno.makeTempDir({ prefix: "netns_test_" });
+    try {
+      const p = topo.spawn(
+        "a",
+        "sh",
+        ["-c", "echo out; echo err >&2; exit 3"],
+        {
+          stdout: { file: `${dir}/out.txt` },
+          stderr: { file: `${dir}/err.txt` },
+        },
+      );
+      deepEqual((await p.status).code, 3);
+      deepEqual(await Deno.readTextFile(`${dir}/out.txt`), "out\n");
+      deepEqual(await Deno.readTextFile(`${dir}/err.txt`), "err\n");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+    await rejects(
+      () => topo.exec("a", "false"),
+      /expected "ip netns exec .* false" to exit 0/,
+    );
+    deepEqual((await topo.exec("b", "false", [], { check: false })).code, 1);
     // No interface of this topology exists in the root namespace.
     const rootLinks = new TextDecoder().decode(
       (await new Deno.Command("ip", { args: ["-br", "link"] }).output()).stdout,
@@ -249,6 +273,29 @@ Deno.test({
     deepEqual(names.length, 2);
     for (const ns of names) {
       ok(!after.includes(ns), `${ns} was not removed`);
+    }
+  },
+});
+
+Deno.test({
+  name: "netns: sweepStaleTopologies removes only namespaces of dead creators",
+  ignore,
+  async fn() {
+    // pid_max is at most 2^22, so this creator PID cannot be running.
+    const stale = `fcs0a1b2c-99999999-x`;
+    const ip = (args: string[]) => new Deno.Command("ip", { args }).output();
+    deepEqual((await ip(["netns", "add", stale])).code, 0);
+    await using live = await createTopology({ hosts: ["l"] });
+    try {
+      const removed = await sweepStaleTopologies();
+      ok(removed.includes(stale), `expected ${stale} in ${removed.join(", ")}`);
+      const after = await listNetns();
+      ok(!after.includes(stale), `${stale} still listed`);
+      for (const ns of live.namespaces) {
+        ok(after.includes(ns), `${ns} was removed`);
+      }
+    } finally {
+      await ip(["netns", "del", stale]);
     }
   },
 });
