@@ -5,8 +5,13 @@
  * binary (the same path inside the embedded file system). I/O lives here;
  * the page and the handler are pure.
  *
+ * The static JSON import below puts the package in the module graph, so
+ * `deno run` installs it into `node_modules` on a fresh clone and
+ * `deno compile` embeds it.
+ *
  * @module
  */
+import playerPackage from "mpegts.js/package.json" with { type: "json" };
 
 /** The browser player script, or why it could not be loaded. */
 export type PlayerScript =
@@ -16,13 +21,18 @@ export type PlayerScript =
 /** Import-map name of the player package (see deno.json "imports"). */
 export const PLAYER_PACKAGE = "mpegts.js";
 
+/** Version of the bundled player (from its package.json). */
+export const PLAYER_VERSION: string = playerPackage.version;
+
 function candidates(): string[] {
   const out: string[] = [];
   try {
-    // "mpegts.js" maps to npm:mpegts.js@…; with a node_modules directory
-    // this resolves to the package's "main" file: dist/mpegts.js.
-    const resolved = import.meta.resolve(PLAYER_PACKAGE);
-    if (resolved.startsWith("file:")) out.push(resolved);
+    // "mpegts.js/package.json" maps to a file in node_modules (or in the
+    // compiled binary's embedded copy of it); "main" is dist/mpegts.js.
+    const pkg = import.meta.resolve(`${PLAYER_PACKAGE}/package.json`);
+    if (pkg.startsWith("file:")) {
+      out.push(new URL(playerPackage.main ?? "./dist/mpegts.js", pkg).href);
+    }
   } catch {
     // not resolvable here (e.g. no import map); try the plain path below
   }

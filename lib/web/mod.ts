@@ -14,6 +14,7 @@ export {
 export {
   loadPlayerScript,
   PLAYER_PACKAGE,
+  PLAYER_VERSION,
   type PlayerScript,
 } from "./assets.ts";
 export {

@@ -51,12 +51,14 @@ body { margin: 0; font: 14px/1.4 system-ui, sans-serif; background: var(--bg); c
 header { display: flex; align-items: baseline; gap: 12px; padding: 12px 20px; border-bottom: 1px solid var(--line); }
 header h1 { font-size: 18px; margin: 0; }
 header small, .dim { color: var(--dim); }
-main { display: grid; grid-template-columns: minmax(280px, 1fr) minmax(320px, 2fr); gap: 16px; padding: 16px 20px; }
+main { display: grid; grid-template-columns: minmax(380px, 1fr) minmax(320px, 2fr); gap: 16px; padding: 16px 20px; }
 @media (max-width: 800px) { main { grid-template-columns: 1fr; } }
-section { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 12px; }
+section { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 12px; min-width: 0; }
+#list { overflow-x: auto; }
+h2 #current { text-transform: none; letter-spacing: 0; color: var(--text); margin-left: 6px; }
 h2 { font-size: 14px; margin: 0 0 8px; color: var(--dim); font-weight: 600; text-transform: uppercase; letter-spacing: .04em; }
 table { width: 100%; border-collapse: collapse; }
-th, td { text-align: left; padding: 6px 6px; border-bottom: 1px solid var(--line); white-space: nowrap; }
+th, td { text-align: left; padding: 6px 4px; border-bottom: 1px solid var(--line); white-space: nowrap; }
 th { color: var(--dim); font-weight: 500; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.stream { cursor: pointer; }

@@ -1,0 +1,265 @@
+/**
+ * Real-browser playback: ffmpeg publishes a lavfi clip → cloud → RTP →
+ * edge → headless Debian Chromium opens the edge's page and plays the stream
+ * with mpegts.js over HTTP-FLV, then over WebSocket-FLV (the page's toggle).
+ * Asserts `currentTime` advances ≥ 3 s and decoded frames grow for each, and
+ * saves a screenshot per transport in the test's temp dir.
+ */
+import { equal, ok } from "node:assert/strict";
+import { chromium } from "playwright-core";
+import { CloudNode } from "../lib/cloud/mod.ts";
+import { EdgeNode } from "../lib/edge/mod.ts";
+import { FlvHttpServer } from "../lib/http/mod.ts";
+import { nullLogger } from "../lib/log/mod.ts";
+import { generateSelfSigned } from "../lib/quic/mod.ts";
+import { webHandler } from "../lib/web/mod.ts";
+import { publishLavfi } from "./support/media.ts";
+
+const CHROMIUM = Deno.env.get("CHROMIUM_BIN") ?? "/usr/bin/chromium";
+const chromiumPresent = (() => {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+})();
+if (!chromiumPresent) {
+  console.warn(
+    `browser_playback_test: SKIPPED: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_BIN)`,
+  );
+}
+
+const local = { hostname: "127.0.0.1", port: 0 };
+const KEY = "live/browser";
+
+async function waitFor(
+  test: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await test())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A UDP port that was free a moment ago (for the cloud's QUIC service,
+ * which the edge must know before the cloud starts). */
+function freeUdpPort(): number {
+  const s = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  const port = (s.addr as Deno.NetAddr).port;
+  s.close();
+  return port;
+}
+
+interface VideoState {
+  currentTime: number;
+  frames: number;
+  paused: boolean;
+  error: string | null;
+  status: string;
+}
+
+Deno.test({
+  name: "browser: Chromium plays the edge page over HTTP-FLV and WebSocket-FLV",
+  ignore: !chromiumPresent,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "flvcast_browser_" });
+    const tls = await generateSelfSigned();
+    const quicPort = freeUdpPort();
+    const edge = new EdgeNode({
+      udp: local,
+      flv: local,
+      api: local,
+      cloudQuic: { host: "127.0.0.1", port: quicPort },
+      quicPort,
+      fingerprint: tls.fingerprint,
+      latencyMs: 200,
+      logger: nullLogger,
+    });
+    await edge.start();
+    const cloud = new CloudNode({
+      rtmp: local,
+      api: local,
+      quic: { hostname: "127.0.0.1", port: quicPort },
+      rtpLocal: local,
+      destinations: [{ hostname: "127.0.0.1", port: edge.ports.udp }],
+      multicastTtl: 1,
+      payloadSize: 1180,
+      cachePackets: 5000,
+      cacheBytes: 64 << 20,
+      debug: false,
+      enableRecord: false,
+      recordDir: dir,
+      quicSecret: "",
+      tls,
+      logger: nullLogger,
+    });
+    await cloud.start();
+
+    // The page is served by the edge's FLV port once the web handler is
+    // mounted there; until then, by a server of this test in front of the
+    // edge's players (same origin for the page, its API and the streams).
+    let origin = `http://127.0.0.1:${edge.ports.flv}`;
+    let front: Deno.HttpServer<Deno.NetAddr> | undefined;
+    const mounted = (await fetch(`${origin}/web/app.js`).then(async (r) => {
+      await r.body?.cancel();
+      return r.status;
+    })) === 200;
+    if (!mounted) {
+      const web = webHandler({ streams: () => edge.streams() });
+      const flv = new FlvHttpServer({ hub: edge.hub, port: 0 });
+      front = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen() {} },
+        (req, info) => web(req) ?? flv.handle(req, info.remoteAddr),
+      );
+      origin = `http://127.0.0.1:${front.addr.port}`;
+    }
+
+    const profile = await Deno.makeTempDir({ prefix: "flvcast_chromium_" });
+    let context:
+      | Awaited<
+        ReturnType<typeof chromium.launchPersistentContext>
+      >
+      | undefined;
+    const pub = publishLavfi({
+      url: `rtmp://127.0.0.1:${cloud.ports.rtmp}/${KEY}`,
+      seconds: 120,
+      size: "640x360",
+    });
+    try {
+      await waitFor(
+        () => edge.streams().some((s) => s.key === KEY && s.tagsOut > 50),
+        "the stream to reach the edge",
+      );
+      context = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        viewport: { width: 1280, height: 800 },
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+          "--autoplay-policy=no-user-gesture-required",
+        ],
+      });
+      const page = context.pages()[0] ?? await context.newPage();
+      const pageErrors: string[] = [];
+      page.on("pageerror", (e) => pageErrors.push(e.message));
+      const flvRequests: string[] = [];
+      page.on("request", (r) => {
+        if (r.url().endsWith(".flv")) flvRequests.push(r.url());
+      });
+      const sockets: string[] = [];
+      page.on("websocket", (ws) => sockets.push(ws.url()));
+
+      const video = (): Promise<VideoState> =>
+        page.evaluate(() => {
+          // deno-lint-ignore no-explicit-any
+          const d = (globalThis as any).document;
+          const v = d.getElementById("video");
+          const q = v.getVideoPlaybackQuality();
+          return {
+            currentTime: v.currentTime as number,
+            frames: q.totalVideoFrames as number,
+            paused: v.paused as boolean,
+            error: v.error ? String(v.error.message || v.error.code) : null,
+            status: d.getElementById("status").textContent as string,
+          };
+        });
+
+      const assertPlays = async (transport: string) => {
+        let first: VideoState | undefined;
+        await waitFor(async () => {
+          first = await video();
+          return first.currentTime > 0.2 && first.frames > 0;
+        }, `${transport}: playback to start (last: ${JSON.stringify(first)})`);
+        const start = first!;
+        let now = start;
+        await waitFor(
+          async () => {
+            now = await video();
+            return now.currentTime >= start.currentTime + 3;
+          },
+          `${transport}: currentTime to advance 3 s (from ${
+            JSON.stringify(start)
+          }, last ${JSON.stringify(now)})`,
+        );
+        ok(
+          now.frames > start.frames,
+          `${transport}: expected decoded frames to grow, got ${start.frames} → ${now.frames}`,
+        );
+        equal(now.error, null, `${transport}: video element error`);
+        // Live counters from /api/streams: the row and the players count.
+        await waitFor(
+          () =>
+            page.evaluate((key) => {
+              // deno-lint-ignore no-explicit-any
+              const d = (globalThis as any).document;
+              const row = d.querySelector(`tr[data-key="${key}"]`);
+              const players = Number(d.getElementById("c-players").textContent);
+              return row !== null && players >= 1;
+            }, KEY),
+          `${transport}: the stream row and players ≥ 1 on the page`,
+        );
+        await page.screenshot({ path: `${dir}/page_${transport}.png` });
+        console.log(
+          `browser ${transport}: currentTime ${
+            start.currentTime.toFixed(2)
+          } → ${
+            now.currentTime.toFixed(2)
+          } s, frames ${start.frames} → ${now.frames}; screenshot ${dir}/page_${transport}.png`,
+        );
+      };
+
+      // HTTP-FLV, as a link to the page would open it.
+      await page.goto(`${origin}/?stream=${encodeURIComponent(KEY)}`);
+      await assertPlays("http-flv");
+      ok(
+        flvRequests.some((u) => u.endsWith(`/${KEY}.flv`)),
+        `expected an HTTP-FLV request for ${KEY}, got ${flvRequests}`,
+      );
+      equal(sockets.length, 0, "no WebSocket while on HTTP-FLV");
+
+      // WebSocket-FLV through the page's toggle.
+      await page.click("#transport-ws");
+      await waitFor(
+        () =>
+          sockets.some((u) =>
+            u.startsWith("ws://") && u.endsWith(`/${KEY}.flv`)
+          ),
+        `a WebSocket-FLV connection (got ${sockets})`,
+      );
+      await assertPlays("ws-flv");
+      const wsPlayers = edge.streams().find((s) => s.key === KEY)?.players;
+      ok(
+        (wsPlayers ?? 0) >= 1,
+        `expected the edge to count the player, got ${wsPlayers}`,
+      );
+      equal(pageErrors.length, 0, `page errors: ${pageErrors.join("; ")}`);
+    } finally {
+      await context?.close().catch(() => {});
+      pub.kill();
+      await pub.done;
+      await front?.shutdown();
+      await edge.stop();
+      await cloud.stop();
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+      if (Deno.env.get("FLVCAST_KEEP_SCREENSHOTS") === undefined) {
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    }
+  },
+});
