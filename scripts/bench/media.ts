@@ -1,0 +1,137 @@
+/**
+ * The bench clip: H.264 + AAC at ~2.5 Mbit/s made once with ffmpeg lavfi
+ * (testsrc2 + sine, constant bitrate) into a cache folder under /tmp, and
+ * loaded as FLV tags for the paced replayer.
+ *
+ * @module
+ */
+import { demuxFlv, type FlvTag, isSequenceHeader } from "../../lib/flv/mod.ts";
+import { run } from "./util.ts";
+
+/** Where generated media is cached between runs (never committed). */
+export const CACHE_DIR = "/tmp/flvcast-bench-cache";
+
+/** Clip parameters (changing them changes the cache file name). */
+export const CLIP = {
+  seconds: 10,
+  width: 1280,
+  height: 720,
+  fps: 30,
+  gop: 60,
+  videoKbps: 2350,
+  audioKbps: 128,
+} as const;
+
+/** Path of the cached clip. */
+export function clipPath(): string {
+  const c = CLIP;
+  return `${CACHE_DIR}/clip_${c.width}x${c.height}_${c.fps}fps_${c.videoKbps}k_${c.seconds}s.flv`;
+}
+
+/** Makes the clip unless it is cached; returns its path. */
+export async function ensureClip(): Promise<string> {
+  const path = clipPath();
+  try {
+    if ((await Deno.stat(path)).size > 100_000) return path;
+  } catch {
+    // not made yet
+  }
+  await Deno.mkdir(CACHE_DIR, { recursive: true });
+  const c = CLIP;
+  const tmp = `${path}.part.flv`;
+  const r = await run("ffmpeg", [
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc2=size=${c.width}x${c.height}:rate=${c.fps}`,
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=frequency=440:sample_rate=48000",
+    "-t",
+    String(c.seconds),
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-tune",
+    "zerolatency",
+    "-pix_fmt",
+    "yuv420p",
+    "-g",
+    String(c.gop),
+    "-keyint_min",
+    String(c.gop),
+    "-sc_threshold",
+    "0",
+    "-b:v",
+    `${c.videoKbps}k`,
+    "-minrate",
+    `${c.videoKbps}k`,
+    "-maxrate",
+    `${c.videoKbps}k`,
+    "-bufsize",
+    `${c.videoKbps}k`,
+    "-x264-params",
+    "nal-hrd=cbr:force-cfr=1",
+    "-c:a",
+    "aac",
+    "-b:a",
+    `${c.audioKbps}k`,
+    "-f",
+    "flv",
+    tmp,
+  ], { timeoutMs: 300_000 });
+  if (r.code !== 0) {
+    throw new Error(`ffmpeg could not make the bench clip: ${r.stderr}`);
+  }
+  await Deno.rename(tmp, path);
+  return path;
+}
+
+/** A clip ready to replay. */
+export interface Clip {
+  /** onMetaData body (FLV script tag body), if any. */
+  meta?: FlvTag;
+  /** AVC/AAC sequence headers (sent once, at the start). */
+  headers: FlvTag[];
+  /** Media tags in file order, timestamps rebased to start at 0. */
+  media: FlvTag[];
+  /** Loop length in ms (last timestamp + one frame). */
+  durationMs: number;
+  /** Average media bitrate (bit/s) over one loop. */
+  bitrate: number;
+}
+
+/** Loads a clip file into tags. */
+export async function loadClip(path: string): Promise<Clip> {
+  const tags = demuxFlv(await Deno.readFile(path)).tags;
+  let meta: FlvTag | undefined;
+  const headers: FlvTag[] = [];
+  const media: FlvTag[] = [];
+  for (const t of tags) {
+    if (t.type === 18) meta ??= t;
+    else if (isSequenceHeader(t)) headers.push(t);
+    else media.push(t);
+  }
+  if (media.length === 0) {
+    throw new Error(`${path}: expected media tags, found none`);
+  }
+  const t0 = media[0].timestamp;
+  for (const t of media) t.timestamp -= t0;
+  const last = media[media.length - 1].timestamp;
+  const durationMs = last + Math.round(1000 / CLIP.fps);
+  let bytes = 0;
+  for (const t of media) bytes += t.data.length + 11;
+  return {
+    meta,
+    headers,
+    media,
+    durationMs,
+    bitrate: bytes * 8 / (durationMs / 1000),
+  };
+}

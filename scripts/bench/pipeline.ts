@@ -1,0 +1,295 @@
+/**
+ * Pipeline benchmarks: N paced publishers → server(s) → M HTTP-FLV readers
+ * per stream, on loopback. flvcast runs as two processes (cloud, edge);
+ * node-media-server as one. CPU and peak RSS come from `/proc` of the
+ * server processes only (the load agent is another process).
+ *
+ * @module
+ */
+import type { PipelineAgentConfig } from "./agent.ts";
+import {
+  installNms,
+  makeTls,
+  type NmsInstall,
+  type ServerProc,
+  startCloud,
+  startEdge,
+  startNms,
+  sumStreams,
+  type Tls,
+} from "./nodes.ts";
+import {
+  Child,
+  cpuSeconds,
+  freeTcpPort,
+  freeUdpPorts,
+  memoryMiB,
+  parsePrometheus,
+  REPO_ROOT,
+} from "./util.ts";
+
+/** Durations of one pipeline run. */
+export interface PipelineTiming {
+  /** Warm-up after readers connect. */
+  warmupMs: number;
+  /** Measurement window. */
+  measureMs: number;
+  /** Wait for late tags. */
+  graceMs: number;
+}
+
+/** Result of one pipeline run. */
+export interface PipelineResult {
+  /** `flvcast` or `nms`. */
+  system: "flvcast" | "nms";
+  /** Publishers. */
+  n: number;
+  /** Readers per stream. */
+  m: number;
+  /** Window (s). */
+  windowS: number;
+  /** Ingest Mbit/s (all publishers). */
+  ingestMbps: number;
+  /** Delivered Mbit/s (all readers). */
+  deliveredMbps: number;
+  /** CPU seconds in the window per process label (cloud, edge, nms). */
+  cpu: Record<string, number>;
+  /** Peak RSS MiB per process label. */
+  peakRss: Record<string, number>;
+  /** Tags sent in the window (all streams). */
+  tagsSent: number;
+  /** Deliveries expected (sent × readers per stream). */
+  tagsExpected: number;
+  /** Deliveries seen. */
+  tagsDelivered: number;
+  /** Latency percentiles (ms). */
+  latency: { p50: number; p95: number; p99: number; max: number; min: number };
+  /** Publisher scheduling lateness p99 (ms; load-agent health). */
+  sendLatenessP99: number;
+  /** Load agent CPU % of one core. */
+  agentCpuPct: number;
+  /** flvcast cloud UDP datagrams/s in the window. */
+  rtpPps?: number;
+  /** flvcast edge counters over all streams at window end. */
+  edge?: Record<string, number>;
+  /** Problems worth printing. */
+  notes: string[];
+}
+
+/** Shared state of a pipeline section (temp dir, TLS, NMS install). */
+export interface PipelineContext {
+  /** Temp dir. */
+  dir: string;
+  /** TLS for flvcast clouds. */
+  tls?: Tls;
+  /** NMS install. */
+  nms?: NmsInstall;
+  /** The bench clip. */
+  clip: string;
+  /** CPU profile folder (flvcast only). */
+  cpuProfDir?: string;
+}
+
+async function runAgent(
+  cfg: PipelineAgentConfig,
+  pids: Record<string, number>,
+): Promise<{ result: Record<string, unknown>; cpu: Record<string, number> }> {
+  const agent = new Child("load agent", Deno.execPath(), [
+    "run",
+    "-A",
+    "--config",
+    `${REPO_ROOT}/deno.json`,
+    `${REPO_ROOT}/scripts/bench/agent.ts`,
+    JSON.stringify(cfg),
+  ]);
+  try {
+    const setupMs = 30_000 + cfg.publish.length * 300;
+    await agent.next("measure_start", setupMs + cfg.warmupMs);
+    const c0: Record<string, number> = {};
+    for (const [k, pid] of Object.entries(pids)) c0[k] = cpuSeconds(pid);
+    await agent.next("measure_end", cfg.measureMs + 10_000);
+    const cpu: Record<string, number> = {};
+    for (const [k, pid] of Object.entries(pids)) {
+      cpu[k] = cpuSeconds(pid) - c0[k];
+    }
+    const result = await agent.next("result", cfg.graceMs + 20_000);
+    return { result, cpu };
+  } finally {
+    await agent.dispose();
+  }
+}
+
+/** Runs one pipeline configuration against flvcast or NMS. */
+export async function runPipeline(
+  ctx: PipelineContext,
+  system: "flvcast" | "nms",
+  n: number,
+  m: number,
+  timing: PipelineTiming,
+): Promise<PipelineResult> {
+  const procs: ServerProc[] = [];
+  const notes: string[] = [];
+  try {
+    let publish: string[];
+    let play: string[];
+    let pids: Record<string, number>;
+    let stats: { name: string; url: string }[] = [];
+    const streamKey = (i: number) => `live/b${i}`;
+    if (system === "flvcast") {
+      ctx.tls ??= await makeTls(ctx.dir);
+      const rtmp = freeTcpPort();
+      const capi = freeTcpPort();
+      const quic = freeUdpPorts(1);
+      const edgeUdp = freeUdpPorts(1);
+      const flv = freeTcpPort();
+      const eapi = freeTcpPort();
+      const cloud = await startCloud({
+        place: {},
+        dir: ctx.dir,
+        bind: "127.0.0.1",
+        rtmpPort: rtmp,
+        apiPort: capi,
+        quicPort: quic,
+        rtpPort: 0,
+        destinations: [`127.0.0.1:${edgeUdp}`],
+        tls: ctx.tls,
+        cpuProfDir: ctx.cpuProfDir,
+      });
+      procs.push(cloud);
+      const edge = await startEdge({
+        place: {},
+        dir: ctx.dir,
+        bind: "127.0.0.1",
+        udpAddr: `127.0.0.1:${edgeUdp}`,
+        flvPort: flv,
+        apiPort: eapi,
+        cloudQuic: `127.0.0.1:${quic}`,
+        fingerprint: ctx.tls.fingerprint,
+        latencyMs: 200,
+        cpuProfDir: ctx.cpuProfDir,
+      });
+      procs.push(edge);
+      publish = Array.from(
+        { length: n },
+        (_, i) => `rtmp://127.0.0.1:${rtmp}/${streamKey(i)}`,
+      );
+      play = Array.from(
+        { length: n },
+        (_, i) => `http://127.0.0.1:${flv}/${streamKey(i)}.flv`,
+      );
+      pids = { cloud: cloud.pid, edge: edge.pid };
+      stats = [
+        { name: "cloudMetrics", url: `http://127.0.0.1:${capi}/metrics` },
+        { name: "edgeStreams", url: `http://127.0.0.1:${eapi}/api/streams` },
+      ];
+    } else {
+      ctx.nms ??= await installNms();
+      const rtmp = freeTcpPort();
+      const http = freeTcpPort();
+      const nms = await startNms(ctx.nms, {
+        dir: ctx.dir,
+        rtmpPort: rtmp,
+        httpPort: http,
+      });
+      procs.push(nms);
+      publish = Array.from(
+        { length: n },
+        (_, i) => `rtmp://127.0.0.1:${rtmp}/${streamKey(i)}`,
+      );
+      play = Array.from(
+        { length: n },
+        (_, i) => `http://127.0.0.1:${http}/${streamKey(i)}.flv`,
+      );
+      pids = { nms: nms.pid };
+    }
+    const { result: r, cpu } = await runAgent({
+      mode: "pipeline",
+      clip: ctx.clip,
+      publish,
+      play,
+      readersPerStream: m,
+      warmupMs: timing.warmupMs,
+      measureMs: timing.measureMs,
+      graceMs: timing.graceMs,
+      stats,
+      maxRunMs: 60_000 + n * 500 + timing.warmupMs + timing.measureMs +
+        timing.graceMs,
+    }, pids);
+    const peakRss: Record<string, number> = {};
+    for (const [k, pid] of Object.entries(pids)) {
+      peakRss[k] = memoryMiB(pid).peak;
+    }
+    const windowS = (r.windowMs as number) / 1000;
+    const res: PipelineResult = {
+      system,
+      n,
+      m,
+      windowS,
+      ingestMbps: n * (r.clipBitrate as number) / 1e6,
+      deliveredMbps: (r.deliveredBytes as number) * 8 / windowS / 1e6,
+      cpu,
+      peakRss,
+      tagsSent: r.tagsSent as number,
+      tagsExpected: r.tagsExpected as number,
+      tagsDelivered: r.tagsDelivered as number,
+      latency: r.latency as PipelineResult["latency"],
+      sendLatenessP99: (r.sendLateness as { p99: number }).p99,
+      agentCpuPct: r.agentCpuPct as number,
+      notes,
+    };
+    if (
+      (r.publisherErrors as number) > 0 || (r.publishersClosed as number) > 0
+    ) {
+      notes.push(`${r.publishersClosed} publisher connection(s) closed`);
+    }
+    if ((r.readersEndedEarly as number) > 0) {
+      notes.push(
+        `${r.readersEndedEarly} reader(s) cut off ${
+          JSON.stringify(r.readerErrors)
+        }`,
+      );
+    }
+    if (res.sendLatenessP99 > 20) {
+      notes.push(
+        `load agent fell behind (send lateness p99 ${
+          res.sendLatenessP99.toFixed(0)
+        } ms)`,
+      );
+    }
+    if (system === "flvcast") {
+      const s0 = r.statsStart as Record<string, unknown>;
+      const s1 = r.statsEnd as Record<string, unknown>;
+      if (
+        typeof s0.cloudMetrics === "string" &&
+        typeof s1.cloudMetrics === "string"
+      ) {
+        const a = parsePrometheus(s0.cloudMetrics);
+        const b = parsePrometheus(s1.cloudMetrics);
+        const k = "flvcast_cloud_udp_datagrams_sent_total";
+        res.rtpPps = ((b.get(k) ?? NaN) - (a.get(k) ?? NaN)) / windowS;
+        const qd = "flvcast_cloud_udp_queue_drops_total";
+        if ((b.get(qd) ?? 0) > 0) {
+          notes.push(`cloud UDP queue drops ${b.get(qd)}`);
+        }
+      }
+      const es = s1.edgeStreams;
+      res.edge = {};
+      for (
+        const f of [
+          "packetsReceived",
+          "lost",
+          "recovered",
+          "unrecoverable",
+          "tagsOut",
+          "tagsDropped",
+          "tagsSkipped",
+          "slowPlayers",
+          "late",
+        ]
+      ) res.edge[f] = sumStreams(es, f);
+    }
+    return res;
+  } finally {
+    for (const p of procs.reverse()) await p.dispose();
+  }
+}
