@@ -97,6 +97,15 @@ function cpuNow(): number {
 
 const typeCode = (t: number) => (t === 8 ? 0 : t === 9 ? 1 : 2);
 
+/** FNV-1a (32-bit) of a tag body, to check delivered bytes. */
+function fnv(data: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < data.length; i++) {
+    h = Math.imul(h ^ data[i], 0x01000193);
+  }
+  return h >>> 0;
+}
+
 /** Growable Float64 array (latency samples). */
 class Samples {
   a = new Float64Array(4096);
@@ -134,7 +143,13 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
   const clip = await loadClip(cfg.clip);
   const n = cfg.publish.length;
   const sendTimes = Array.from({ length: n }, () => new Map<number, number>());
-  const sizes = Array.from({ length: n }, () => new Map<number, number>());
+  // key → hash of the body sent (checked against what readers get).
+  const hashes = Array.from({ length: n }, () => new Map<number, number>());
+  const clipHash = new Map<FlvTag, number>();
+  for (const t of [...clip.headers, ...clip.media]) {
+    clipHash.set(t, fnv(t.data));
+  }
+  if (clip.meta) clipHash.set(clip.meta, fnv(clip.meta.data));
   const sentInWindow = new Array(n).fill(0);
   let winStart = Infinity;
   let winEnd = Infinity;
@@ -146,18 +161,18 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
 
   const runPublisher = async (i: number, p: RtmpPublisher) => {
     const start = performance.now();
-    const record = (type: number, ts: number, len: number, t: number) => {
-      const key = ts * 4 + typeCode(type);
+    const record = (tag: FlvTag, ts: number, t: number) => {
+      const key = ts * 4 + typeCode(tag.type);
       sendTimes[i].set(key, t);
-      sizes[i].set(key, len);
+      hashes[i].set(key, clipHash.get(tag)!);
       if (t >= winStart && t < winEnd) sentInWindow[i]++;
     };
     if (clip.meta) {
-      record(18, 0, clip.meta.data.length, performance.now());
+      record(clip.meta, 0, performance.now());
       await p.sendTag(clip.meta, 0);
     }
     for (const h of clip.headers) {
-      record(h.type, 0, h.data.length, performance.now());
+      record(h, 0, performance.now());
       await p.sendTag(h, 0);
     }
     let k = 0;
@@ -171,7 +186,7 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
       if (stop) break;
       const t = performance.now();
       if (t >= winStart && t < winEnd) lateness.push(t - due);
-      record(tag.type, ts, tag.data.length, t);
+      record(tag, ts, t);
       await p.sendTag(tag, ts);
       if (++k === clip.media.length) {
         k = 0;
@@ -198,6 +213,7 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
   let delivered = 0;
   let deliveredBytes = 0;
   let unknownTags = 0;
+  let corruptTags = 0;
   const readers: FlvReader[] = [];
   const perReaderDelivered: number[] = [];
   for (let s = 0; s < n; s++) {
@@ -205,7 +221,7 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
       const idx = perReaderDelivered.length;
       perReaderDelivered.push(0);
       const times = sendTimes[s];
-      const sz = sizes[s];
+      const hs = hashes[s];
       const onTag = (tag: FlvTag, at: number) => {
         const key = tag.timestamp * 4 + typeCode(tag.type);
         const sent = times.get(key);
@@ -214,10 +230,14 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
           return;
         }
         if (sent >= winStart && sent < winEnd) {
+          if (fnv(tag.data) !== hs.get(key)) {
+            corruptTags++;
+            return;
+          }
           latency.push(at - sent);
           delivered++;
           perReaderDelivered[idx]++;
-          deliveredBytes += (sz.get(key) ?? tag.data.length) + 15;
+          deliveredBytes += tag.data.length + 15;
         }
       };
       readers.push(
@@ -259,6 +279,7 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
     deliveredBytes,
     minReaderDelivered: Math.min(...perReaderDelivered),
     unknownTags,
+    corruptTags,
     latency: {
       p50: percentile(lat, 50),
       p95: percentile(lat, 95),

@@ -8,6 +8,7 @@
  * @module
  */
 import { generateSelfSigned } from "../../lib/quic/mod.ts";
+import type { AgentConfig } from "./agent.ts";
 import type { Topology } from "../../tests/support/netns.ts";
 import { CACHE_DIR } from "./media.ts";
 import {
@@ -18,8 +19,6 @@ import {
   REPO_ROOT,
   run,
   sleep,
-  track,
-  untrack,
 } from "./util.ts";
 
 /** A running server process. */
@@ -44,50 +43,39 @@ export interface Place {
   host?: string;
 }
 
-/** Starts `cmd args` at `place`. */
+/**
+ * Starts `cmd args` at `place`: directly on loopback, or through
+ * `ip netns exec` (which execs the command, so the PID is the command's own;
+ * the topology's destroy also kills whatever is left in its namespaces).
+ */
 export function spawnAt(
   place: Place,
   name: string,
   cmd: string,
   args: string[],
   opts: { cwd?: string; stdin?: boolean } = {},
-): ServerProc & { child?: Child } {
-  if (!place.topo) {
-    const child = new Child(name, cmd, args, {
-      cwd: opts.cwd,
-      stdin: opts.stdin,
-    });
-    return {
-      name,
-      child,
-      get pid() {
-        return child.pid;
-      },
-      get exited() {
-        return child.exited;
-      },
-      tail: () => child.tail,
-      dispose: () => child.dispose(),
-    };
-  }
-  const topo = place.topo;
-  const proc = topo.spawn(place.host!, cmd, args, { cwd: opts.cwd });
-  const d: ServerProc = {
+): ServerProc & { child: Child } {
+  const child = place.topo
+    ? new Child(name, "ip", [
+      "netns",
+      "exec",
+      place.topo.host(place.host!).netns,
+      cmd,
+      ...args,
+    ], { cwd: opts.cwd, stdin: opts.stdin })
+    : new Child(name, cmd, args, { cwd: opts.cwd, stdin: opts.stdin });
+  return {
     name,
-    pid: proc.pid,
+    child,
+    get pid() {
+      return child.pid;
+    },
     get exited() {
-      return proc.exited;
+      return child.exited;
     },
-    tail: () => proc.stderrText().slice(-3000),
-    async dispose() {
-      untrack(d);
-      proc.kill("SIGTERM");
-      const t = setTimeout(() => proc.kill("SIGKILL"), 3000);
-      await proc.status;
-      clearTimeout(t);
-    },
+    tail: () => child.tail,
+    dispose: () => child.dispose(),
   };
-  return track(d);
 }
 
 /** HTTP GET from inside `place` (curl in a namespace, fetch on loopback). */
@@ -420,3 +408,19 @@ export function sumStreams(
 }
 
 export { getJson };
+
+/** Starts the load agent (scripts/bench/agent.ts) at `place`. */
+export function startAgent(
+  place: Place,
+  cfg: AgentConfig,
+  opts: { stdin?: boolean; name?: string } = {},
+): ServerProc & { child: Child } {
+  return spawnAt(place, opts.name ?? `agent ${cfg.mode}`, Deno.execPath(), [
+    "run",
+    "-A",
+    "--config",
+    `${REPO_ROOT}/deno.json`,
+    `${REPO_ROOT}/scripts/bench/agent.ts`,
+    JSON.stringify(cfg),
+  ], { cwd: REPO_ROOT, stdin: opts.stdin });
+}

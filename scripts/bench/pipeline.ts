@@ -11,7 +11,9 @@ import {
   installNms,
   makeTls,
   type NmsInstall,
+  type Place,
   type ServerProc,
+  startAgent,
   startCloud,
   startEdge,
   startNms,
@@ -19,13 +21,11 @@ import {
   type Tls,
 } from "./nodes.ts";
 import {
-  Child,
   cpuSeconds,
   freeTcpPort,
   freeUdpPorts,
   memoryMiB,
   parsePrometheus,
-  REPO_ROOT,
 } from "./util.ts";
 
 /** Durations of one pipeline run. */
@@ -90,18 +90,16 @@ export interface PipelineContext {
   cpuProfDir?: string;
 }
 
-async function runAgent(
+/**
+ * Runs a pipeline agent at `place`, sampling the CPU time of `pids` at its
+ * window start and end.
+ */
+export async function runPipelineAgent(
+  place: Place,
   cfg: PipelineAgentConfig,
   pids: Record<string, number>,
 ): Promise<{ result: Record<string, unknown>; cpu: Record<string, number> }> {
-  const agent = new Child("load agent", Deno.execPath(), [
-    "run",
-    "-A",
-    "--config",
-    `${REPO_ROOT}/deno.json`,
-    `${REPO_ROOT}/scripts/bench/agent.ts`,
-    JSON.stringify(cfg),
-  ]);
+  const agent = startAgent(place, cfg, { name: "load agent" }).child;
   try {
     const setupMs = 30_000 + cfg.publish.length * 300;
     await agent.next("measure_start", setupMs + cfg.warmupMs);
@@ -153,7 +151,7 @@ export async function runPipeline(
         rtpPort: 0,
         destinations: [`127.0.0.1:${edgeUdp}`],
         tls: ctx.tls,
-        cpuProfDir: ctx.cpuProfDir,
+        cpuProfDir: ctx.cpuProfDir && `${ctx.cpuProfDir}/cloud`,
       });
       procs.push(cloud);
       const edge = await startEdge({
@@ -166,7 +164,7 @@ export async function runPipeline(
         cloudQuic: `127.0.0.1:${quic}`,
         fingerprint: ctx.tls.fingerprint,
         latencyMs: 200,
-        cpuProfDir: ctx.cpuProfDir,
+        cpuProfDir: ctx.cpuProfDir && `${ctx.cpuProfDir}/edge`,
       });
       procs.push(edge);
       publish = Array.from(
@@ -202,7 +200,7 @@ export async function runPipeline(
       );
       pids = { nms: nms.pid };
     }
-    const { result: r, cpu } = await runAgent({
+    const { result: r, cpu } = await runPipelineAgent({}, {
       mode: "pipeline",
       clip: ctx.clip,
       publish,
@@ -242,6 +240,11 @@ export async function runPipeline(
     ) {
       notes.push(`${r.publishersClosed} publisher connection(s) closed`);
     }
+    if ((r.corruptTags as number) > 0) {
+      notes.push(
+        `${r.corruptTags} delivered tag(s) with a body differing from what was sent (not counted as delivered)`,
+      );
+    }
     if ((r.readersEndedEarly as number) > 0) {
       notes.push(
         `${r.readersEndedEarly} reader(s) cut off ${
@@ -273,6 +276,8 @@ export async function runPipeline(
         }
       }
       const es = s1.edgeStreams;
+      const err = (es as { error?: string })?.error;
+      if (err) notes.push(`edge /api/streams at window end: ${err}`);
       res.edge = {};
       for (
         const f of [

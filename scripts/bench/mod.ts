@@ -1,0 +1,408 @@
+/**
+ * `deno task bench`: flvcast's benchmarks in one run, printed as Markdown and
+ * written to `scripts/bench/results.md`.
+ *
+ * 1. Micro: FLV/RTP byte paths, RTMP chunk parsing, QUIC retransmission.
+ * 2. Pipeline flvcast: N publishers → cloud → edge → M readers per stream.
+ * 3. Pipeline node-media-server 4.x (npm, temp folder), ratios.
+ * 4. Loss sweep in network namespaces (nftables random drop).
+ * 5. Fan-out limit of one cloud (unicast 1/4/16, multicast; loopback pps).
+ *
+ * ```sh
+ * deno task bench                 # full run (~12 min on 2 cores)
+ * deno task bench --quick         # ~1.5 min subset
+ * deno task bench --only=flvcast,nms --profile   # V8 CPU profiles of cloud/edge
+ * ```
+ *
+ * Exit code 0 when the bench ran (goals missed or not); 1 when it could not
+ * run at all; 130 on Ctrl-C. Every process and namespace it started is
+ * stopped by PID on the way out.
+ *
+ * @module
+ */
+import {
+  createTopology,
+  netnsUnavailableReason,
+  type Topology,
+} from "../../tests/support/netns.ts";
+import { summarizeDir } from "./cpuprofile.ts";
+import { type FanoutCase, type FanoutResult, runFanout } from "./fanout.ts";
+import { type LossRow, runLossSweep } from "./loss.ts";
+import { ensureClip } from "./media.ts";
+import { benchRtmpChunks } from "./micro_rtmp.ts";
+import {
+  type PipelineContext,
+  type PipelineResult,
+  type PipelineTiming,
+  runPipeline,
+} from "./pipeline.ts";
+import { type BenchReport, type MicroRow, renderReport } from "./report.ts";
+import { disposeAll, REPO_ROOT, run, track } from "./util.ts";
+
+const SECTIONS = ["micro", "flvcast", "nms", "loss", "fanout"] as const;
+type Section = typeof SECTIONS[number];
+
+interface Options {
+  quick: boolean;
+  only: Set<Section>;
+  profile: boolean;
+  out: string;
+}
+
+const HELP = `usage: deno task bench [--quick] [--only=${
+  SECTIONS.join(",")
+}] [--profile] [--out=PATH]
+
+  --quick     ~1.5-minute subset (shorter windows, fewer configurations)
+  --only=…    run only these sections (comma-separated)
+  --profile   run flvcast's cloud and edge with --cpu-prof and summarise the
+              profiles in the report (adds profiler overhead to their CPU)
+  --out=PATH  Markdown output (default scripts/bench/results.md)`;
+
+function parseArgs(args: string[]): Options {
+  const o: Options = {
+    quick: false,
+    only: new Set(SECTIONS),
+    profile: false,
+    out: `${REPO_ROOT}/scripts/bench/results.md`,
+  };
+  for (const a of args) {
+    if (a === "--quick") o.quick = true;
+    else if (a === "--profile") o.profile = true;
+    else if (a.startsWith("--only=")) {
+      const names = a.slice(7).split(",").filter(Boolean);
+      for (const n of names) {
+        if (!SECTIONS.includes(n as Section)) {
+          throw new Error(
+            `--only: expected some of ${SECTIONS.join(",")}, received "${n}"`,
+          );
+        }
+      }
+      o.only = new Set(names as Section[]);
+    } else if (a.startsWith("--out=")) o.out = a.slice(6);
+    else if (a === "--help" || a === "-h") {
+      console.log(HELP);
+      Deno.exit(0);
+    } else throw new Error(`unknown argument "${a}"\n${HELP}`);
+  }
+  return o;
+}
+
+function log(msg: string): void {
+  const t = new Date().toISOString().slice(11, 19);
+  console.error(`[bench ${t}] ${msg}`);
+}
+
+async function version(cmd: string, args: string[]): Promise<string> {
+  try {
+    const r = await run(cmd, args, { timeoutMs: 10_000 });
+    return (r.stdout || r.stderr).split("\n")[0].trim();
+  } catch {
+    return "not found";
+  }
+}
+
+async function environment(o: Options): Promise<Record<string, string>> {
+  const cpu = /model name\s*:\s*(.*)/.exec(
+    await Deno.readTextFile("/proc/cpuinfo"),
+  )?.[1] ?? "?";
+  const memKb = Number(
+    /MemTotal:\s+(\d+)/.exec(await Deno.readTextFile("/proc/meminfo"))?.[1],
+  );
+  const load = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(
+    0,
+    3,
+  ).join(" ");
+  let commit = "?";
+  try {
+    commit = (await run("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: REPO_ROOT,
+    })).stdout.trim();
+    const dirty =
+      (await run("git", ["status", "--porcelain", "--", "lib", "main.ts"], {
+        cwd: REPO_ROOT,
+      })).stdout.split("\n").filter(Boolean).length;
+    if (dirty > 0) {
+      commit += ` (+ ${dirty} uncommitted file(s) in lib/, main.ts)`;
+    }
+  } catch { /* not a checkout */ }
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    mode: o.quick ? "quick" : "full",
+    machine: `${cpu}, ${navigator.hardwareConcurrency} cores, ${
+      (memKb / 1048576).toFixed(0)
+    } GiB, Linux ${Deno.osRelease()}`,
+    "load average at start": load,
+    "flvcast commit": commit,
+    deno: `${Deno.version.deno} (V8 ${Deno.version.v8})`,
+    ffmpeg: await version("ffmpeg", ["-version"]),
+    node: await version("node", ["--version"]),
+  };
+}
+
+async function micro(o: Options, report: BenchReport): Promise<void> {
+  log("micro: FLV/RTP");
+  const { benchFlvRtp } = await import("./micro_flv_rtp.ts");
+  report.micro.push(...(await benchFlvRtp()) as MicroRow[]);
+  log("micro: RTMP chunk parsing");
+  report.micro.push(...benchRtmpChunks());
+  if (o.quick) {
+    report.notes.push("--quick: QUIC retransmission micro-bench skipped.");
+    return;
+  }
+  let rtx: { benchRtx: () => Promise<MicroRow[]> } | undefined;
+  try {
+    await Deno.stat(`${REPO_ROOT}/scripts/bench/rtx.ts`);
+    rtx = await import(`./${"rtx.ts"}`);
+  } catch (e) {
+    report.problems.push(
+      `QUIC retransmission bench (rtx.ts) unavailable: ${
+        (e as Error).message.split("\n")[0]
+      }`,
+    );
+  }
+  if (rtx) {
+    log("micro: QUIC retransmission (rtx.ts)");
+    try {
+      report.micro.push(...await rtx.benchRtx());
+    } catch (e) {
+      report.problems.push(`rtx.ts failed: ${(e as Error).message}`);
+    }
+  }
+}
+
+async function pipelines(
+  o: Options,
+  ctx: PipelineContext,
+  system: "flvcast" | "nms",
+  report: BenchReport,
+): Promise<void> {
+  const configs: [number, number][] = o.quick
+    ? [[1, 1], [10, 2]]
+    : [[1, 1], [1, 50], [10, 2], [50, 1]];
+  const timing: PipelineTiming = o.quick
+    ? { warmupMs: 1500, measureMs: 4000, graceMs: 1000 }
+    : { warmupMs: 3000, measureMs: 20_000, graceMs: 1500 };
+  for (const [n, m] of configs) {
+    log(`pipeline ${system}: ${n} publisher(s) × ${m} reader(s) per stream`);
+    const pctx = { ...ctx };
+    if (system === "flvcast" && o.profile) {
+      pctx.cpuProfDir = `${ctx.cpuProfDir}/${n}x${m}`;
+    }
+    try {
+      const r: PipelineResult = await runPipeline(pctx, system, n, m, timing);
+      ctx.tls ??= pctx.tls;
+      ctx.nms ??= pctx.nms;
+      report.pipeline.push(r);
+      if (system === "nms") report.env["node-media-server"] = ctx.nms!.version;
+    } catch (e) {
+      report.problems.push(
+        `pipeline ${system} ${n}×${m} failed: ${
+          (e as Error).message.slice(0, 600)
+        }`,
+      );
+      log(`  failed: ${(e as Error).message.slice(0, 300)}`);
+    }
+  }
+  report.notes.push(
+    `pipeline ${system}: warm-up ${timing.warmupMs / 1000} s, window ${
+      timing.measureMs / 1000
+    } s per configuration${o.quick ? " (--quick)" : ""}.`,
+  );
+  if (system === "flvcast" && o.profile && ctx.cpuProfDir) {
+    for (const [n, m] of configs) {
+      for (const role of ["cloud", "edge"]) {
+        report.profiles.push(
+          ...await summarizeDir(
+            `${ctx.cpuProfDir}/${n}x${m}/${role}`,
+            `${role}, ${n}×${m}`,
+          ),
+        );
+      }
+    }
+    report.notes.push(
+      `--profile: cloud/edge ran under the V8 profiler (their CPU figures include its overhead); raw profiles in ${ctx.cpuProfDir}.`,
+    );
+  }
+}
+
+async function topology(
+  report: BenchReport,
+  state: { topo?: Topology; tried?: boolean },
+): Promise<Topology | undefined> {
+  if (state.tried) return state.topo;
+  state.tried = true;
+  const why = await netnsUnavailableReason();
+  if (why) {
+    report.problems.push(`network namespaces unavailable: ${why}`);
+    return undefined;
+  }
+  const topo = await createTopology({ hosts: ["cloud", "edge"], prefix: "fb" });
+  track({ dispose: () => topo.destroy() });
+  state.topo = topo;
+  return topo;
+}
+
+async function lossSweep(
+  o: Options,
+  ctx: PipelineContext,
+  topo: Topology,
+  report: BenchReport,
+): Promise<void> {
+  const latencies = o.quick ? [300] : [100, 300];
+  const losses = o.quick ? [0, 5, 20] : [0, 1, 5, 10, 20, 30];
+  const timing: PipelineTiming = o.quick
+    ? { warmupMs: 1500, measureMs: 4000, graceMs: 1000 }
+    : { warmupMs: 2000, measureMs: 15_000, graceMs: 1000 };
+  const rows: LossRow[] = await runLossSweep(
+    ctx,
+    topo,
+    { latencies, losses, timing },
+    log,
+  );
+  report.loss.push(...rows);
+  report.notes.push(
+    `loss sweep: window ${timing.measureMs / 1000} s per point (${
+      o.quick ? "--quick: latency_ms 300 at 0/5/20 % only" : "full grid"
+    }); grace latency_ms + 1.5 s for late repairs.`,
+  );
+}
+
+async function fanouts(
+  o: Options,
+  ctx: PipelineContext,
+  topo: Topology | undefined,
+  report: BenchReport,
+): Promise<void> {
+  const cases: FanoutCase[] = [];
+  if (topo) {
+    const dests = o.quick ? [1] : [1, 4, 16];
+    for (const d of dests) {
+      cases.push({
+        label: `netns, ${d} unicast destination${d > 1 ? "s" : ""}`,
+        destinations: d,
+        streams: 1,
+        topo,
+      });
+    }
+    cases.push({
+      label: "netns, 1 multicast group",
+      destinations: 1,
+      multicast: true,
+      streams: 1,
+      topo,
+    });
+  }
+  if (!o.quick) {
+    cases.push(
+      { label: "loopback, 1 stream", destinations: 1, streams: 1 },
+      { label: "loopback, 10 streams", destinations: 1, streams: 10 },
+    );
+  }
+  const opts = o.quick
+    ? { settleMs: 300, stepMs: 800, maxSteps: 7 }
+    : { settleMs: 500, stepMs: 1500 };
+  for (const c of cases) {
+    log(`fan-out: ${c.label}`);
+    try {
+      const r: FanoutResult = await runFanout(ctx, c, opts);
+      report.fanout.push(r);
+    } catch (e) {
+      report.problems.push(
+        `fan-out ${c.label} failed: ${(e as Error).message.slice(0, 600)}`,
+      );
+    }
+  }
+  report.notes.push(
+    `fan-out: steps of ${opts.stepMs / 1000} s after ${
+      opts.settleMs / 1000
+    } s settling; rates tried 5k…200k aggregate pkts/s until the cloud falls off pace, plus one bisection step.`,
+  );
+}
+
+/** Runs the bench; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let o: Options;
+  try {
+    o = parseArgs(args);
+  } catch (e) {
+    console.error((e as Error).message);
+    return 2;
+  }
+  const started = performance.now();
+  const dir = await Deno.makeTempDir({ prefix: "flvcast-bench-" });
+  const stop = async () => {
+    log("interrupted: stopping every process and namespace");
+    await disposeAll();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  const report: BenchReport = {
+    env: await environment(o),
+    micro: [],
+    pipeline: [],
+    loss: [],
+    fanout: [],
+    profiles: [],
+    problems: [],
+    notes: [],
+  };
+  let ran = 0;
+  const netState: { topo?: Topology; tried?: boolean } = {};
+  try {
+    log(`making/loading the bench clip`);
+    const ctx: PipelineContext = { dir, clip: await ensureClip() };
+    if (o.profile) {
+      ctx.cpuProfDir = `/tmp/flvcast-bench-profiles-${Date.now()}`;
+      await Deno.mkdir(ctx.cpuProfDir, { recursive: true });
+    }
+    const section = async (name: Section, f: () => Promise<void>) => {
+      if (!o.only.has(name)) return;
+      const t = performance.now();
+      try {
+        await f();
+        ran++;
+      } catch (e) {
+        report.problems.push(
+          `section ${name} could not run: ${
+            (e as Error).message.slice(0, 800)
+          }`,
+        );
+        log(`section ${name} failed: ${(e as Error).stack}`);
+      }
+      log(`${name} done in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+    };
+    await section("micro", () => micro(o, report));
+    await section("flvcast", () => pipelines(o, ctx, "flvcast", report));
+    await section("nms", () => pipelines(o, ctx, "nms", report));
+    await section("loss", async () => {
+      const topo = await topology(report, netState);
+      if (topo) await lossSweep(o, ctx, topo, report);
+    });
+    await section("fanout", async () => {
+      const topo = await topology(report, netState);
+      await fanouts(o, ctx, topo, report);
+    });
+  } catch (e) {
+    report.problems.push(`bench setup failed: ${(e as Error).message}`);
+  } finally {
+    await disposeAll();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+  }
+  report.env["bench wall time"] = `${
+    ((performance.now() - started) / 1000).toFixed(0)
+  } s`;
+  const md = renderReport(report);
+  console.log(md);
+  await Deno.writeTextFile(o.out, md);
+  log(`written to ${o.out}`);
+  return ran > 0 ? 0 : 1;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,431 @@
+/**
+ * Markdown report of `deno task bench`: one table per section, the figures
+ * the issues ask for, and the goals of issue 6 marked met or missed.
+ *
+ * @module
+ */
+import type { FanoutResult } from "./fanout.ts";
+import type { LossRow } from "./loss.ts";
+import type { PipelineResult } from "./pipeline.ts";
+import { fmt, table } from "./util.ts";
+
+/** A micro-benchmark row. */
+export interface MicroRow {
+  /** What was measured. */
+  name: string;
+  /** Value. */
+  value: number;
+  /** Unit. */
+  unit: string;
+}
+
+/** Everything one run measured. */
+export interface BenchReport {
+  /** Environment facts (date, machine, versions, mode). */
+  env: Record<string, string>;
+  /** Micro rows. */
+  micro: MicroRow[];
+  /** Pipeline runs (flvcast and NMS). */
+  pipeline: PipelineResult[];
+  /** Loss sweep rows. */
+  loss: LossRow[];
+  /** Fan-out results by case. */
+  fanout: FanoutResult[];
+  /** Profile summaries (text) when `--profile` was given. */
+  profiles: string[];
+  /** Sections skipped or failed, with the reason. */
+  problems: string[];
+  /** Free-form notes. */
+  notes: string[];
+}
+
+const pct = (a: number, b: number) => (b > 0 ? (100 * a) / b : NaN);
+
+/** CPU % of one core per delivered Mbit/s of a pipeline run (all server processes). */
+export function cpuPerMbps(r: PipelineResult, which?: string): number {
+  const cpu = which
+    ? r.cpu[which] ?? NaN
+    : Object.values(r.cpu).reduce((a, b) => a + b, 0);
+  return (100 * cpu / r.windowS) / r.deliveredMbps;
+}
+
+/** CPU seconds per stream-minute. */
+function cpuPerStreamMinute(r: PipelineResult, which?: string): number {
+  const cpu = which
+    ? r.cpu[which] ?? NaN
+    : Object.values(r.cpu).reduce((a, b) => a + b, 0);
+  return cpu / (r.n * r.windowS / 60);
+}
+
+function lost(r: PipelineResult): number {
+  return r.tagsExpected - r.tagsDelivered;
+}
+
+function pipelineTable(rows: PipelineResult[]): string {
+  return table(
+    [
+      "system",
+      "N pub",
+      "M/stream",
+      "window s",
+      "ingest Mbit/s",
+      "delivered Mbit/s",
+      "CPU s / stream-min (cloud · edge · total)",
+      "CPU % / delivered Mbit/s (cloud · edge · total)",
+      "peak RSS MiB",
+      "latency ms p50 / p95 / p99 / max",
+      "tags sent → delivered (expected)",
+      "notes",
+    ],
+    rows.map((r) => {
+      const labels = Object.keys(r.cpu);
+      const parts = (f: (w?: string) => number, d: number) =>
+        labels.length > 1
+          ? [...labels.map((l) => fmt(f(l), d)), fmt(f(), d)].join(" · ")
+          : fmt(f(), d);
+      return [
+        r.system,
+        r.n,
+        r.m,
+        fmt(r.windowS, 1),
+        fmt(r.ingestMbps, 1),
+        fmt(r.deliveredMbps, 1),
+        parts((w) => cpuPerStreamMinute(r, w), 2),
+        parts((w) => cpuPerMbps(r, w), 2),
+        labels.map((l) => fmt(r.peakRss[l], 0)).join(" · "),
+        `${fmt(r.latency.p50, 1)} / ${fmt(r.latency.p95, 1)} / ${
+          fmt(r.latency.p99, 1)
+        } / ${fmt(r.latency.max, 0)}`,
+        `${r.tagsSent} → ${r.tagsDelivered} (${r.tagsExpected}${
+          lost(r) ? `, ${lost(r)} missing` : ""
+        })`,
+        [
+          ...r.notes,
+          r.edge && (r.edge.tagsDropped || r.edge.lost)
+            ? `edge lost ${r.edge.lost} pkts, recovered ${r.edge.recovered}, tags dropped ${r.edge.tagsDropped}`
+            : "",
+          `agent ${fmt(r.agentCpuPct, 0)} % CPU`,
+        ].filter(Boolean).join("; "),
+      ];
+    }),
+  );
+}
+
+function ratioTable(rows: PipelineResult[]): string {
+  const out: (string | number)[][] = [];
+  for (const f of rows.filter((r) => r.system === "flvcast")) {
+    const n = rows.find((r) =>
+      r.system === "nms" && r.n === f.n && r.m === f.m
+    );
+    if (!n) continue;
+    const cf = cpuPerMbps(f);
+    const cn = cpuPerMbps(n);
+    out.push([
+      `${f.n} × ${f.m}`,
+      fmt(cf, 2),
+      fmt(cn, 2),
+      fmt(cf / cn, 2),
+      `${fmt(f.peakRss.cloud + f.peakRss.edge, 0)} / ${fmt(n.peakRss.nms, 0)}`,
+      `${fmt(f.latency.p50, 1)} / ${fmt(n.latency.p50, 1)}`,
+      `${fmt(f.latency.p99, 1)} / ${fmt(n.latency.p99, 1)}`,
+      `${lost(f)} / ${lost(n)}`,
+      cf / cn <= 0.5 ? "met" : "**missed**",
+    ]);
+  }
+  return table(
+    [
+      "N × M",
+      "flvcast CPU %/Mbit/s (cloud+edge)",
+      "NMS CPU %/Mbit/s",
+      "ratio flvcast/NMS",
+      "peak RSS MiB flvcast/NMS",
+      "p50 ms flvcast/NMS",
+      "p99 ms flvcast/NMS",
+      "missing tags flvcast/NMS",
+      "goal ≤ 0.5",
+    ],
+    out,
+  );
+}
+
+function lossTable(rows: LossRow[]): string {
+  return table(
+    [
+      "latency_ms",
+      "loss %",
+      "nft dropped",
+      "tags sent → delivered",
+      "delivered %",
+      "edge lost / recovered / unrecoverable pkts",
+      "edge tags dropped / skipped",
+      "repair bytes / sent bytes",
+      "latency ms p50 / p95 / p99 / max",
+      "decode errors",
+      "CPU % cloud · edge",
+      "notes",
+    ],
+    rows.map((r) => [
+      r.latencyMs,
+      r.lossPct,
+      r.nftDropped,
+      `${r.tagsSent} → ${r.tagsDelivered}`,
+      fmt(pct(r.tagsDelivered, r.tagsSent), 2),
+      `${r.edge.lost} / ${r.edge.recovered} / ${r.edge.unrecoverable}`,
+      `${r.edge.tagsDropped} / ${r.edge.tagsSkipped}`,
+      fmt(r.repairRatio * 100, 1) + " %",
+      `${fmt(r.latency.p50, 1)} / ${fmt(r.latency.p95, 1)} / ${
+        fmt(r.latency.p99, 1)
+      } / ${fmt(r.latency.max, 0)}`,
+      r.decodeErrors,
+      `${fmt(r.cloudCpuPct, 1)} · ${fmt(r.edgeCpuPct, 1)}`,
+      r.notes.join("; "),
+    ]),
+  );
+}
+
+function fanoutTable(rows: FanoutResult[]): string {
+  return table(
+    [
+      "case",
+      "max aggregate pkts/s, no receiver loss",
+      "cloud CPU % there",
+      "max aggregate pkts/s the cloud put on the wire on pace",
+      "cloud CPU % there",
+      "first loss at (target → received, sink socket drops, other gaps, cloud queue drops)",
+    ],
+    rows.map((r) => {
+      const f = r.firstFailure;
+      return [
+        r.label,
+        fmt(r.maxSustained, 0),
+        fmt(r.best?.cloudCpuPct, 0),
+        fmt(r.maxOutput, 0),
+        fmt(r.bestOutput?.cloudCpuPct, 0),
+        f
+          ? `${fmt(f.target, 0)} → ${fmt(f.received, 0)}, ${f.socketDrops}, ${
+            f.lost - f.socketDrops
+          }, ${f.queueDrops}${
+            f.behind ? `, publisher behind ${f.behind} tags` : ""
+          }`
+          : "none up to the last step",
+      ];
+    }),
+  );
+}
+
+/** The goals of issue 6, each with its measured figure. */
+function goals(r: BenchReport): string {
+  const rows: string[][] = [];
+  const fl = r.pipeline.filter((p) => p.system === "flvcast");
+  const one = fl.find((p) => p.n === 1 && p.m === 1);
+  const loss0 = r.loss.filter((l) => l.lossPct === 0);
+  const lat0 = [
+    ...(one ? [[`pipeline 1×1 (loopback)`, one.latency] as const] : []),
+    ...loss0.map((l) =>
+      [`netns, latency_ms ${l.latencyMs}, 0 % loss`, l.latency] as const
+    ),
+  ];
+  for (const [where, l] of lat0) {
+    rows.push([
+      "added latency at 0 % loss: p50 ≤ 5 ms, p99 ≤ 20 ms",
+      `${where}: p50 ${fmt(l.p50, 1)} ms, p99 ${fmt(l.p99, 1)} ms`,
+      l.p50 <= 5 && l.p99 <= 20 ? "met" : "**missed**",
+    ]);
+  }
+  for (const l of r.loss.filter((x) => x.lossPct === 5)) {
+    rows.push([
+      "p99 ≤ budget at 5 % loss",
+      `latency_ms ${l.latencyMs}: p99 ${fmt(l.latency.p99, 1)} ms`,
+      l.latency.p99 <= l.latencyMs ? "met" : "**missed**",
+    ]);
+  }
+  for (const f of fl) {
+    const n = r.pipeline.find((p) =>
+      p.system === "nms" && p.n === f.n && p.m === f.m
+    );
+    if (!n) continue;
+    const ratio = cpuPerMbps(f) / cpuPerMbps(n);
+    rows.push([
+      "CPU per delivered Mbit/s (cloud + edge) ≤ ½ of node-media-server",
+      `${f.n}×${f.m}: ${fmt(cpuPerMbps(f), 2)} vs ${
+        fmt(cpuPerMbps(n), 2)
+      } % per Mbit/s = ${fmt(ratio, 2)}×`,
+      ratio <= 0.5 ? "met" : "**missed**",
+    ]);
+  }
+  for (const l of r.loss.filter((x) => x.latencyMs === 300)) {
+    if (l.lossPct > 20) continue;
+    const d = pct(l.tagsDelivered, l.tagsSent);
+    const need = l.lossPct <= 10 ? 100 : 99.9;
+    rows.push([
+      `latency_ms 300: ${need} % of tags at ${l.lossPct} % loss`,
+      `${fmt(d, 2)} % (${
+        l.tagsSent - l.tagsDelivered
+      } missing of ${l.tagsSent}), decode errors ${l.decodeErrors}`,
+      d >= need ? "met" : "**missed**",
+    ]);
+  }
+  const fifty = fl.find((p) => p.n === 50);
+  if (fifty) {
+    const missing = lost(fifty);
+    rows.push([
+      "50 publishers × 2.5 Mbit/s through one cloud + one edge, 0 lost tags",
+      `${missing} of ${fifty.tagsExpected} deliveries missing; edge tags dropped ${
+        fifty.edge?.tagsDropped ?? "?"
+      }, packets lost ${fifty.edge?.lost ?? "?"} (recovered ${
+        fifty.edge?.recovered ?? "?"
+      }); p99 ${fmt(fifty.latency.p99, 1)} ms`,
+      missing === 0 && (fifty.edge?.tagsDropped ?? 0) === 0
+        ? "met"
+        : "**missed**",
+    ]);
+  }
+  return table(["goal (issue 6)", "measured", "status"], rows);
+}
+
+/** Figures issues 2 and 4 ask for. */
+function issueFigures(r: BenchReport): string {
+  const rows: string[][] = [];
+  const pk = r.micro.find((m) => m.name.startsWith("rtp packetize"));
+  if (pk) rows.push(["2", "packetizer throughput", `${fmt(pk.value, 0)} MB/s`]);
+  for (const f of r.fanout.filter((x) => x.label.startsWith("loopback"))) {
+    rows.push([
+      "2",
+      `RTP packets/s one cloud sends on loopback, ${
+        f.label.replace("loopback, ", "")
+      }`,
+      `${fmt(f.maxOutput, 0)} on pace (${
+        fmt(f.maxSustained, 0)
+      } with no receiver loss)`,
+    ]);
+  }
+  for (const p of r.pipeline.filter((x) => x.system === "flvcast")) {
+    if (p.rtpPps !== undefined) {
+      rows.push([
+        "2",
+        `RTP packets/s at real media, ${p.n} stream(s) of ${
+          fmt(p.ingestMbps / p.n, 1)
+        } Mbit/s`,
+        fmt(p.rtpPps, 0),
+      ]);
+    }
+  }
+  for (
+    const p of r.pipeline.filter((x) => x.system === "flvcast" && x.m <= 2)
+  ) {
+    rows.push([
+      "2",
+      `cloud CPU % of one core per Mbit/s of RTMP ingest (${p.n} × ${p.m})`,
+      fmt((100 * p.cpu.cloud / p.windowS) / p.ingestMbps, 2),
+    ]);
+  }
+  for (
+    const p of r.pipeline.filter((x) => x.system === "flvcast" && x.n === 1)
+  ) {
+    rows.push([
+      "4",
+      `edge CPU % per Mbit/s with ${p.m} player(s)`,
+      `${
+        fmt((100 * p.cpu.edge / p.windowS) / p.deliveredMbps, 2)
+      } per delivered Mbit/s; ${
+        fmt((100 * p.cpu.edge / p.windowS) / p.ingestMbps, 2)
+      } per ingested Mbit/s`,
+    ]);
+  }
+  for (const l of r.loss.filter((x) => [0, 5, 20].includes(x.lossPct))) {
+    rows.push([
+      "4",
+      `added latency at ${l.lossPct} % loss (latency_ms ${l.latencyMs})`,
+      `p50 ${fmt(l.latency.p50, 1)} / p95 ${fmt(l.latency.p95, 1)} / p99 ${
+        fmt(l.latency.p99, 1)
+      } ms; ${l.tagsDelivered}/${l.tagsSent} tags`,
+    ]);
+  }
+  return table(["issue", "figure", "value"], rows);
+}
+
+/** Renders the whole report as Markdown. */
+export function renderReport(r: BenchReport): string {
+  const out: string[] = [];
+  out.push("# flvcast benchmark results", "");
+  out.push(
+    "Produced by `deno task bench`" +
+      (r.env.mode === "quick" ? " `--quick`" : "") +
+      ". Reproduce with `deno task bench` (full, ~12 min) or `deno task bench --quick` (~1.5 min).",
+    "",
+  );
+  out.push(table(["", ""], Object.entries(r.env)), "");
+  if (r.micro.length) {
+    out.push("## 1. Micro-benchmarks (in memory, one core)", "");
+    out.push(
+      table(
+        ["benchmark", "value", "unit"],
+        r.micro.map((m) => [
+          m.name,
+          m.unit === "MB/s" || m.unit === "ms"
+            ? fmt(m.value, 2)
+            : fmt(m.value, 0),
+          m.unit,
+        ]),
+      ),
+      "",
+    );
+  }
+  const fl = r.pipeline.filter((p) => p.system === "flvcast");
+  const nms = r.pipeline.filter((p) => p.system === "nms");
+  if (fl.length) {
+    out.push(
+      "## 2. Pipeline: flvcast (publishers → cloud → RTP → edge → HTTP-FLV readers, loopback)",
+      "",
+      "N publishers at ~2.5 Mbit/s each (paced replayer of an H.264 + AAC clip), M HTTP-FLV readers **per stream**. " +
+        "CPU and RSS are the cloud and edge processes only (from `/proc`); the load agent is a separate process. " +
+        "Latency per delivered tag = time read by the player − time the publisher wrote it (same process, same clock), so it is cloud-in → edge-out plus two loopback TCP hops.",
+      "",
+      pipelineTable(fl),
+      "",
+    );
+  }
+  if (nms.length) {
+    out.push(
+      "## 3. Pipeline: node-media-server (RTMP → HTTP-FLV in one process), and ratios",
+      "",
+      pipelineTable(nms),
+      "",
+      ratioTable(r.pipeline),
+      "",
+    );
+  }
+  if (r.loss.length) {
+    out.push(
+      "## 4. Loss sweep (cloud and edge in two network namespaces, nftables random drop on the edge's RTP port)",
+      "",
+      "One 2.5 Mbit/s stream, one player. Repair ratio = bytes served over QUIC / RTP bytes sent by the cloud in the window. Decode errors = lines of `ffmpeg -v error` decoding the player's saved output.",
+      "",
+      lossTable(r.loss),
+      "",
+    );
+  }
+  if (r.fanout.length) {
+    out.push(
+      "## 5. Fan-out limit (synthetic 10-packet tags, UDP sinks count sequence gaps; no drop configured)",
+      "",
+      "Aggregate = datagrams/s summed over destinations. Sinks are Deno UDP sockets with the kernel's default receive buffer, like an edge. " +
+        '"No receiver loss" is what edges would see; "on the wire" is what the cloud sent on pace (received + sink socket-buffer drops), i.e. the cloud\'s own limit.',
+      "",
+      fanoutTable(r.fanout),
+      "",
+    );
+  }
+  out.push("## Figures for issues 2 and 4", "", issueFigures(r), "");
+  out.push("## Goals (issue 6)", "", goals(r), "");
+  if (r.profiles.length) {
+    out.push("## CPU profiles (`--profile`)", "", ...r.profiles, "");
+  }
+  if (r.problems.length || r.notes.length) {
+    out.push("## Notes", "");
+    for (const p of r.problems) out.push(`- **${p}**`);
+    for (const n of r.notes) out.push(`- ${n}`);
+    out.push("");
+  }
+  return out.join("\n");
+}
