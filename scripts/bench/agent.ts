@@ -208,6 +208,7 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
     await sleep(spread);
   }
 
+  emit({ event: "publishers_started", publishers: n });
   // Readers.
   const latency = new Samples();
   let delivered = 0;
@@ -240,6 +241,7 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
           deliveredBytes += tag.data.length + 15;
         }
       };
+      emit({ event: "reader_connecting", url: cfg.play[s], r });
       readers.push(
         await FlvReader.open(cfg.play[s], {
           onTag,

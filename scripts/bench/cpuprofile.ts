@@ -40,12 +40,16 @@ function shortUrl(url: string): string {
 export function summarizeProfile(
   profile: CpuProfile,
   top = 15,
+  window?: [number, number],
 ): { total: number; byFunction: string; byFile: string } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
   let total = 0;
+  let t = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
     const dt = profile.timeDeltas[i] ?? 0;
+    t += dt;
+    if (window && (t < window[0] || t > window[1])) continue;
     selfUs.set(profile.samples[i], (selfUs.get(profile.samples[i]) ?? 0) + dt);
     total += dt;
   }
@@ -84,11 +88,15 @@ export function summarizeProfile(
   };
 }
 
-/** Summarises every `.cpuprofile` in `dir` under a heading each. */
+/**
+ * Summarises every `.cpuprofile` in `dir` under a heading each, counting
+ * only samples inside `window` (monotonic µs) when given.
+ */
 export async function summarizeDir(
   dir: string,
   label: string,
   top = 12,
+  window?: [number, number],
 ): Promise<string[]> {
   const out: string[] = [];
   const files: string[] = [];
@@ -101,9 +109,11 @@ export async function summarizeDir(
   }
   for (const f of files.sort()) {
     const p = JSON.parse(await Deno.readTextFile(`${dir}/${f}`)) as CpuProfile;
-    const s = summarizeProfile(p, top);
+    const s = summarizeProfile(p, top, window);
     out.push(
-      `### ${label}: ${f} (${s.total.toFixed(1)} s busy in the JS thread)`,
+      `### ${label}: ${f} (${s.total.toFixed(1)} s busy in the JS thread${
+        window ? " during the measurement window" : ""
+      })`,
       "",
       s.byFile,
       "",

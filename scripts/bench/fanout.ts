@@ -62,6 +62,8 @@ export interface FanoutStep {
   queueDrops: number;
   /** Sustained: no gap at any sink, ≥ 97 % of the target received. */
   ok: boolean;
+  /** At most 0.1 % of the target lost at the sinks, ≥ 97 % received. */
+  okLow: boolean;
   /**
    * The cloud kept up: what it put on the wire (received + sink socket
    * drops) ≥ 97 % of the target, no queue drop, publisher on pace.
@@ -75,6 +77,8 @@ export interface FanoutResult {
   label: string;
   /** Highest sustained aggregate datagrams/s with no receiver loss (0 if none). */
   maxSustained: number;
+  /** Highest aggregate datagrams/s with ≤ 0.1 % receiver loss. */
+  maxLowLoss: number;
   /** Highest aggregate datagrams/s the cloud put on the wire on pace. */
   maxOutput: number;
   /** The step that failed first, if any. */
@@ -206,6 +210,8 @@ export async function runFanout(
         queueDrops: qd,
         ok: lost === 0 && socketDrops === 0 && behind === 0 && qd === 0 &&
           received >= 0.97 * target && (pb.closed as number) === 0,
+        okLow: lost <= 0.001 * target * secs && received >= 0.97 * target &&
+          behind === 0 && qd === 0,
         cloudOk: behind === 0 && qd === 0 && (pb.closed as number) === 0 &&
           received + socketDrops / secs >= 0.97 * target,
       };
@@ -221,6 +227,7 @@ export async function runFanout(
     let best: FanoutStep | undefined;
     let fail: FanoutStep | undefined;
     let bestOutput: FanoutStep | undefined;
+
     const max = opts.maxSteps ?? FANOUT_STEPS.length;
     for (const target of FANOUT_STEPS.slice(0, max)) {
       const s = await measure(target);
@@ -239,12 +246,19 @@ export async function runFanout(
         else fail = s;
       }
     }
+    // Highest step such that every lower ramp step had ≤ 0.1 % loss too.
+    let bestLow: FanoutStep | undefined;
+    for (const s of steps) {
+      if (!s.okLow) break;
+      bestLow = s;
+    }
     await pub.child.send("rate 0");
     await pub.child.send("stop");
     await sink.child.send("stop");
     return {
       label: c.label,
       maxSustained: best?.target ?? 0,
+      maxLowLoss: bestLow?.target ?? 0,
       maxOutput: bestOutput?.target ?? 0,
       best,
       bestOutput,

@@ -53,13 +53,24 @@ export class FlvReader {
     let last = "";
     while (performance.now() < end) {
       try {
-        res = await fetch(url, { signal: r.#abort.signal });
+        // Headers must come within 10 s (a stalled server fails the run).
+        const headers = setTimeout(() => r.#abort.abort(), 10_000);
+        try {
+          res = await fetch(url, { signal: r.#abort.signal });
+        } finally {
+          clearTimeout(headers);
+        }
         if (res.ok) break;
         last = `HTTP ${res.status}`;
         await res.body?.cancel();
         res = undefined;
       } catch (e) {
         last = (e as Error).message;
+        if (r.#abort.signal.aborted) {
+          throw new Error(
+            `GET ${url}: expected response headers within 10 s, received none`,
+          );
+        }
       }
       await new Promise((ok) => setTimeout(ok, 100));
     }

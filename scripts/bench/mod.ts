@@ -189,19 +189,28 @@ async function pipelines(
     if (system === "flvcast" && o.profile) {
       pctx.cpuProfDir = `${ctx.cpuProfDir}/${n}x${m}`;
     }
-    try {
-      const r: PipelineResult = await runPipeline(pctx, system, n, m, timing);
-      ctx.tls ??= pctx.tls;
-      ctx.nms ??= pctx.nms;
-      report.pipeline.push(r);
-      if (system === "nms") report.env["node-media-server"] = ctx.nms!.version;
-    } catch (e) {
-      report.problems.push(
-        `pipeline ${system} ${n}×${m} failed: ${
-          (e as Error).message.slice(0, 600)
-        }`,
-      );
-      log(`  failed: ${(e as Error).message.slice(0, 300)}`);
+    // A failed run is reported, then tried once more (fresh processes).
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      try {
+        const r: PipelineResult = await runPipeline(pctx, system, n, m, timing);
+        ctx.tls ??= pctx.tls;
+        ctx.nms ??= pctx.nms;
+        if (attempt > 1) {
+          r.notes.push("second attempt (the first failed, see Notes)");
+        }
+        report.pipeline.push(r);
+        if (system === "nms") {
+          report.env["node-media-server"] = ctx.nms!.version;
+        }
+        break;
+      } catch (e) {
+        report.problems.push(
+          `pipeline ${system} ${n}×${m} attempt ${attempt} failed: ${
+            (e as Error).message.slice(0, 700)
+          }`,
+        );
+        log(`  failed: ${(e as Error).message.slice(0, 400)}`);
+      }
     }
   }
   report.notes.push(
@@ -211,11 +220,16 @@ async function pipelines(
   );
   if (system === "flvcast" && o.profile && ctx.cpuProfDir) {
     for (const [n, m] of configs) {
+      const r = report.pipeline.find((p) =>
+        p.system === "flvcast" && p.n === n && p.m === m
+      );
       for (const role of ["cloud", "edge"]) {
         report.profiles.push(
           ...await summarizeDir(
             `${ctx.cpuProfDir}/${n}x${m}/${role}`,
             `${role}, ${n}×${m}`,
+            12,
+            r?.monoWindow,
           ),
         );
       }

@@ -202,6 +202,8 @@ export interface EdgeOptions {
   latencyMs: number;
   /** CPU profile folder. */
   cpuProfDir?: string;
+  /** Extra `deno run` flags (e.g. `--inspect=…` for diagnosis). */
+  denoFlags?: string[];
 }
 
 /** Starts a flvcast edge and waits until its API answers. */
@@ -226,6 +228,7 @@ export async function startEdge(o: EdgeOptions): Promise<ServerProc> {
   );
   const p = spawnAt(o.place, "flvcast edge", Deno.execPath(), [
     ...denoArgs(o.cpuProfDir),
+    ...(o.denoFlags ?? []),
     `${REPO_ROOT}/main.ts`,
     "edge",
     "--config",

@@ -25,6 +25,7 @@ import {
   freeTcpPort,
   freeUdpPorts,
   memoryMiB,
+  monotonicUs,
   parsePrometheus,
 } from "./util.ts";
 
@@ -72,6 +73,8 @@ export interface PipelineResult {
   rtpPps?: number;
   /** flvcast edge counters over all streams at window end. */
   edge?: Record<string, number>;
+  /** The window on the monotonic clock (µs), to cut CPU profiles. */
+  monoWindow: [number, number];
   /** Problems worth printing. */
   notes: string[];
 }
@@ -98,23 +101,64 @@ export async function runPipelineAgent(
   place: Place,
   cfg: PipelineAgentConfig,
   pids: Record<string, number>,
-): Promise<{ result: Record<string, unknown>; cpu: Record<string, number> }> {
+): Promise<
+  {
+    result: Record<string, unknown>;
+    cpu: Record<string, number>;
+    monoWindow: [number, number];
+  }
+> {
   const agent = startAgent(place, cfg, { name: "load agent" }).child;
   try {
     const setupMs = 30_000 + cfg.publish.length * 300;
     await agent.next("measure_start", setupMs + cfg.warmupMs);
     const c0: Record<string, number> = {};
     for (const [k, pid] of Object.entries(pids)) c0[k] = cpuSeconds(pid);
+    const m0 = monotonicUs();
     await agent.next("measure_end", cfg.measureMs + 10_000);
+    const m1 = monotonicUs();
     const cpu: Record<string, number> = {};
     for (const [k, pid] of Object.entries(pids)) {
       cpu[k] = cpuSeconds(pid) - c0[k];
     }
     const result = await agent.next("result", cfg.graceMs + 20_000);
-    return { result, cpu };
+    return { result, cpu, monoWindow: [m0, m1] };
   } finally {
     await agent.dispose();
   }
+}
+
+/**
+ * After a failed run: which server stopped answering its health check, and
+ * how busy it is (a server spinning at 100 % of a core is stuck in a loop).
+ */
+async function diagnose(
+  pids: Record<string, number>,
+  healthUrls: Record<string, string>,
+): Promise<string> {
+  const out: string[] = [];
+  for (const [k, pid] of Object.entries(pids)) {
+    let health = "no health URL";
+    const url = healthUrls[k];
+    if (url) {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+        await res.body?.cancel();
+        health = `health ${res.status}`;
+      } catch (e) {
+        health = `health check failed (${(e as Error).message})`;
+      }
+    }
+    try {
+      const c0 = cpuSeconds(pid);
+      await new Promise((r) => setTimeout(r, 1000));
+      const busy = (cpuSeconds(pid) - c0) * 100;
+      out.push(`${k}: ${health}, ${busy.toFixed(0)} % CPU over 1 s`);
+    } catch {
+      out.push(`${k}: exited`);
+    }
+  }
+  return ` [diagnosis: ${out.join("; ")}]`;
 }
 
 /** Runs one pipeline configuration against flvcast or NMS. */
@@ -132,6 +176,7 @@ export async function runPipeline(
     let play: string[];
     let pids: Record<string, number>;
     let stats: { name: string; url: string }[] = [];
+    let healthUrls: Record<string, string> = {};
     const streamKey = (i: number) => `live/b${i}`;
     if (system === "flvcast") {
       ctx.tls ??= await makeTls(ctx.dir);
@@ -176,6 +221,10 @@ export async function runPipeline(
         (_, i) => `http://127.0.0.1:${flv}/${streamKey(i)}.flv`,
       );
       pids = { cloud: cloud.pid, edge: edge.pid };
+      healthUrls = {
+        cloud: `http://127.0.0.1:${capi}/healthz`,
+        edge: `http://127.0.0.1:${eapi}/healthz`,
+      };
       stats = [
         { name: "cloudMetrics", url: `http://127.0.0.1:${capi}/metrics` },
         { name: "edgeStreams", url: `http://127.0.0.1:${eapi}/api/streams` },
@@ -200,19 +249,30 @@ export async function runPipeline(
       );
       pids = { nms: nms.pid };
     }
-    const { result: r, cpu } = await runPipelineAgent({}, {
-      mode: "pipeline",
-      clip: ctx.clip,
-      publish,
-      play,
-      readersPerStream: m,
-      warmupMs: timing.warmupMs,
-      measureMs: timing.measureMs,
-      graceMs: timing.graceMs,
-      stats,
-      maxRunMs: 60_000 + n * 500 + timing.warmupMs + timing.measureMs +
-        timing.graceMs,
-    }, pids);
+    let agentRun;
+    try {
+      agentRun = await runPipelineAgent({}, {
+        mode: "pipeline",
+        clip: ctx.clip,
+        publish,
+        play,
+        readersPerStream: m,
+        warmupMs: timing.warmupMs,
+        measureMs: timing.measureMs,
+        graceMs: timing.graceMs,
+        stats,
+        maxRunMs: 60_000 + n * 500 + timing.warmupMs + timing.measureMs +
+          timing.graceMs,
+      }, pids);
+    } catch (e) {
+      throw new Error(
+        `${(e as Error).message.slice(0, 400)}${await diagnose(
+          pids,
+          healthUrls,
+        )}`,
+      );
+    }
+    const { result: r, cpu, monoWindow } = agentRun;
     const peakRss: Record<string, number> = {};
     for (const [k, pid] of Object.entries(pids)) {
       peakRss[k] = memoryMiB(pid).peak;
@@ -233,6 +293,7 @@ export async function runPipeline(
       latency: r.latency as PipelineResult["latency"],
       sendLatenessP99: (r.sendLateness as { p99: number }).p99,
       agentCpuPct: r.agentCpuPct as number,
+      monoWindow,
       notes,
     };
     if (

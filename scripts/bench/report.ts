@@ -189,6 +189,7 @@ function fanoutTable(rows: FanoutResult[]): string {
       "case",
       "max aggregate pkts/s, no receiver loss",
       "cloud CPU % there",
+      "max with ≤ 0.1 % receiver loss",
       "max aggregate pkts/s the cloud put on the wire on pace",
       "cloud CPU % there",
       "first loss at (target → received, sink socket drops, other gaps, cloud queue drops)",
@@ -199,6 +200,7 @@ function fanoutTable(rows: FanoutResult[]): string {
         r.label,
         fmt(r.maxSustained, 0),
         fmt(r.best?.cloudCpuPct, 0),
+        fmt(r.maxLowLoss, 0),
         fmt(r.maxOutput, 0),
         fmt(r.bestOutput?.cloudCpuPct, 0),
         f

@@ -26,6 +26,14 @@ export function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 }
 
+/**
+ * CLOCK_MONOTONIC-like time in µs (from `/proc/uptime`, 10 ms resolution):
+ * the clock V8 CPU profiles are stamped with.
+ */
+export function monotonicUs(): number {
+  return Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]) * 1e6;
+}
+
 /** Peak and current resident set size in MiB (`VmHWM`, `VmRSS`). */
 export function memoryMiB(pid: number): { peak: number; rss: number } {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
@@ -293,6 +301,7 @@ export class Child implements Disposable {
       while (this.#lines.length > 0) {
         const l = this.#lines.shift()!;
         if (l.event === event) return l;
+        this.#keep(JSON.stringify(l).slice(0, 300) + "\n");
         if (l.event === "error") {
           throw new Error(`${this.name}: ${l.message ?? JSON.stringify(l)}`);
         }
