@@ -122,6 +122,11 @@ Deno.test({
       );
       origin = `http://127.0.0.1:${front.addr.port}`;
     }
+    console.log(
+      `browser: page served by ${
+        mounted ? "the edge's FLV port" : "the test, in front of the edge's hub"
+      } at ${origin}`,
+    );
 
     const profile = await Deno.makeTempDir({ prefix: "flvcast_chromium_" });
     let context:

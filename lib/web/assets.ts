@@ -45,7 +45,7 @@ function candidates(): string[] {
 }
 
 /**
- * Reads `mpegts.js`'s browser build (`dist/mpegts.js`) once.
+ * Reads `mpegts.js`'s browser build (`dist/mpegts.js`), once per process.
  * Never throws: a failure is returned so the page can say what is missing
  * while the rest of the server goes on.
  *
@@ -56,6 +56,13 @@ function candidates(): string[] {
  * ```
  */
 export function loadPlayerScript(): PlayerScript {
+  loaded ??= readPlayerScript();
+  return loaded;
+}
+
+let loaded: PlayerScript | undefined;
+
+function readPlayerScript(): PlayerScript {
   const tried: string[] = [];
   for (const href of candidates()) {
     try {
