@@ -1,0 +1,1017 @@
+/**
+ * Network-namespace end-to-end proofs of issue 2 (multicast fan-out) and
+ * issue 4 (edges repairing a lossy multicast feed over QUIC), with the real
+ * `flvcast cloud` / `flvcast edge` programs and ffmpeg as the publisher.
+ *
+ * One topology, four hosts on one bridge: `cloud` (198.18.0.1) and three
+ * edges `e1`…`e3` (198.18.0.2–4). The cloud sends every RTP/RTCP packet to
+ * two multicast groups: 239.255.1.1:5222, which the edges join, and
+ * 239.255.1.2:5224, which raw recorders join (no loss on that port). Loss is
+ * an nftables rule on an edge's input that drops RTP datagrams for 5222 at
+ * random (RTCP is exempt: a lost BYE together with the stream's last packets
+ * leaves the receiver nothing that tells it the tail existed, which no repair
+ * can fix and would make the counters test flaky). Every player, recorder and
+ * API request runs inside the namespaces; the test reads their files.
+ *
+ * Publish 1 (`live/p1`): 5 % loss on every edge, a player per edge, two raw
+ * recorders. Publish 2 (`live/p2`): 20 % loss on e1; 5 % on e2 and its QUIC
+ * link to the cloud cut for a few seconds mid-stream.
+ *
+ * @module
+ */
+import { equal, ok } from "node:assert/strict";
+import {
+  FlvDemuxer,
+  type FlvTag,
+  isKeyframe,
+  isSequenceHeader,
+  TAG_SCRIPT,
+  TAG_VIDEO,
+} from "../lib/flv/mod.ts";
+import { generateSelfSigned } from "../lib/quic/mod.ts";
+import { parseRtcp } from "../lib/rtcp/mod.ts";
+import {
+  isRtcp,
+  parseRtp,
+  type RtpPacket,
+  TagAssembler,
+} from "../lib/rtp/mod.ts";
+import { probe } from "./support/media.ts";
+import {
+  createTopology,
+  type NetnsProcess,
+  netnsUnavailableReason,
+  type Topology,
+} from "./support/netns.ts";
+import { parseDump } from "./support/rtp_dump.ts";
+
+const UNAVAILABLE = await netnsUnavailableReason();
+
+const path = (rel: string) => new URL(rel, import.meta.url).pathname;
+const MAIN = path("../main.ts");
+const READER = path("./support/flv_reader.ts");
+const DUMP = path("./support/rtp_dump.ts");
+
+const EDGE_GROUP = "239.255.1.1";
+const EDGE_PORT = 5222;
+const RAW_GROUP = "239.255.1.2";
+const RAW_PORT = 5224;
+const QUIC_PORT = 4242;
+const SECRET = "netns-e2e-secret";
+const LATENCY_MS = 300;
+const CLIP_SECONDS = 10;
+const FPS = 25;
+const PAYLOAD_SIZE = 1180;
+const EDGES = ["e1", "e2", "e3"] as const;
+const LOSS_TABLE = "flvcast_e2e_loss";
+const QUIC_TABLE = "flvcast_e2e_quic";
+
+/**
+ * The QUIC-cut case is blocked by two product bugs (reported to the lead with
+ * fixes; set this to `false` once both are in):
+ *
+ * 1. lib/quic: a QUIC datagram the kernel refuses to send (here EPERM from the
+ *    nft rule; under Deno's node:dgram every errno arrives as "UNKNOWN")
+ *    becomes `ErrorQUICClientInternal("Failed to send data on the
+ *    QUICSocket")`, which `@matrixai/quic` rethrows from its own event
+ *    handler: an uncaught exception that kills the edge process (the cloud's
+ *    server has the same path).
+ * 2. lib/edge/jitter_buffer.ts `#drain`: when a tag that starts right after a
+ *    given-up gap has an expired hole of its own, "start" → `#enterDiscard` →
+ *    "discard" sees `#afterGap` still true and the same head as a tag start →
+ *    "start" again: an endless loop that freezes the edge.
+ */
+const QUIC_CUT_BLOCKED = true;
+
+/**
+ * The 5 % case is blocked by a product bug (reported to the lead with a fix;
+ * set this to `false` once it is in): lib/edge/edge_node.ts opens the QUIC
+ * retransmission link only when the first NACK is due. The handshake takes
+ * ~200 ms on an idle machine and more than the 300 ms budget on a loaded one,
+ * so losses in the first fraction of a second of an edge's first stream are
+ * often given up (1 run in 4 here: a broken first GOP, ~27 tags missing).
+ * Fix: connect at edge start when `cloud_quic_addr` is set, and when a stream
+ * is learned from SDES otherwise. Later streams find the link up, so the
+ * 20 % case (second publish) is not affected.
+ */
+const FIRST_STREAM_BLOCKED = true;
+
+// ---------------------------------------------------------------------------
+// Process output
+
+/** Collects a process's stdout lines and lets the test await one. */
+class LineLog {
+  readonly lines: string[] = [];
+  readonly name: string;
+  readonly closed: Promise<void>;
+  #waiters: {
+    re: RegExp;
+    from: number;
+    resolve: (line: string) => void;
+    reject: (err: Error) => void;
+  }[] = [];
+  #ended = false;
+
+  constructor(name: string, proc: NetnsProcess) {
+    this.name = name;
+    this.closed = this.#pump(proc);
+  }
+
+  async #pump(proc: NetnsProcess): Promise<void> {
+    try {
+      while (true) {
+        const line = await proc.nextLine(2_000_000_000);
+        if (line === null) break;
+        this.lines.push(line);
+        this.#waiters = this.#waiters.filter((w) => {
+          if (!w.re.test(line)) return true;
+          w.resolve(line);
+          return false;
+        });
+      }
+    } catch {
+      // The process is gone; waiters are rejected below.
+    } finally {
+      this.#ended = true;
+      for (const w of this.#waiters) {
+        w.reject(
+          new Error(
+            `expected a line matching ${w.re} from ${this.name}, received end of output; last lines:\n${
+              this.lines.slice(-15).join("\n")
+            }`,
+          ),
+        );
+      }
+      this.#waiters = [];
+    }
+  }
+
+  /** The first line (at index ≥ `from`) matching `re`, waiting up to `timeoutMs`. */
+  async waitFor(re: RegExp, timeoutMs: number, from = 0): Promise<string> {
+    const hit = this.lines.slice(from).find((l) => re.test(l));
+    if (hit !== undefined) return hit;
+    if (this.#ended) {
+      throw new Error(
+        `expected a line matching ${re} from ${this.name}, received end of output; last lines:\n${
+          this.lines.slice(-15).join("\n")
+        }`,
+      );
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        this.#waiters.push({ re, from, resolve, reject });
+        timer = setTimeout(() => {
+          reject(
+            new Error(
+              `expected a line matching ${re} from ${this.name} within ${timeoutMs} ms; last lines:\n${
+                this.lines.slice(-15).join("\n")
+              }`,
+            ),
+          );
+        }, timeoutMs);
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Lines matching `re`. */
+  count(re: RegExp): number {
+    return this.lines.filter((l) => re.test(l)).length;
+  }
+}
+
+/** `key=value` fields of a log line (numbers parsed). */
+function logFields(line: string): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const m of line.matchAll(/(\w+)=("[^"]*"|\S+)/g)) {
+    const n = Number(m[2]);
+    out[m[1]] = Number.isFinite(n) ? n : m[2];
+  }
+  return out;
+}
+
+/** Starts `main.ts ROLE flags…` in `host` with stderr merged into stdout. */
+function startNode(
+  topo: Topology,
+  host: string,
+  role: "cloud" | "edge",
+  flags: string[],
+): { proc: NetnsProcess; log: LineLog } {
+  const proc = topo.spawn(host, "/bin/sh", [
+    "-c",
+    'exec "$@" 2>&1',
+    "sh",
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--unstable-net",
+    MAIN,
+    role,
+    ...flags,
+  ]);
+  return { proc, log: new LineLog(`${role}@${host}`, proc) };
+}
+
+// ---------------------------------------------------------------------------
+// Inside the namespaces
+
+async function httpGet(topo: Topology, host: string, url: string) {
+  const r = await topo.exec(host, "curl", ["-sS", "--max-time", "5", url]);
+  return r.stdout;
+}
+
+/** One stream as the edge API shows it (the fields this test reads). */
+interface EdgeStreamCounters {
+  key: string;
+  packetsReceived: number;
+  reordered: number;
+  duplicates: number;
+  late: number;
+  lost: number;
+  nacked: number;
+  recovered: number;
+  unrecoverable: number;
+  tagsOut: number;
+  tagsDropped: number;
+  tagsSkipped: number;
+}
+
+async function edgeStream(
+  topo: Topology,
+  host: string,
+  key: string,
+): Promise<EdgeStreamCounters | undefined> {
+  const doc = JSON.parse(
+    await httpGet(topo, host, "http://127.0.0.1:8091/api/streams"),
+  ) as { streams: EdgeStreamCounters[] };
+  return doc.streams.find((s) => s.key === key);
+}
+
+/** Polls the edge API until `test` holds for `key` (the API is the only way in). */
+async function pollEdge(
+  topo: Topology,
+  host: string,
+  key: string,
+  test: (s: EdgeStreamCounters) => boolean,
+  what: string,
+  timeoutMs: number,
+): Promise<EdgeStreamCounters> {
+  const deadline = performance.now() + timeoutMs;
+  let last: EdgeStreamCounters | undefined;
+  while (true) {
+    last = await edgeStream(topo, host, key);
+    if (last && test(last)) return last;
+    if (performance.now() > deadline) {
+      throw new Error(
+        `expected ${what} on ${host} within ${timeoutMs} ms, last counters: ${
+          JSON.stringify(last)
+        }`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Keeps the newest API snapshot of `key` on `host` (for counters the end-of-stream log line lacks). */
+class EdgeWatch {
+  last: EdgeStreamCounters | undefined;
+  #stop = false;
+  readonly done: Promise<void>;
+
+  constructor(topo: Topology, host: string, key: string) {
+    this.done = (async () => {
+      while (!this.#stop) {
+        try {
+          this.last = (await edgeStream(topo, host, key)) ?? this.last;
+        } catch {
+          // The edge is busy or gone: keep the last snapshot.
+        }
+        await new Promise((r) => setTimeout(r, 150));
+      }
+    })();
+  }
+
+  async stop(): Promise<EdgeStreamCounters | undefined> {
+    this.#stop = true;
+    await this.done;
+    return this.last;
+  }
+}
+
+async function cloudPacketsTotal(topo: Topology): Promise<number> {
+  const text = await httpGet(topo, "cloud", "http://127.0.0.1:8090/metrics");
+  const m = /^flvcast_cloud_rtp_packets_total(?:\{[^}]*\})? (\d+)$/m.exec(text);
+  if (!m) {
+    throw new Error(
+      `expected flvcast_cloud_rtp_packets_total in the cloud's /metrics, received:\n${
+        text.slice(0, 500)
+      }`,
+    );
+  }
+  return Number(m[1]);
+}
+
+async function nft(topo: Topology, host: string, script: string) {
+  await topo.exec(host, "nft", ["-f", "-"], { stdin: script });
+}
+
+/** Drops `permille`/1000 of the RTP (not RTCP) datagrams arriving for `port` on `host`. */
+async function setRtpLoss(
+  topo: Topology,
+  host: string,
+  port: number,
+  permille: number,
+) {
+  await nft(
+    topo,
+    host,
+    [
+      `add table inet ${LOSS_TABLE}`,
+      `delete table inet ${LOSS_TABLE}`,
+      `add table inet ${LOSS_TABLE}`,
+      `add chain inet ${LOSS_TABLE} input { type filter hook input priority 0; policy accept; }`,
+      // RTCP (rtcp-mux): second byte = packet type 192..223; never dropped.
+      `add rule inet ${LOSS_TABLE} input udp dport ${port} @th,72,8 192-223 accept`,
+      `add rule inet ${LOSS_TABLE} input udp dport ${port} numgen random mod 1000 < ${permille} counter drop`,
+      "",
+    ].join("\n"),
+  );
+}
+
+/** RTP datagrams the loss rule on `host` has dropped since it was set. */
+async function rtpDropped(topo: Topology, host: string): Promise<number> {
+  const { stdout } = await topo.exec(host, "nft", [
+    "-j",
+    "list",
+    "table",
+    "inet",
+    LOSS_TABLE,
+  ]);
+  let total = 0;
+  const doc = JSON.parse(stdout) as { nftables: Record<string, unknown>[] };
+  for (const item of doc.nftables) {
+    const rule = item.rule as { expr?: Record<string, unknown>[] } | undefined;
+    for (const e of rule?.expr ?? []) {
+      const c = e.counter as { packets?: number } | undefined;
+      if (c?.packets !== undefined) total += c.packets;
+    }
+  }
+  return total;
+}
+
+async function blockQuic(topo: Topology, host: string) {
+  await nft(
+    topo,
+    host,
+    [
+      `add table inet ${QUIC_TABLE}`,
+      `add chain inet ${QUIC_TABLE} output { type filter hook output priority 0; policy accept; }`,
+      `add chain inet ${QUIC_TABLE} input { type filter hook input priority 0; policy accept; }`,
+      `add rule inet ${QUIC_TABLE} output udp dport ${QUIC_PORT} counter drop`,
+      `add rule inet ${QUIC_TABLE} input udp sport ${QUIC_PORT} counter drop`,
+      "",
+    ].join("\n"),
+  );
+}
+
+async function unblockQuic(topo: Topology, host: string) {
+  await nft(topo, host, `delete table inet ${QUIC_TABLE}\n`);
+}
+
+/** Edge counters around a cut of the QUIC link. */
+interface QuicCut {
+  /** Just before the cut (about 2 s into the stream). */
+  before: EdgeStreamCounters;
+  /** At the end of the cut. */
+  during: EdgeStreamCounters;
+  /** When the first packet was repaired again after the cut. */
+  after: EdgeStreamCounters;
+  /** How long the link was cut. */
+  cutMs: number;
+  /** From the end of the cut to the first repair. */
+  backAfterMs: number;
+}
+
+/** About 2 s into `live/p2`, cuts `host`'s QUIC link for 3.5 s, then waits for a repair. */
+async function cutQuic(topo: Topology, host: string): Promise<QuicCut> {
+  const key = "live/p2";
+  const before = await pollEdge(
+    topo,
+    host,
+    key,
+    (s) => s.tagsOut >= 2 * (FPS + 43),
+    "2 s of tags",
+    20_000,
+  );
+  await blockQuic(topo, host);
+  const cutAt = performance.now();
+  await new Promise((r) => setTimeout(r, 3500));
+  let during: EdgeStreamCounters | undefined;
+  try {
+    during = await edgeStream(topo, host, key);
+  } finally {
+    await unblockQuic(topo, host);
+  }
+  const cutMs = performance.now() - cutAt;
+  ok(during, `expected ${key} at ${host} while its QUIC link was cut`);
+  const after = await pollEdge(
+    topo,
+    host,
+    key,
+    (s) => s.recovered > during.recovered,
+    "a repaired packet after the QUIC link came back",
+    5_000,
+  );
+  return {
+    before,
+    during,
+    after,
+    cutMs,
+    backAfterMs: performance.now() - cutAt - cutMs,
+  };
+}
+
+function publish(topo: Topology, key: string): NetnsProcess {
+  return topo.spawn("cloud", "ffmpeg", [
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-nostdin",
+    "-re",
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc2=size=320x240:rate=${FPS}`,
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=frequency=440:sample_rate=44100",
+    "-t",
+    String(CLIP_SECONDS),
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-tune",
+    "zerolatency",
+    "-pix_fmt",
+    "yuv420p",
+    "-g",
+    String(FPS),
+    "-c:a",
+    "aac",
+    "-b:a",
+    "64k",
+    "-f",
+    "flv",
+    `rtmp://127.0.0.1:1935/${key}`,
+  ], { stdout: "null" });
+}
+
+async function exitedOk(proc: NetnsProcess, what: string) {
+  const status = await proc.status;
+  equal(
+    status.code,
+    0,
+    `expected ${what} to exit 0, received ${status.code}: ${
+      proc.stderrText().slice(-1000)
+    }`,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Tags
+
+const hex = (b: ArrayBuffer) =>
+  Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join(
+    "",
+  );
+
+/** `type/timestamp/size/sha256(body)` per tag. */
+async function tagKeys(tags: FlvTag[]): Promise<string[]> {
+  return await Promise.all(
+    tags.map(async (t) =>
+      `${t.type}/${t.timestamp}/${t.data.length}/${
+        hex(await crypto.subtle.digest("SHA-256", t.data as BufferSource))
+      }`
+    ),
+  );
+}
+
+async function readFlv(file: string): Promise<FlvTag[]> {
+  return new FlvDemuxer().push(await Deno.readFile(file));
+}
+
+async function recordingOf(dir: string, key: string): Promise<string> {
+  const prefix = key.replaceAll("/", "_") + "_";
+  for await (const e of Deno.readDir(dir)) {
+    if (e.name.startsWith(prefix) && e.name.endsWith(".flv")) {
+      return `${dir}/${e.name}`;
+    }
+  }
+  throw new Error(`expected a recording of ${key} in ${dir}, found none`);
+}
+
+/** RTP packets `tags` make at the cloud's payload limit. */
+function packetsFor(tags: FlvTag[]): number {
+  return tags.reduce(
+    (n, t) => n + Math.ceil((11 + t.data.length) / PAYLOAD_SIZE),
+    0,
+  );
+}
+
+/** How a player's output lines up with the recording. */
+interface Alignment {
+  /** Leading metadata / sequence-header tags of the output (its start tags). */
+  headers: number;
+  /** Index in the recording of the output's first media tag. */
+  start: number;
+  /** Recording tags from `start` on that the output lacks. */
+  missing: number;
+  /** Recording tags from `start` on. */
+  expected: number;
+  /** Recording tags at the end that all arrived, contiguous. */
+  completeTail: number;
+  /** Recording index of the first tag the output lacks (-1: none). */
+  firstMissing: number;
+}
+
+const isHeader = (t: FlvTag) => t.type === TAG_SCRIPT || isSequenceHeader(t);
+
+/**
+ * Lines a player's tags up with the recording: the output's leading start
+ * tags (metadata, sequence headers) must be recording tags; from its first
+ * media tag on the output must be the recording's tags in order, each exactly
+ * equal, with at most the returned `missing` left out (0 for a clean stream).
+ */
+function align(
+  rec: FlvTag[],
+  recKeys: string[],
+  out: FlvTag[],
+  outKeys: string[],
+  who: string,
+): Alignment {
+  let headers = 0;
+  while (headers < out.length && isHeader(out[headers])) {
+    ok(
+      recKeys.includes(outKeys[headers]),
+      `${who}: start tag ${headers} (${
+        outKeys[headers]
+      }) is not in the recording`,
+    );
+    headers++;
+  }
+  ok(headers < out.length, `${who}: expected media tags, received none`);
+  const start = recKeys.indexOf(outKeys[headers]);
+  ok(
+    start >= 0,
+    `${who}: first media tag (${outKeys[headers]}) is not in the recording`,
+  );
+  let r = start;
+  let missing = 0;
+  let lastMissing = -1;
+  let firstMissing = -1;
+  for (let o = headers; o < out.length; o++) {
+    const at = recKeys.indexOf(outKeys[o], r);
+    ok(
+      at >= 0,
+      `${who}: output tag ${o} (${
+        outKeys[o]
+      }) does not follow in the recording after index ${r} (expected ${
+        recKeys[r]
+      })`,
+    );
+    if (at > r) {
+      lastMissing = at - 1;
+      if (firstMissing < 0) firstMissing = r;
+    }
+    missing += at - r;
+    r = at + 1;
+  }
+  if (r < rec.length) {
+    lastMissing = rec.length - 1;
+    if (firstMissing < 0) firstMissing = r;
+  }
+  missing += rec.length - r;
+  return {
+    headers,
+    start,
+    missing,
+    expected: rec.length - start,
+    completeTail: rec.length - 1 - lastMissing,
+    firstMissing,
+  };
+}
+
+/** Packets of one SSRC from a dump, in sequence order (arrival order checked). */
+function rtpOf(datagrams: Uint8Array[], key: string) {
+  let ssrc: number | undefined;
+  let bye = false;
+  const bySsrc = new Map<number, RtpPacket[]>();
+  for (const d of datagrams) {
+    if (isRtcp(d)) {
+      for (const p of parseRtcp(d)) {
+        if (p.type === "sdes") {
+          for (const c of p.chunks) if (c.key === key) ssrc = c.ssrc;
+        } else if (p.type === "bye" && p.ssrcs.includes(ssrc ?? -1)) {
+          bye = true;
+        }
+      }
+    } else {
+      const p = parseRtp(d);
+      let list = bySsrc.get(p.ssrc);
+      if (!list) bySsrc.set(p.ssrc, list = []);
+      list.push(p);
+    }
+  }
+  ok(ssrc !== undefined, `expected an SDES naming ${key}, received none`);
+  return { ssrc, bye, packets: bySsrc.get(ssrc) ?? [] };
+}
+
+// ---------------------------------------------------------------------------
+
+Deno.test({
+  name: UNAVAILABLE === undefined
+    ? "netns e2e: multicast fan-out (issue 2) and lossy multicast repaired by edges over QUIC (issue 4)"
+    : `netns e2e (skipped: ${UNAVAILABLE})`,
+  ignore: UNAVAILABLE !== undefined,
+  async fn(t) {
+    const t0 = performance.now();
+    const since = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
+    const dir = await Deno.makeTempDir({ prefix: "flvcast_netns_e2e_" });
+    const logs: LineLog[] = [];
+    try {
+      await using topo = await createTopology({
+        hosts: ["cloud", ...EDGES],
+        prefix: "fce2e",
+      });
+      const tls = await generateSelfSigned();
+      await Deno.writeTextFile(`${dir}/cert.pem`, tls.certPem);
+      await Deno.writeTextFile(`${dir}/key.pem`, tls.keyPem);
+      await Deno.writeTextFile(`${dir}/config.yaml`, "{}\n");
+      const common = [
+        `--config=${dir}/config.yaml`,
+        `--quic_secret=${SECRET}`,
+        "--log_level=info",
+        "--enable_log_file=false",
+      ];
+
+      const cloud = startNode(topo, "cloud", "cloud", [
+        ...common,
+        "--rtmp_addr=127.0.0.1:1935",
+        "--api_addr=127.0.0.1:8090",
+        `--quic_addr=:${QUIC_PORT}`,
+        "--rtp_port=5220",
+        `--client_addr_list=${EDGE_GROUP}:${EDGE_PORT},${RAW_GROUP}:${RAW_PORT}`,
+        "--multicast_ttl=1",
+        `--rtp_payload_size=${PAYLOAD_SIZE}`,
+        "--enable_record=true",
+        `--record_dir=${dir}/cloud`,
+        `--quic_cert=${dir}/cert.pem`,
+        `--quic_key=${dir}/key.pem`,
+      ]);
+      logs.push(cloud.log);
+      const edges = new Map(EDGES.map((host) => {
+        const node = startNode(topo, host, "edge", [
+          ...common,
+          `--edge.udp_addr=${EDGE_GROUP}:${EDGE_PORT}`,
+          `--edge.multicast_interface=${topo.address(host)}`,
+          "--edge.flv_addr=127.0.0.1:7001",
+          "--edge.api_addr=127.0.0.1:8091",
+          `--edge.cloud_quic_addr=${topo.address("cloud")}:${QUIC_PORT}`,
+          `--edge.cloud_fingerprint=${tls.fingerprint}`,
+          `--edge.latency_ms=${LATENCY_MS}`,
+          `--record_dir=${dir}/${host}`,
+        ]);
+        logs.push(node.log);
+        return [host, node];
+      }));
+      const running = /flvcast running/;
+      await Promise.all([
+        cloud.log.waitFor(running, 20_000),
+        ...[...edges.values()].map((e) => e.log.waitFor(running, 20_000)),
+      ]);
+      ok(
+        (await cloud.log.waitFor(/cloud started/, 1)).includes(tls.fingerprint),
+        "expected the cloud to use the certificate given by --quic_cert",
+      );
+
+      // ---- publish 1: 5 % RTP loss at every edge, raw recorders ----------
+      await Promise.all(
+        EDGES.map((h) => setRtpLoss(topo, h, EDGE_PORT, 50)),
+      );
+      const raw = ["e1", "e2"].map((host) =>
+        topo.spawnDeno(host, DUMP, [
+          "--port",
+          String(RAW_PORT),
+          "--group",
+          RAW_GROUP,
+          "--iface",
+          topo.address(host),
+          "--out",
+          `${dir}/raw_${host}.dump`,
+        ])
+      );
+      const players1 = EDGES.map((host) =>
+        topo.spawnDeno(host, READER, [
+          "--url",
+          "http://127.0.0.1:7001/live/p1.flv",
+          "--out",
+          `${dir}/p1_${host}.flv`,
+          "--wait-ms",
+          "30000",
+        ])
+      );
+      await Promise.all([
+        ...raw.map((p) => p.nextJson(20_000)), // ready
+        ...players1.map((p) => p.nextJson(20_000)), // waiting
+      ]);
+      console.log(`[${since()}] nodes up; publishing live/p1`);
+      const ff1 = publish(topo, "live/p1");
+      const [raw1, raw2, ...end1] = await Promise.all([
+        ...raw.map((p) => p.nextJson(40_000)),
+        ...players1.map(async (p) => {
+          const connected = await p.nextJson(40_000);
+          equal(connected.event, "connected");
+          return await p.nextJson(40_000);
+        }),
+      ]);
+      await exitedOk(ff1, "ffmpeg publishing live/p1");
+      const [cloudEnd1, ...edgeEnd1] = await Promise.all([
+        cloud.log.waitFor(/stream ended key=live\/p1 /, 10_000),
+        ...EDGES.map((h) =>
+          edges.get(h)!.log.waitFor(/stream ended key=live\/p1 /, 10_000)
+        ),
+      ]);
+      ok(cloudEnd1);
+      const sent1 = await cloudPacketsTotal(topo);
+      const drops1 = await Promise.all(EDGES.map((h) => rtpDropped(topo, h)));
+      const rec1 = await readFlv(await recordingOf(`${dir}/cloud`, "live/p1"));
+      const recKeys1 = await tagKeys(rec1);
+      console.log(
+        `[${since()}] live/p1 done: ${rec1.length} tags, ${sent1} RTP packets; dropped by nft at e1..e3: ${
+          drops1.join(", ")
+        }`,
+      );
+
+      await t.step(
+        "issue 2: both multicast receivers get every packet; rebuilt tags equal the recording",
+        async () => {
+          equal(
+            packetsFor(rec1),
+            sent1,
+            "expected the cloud's rtp_packets_total to match its recording",
+          );
+          for (const [i, res] of [raw1, raw2].entries()) {
+            const who = `raw receiver ${i + 1}`;
+            equal(res.event, "result");
+            equal(res.reason, "bye", `${who}: expected to stop at the BYE`);
+            const datagrams = parseDump(
+              await Deno.readFile(`${dir}/raw_e${i + 1}.dump`),
+            );
+            const { packets, bye } = rtpOf(datagrams, "live/p1");
+            ok(bye, `${who}: expected a BYE for the stream`);
+            equal(
+              packets.length,
+              sent1,
+              `${who}: expected every RTP packet the cloud sent`,
+            );
+            const asm = new TagAssembler();
+            const tags: FlvTag[] = [];
+            for (let k = 0; k < packets.length; k++) {
+              if (k > 0) {
+                equal(
+                  packets[k].sequence,
+                  (packets[k - 1].sequence + 1) & 0xffff,
+                  `${who}: expected consecutive sequence numbers at packet ${k}`,
+                );
+              }
+              const tag = asm.push(packets[k]);
+              if (tag) tags.push(tag);
+            }
+            const keys = await tagKeys(tags);
+            equal(keys.length, recKeys1.length, `${who}: tag count`);
+            for (let k = 0; k < keys.length; k++) {
+              equal(keys[k], recKeys1[k], `${who}: tag ${k}`);
+            }
+          }
+        },
+      );
+
+      await t.step({
+        name:
+          "issue 4: 5 % loss at three edges: every player gets the recording tag for tag, decodable",
+        // Blocked by a product bug (reported to the lead): see FIRST_STREAM_BLOCKED.
+        ignore: FIRST_STREAM_BLOCKED,
+        fn: async () => {
+          for (const [i, host] of EDGES.entries()) {
+            const end = end1[i];
+            equal(end.event, "end");
+            equal(end.reason, "eof", `${host}: expected the body to end`);
+            const file = `${dir}/p1_${host}.flv`;
+            const out = await readFlv(file);
+            const a = align(rec1, recKeys1, out, await tagKeys(out), host);
+            const c = logFields(edgeEnd1[i]);
+            const p = await probe(file);
+            console.log(
+              `  ${host}: ${out.length} tags (recording ${rec1.length}, first media tag = recording #${a.start}, ${a.missing} missing, first at #${a.firstMissing} ts ${
+                rec1[a.firstMissing]?.timestamp
+              }); nft dropped ${
+                drops1[i]
+              }; edge received ${c.received} recovered ${c.recovered} unrecoverable ${c.unrecoverable} tagsDropped ${c.tagsDropped}; ${p.videoFrames} video frames`,
+            );
+            equal(a.missing, 0, `${host}: expected no tag missing`);
+            ok(
+              a.start <= rec1.findIndex(isKeyframe),
+              `${host}: expected the player to get everything from the first keyframe on, it started at recording tag ${a.start}`,
+            );
+            ok(drops1[i] > 0, `${host}: expected nft to drop some packets`);
+            equal(c.unrecoverable, 0, `${host}: unrecoverable`);
+            equal(c.recovered, drops1[i], `${host}: recovered = dropped`);
+            equal(c.received, sent1 - drops1[i], `${host}: received`);
+            equal(p.errors.length, 0, `${host}: ffprobe: ${p.errors}`);
+            ok(
+              p.videoFrames >= 0.95 * CLIP_SECONDS * FPS,
+              `${host}: expected >= 95 % of ${
+                CLIP_SECONDS * FPS
+              } frames, decoded ${p.videoFrames}`,
+            );
+          }
+        },
+      });
+
+      // ---- publish 2: 20 % at e1; 5 % at e2 with its QUIC link cut ----------
+      await setRtpLoss(topo, "e1", EDGE_PORT, 200);
+      await setRtpLoss(topo, "e2", EDGE_PORT, 50);
+      const hosts2: (typeof EDGES)[number][] = QUIC_CUT_BLOCKED
+        ? ["e1"]
+        : ["e1", "e2"];
+      const players2 = hosts2.map((host) =>
+        topo.spawnDeno(host, READER, [
+          "--url",
+          "http://127.0.0.1:7001/live/p2.flv",
+          "--out",
+          `${dir}/p2_${host}.flv`,
+          "--wait-ms",
+          "30000",
+        ])
+      );
+      await Promise.all(players2.map((p) => p.nextJson(20_000)));
+      const e2LogFrom = edges.get("e2")!.log.lines.length;
+      console.log(`[${since()}] publishing live/p2`);
+      const watchE1 = new EdgeWatch(topo, "e1", "live/p2");
+      const ff2 = publish(topo, "live/p2");
+      const ends2 = Promise.all(players2.map(async (p) => {
+        const connected = await p.nextJson(40_000);
+        equal(connected.event, "connected");
+        return await p.nextJson(40_000);
+      }));
+      const cut = QUIC_CUT_BLOCKED ? undefined : await cutQuic(topo, "e2");
+      const [end2e1, end2e2] = await ends2;
+      await exitedOk(ff2, "ffmpeg publishing live/p2");
+      const [edgeEnd2e1, edgeEnd2e2] = await Promise.all(
+        hosts2.map((h) =>
+          edges.get(h)!.log.waitFor(/stream ended key=live\/p2 /, 10_000)
+        ),
+      );
+      await cloud.log.waitFor(/stream ended key=live\/p2 /, 10_000);
+      const lastE1 = await watchE1.stop();
+      const sent2 = (await cloudPacketsTotal(topo)) - sent1;
+      const drops2 = await Promise.all(hosts2.map((h) => rtpDropped(topo, h)));
+      const rec2 = await readFlv(await recordingOf(`${dir}/cloud`, "live/p2"));
+      const recKeys2 = await tagKeys(rec2);
+      equal(packetsFor(rec2), sent2, "live/p2: cloud packets vs recording");
+      console.log(
+        `[${since()}] live/p2 done: ${rec2.length} tags, ${sent2} RTP packets; dropped by nft at ${
+          hosts2.map((h, i) => `${h} ${drops2[i]}`).join(", ")
+        }`,
+      );
+
+      await t.step(
+        "issue 4: 20 % loss: >= 99.5 % of tags arrive intact; received + recovered + unrecoverable = sent",
+        async () => {
+          equal(end2e1.reason, "eof", "e1: expected the body to end");
+          const file = `${dir}/p2_e1.flv`;
+          const out = await readFlv(file);
+          const a = align(rec2, recKeys2, out, await tagKeys(out), "e1");
+          const delivered = (rec2.length - a.missing) / rec2.length;
+          const c = logFields(edgeEnd2e1);
+          const p = await probe(file);
+          console.log(
+            `  e1 @20 %: ${rec2.length - a.missing}/${rec2.length} tags (${
+              (delivered * 100).toFixed(2)
+            } %); nft dropped ${
+              drops2[0]
+            }; edge received ${c.received} recovered ${c.recovered} unrecoverable ${c.unrecoverable} tagsDropped ${c.tagsDropped}; last API snapshot: lost ${lastE1?.lost} nacked ${lastE1?.nacked} duplicates ${lastE1?.duplicates} late ${lastE1?.late}; ${p.videoFrames} video frames`,
+          );
+          ok(
+            a.start <= rec2.findIndex(isKeyframe),
+            `e1: expected the player to start by the first keyframe, it started at recording tag ${a.start}`,
+          );
+          ok(
+            delivered >= 0.995,
+            `e1: expected >= 99.5 % of ${rec2.length} tags, received ${
+              rec2.length - a.missing
+            }`,
+          );
+          ok(drops2[0] > 0.1 * sent2, `e1: expected ~20 % dropped by nft`);
+          equal(
+            Number(c.received) + Number(c.recovered) +
+              Number(c.unrecoverable),
+            sent2,
+            `e1: received ${c.received} + recovered ${c.recovered} + unrecoverable ${c.unrecoverable} = sent ${sent2} (nft dropped ${
+              drops2[0]
+            }; last API snapshot ${JSON.stringify(lastE1)})`,
+          );
+          equal(c.received, sent2 - drops2[0], "e1: received = sent - dropped");
+          equal(p.errors.length, 0, `e1: ffprobe: ${p.errors}`);
+        },
+      );
+
+      await t.step({
+        name:
+          "issue 4: QUIC cut: the edge serves what arrives, drops what it cannot repair, recovers when the link returns",
+        // Blocked by product bugs (reported to the lead): see QUIC_CUT_BLOCKED.
+        ignore: QUIC_CUT_BLOCKED,
+        fn: async () => {
+          ok(cut);
+          const { before, during, after } = cut;
+          equal(end2e2.reason, "eof", "e2: expected the body to end");
+          const c = logFields(edgeEnd2e2);
+          // While cut: tags kept flowing, losses could not be repaired.
+          ok(
+            during.tagsOut >= before.tagsOut + 3 * FPS,
+            `e2: expected tags to keep flowing while QUIC was cut: ${before.tagsOut} → ${during.tagsOut}`,
+          );
+          ok(
+            during.unrecoverable > before.unrecoverable,
+            `e2: expected unrecoverable packets while QUIC was cut: ${before.unrecoverable} → ${during.unrecoverable}`,
+          );
+          ok(
+            during.tagsDropped > before.tagsDropped,
+            `e2: expected tags dropped while QUIC was cut: ${before.tagsDropped} → ${during.tagsDropped}`,
+          );
+          // After: repairs again, nothing more given up once it recovered.
+          equal(
+            c.unrecoverable,
+            after.unrecoverable,
+            `e2: expected no packet given up after the link came back (${after.unrecoverable} at recovery, ${c.unrecoverable} at the end)`,
+          );
+          equal(
+            Number(c.received) + Number(c.recovered) +
+              Number(c.unrecoverable),
+            sent2,
+            `e2: received ${c.received} + recovered ${c.recovered} + unrecoverable ${c.unrecoverable} = sent ${sent2} (nft dropped ${
+              drops2[1]
+            })`,
+          );
+          // The player: every tag it got is exact, what is missing is the cut.
+          const file = `${dir}/p2_e2.flv`;
+          const out = await readFlv(file);
+          const a = align(rec2, recKeys2, out, await tagKeys(out), "e2");
+          ok(a.missing > 0, "e2: expected the player to miss some tags");
+          const tailMs = rec2[rec2.length - 1].timestamp -
+            rec2[rec2.length - a.completeTail].timestamp;
+          ok(
+            tailMs >= 2000,
+            `e2: expected the last >= 2 s of the stream complete after recovery, complete tail is ${tailMs} ms`,
+          );
+          const p = await probe(file);
+          equal(p.errors.length, 0, `e2: ffprobe: ${p.errors}`);
+          // A player never gets a GOP without its keyframe.
+          const firstVideo = out.find((tg) =>
+            tg.type === TAG_VIDEO && !isSequenceHeader(tg)
+          );
+          ok(firstVideo && isKeyframe(firstVideo), "e2: first video keyframe");
+          const warnings = edges.get("e2")!.log.lines.slice(e2LogFrom).filter(
+            (l) => /could not be repaired/.test(l),
+          ).length;
+          ok(
+            warnings >= 1 && warnings <= 2,
+            `e2: expected the loss warning at most once per 10 s, logged ${warnings}`,
+          );
+          console.log(
+            `  e2 cut ${Math.round(cut.cutMs)} ms: ${
+              rec2.length - a.missing
+            }/${rec2.length} tags, complete tail ${tailMs} ms; repair back ${
+              Math.round(cut.backAfterMs)
+            } ms after the cut ended; unrecoverable before/during/end ${before.unrecoverable}/${during.unrecoverable}/${c.unrecoverable}, recovered ${before.recovered}/${during.recovered}/${c.recovered}, tagsDropped ${c.tagsDropped}`,
+          );
+        },
+      });
+      console.log(`[${since()}] checks done`);
+    } catch (err) {
+      for (const l of logs) {
+        console.error(
+          `--- ${l.name} (last lines)\n${l.lines.slice(-25).join("\n")}`,
+        );
+      }
+      throw err;
+    } finally {
+      await Promise.all(logs.map((l) => l.closed));
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});

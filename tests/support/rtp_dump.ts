@@ -1,0 +1,246 @@
+/**
+ * A raw RTP/RTCP recorder for end-to-end tests: binds a UDP port (joining a
+ * multicast group if asked), keeps every datagram and writes them to a file
+ * when the sender says goodbye (the first RTCP BYE), on SIGTERM, or when the
+ * byte cap is reached. Usable as a library ({@linkcode dumpRtp},
+ * {@linkcode parseDump}) or as a program inside a network namespace:
+ *
+ * ```sh
+ * deno run -A --unstable-net tests/support/rtp_dump.ts \
+ *   --port 5224 --group 239.255.1.2 --iface 198.18.0.2 --out /tmp/rx.dump
+ * ```
+ *
+ * The program prints JSON lines on stdout: `{"event":"ready",...}` once the
+ * socket is bound and the group joined, then one `{"event":"result",...}`
+ * ({@linkcode DumpResult}) after the file is written. Exit 0 after the result,
+ * 1 on errors, 2 on bad arguments.
+ *
+ * File format: the datagrams in arrival order, each as a u16 big-endian
+ * length followed by its bytes.
+ *
+ * @module
+ */
+import { parseRtcp } from "../../lib/rtcp/mod.ts";
+import { isRtcp } from "../../lib/rtp/mod.ts";
+
+/** Options for {@linkcode dumpRtp}. */
+export interface DumpOptions {
+  /** UDP port to bind. */
+  port: number;
+  /** Multicast group to join (IPv4), if any. */
+  group?: string;
+  /** Local interface address to join on; default `0.0.0.0`. */
+  iface?: string;
+  /** File the datagrams are written to. */
+  out: string;
+  /** Stop keeping datagrams beyond this many bytes; default 64 MiB. */
+  maxBytes?: number;
+  /** Called once the socket is bound (and the group joined). */
+  onReady?: (info: { port: number }) => void;
+  /** Aborting stops the recorder (reason `"aborted"`). */
+  signal?: AbortSignal;
+}
+
+/** What {@linkcode dumpRtp} reports. */
+export interface DumpResult {
+  /** Always `"result"` (JSON-lines event name). */
+  event: "result";
+  /** Why it stopped. */
+  reason: "bye" | "aborted" | "full";
+  /** Datagrams kept (and written). */
+  datagrams: number;
+  /** Of those, RTCP compounds. */
+  rtcp: number;
+  /** Bytes of the kept datagrams. */
+  bytes: number;
+}
+
+/**
+ * Records datagrams until the first RTCP BYE, an abort, or `maxBytes`, then
+ * writes them to `out`.
+ */
+export async function dumpRtp(opts: DumpOptions): Promise<DumpResult> {
+  const maxBytes = opts.maxBytes ?? 64 << 20;
+  const conn = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "0.0.0.0",
+    port: opts.port,
+    reuseAddress: opts.group !== undefined,
+  });
+  const kept: Uint8Array[] = [];
+  let bytes = 0;
+  let rtcp = 0;
+  let reason: DumpResult["reason"] | undefined;
+  let closed = false;
+  const stop = (why: DumpResult["reason"]) => {
+    reason ??= why;
+    if (!closed) {
+      closed = true;
+      conn.close();
+    }
+  };
+  const onAbort = () => stop("aborted");
+  try {
+    if (opts.group !== undefined) {
+      await conn.joinMulticastV4(opts.group, opts.iface ?? "0.0.0.0");
+    }
+    if (opts.signal?.aborted) stop("aborted");
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    opts.onReady?.({ port: (conn.addr as Deno.NetAddr).port });
+    const buf = new Uint8Array(65536);
+    while (!closed) {
+      let data: Uint8Array;
+      try {
+        [data] = await conn.receive(buf);
+      } catch (err) {
+        if (closed) break;
+        throw err;
+      }
+      if (bytes + data.length > maxBytes) {
+        stop("full");
+        break;
+      }
+      kept.push(data.slice());
+      bytes += data.length;
+      if (isRtcp(data)) {
+        rtcp++;
+        let bye = false;
+        try {
+          bye = parseRtcp(data).some((p) => p.type === "bye");
+        } catch {
+          // Not ours to judge: the test parses the dump.
+        }
+        if (bye) stop("bye");
+      }
+    }
+  } finally {
+    opts.signal?.removeEventListener("abort", onAbort);
+    if (!closed) {
+      closed = true;
+      conn.close();
+    }
+  }
+  const out = new Uint8Array(bytes + 2 * kept.length);
+  let off = 0;
+  for (const d of kept) {
+    out[off] = d.length >> 8;
+    out[off + 1] = d.length & 0xff;
+    out.set(d, off + 2);
+    off += 2 + d.length;
+  }
+  await Deno.writeFile(opts.out, out);
+  return {
+    event: "result",
+    reason: reason ?? "aborted",
+    datagrams: kept.length,
+    rtcp,
+    bytes,
+  };
+}
+
+/**
+ * Splits a dump file back into its datagrams (subarrays of `bytes`).
+ *
+ * @throws {RangeError} when the file ends inside a datagram.
+ */
+export function parseDump(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let off = 0;
+  while (off < bytes.length) {
+    if (off + 2 > bytes.length) {
+      throw new RangeError(
+        `dump: expected a 2-byte length at offset ${off}, received ${
+          bytes.length - off
+        } byte(s)`,
+      );
+    }
+    const len = (bytes[off] << 8) | bytes[off + 1];
+    if (off + 2 + len > bytes.length) {
+      throw new RangeError(
+        `dump: expected ${len} bytes at offset ${off + 2}, received ${
+          bytes.length - off - 2
+        }`,
+      );
+    }
+    out.push(bytes.subarray(off + 2, off + 2 + len));
+    off += 2 + len;
+  }
+  return out;
+}
+
+function parseArgs(args: string[]): DumpOptions {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < args.length; i += 2) {
+    if (!args[i].startsWith("--") || args[i + 1] === undefined) {
+      throw new TypeError(
+        `expected "--flag value" pairs, received ${
+          JSON.stringify(args.slice(i))
+        }`,
+      );
+    }
+    flags.set(args[i].slice(2), args[i + 1]);
+  }
+  const take = (name: string) => {
+    const v = flags.get(name);
+    flags.delete(name);
+    return v;
+  };
+  const port = Number(take("port"));
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new TypeError(`--port: expected an integer in 1..65535`);
+  }
+  const out = take("out");
+  if (out === undefined) throw new TypeError("missing required --out FILE");
+  const maxRaw = take("max-bytes");
+  const opts: DumpOptions = {
+    port,
+    out,
+    group: take("group"),
+    iface: take("iface"),
+    maxBytes: maxRaw === undefined ? undefined : Number(maxRaw),
+  };
+  if (flags.size > 0) {
+    throw new TypeError(
+      `unknown flag(s): ${[...flags.keys()].map((k) => "--" + k).join(", ")}`,
+    );
+  }
+  return opts;
+}
+
+/**
+ * Runs the recorder program with `args`, writing JSON lines to stdout.
+ *
+ * @returns the exit code (0 ok, 1 error, 2 bad arguments).
+ */
+export async function runDump(args: string[]): Promise<number> {
+  let opts: DumpOptions;
+  try {
+    opts = parseArgs(args);
+  } catch (err) {
+    console.error(`rtp_dump: ${(err as Error).message}`);
+    return 2;
+  }
+  const print = (obj: unknown) => console.log(JSON.stringify(obj));
+  const abort = new AbortController();
+  const onTerm = () => abort.abort();
+  Deno.addSignalListener("SIGTERM", onTerm);
+  try {
+    print(
+      await dumpRtp({
+        ...opts,
+        signal: abort.signal,
+        onReady: ({ port }) => print({ event: "ready", port }),
+      }),
+    );
+    return 0;
+  } catch (err) {
+    console.error(`rtp_dump: ${(err as Error).stack ?? err}`);
+    return 1;
+  } finally {
+    Deno.removeSignalListener("SIGTERM", onTerm);
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await runDump(Deno.args));
+}
