@@ -87,6 +87,7 @@ export class CloudNode {
   #bySsrc = new Map<number, CloudStream>();
   #retired = new Map<number, { stream: CloudStream; until: number }>();
   #recordings = new Map<CloudStream, Recording>();
+  #closing = new Set<Promise<void>>();
   #rtmp: RtmpServer;
   #sender: RtpSender;
   #rtx: RtxServer;
@@ -203,6 +204,7 @@ export class CloudNode {
     await this.#sender.close();
     await this.#rtx.stop();
     await this.#api?.shutdown();
+    await Promise.allSettled([...this.#closing]);
   }
 
   /** Node facts for `GET /api/node`. */
@@ -346,11 +348,11 @@ export class CloudNode {
     const rec = this.#recordings.get(stream);
     if (!rec) return;
     this.#recordings.delete(stream);
-    try {
-      rec.writer.close();
-    } catch {
-      // already closed
-    }
+    const closing: Promise<void> = Promise.resolve()
+      .then(() => rec.writer.close())
+      .catch(() => {})
+      .finally(() => this.#closing.delete(closing));
+    this.#closing.add(closing);
   }
 
   /** Where the recording of a live stream goes, if it is recorded. */
