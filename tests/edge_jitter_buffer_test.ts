@@ -203,6 +203,28 @@ Deno.test("jitter: lost packets are NACKed after the grace and recovered", () =>
   assertEquals(jb.pending, 0);
 });
 
+Deno.test("jitter: loss at the tail is found through the Sender Report's packet count", () => {
+  const tags = stream(1, 4);
+  const packets = packetize(tags, { seq: 65530 });
+  const jb = new JitterBuffer({ latencyMs: 100, reorderGraceMs: 5 });
+  const out: FlvTag[] = [];
+  // An SR while everything so far arrived anchors the sequence space.
+  out.push(...feed(jb, packets.slice(0, 10)));
+  assertEquals(jb.senderReport(0x1234, 10, 40), []);
+  // The last two packets are lost; nothing later reveals it...
+  out.push(...feed(jb, packets.slice(10, -2), 50));
+  assertEquals(jb.nacks(500), []);
+  // ...until the next SR says how many were sent.
+  jb.senderReport(0x1234, packets.length, 500);
+  assertEquals(jb.nacks(505), packets.slice(-2).map((p) => p.sequence));
+  for (const p of packets.slice(-2)) out.push(...jb.push(p, 506, "rtx"));
+  same(out, tags);
+  // An SR of another SSRC, or one that says nothing new, changes nothing.
+  jb.senderReport(0x9999, packets.length + 50, 600);
+  jb.senderReport(0x1234, packets.length, 600);
+  assertEquals(jb.nacks(700), []);
+});
+
 Deno.test("jitter: NACK retries are spaced by the RTT and stop at the deadline", () => {
   const packets = packetize(stream(1));
   const jb = new JitterBuffer({
@@ -266,6 +288,28 @@ Deno.test("jitter: unrecoverable loss drops the tag whole and resumes video at a
   // The lost packet arriving late is counted and dropped.
   assertEquals(jb.push(packets[bytesBefore + 1], 101, "rtx"), []);
   assertEquals(jb.stats.late, 1);
+});
+
+Deno.test("jitter: consecutive broken tags are each dropped, the next whole tag comes out", () => {
+  const big = (ts: number): FlvTag => ({
+    type: 8,
+    timestamp: ts,
+    data: body([0xaf, 0x01], 250, ts),
+  });
+  const tags = [big(0), big(10), big(20), audio(30), big(40)];
+  const packets = packetize(tags); // 3 + 3 + 3 + 1 + 3 packets
+  // Lose the middle packet of each of the first three tags.
+  const lost = new Set([1, 4, 7]);
+  const jb = new JitterBuffer({ latencyMs: 50 });
+  const out: FlvTag[] = [];
+  packets.forEach((p, i) => {
+    if (!lost.has(i)) out.push(...jb.push(p, 0));
+  });
+  out.push(...jb.poll(50));
+  same(out, [tags[3], tags[4]]);
+  assertEquals(jb.stats.tagsDropped, 3);
+  assertEquals(jb.stats.unrecoverable, 3);
+  assertEquals(jb.bufferedPackets, 0);
 });
 
 Deno.test("jitter: a NAVL (unavailable) gives up at once", () => {

@@ -169,6 +169,7 @@ export class JitterBuffer {
   #sync: SyncState = "unknown";
   #needKeyframe = true;
   #candidate: RtpPacket | undefined;
+  #anchor: number | undefined;
 
   #stats: JitterStats = {
     received: 0,
@@ -354,6 +355,31 @@ export class JitterBuffer {
     return out;
   }
 
+  /**
+   * A Sender Report of this stream said the sender has sent `packetCount`
+   * packets. Loss at the tail (the last packets before a pause or the end of
+   * the stream, which no later packet reveals) is detected here: the count
+   * anchors the sender's first sequence number (taking the highest anchor
+   * seen, since tail loss only makes it look lower), and any packet up to
+   * anchor + count - 1 not received becomes missing (and is NACKed).
+   * Returns the tags this releases (none, normally).
+   */
+  senderReport(ssrc: number, packetCount: number, now: number): FlvTag[] {
+    if (!this.#started || ssrc !== this.#ssrc || packetCount <= 0) return [];
+    const anchor = (this.#high - ((packetCount - 1) & 0xffff)) & 0xffff;
+    if (this.#anchor === undefined || seqDiff(anchor, this.#anchor) > 0) {
+      this.#anchor = anchor;
+    }
+    const expected = (this.#anchor + packetCount - 1) & 0xffff;
+    const d = seqDiff(expected, this.#high);
+    if (d <= 0 || seqDiff(expected, this.#head) >= this.#size) return [];
+    for (let i = 1; i <= d; i++) {
+      this.#missing.set((this.#high + i) & 0xffff, this.#newMiss(now));
+    }
+    this.#high = expected;
+    return this.#drain(now);
+  }
+
   /** Applies deadlines; returns tags released by giving up on lost packets. */
   poll(now: number): FlvTag[] {
     return this.#drain(now);
@@ -455,6 +481,7 @@ export class JitterBuffer {
     this.#sync = "unknown";
     this.#needKeyframe = true;
     this.#candidate = undefined;
+    this.#anchor = undefined;
   }
 
   #expired(seq: number, now: number): boolean {
@@ -502,6 +529,9 @@ export class JitterBuffer {
     const type = head && head.payload.length > 0 ? head.payload[0] & 0x1f : 0;
     if (type !== TAG_AUDIO && type !== TAG_SCRIPT) this.#needKeyframe = true;
     this.#sync = "discard";
+    // The head belongs to the broken tag: it must not be taken for the start
+    // of the next one.
+    this.#afterGap = false;
   }
 
   /** Gives up on whatever blocks the head (window or byte cap overflow). */
@@ -516,7 +546,13 @@ export class JitterBuffer {
     // Hold the very first packets for the reorder grace, so an earlier packet
     // arriving just after them still counts as the start.
     if (!this.#advancedAny && now < this.#startAt + this.#grace) return out;
-    while (this.#count() > 0) {
+    // Each pass advances the head or changes state; the bound is a safety net
+    // so that no input can ever spin the event loop.
+    for (
+      let pass = 0;
+      this.#count() > 0 && pass < 4 * this.#size + 16;
+      pass++
+    ) {
       const head = this.#get(this.#head);
       if (this.#sync === "start") {
         const n = this.#count();

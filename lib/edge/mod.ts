@@ -12,3 +12,14 @@ export {
   looksLikeTagStart,
   type PacketSource,
 } from "./jitter_buffer.ts";
+export {
+  EdgeNode,
+  type EdgeNodeOptions,
+  type EdgeNodeStats,
+  type ListenAddress,
+} from "./edge_node.ts";
+export {
+  edgeApiHandler,
+  type EdgeApiSource,
+  type EdgeStreamInfo,
+} from "./edge_api.ts";

@@ -1,0 +1,120 @@
+/**
+ * The edge's HTTP API (SPEC §8): `GET /api/streams` (per-stream receive,
+ * repair and player counters), `GET /api/node`, `GET /metrics` (Prometheus
+ * text) and `GET /healthz`.
+ *
+ * @module
+ */
+import {
+  type MetricFamily,
+  PROMETHEUS_CONTENT_TYPE,
+  renderPrometheus,
+} from "../metrics/mod.ts";
+
+/** One stream as the edge API shows it. */
+export interface EdgeStreamInfo {
+  /** Stream key, e.g. `live/movie`. */
+  key: string;
+  /** Current RTP SSRC. */
+  ssrc: number;
+  /** Address the RTP comes from. */
+  source: string;
+  /** When the edge learned the stream (ISO 8601). */
+  startTime: string;
+  /** Distinct RTP packets received over UDP. */
+  packetsReceived: number;
+  /** RTP bytes received over UDP (datagrams of this stream). */
+  bytesReceived: number;
+  /** Packets that arrived after a later one. */
+  reordered: number;
+  /** Duplicate packets dropped. */
+  duplicates: number;
+  /** Packets that arrived too late (behind the window or given up). */
+  late: number;
+  /** Packets found missing (NACKed at least once). */
+  lost: number;
+  /** NACK requests issued (retries included). */
+  nacked: number;
+  /** Packets recovered by retransmission. */
+  recovered: number;
+  /** Packets given up. */
+  unrecoverable: number;
+  /** Tags released to players. */
+  tagsOut: number;
+  /** Tags dropped whole (incomplete at the deadline or corrupt). */
+  tagsDropped: number;
+  /** Video tags withheld until the next keyframe after a drop. */
+  tagsSkipped: number;
+  /** Players connected now. */
+  players: number;
+  /** Players cut off for being too slow. */
+  slowPlayers: number;
+  /** One-way delay cloud → edge from the Sender Reports (ms), if known. */
+  oneWayDelayMs: number | null;
+  /** Retransmission round-trip estimate (ms). */
+  rttMs: number;
+  /** Packets held in the reorder buffer now. */
+  bufferedPackets: number;
+  /** Packets waiting for repair now. */
+  pendingRepair: number;
+  /** The FLV file being recorded, if any. */
+  recording: string | null;
+}
+
+/** What the API reads from the edge. */
+export interface EdgeApiSource {
+  /** Snapshots of the live streams. */
+  streams(): EdgeStreamInfo[];
+  /** Node facts (ports, retransmission link…). */
+  node(): Record<string, unknown>;
+  /** Metric families for `/metrics`. */
+  metrics(): MetricFamily[];
+}
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body, null, 2) + "\n", {
+    status,
+    headers: {
+      "content-type": "application/json; charset=utf-8",
+      "access-control-allow-origin": "*",
+    },
+  });
+
+/**
+ * Builds the edge API request handler.
+ *
+ * @example Usage
+ * ```ts
+ * import { edgeApiHandler } from "./edge_api.ts";
+ * const handle = edgeApiHandler({ streams: () => [], node: () => ({}), metrics: () => [] });
+ * const res = handle(new Request("http://edge/healthz"));
+ * res.status; // 200
+ * ```
+ */
+export function edgeApiHandler(
+  source: EdgeApiSource,
+): (req: Request) => Response {
+  return (req) => {
+    const { pathname } = new URL(req.url);
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return json({ error: `expected GET, got ${req.method}` }, 405);
+    }
+    switch (pathname) {
+      case "/api/streams":
+        return json({ streams: source.streams() });
+      case "/api/node":
+        return json(source.node());
+      case "/metrics":
+        return new Response(renderPrometheus(source.metrics()), {
+          headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
+        });
+      case "/healthz":
+        return json({ status: "ok" });
+      default:
+        return json({
+          error:
+            `not found: ${pathname} (expected /api/streams, /api/node, /metrics or /healthz)`,
+        }, 404);
+    }
+  };
+}

@@ -1,0 +1,443 @@
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { EdgeNode, type EdgeNodeOptions } from "../lib/edge/mod.ts";
+import { type FlvTag, isKeyframe, isSequenceHeader } from "../lib/flv/mod.ts";
+import { nullLogger } from "../lib/log/mod.ts";
+import { FakeCloud, testFingerprint, until } from "./edge_support.ts";
+import {
+  describe,
+  HttpPlayer,
+  syntheticStream,
+  WsPlayer,
+} from "./http_support.ts";
+
+const LOOP = "127.0.0.1";
+
+async function startEdge(
+  quicPort: number,
+  extra: Partial<EdgeNodeOptions> = {},
+): Promise<EdgeNode> {
+  const edge = new EdgeNode({
+    udp: { hostname: LOOP, port: 0 },
+    flv: { hostname: LOOP, port: 0 },
+    api: { hostname: LOOP, port: 0 },
+    quicPort,
+    fingerprint: await testFingerprint(),
+    latencyMs: 300,
+    logger: nullLogger,
+    ...extra,
+  });
+  await edge.start();
+  return edge;
+}
+
+/** Edge + cloud; the cloud's QUIC port is learned first so the edge can use
+ * "RTP source address + quicPort" (no cloudQuic given). */
+async function setup(
+  extra: Partial<EdgeNodeOptions> = {},
+  cloudOpts: { secret?: string } = {},
+): Promise<{ edge: EdgeNode; cloud: FakeCloud; close(): Promise<void> }> {
+  // Start the cloud against a placeholder port, then point it at the edge.
+  const probe = await FakeCloud.start(9, cloudOpts);
+  const edge = await startEdge(probe.rtxPort, {
+    secret: cloudOpts.secret,
+    ...extra,
+  });
+  const cloud = await FakeCloud.start(edge.ports.udp, {
+    ...cloudOpts,
+    rtxPort: probe.rtxPort,
+    rtx: false,
+  });
+  await probe.close();
+  await cloud.startRtx();
+  return {
+    edge,
+    cloud,
+    async close() {
+      await edge.stop();
+      await cloud.close();
+    },
+  };
+}
+
+function flvUrl(edge: EdgeNode, key: string): string {
+  return `http://${LOOP}:${edge.ports.flv}/${key}.flv`;
+}
+
+/** Every 5th packet is kept off UDP (many tags lose one fragment). */
+const everyFifth = (seq: number) => seq % 5 === 2;
+
+Deno.test("edge: packets held back from UDP are recovered over QUIC; output equals the sent tags", async () => {
+  const { edge, cloud, close } = await setup({}, { secret: "s3cret" });
+  try {
+    const stream = cloud.stream("live/movie", { seq: 65500 }); // wraps soon
+    await stream.report();
+    await until(
+      () => edge.hub.get("live/movie") !== undefined,
+      "the stream to be learned",
+    );
+    const player = await HttpPlayer.open(flvUrl(edge, "live/movie"));
+    equal(player.response.status, 200);
+    equal(player.response.headers.get("content-type"), "video/x-flv");
+    const tags = syntheticStream({ gops: 4, frames: 10 });
+    await stream.send(tags, everyFifth);
+    ok(stream.skipped.length > 20, `held back ${stream.skipped.length}`);
+    await player.waitFor(tags.length, 10_000);
+    deepEqual(player.tags.map(describe), tags.map(describe));
+    // Counters add up: every packet was received or recovered.
+    const [info] = edge.streams();
+    equal(info.key, "live/movie");
+    equal(info.ssrc, stream.ssrc);
+    equal(info.recovered, stream.skipped.length);
+    equal(info.unrecoverable, 0);
+    equal(
+      info.packetsReceived + info.recovered + info.unrecoverable,
+      stream.sent,
+    );
+    equal(info.tagsOut, tags.length);
+    equal(info.tagsDropped, 0);
+    ok(info.nacked >= stream.skipped.length);
+    ok(info.oneWayDelayMs !== null && Math.abs(info.oneWayDelayMs) < 1000);
+    equal(info.players, 1);
+    // BYE: the body ends once the stream is over, and the key is gone.
+    await stream.bye();
+    equal(await player.done, "end");
+    await until(() => edge.streams().length === 0, "the stream to end");
+    const gone = await fetch(flvUrl(edge, "live/movie"));
+    await gone.body?.cancel();
+    equal(gone.status, 404);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("edge: WebSocket-FLV players get the same tags; a late joiner starts at a keyframe", async () => {
+  const { edge, cloud, close } = await setup();
+  try {
+    const stream = cloud.stream("live/a/b");
+    await stream.report();
+    await until(
+      () => edge.hub.get("live/a/b") !== undefined,
+      "the stream to be learned",
+    );
+    const ws = await WsPlayer.open(
+      `ws://${LOOP}:${edge.ports.flv}/live/a/b.flv`,
+    );
+    const tags = syntheticStream({ gops: 2, frames: 6 });
+    await stream.send(tags, everyFifth);
+    await ws.waitFor(tags.length, 10_000);
+    deepEqual(ws.tags.map(describe), tags.map(describe));
+    // A late HTTP player: metadata, seq headers, then the last GOP from its keyframe.
+    const late = await HttpPlayer.open(flvUrl(edge, "live/a/b"));
+    await late.waitFor(3 + 12);
+    ok(isSequenceHeader(late.tags[1]) && isSequenceHeader(late.tags[2]));
+    const firstVideo = late.tags.slice(3).find((t) => t.type === 9)!;
+    ok(isKeyframe(firstVideo));
+    deepEqual(late.tags.slice(3).map(describe), tags.slice(-12).map(describe));
+    await ws.close();
+    await late.close();
+  } finally {
+    await close();
+  }
+});
+
+/** Checks `got` is `sent` minus whole tags, with video resuming only at keyframes. */
+function assertCleanSubsequence(got: FlvTag[], sent: FlvTag[]): void {
+  const want = sent.map(describe);
+  let j = 0;
+  let videoBroken = false;
+  for (const t of got) {
+    const d = describe(t);
+    while (j < want.length && want[j] !== d) {
+      if (sent[j].type === 9 && !isSequenceHeader(sent[j])) videoBroken = true;
+      j++;
+    }
+    ok(j < want.length, `delivered tag ${d} was never sent (or out of order)`);
+    if (t.type === 9 && !isSequenceHeader(t)) {
+      if (videoBroken) {
+        ok(isKeyframe(t), `video resumed on a non-keyframe: ${d}`);
+      }
+      videoBroken = false;
+    }
+    j++;
+  }
+}
+
+Deno.test("edge: with the retransmission server down it drops what it cannot repair, keeps serving, and recovers when it returns", async () => {
+  const { edge, cloud, close } = await setup({ latencyMs: 150 });
+  try {
+    const stream = cloud.stream("live/outage");
+    await stream.report();
+    await until(
+      () => edge.hub.get("live/outage") !== undefined,
+      "the stream to be learned",
+    );
+    const player = await HttpPlayer.open(flvUrl(edge, "live/outage"));
+
+    // Phase 1: all well.
+    const p1 = syntheticStream({ gops: 1, frames: 5 });
+    await stream.send(p1, everyFifth);
+    await player.waitFor(p1.length, 10_000);
+    deepEqual(player.tags.map(describe), p1.map(describe));
+
+    // Phase 2: the cloud's QUIC service is gone.
+    await cloud.stopRtx();
+    const p2 = syntheticStream({ gops: 3, frames: 5, t0: 1000 }).slice(3);
+    await stream.send(p2, everyFifth);
+    await until(
+      () =>
+        (edge.streams()[0]?.tagsDropped ?? 0) > 0 &&
+        edge.streams()[0].pendingRepair === 0,
+      "tags to be dropped",
+    );
+    const info2 = edge.streams()[0];
+    ok(info2.unrecoverable > 0);
+    const phase2 = player.tags.slice(p1.length);
+    ok(phase2.length > 0, "still serving what arrives whole");
+    ok(phase2.length < p2.length, "something was dropped");
+    assertCleanSubsequence(phase2, p2);
+
+    // Phase 3: the cloud returns (same port); repairs work again.
+    await cloud.startRtx();
+    let round = 0;
+    let clean = false;
+    while (!clean && round < 40) {
+      round++;
+      const before = player.tags.length;
+      const p3 = syntheticStream({
+        gops: 1,
+        frames: 5,
+        t0: 10_000 + round * 1000,
+      }).slice(3);
+      const droppedBefore = edge.streams()[0].tagsDropped;
+      await stream.report();
+      await stream.send(p3, everyFifth);
+      await until(
+        () => edge.streams()[0].pendingRepair === 0,
+        "repairs to settle",
+        10_000,
+      );
+      await player.waitFor(before + p3.length, 1000).catch(() => {});
+      clean = edge.streams()[0].tagsDropped === droppedBefore &&
+        player.tags.length === before + p3.length;
+      if (clean) {
+        deepEqual(player.tags.slice(before).map(describe), p3.map(describe));
+      }
+    }
+    ok(clean, "a full GOP was repaired after the cloud came back");
+    await player.close();
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("edge: packets of an SSRC are held until its SDES names it", async () => {
+  const { edge, cloud, close } = await setup();
+  try {
+    const stream = cloud.stream("live/early");
+    const tags = syntheticStream({ gops: 1, frames: 4 });
+    await stream.send(tags, undefined, { report: false });
+    // Nothing is served before the stream has a name.
+    equal(edge.hub.size, 0);
+    const r = await fetch(flvUrl(edge, "live/early"));
+    await r.body?.cancel();
+    equal(r.status, 404);
+    await stream.report();
+    await until(
+      () => edge.hub.get("live/early") !== undefined,
+      "the stream to be learned",
+    );
+    await until(
+      () => edge.streams()[0]?.tagsOut === tags.length,
+      "held packets to come out",
+    );
+    const player = await HttpPlayer.open(flvUrl(edge, "live/early"));
+    await player.waitFor(tags.length);
+    // Start tags: metadata, both seq headers, then the GOP.
+    deepEqual(player.tags.map(describe), tags.map(describe));
+    await player.close();
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("edge: a new SSRC for the same key (republish) replaces the stream", async () => {
+  const { edge, cloud, close } = await setup();
+  try {
+    const first = cloud.stream("live/re", { ssrc: 0xa1 });
+    await first.report();
+    await until(
+      () => edge.hub.get("live/re") !== undefined,
+      "the stream to be learned",
+    );
+    const p1 = await HttpPlayer.open(flvUrl(edge, "live/re"));
+    const t1 = syntheticStream({ gops: 1, frames: 3 });
+    await first.send(t1);
+    await p1.waitFor(t1.length);
+    // The publisher reconnects: new SSRC, new sequence space, no BYE seen.
+    const second = cloud.stream("live/re", { ssrc: 0xb2, seq: 123 });
+    await second.report();
+    equal(await p1.done, "end", "players of the old publish are ended");
+    const p2 = await HttpPlayer.open(flvUrl(edge, "live/re"));
+    const t2 = syntheticStream({ gops: 1, frames: 3, t0: 5 });
+    await second.send(t2, everyFifth);
+    // A straggler of the old publish is ignored.
+    await first.send([t1[3]]);
+    await p2.waitFor(t2.length, 10_000);
+    deepEqual(p2.tags.map(describe), t2.map(describe));
+    const [info] = edge.streams();
+    equal(info.ssrc, 0xb2);
+    equal(edge.stats.republishes, 1);
+    // The old SSRC's BYE does not end the new stream.
+    await first.bye();
+    await second.report();
+    await until(() => edge.stats.rtcpPackets >= 5, "rtcp to be processed");
+    equal(edge.streams().length, 1);
+    await p2.close();
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("edge: a silent stream is ended after the timeout", async () => {
+  const { edge, cloud, close } = await setup({ streamTimeoutMs: 300 });
+  try {
+    const stream = cloud.stream("live/quiet");
+    await stream.report();
+    await until(
+      () => edge.hub.get("live/quiet") !== undefined,
+      "the stream to be learned",
+    );
+    const player = await HttpPlayer.open(flvUrl(edge, "live/quiet"));
+    await stream.send(syntheticStream({ gops: 1, frames: 2 }));
+    equal(await player.done, "end");
+    equal(edge.streams().length, 0);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("edge: simulated input loss is repaired", async () => {
+  const { edge, cloud, close } = await setup({ packLoss: 0.2 });
+  try {
+    const stream = cloud.stream("live/lossy");
+    await stream.report();
+    await until(
+      () => edge.hub.get("live/lossy") !== undefined,
+      "the stream to be learned",
+    );
+    const player = await HttpPlayer.open(flvUrl(edge, "live/lossy"));
+    const tags = syntheticStream({ gops: 3, frames: 8 });
+    await stream.send(tags);
+    await player.waitFor(tags.length, 10_000);
+    deepEqual(player.tags.map(describe), tags.map(describe));
+    ok(edge.stats.simulatedDrops > 0);
+    equal(edge.streams()[0].recovered, edge.stats.simulatedDrops);
+    await player.close();
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("edge: API serves /api/streams, /metrics, /healthz; garbage datagrams are counted", async () => {
+  const { edge, cloud, close } = await setup();
+  try {
+    const stream = cloud.stream("live/api");
+    await stream.report();
+    await until(
+      () => edge.hub.get("live/api") !== undefined,
+      "the stream to be learned",
+    );
+    await stream.send(syntheticStream({ gops: 1, frames: 2 }), everyFifth);
+    await cloud.sendRaw(new Uint8Array([1, 2, 3]));
+    await cloud.sendRaw(new Uint8Array([0x80, 0xc8, 0, 40]));
+    await until(() => edge.stats.malformed >= 2, "garbage to be counted");
+    await until(() => edge.streams()[0].pendingRepair === 0, "repairs");
+    const base = `http://${LOOP}:${edge.ports.api}`;
+    const health = await fetch(`${base}/healthz`);
+    deepEqual(await health.json(), { status: "ok" });
+    const res = await fetch(`${base}/api/streams`);
+    const body = await res.json();
+    equal(body.streams.length, 1);
+    const s = body.streams[0];
+    equal(s.key, "live/api");
+    for (
+      const k of [
+        "packetsReceived",
+        "reordered",
+        "lost",
+        "nacked",
+        "recovered",
+        "unrecoverable",
+        "tagsDropped",
+        "players",
+        "oneWayDelayMs",
+      ]
+    ) ok(k in s, `missing ${k}`);
+    ok(s.recovered > 0);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    ok(
+      metrics.includes(
+        'flvcast_edge_stream_packets_recovered_total{key="live/api"}',
+      ),
+      metrics,
+    );
+    ok(/flvcast_edge_streams 1\n/.test(metrics));
+    ok(
+      /flvcast_edge_rtx_connected\{cloud="127\.0\.0\.1:\d+"\} 1/.test(metrics),
+      metrics,
+    );
+    const nf = await fetch(`${base}/nope`);
+    await nf.body?.cancel();
+    equal(nf.status, 404);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("edge: recording writes the received stream to FLV", async () => {
+  const dir = await Deno.makeTempDir();
+  const { edge, cloud, close } = await setup({
+    enableRecord: true,
+    recordDir: dir,
+  });
+  try {
+    const stream = cloud.stream("live/rec");
+    await stream.report();
+    await until(
+      () => edge.hub.get("live/rec") !== undefined,
+      "the stream to be learned",
+    );
+    const tags = syntheticStream({ gops: 1, frames: 3 });
+    await stream.send(tags, everyFifth);
+    await until(() => edge.streams()[0]?.tagsOut === tags.length, "tags out");
+    await stream.bye();
+    await until(() => edge.streams().length === 0, "the stream to end");
+  } finally {
+    await close();
+  }
+  const files = [...Deno.readDirSync(dir)].map((e) => e.name);
+  equal(files.length, 1);
+  ok(files[0].startsWith("live_rec-"), files[0]);
+  const { demuxFlv } = await import("../lib/flv/mod.ts");
+  const got = demuxFlv(await Deno.readFile(`${dir}/${files[0]}`));
+  deepEqual(
+    got.tags.map(describe),
+    syntheticStream({ gops: 1, frames: 3 }).map(describe),
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("edge: bad options are refused with a clear error", () => {
+  let err: unknown;
+  try {
+    new EdgeNode({
+      udp: { hostname: LOOP, port: 0 },
+      flv: { hostname: LOOP, port: 0 },
+      api: { hostname: LOOP, port: 0 },
+      quicPort: 1,
+    });
+  } catch (e) {
+    err = e;
+  }
+  ok(err instanceof TypeError && /fingerprint/.test(err.message));
+});

@@ -1,0 +1,217 @@
+/**
+ * A minimal stand-in for the cloud in edge tests: RTP/RTCP over UDP with
+ * RtpPacketizer and the RTCP builders, a retransmission cache and a real QUIC
+ * RtxServer. Packets can be held back from UDP to force repairs.
+ *
+ * @module
+ */
+import type { FlvTag } from "../lib/flv/mod.ts";
+import { generateSelfSigned, RtxServer } from "../lib/quic/mod.ts";
+import {
+  encodeBye,
+  encodeCompound,
+  encodeSdes,
+  encodeSenderReport,
+  ntpFromDate,
+} from "../lib/rtcp/mod.ts";
+import { RtpCache, RtpPacketizer, rtpSequence } from "../lib/rtp/mod.ts";
+
+/** TLS material shared by the tests of one file (generated once). */
+let tls: Promise<Awaited<ReturnType<typeof generateSelfSigned>>> | undefined;
+export function testTls(): ReturnType<typeof generateSelfSigned> {
+  tls ??= generateSelfSigned();
+  return tls;
+}
+
+/** One published stream of a {@linkcode FakeCloud}. */
+export class FakeStream {
+  readonly key: string;
+  readonly packetizer: RtpPacketizer;
+  readonly cache = new RtpCache({ maxPackets: 5000 });
+  /** Sequence numbers held back from UDP. */
+  readonly skipped: number[] = [];
+  /** Packets produced. */
+  sent = 0;
+  #cloud: FakeCloud;
+
+  constructor(
+    cloud: FakeCloud,
+    key: string,
+    ssrc: number,
+    seq: number,
+    payloadSize: number,
+  ) {
+    this.#cloud = cloud;
+    this.key = key;
+    this.packetizer = new RtpPacketizer({
+      ssrc,
+      initialSequence: seq,
+      payloadSize,
+    });
+  }
+
+  /** The stream's SSRC. */
+  get ssrc(): number {
+    return this.packetizer.ssrc;
+  }
+
+  /** SR + SDES (with the key), as the cloud sends every second. */
+  async report(): Promise<void> {
+    const { ntpSec, ntpFrac } = ntpFromDate();
+    await this.#cloud.sendRaw(encodeCompound([
+      encodeSenderReport({
+        ssrc: this.ssrc,
+        ntpSec,
+        ntpFrac,
+        rtpTimestamp: 0,
+        packetCount: this.packetizer.packetsSent >>> 0,
+        octetCount: this.packetizer.octetsSent >>> 0,
+      }),
+      encodeSdes(this.ssrc, { cname: "test-cloud", key: this.key }),
+    ]));
+  }
+
+  /** BYE: the publisher left. */
+  async bye(): Promise<void> {
+    await this.#cloud.sendRaw(encodeBye(this.ssrc, "publisher left"));
+  }
+
+  /**
+   * Packetizes tags, caches every packet and sends those `drop` does not
+   * hold back, then a report. Paces a little so loopback buffers never
+   * overflow.
+   */
+  async send(
+    tags: FlvTag[],
+    drop: (seq: number, index: number) => boolean = () => false,
+    opts: { report?: boolean } = {},
+  ): Promise<void> {
+    for (const tag of tags) {
+      for (const pkt of this.packetizer.packetize(tag)) {
+        const seq = rtpSequence(pkt);
+        this.cache.put(seq, pkt.slice());
+        if (drop(seq, this.sent)) this.skipped.push(seq);
+        else await this.#cloud.sendRaw(pkt);
+        this.sent++;
+        if (this.sent % 16 === 0) {
+          // Pace, and report now and then as the cloud does every second.
+          if (opts.report ?? true) await this.report();
+          await new Promise((r) => setTimeout(r, 1));
+        }
+      }
+    }
+    // As the cloud does every second: SR (packet count) + SDES, which also
+    // reveals loss at the tail.
+    if (opts.report ?? true) await this.report();
+  }
+}
+
+/** RTP sender + retransmission server on loopback. */
+export class FakeCloud {
+  readonly udp: Deno.DatagramConn;
+  readonly target: Deno.NetAddr;
+  readonly streams = new Map<number, FakeStream>();
+  rtx: RtxServer | undefined;
+  #rtxPort = 0;
+  #secret: string;
+
+  private constructor(target: Deno.NetAddr, secret: string) {
+    this.udp = Deno.listenDatagram({
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: 0,
+    });
+    this.target = target;
+    this.#secret = secret;
+  }
+
+  /** A cloud sending to `127.0.0.1:edgePort`, with its RtxServer started. */
+  static async start(
+    edgePort: number,
+    opts: { secret?: string; rtxPort?: number; rtx?: boolean } = {},
+  ): Promise<FakeCloud> {
+    const c = new FakeCloud(
+      { transport: "udp", hostname: "127.0.0.1", port: edgePort },
+      opts.secret ?? "",
+    );
+    c.#rtxPort = opts.rtxPort ?? 0;
+    if (opts.rtx !== false) await c.startRtx();
+    return c;
+  }
+
+  /** The QUIC port (stable across stop/start). */
+  get rtxPort(): number {
+    return this.#rtxPort;
+  }
+
+  /** Starts (or restarts, on the same port) the retransmission server. */
+  async startRtx(): Promise<void> {
+    const { certPem, keyPem } = await testTls();
+    this.rtx = new RtxServer({
+      hostname: "127.0.0.1",
+      port: this.#rtxPort,
+      certPem,
+      keyPem,
+      secret: this.#secret,
+      lookup: (ssrc, seq) => this.streams.get(ssrc)?.cache.get(seq),
+    });
+    await this.rtx.start();
+    this.#rtxPort = this.rtx.port;
+  }
+
+  /** Stops the retransmission server (the edge sees the cloud go away). */
+  async stopRtx(): Promise<void> {
+    await this.rtx?.stop();
+    this.rtx = undefined;
+  }
+
+  /** Adds a stream. */
+  stream(
+    key: string,
+    opts: { ssrc?: number; seq?: number; payloadSize?: number } = {},
+  ): FakeStream {
+    const ssrc = opts.ssrc ?? 0x10000 + this.streams.size;
+    const s = new FakeStream(
+      this,
+      key,
+      ssrc,
+      opts.seq ?? 65000,
+      opts.payloadSize ?? 400,
+    );
+    this.streams.set(ssrc, s);
+    return s;
+  }
+
+  /** Sends one datagram to the edge. */
+  async sendRaw(bytes: Uint8Array): Promise<void> {
+    await this.udp.send(bytes, this.target);
+  }
+
+  /** Closes the socket and the server. */
+  async close(): Promise<void> {
+    await this.stopRtx();
+    this.udp.close();
+  }
+}
+
+/** TLS fingerprint to pin at the edge. */
+export async function testFingerprint(): Promise<string> {
+  return (await testTls()).fingerprint;
+}
+
+/** Polls `cond` every 10 ms until true; throws after `timeoutMs`. */
+export async function until(
+  cond: () => boolean,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  const t0 = performance.now();
+  while (!cond()) {
+    if (performance.now() - t0 > timeoutMs) {
+      throw new Error(
+        `expected ${what} within ${timeoutMs} ms, it did not happen`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
