@@ -427,6 +427,40 @@ Deno.test("edge: recording writes the received stream to FLV", async () => {
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("edge: the QUIC link opens as soon as a stream is learned, before any loss", async () => {
+  const { edge, cloud, close } = await setup();
+  try {
+    const rtxUp = () =>
+      edge.metrics().find((m) => m.name === "flvcast_edge_rtx_connected")
+        ?.samples[0]?.value === 1;
+    equal(rtxUp(), false);
+    const stream = cloud.stream("live/warm");
+    await stream.report();
+    await until(rtxUp, "the retransmission link to be up");
+    equal(cloud.rtx!.stats.nacksReceived, 0);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("edge: with cloudQuic given, the QUIC link opens at start", async () => {
+  const cloud = await FakeCloud.start(9);
+  const edge = await startEdge(1, {
+    cloudQuic: { host: LOOP, port: cloud.rtxPort },
+  });
+  try {
+    await until(
+      () =>
+        edge.metrics().find((m) => m.name === "flvcast_edge_rtx_connected")
+          ?.samples[0]?.value === 1,
+      "the retransmission link to be up",
+    );
+  } finally {
+    await edge.stop();
+    await cloud.close();
+  }
+});
+
 Deno.test("edge: bad options are refused with a clear error", () => {
   let err: unknown;
   try {

@@ -305,6 +305,8 @@ export class EdgeNode {
       throw err;
     }
     this.#running = true;
+    const cq = this.#opts.cloudQuic;
+    if (cq) this.#rtxLink(cq.host, cq.port);
     this.#recv = this.#receiveLoop(this.#udp);
     this.#timer = setInterval(() => this.#tick(), this.#opts.tickMs ?? 10);
     const p = this.ports;
@@ -631,6 +633,7 @@ export class EdgeNode {
       );
       this.#streams.set(key, stream);
       this.#stats.streamsTotal++;
+      this.#rtxFor(stream);
       this.#log.info("stream started", {
         key,
         ssrc,
@@ -737,8 +740,17 @@ export class EdgeNode {
   // --- retransmission -------------------------------------------------------
 
   #rtxFor(s: EdgeStream): RtxClient {
-    const host = this.#opts.cloudQuic?.host ?? s.source.hostname;
-    const port = this.#opts.cloudQuic?.port ?? this.#opts.quicPort;
+    return this.#rtxLink(
+      this.#opts.cloudQuic?.host ?? s.source.hostname,
+      this.#opts.cloudQuic?.port ?? this.#opts.quicPort,
+    );
+  }
+
+  /**
+   * The retransmission link to a cloud, opened at once (not at the first
+   * NACK) so the QUIC handshake is over before the first loss needs it.
+   */
+  #rtxLink(host: string, port: number): RtxClient {
     const id = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
     let client = this.#rtx.get(id);
     if (!client) {
@@ -752,6 +764,8 @@ export class EdgeNode {
         logger: this.#log.child("rtx"),
       });
       this.#rtx.set(id, client);
+      // An empty request only opens the connection (the client is lazy).
+      client.request(0, [], { timeoutMs: 0 });
     }
     return client;
   }
