@@ -461,6 +461,29 @@ Deno.test("edge: with cloudQuic given, the QUIC link opens at start", async () =
   }
 });
 
+Deno.test("edge: the FLV port serves the web page and its stream list", async () => {
+  const { edge, cloud, close } = await setup();
+  try {
+    const stream = cloud.stream("live/page");
+    await stream.report();
+    await until(
+      () => edge.hub.get("live/page") !== undefined,
+      "the stream to be learned",
+    );
+    const base = `http://${LOOP}:${edge.ports.flv}`;
+    const page = await fetch(`${base}/`);
+    ok((page.headers.get("content-type") ?? "").startsWith("text/html"));
+    await page.text();
+    const app = await fetch(`${base}/web/app.js`);
+    await app.body?.cancel();
+    equal(app.status, 200);
+    const list = await (await fetch(`${base}/api/streams`)).json();
+    deepEqual(list.streams.map((s: { key: string }) => s.key), ["live/page"]);
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("edge: bad options are refused with a clear error", () => {
   let err: unknown;
   try {

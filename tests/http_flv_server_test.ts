@@ -239,6 +239,29 @@ Deno.test("http: status page lists the streams", async () => {
   });
 });
 
+Deno.test("http: an extra handler is asked first, FLV routes go on otherwise", async () => {
+  const hub = new StreamHub();
+  const server = new FlvHttpServer({
+    hub,
+    hostname: "127.0.0.1",
+    port: 0,
+    handler: (req) =>
+      new URL(req.url).pathname === "/hello" ? new Response("hi") : undefined,
+  });
+  await server.start();
+  try {
+    equal(
+      await (await fetch(`http://127.0.0.1:${server.port}/hello`)).text(),
+      "hi",
+    );
+    const r = await fetch(`http://127.0.0.1:${server.port}/live/x.flv`);
+    await r.body?.cancel();
+    equal(r.status, 404);
+  } finally {
+    await server.stop();
+  }
+});
+
 Deno.test("hub: republish replaces the stream and ends its players", () => {
   const hub = new StreamHub();
   const first = hub.open("live/r");

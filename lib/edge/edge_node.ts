@@ -26,6 +26,7 @@ import {
   type RtpPacket,
 } from "../rtp/mod.ts";
 import { VERSION } from "../version/mod.ts";
+import { webHandler } from "../web/mod.ts";
 import { edgeApiHandler, type EdgeStreamInfo } from "./edge_api.ts";
 import { JitterBuffer } from "./jitter_buffer.ts";
 
@@ -83,6 +84,9 @@ export interface EdgeNodeOptions {
   maxHeldSsrcs?: number;
   /** Deadline/NACK timer period (ms). Default 10. */
   tickMs?: number;
+  /** Serve the web page (stream list + mpegts.js player) on the FLV port.
+   * Default true. */
+  webPage?: boolean;
 }
 
 /** Node-wide counters. */
@@ -232,6 +236,10 @@ export class EdgeNode {
       port: options.flv.port,
       logger: this.#log.child("flv"),
       maxQueueBytes: options.playerQueueBytes,
+      handler: options.webPage === false ? undefined : webHandler({
+        streams: () => this.streams(),
+        version: VERSION,
+      }),
     });
   }
 

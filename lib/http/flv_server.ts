@@ -28,6 +28,11 @@ export interface FlvHttpServerOptions {
   maxQueueBytes?: number;
   /** Serve a small HTML page listing the streams at `/`. Default true. */
   statusPage?: boolean;
+  /**
+   * Asked first for every request (e.g. the web page of `lib/web`); a
+   * Response answers it, `undefined` lets the FLV routes go on.
+   */
+  handler?: (req: Request) => Response | undefined;
 }
 
 /** Counters of a {@linkcode FlvHttpServer}. */
@@ -128,6 +133,7 @@ export class FlvHttpServer {
   #log: Logger;
   #maxQueue: number;
   #statusPage: boolean;
+  #extra: ((req: Request) => Response | undefined) | undefined;
   #server: RunningHttpServer | undefined;
   #players = new Set<Player>();
   #stats: FlvHttpStats = {
@@ -146,6 +152,7 @@ export class FlvHttpServer {
     this.#log = options.logger ?? nullLogger;
     this.#maxQueue = options.maxQueueBytes ?? 8 * 1024 * 1024;
     this.#statusPage = options.statusPage ?? true;
+    this.#extra = options.handler;
   }
 
   /** The bound port (after {@linkcode start}). */
@@ -185,6 +192,8 @@ export class FlvHttpServer {
 
   /** Answers one request (exposed so another server can embed playback). */
   handle(req: Request, remote?: Deno.NetAddr): Response {
+    const extra = this.#extra?.(req);
+    if (extra) return extra;
     if (req.method === "OPTIONS") {
       return new Response(null, { status: 204, headers: CORS });
     }
