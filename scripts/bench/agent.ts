@@ -215,6 +215,7 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
   let deliveredBytes = 0;
   let unknownTags = 0;
   let corruptTags = 0;
+  const corruptSamples: unknown[] = [];
   const readers: FlvReader[] = [];
   const perReaderDelivered: number[] = [];
   for (let s = 0; s < n; s++) {
@@ -233,6 +234,15 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
         if (sent >= winStart && sent < winEnd) {
           if (fnv(tag.data) !== hs.get(key)) {
             corruptTags++;
+            if (corruptSamples.length < 5) {
+              corruptSamples.push({
+                stream: s,
+                type: tag.type,
+                ts: tag.timestamp,
+                len: tag.data.length,
+                head: Array.from(tag.data.subarray(0, 6)),
+              });
+            }
             return;
           }
           latency.push(at - sent);
@@ -282,6 +292,7 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
     minReaderDelivered: Math.min(...perReaderDelivered),
     unknownTags,
     corruptTags,
+    corruptSamples,
     latency: {
       p50: percentile(lat, 50),
       p95: percentile(lat, 95),

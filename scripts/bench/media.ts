@@ -5,7 +5,12 @@
  *
  * @module
  */
-import { demuxFlv, type FlvTag, isSequenceHeader } from "../../lib/flv/mod.ts";
+import {
+  demuxFlv,
+  type FlvTag,
+  isSequenceEnd,
+  isSequenceHeader,
+} from "../../lib/flv/mod.ts";
 import { run } from "./util.ts";
 
 /** Where generated media is cached between runs (never committed). */
@@ -116,6 +121,7 @@ export async function loadClip(path: string): Promise<Clip> {
   for (const t of tags) {
     if (t.type === 18) meta ??= t;
     else if (isSequenceHeader(t)) headers.push(t);
+    else if (isSequenceEnd(t)) continue; // not replayed in a loop
     else media.push(t);
   }
   if (media.length === 0) {

@@ -27,6 +27,7 @@ import {
   memoryMiB,
   monotonicUs,
   parsePrometheus,
+  udpSocketDrops,
 } from "./util.ts";
 
 /** Durations of one pipeline run. */
@@ -91,6 +92,11 @@ export interface PipelineContext {
   clip: string;
   /** CPU profile folder (flvcast only). */
   cpuProfDir?: string;
+  /**
+   * Diagnosis only: where the edge asks for repairs (default: the cloud).
+   * A dead address turns repair off, to see the receive path alone.
+   */
+  edgeCloudQuic?: string;
 }
 
 /**
@@ -101,11 +107,13 @@ export async function runPipelineAgent(
   place: Place,
   cfg: PipelineAgentConfig,
   pids: Record<string, number>,
+  counters: Record<string, () => number> = {},
 ): Promise<
   {
     result: Record<string, unknown>;
     cpu: Record<string, number>;
     monoWindow: [number, number];
+    deltas: Record<string, number>;
   }
 > {
   const agent = startAgent(place, cfg, { name: "load agent" }).child;
@@ -115,14 +123,18 @@ export async function runPipelineAgent(
     const c0: Record<string, number> = {};
     for (const [k, pid] of Object.entries(pids)) c0[k] = cpuSeconds(pid);
     const m0 = monotonicUs();
+    const d0: Record<string, number> = {};
+    for (const [k, f] of Object.entries(counters)) d0[k] = f();
     await agent.next("measure_end", cfg.measureMs + 10_000);
     const m1 = monotonicUs();
+    const deltas: Record<string, number> = {};
+    for (const [k, f] of Object.entries(counters)) deltas[k] = f() - d0[k];
     const cpu: Record<string, number> = {};
     for (const [k, pid] of Object.entries(pids)) {
       cpu[k] = cpuSeconds(pid) - c0[k];
     }
     const result = await agent.next("result", cfg.graceMs + 20_000);
-    return { result, cpu, monoWindow: [m0, m1] };
+    return { result, cpu, monoWindow: [m0, m1], deltas };
   } finally {
     await agent.dispose();
   }
@@ -177,6 +189,7 @@ export async function runPipeline(
     let pids: Record<string, number>;
     let stats: { name: string; url: string }[] = [];
     let healthUrls: Record<string, string> = {};
+    let counters: Record<string, () => number> = {};
     const streamKey = (i: number) => `live/b${i}`;
     if (system === "flvcast") {
       ctx.tls ??= await makeTls(ctx.dir);
@@ -206,7 +219,7 @@ export async function runPipeline(
         udpAddr: `127.0.0.1:${edgeUdp}`,
         flvPort: flv,
         apiPort: eapi,
-        cloudQuic: `127.0.0.1:${quic}`,
+        cloudQuic: ctx.edgeCloudQuic ?? `127.0.0.1:${quic}`,
         fingerprint: ctx.tls.fingerprint,
         latencyMs: 200,
         cpuProfDir: ctx.cpuProfDir && `${ctx.cpuProfDir}/edge`,
@@ -221,6 +234,7 @@ export async function runPipeline(
         (_, i) => `http://127.0.0.1:${flv}/${streamKey(i)}.flv`,
       );
       pids = { cloud: cloud.pid, edge: edge.pid };
+      counters = { edgeSocketDrops: () => udpSocketDrops(edge.pid, edgeUdp) };
       healthUrls = {
         cloud: `http://127.0.0.1:${capi}/healthz`,
         edge: `http://127.0.0.1:${eapi}/healthz`,
@@ -251,19 +265,24 @@ export async function runPipeline(
     }
     let agentRun;
     try {
-      agentRun = await runPipelineAgent({}, {
-        mode: "pipeline",
-        clip: ctx.clip,
-        publish,
-        play,
-        readersPerStream: m,
-        warmupMs: timing.warmupMs,
-        measureMs: timing.measureMs,
-        graceMs: timing.graceMs,
-        stats,
-        maxRunMs: 60_000 + n * 500 + timing.warmupMs + timing.measureMs +
-          timing.graceMs,
-      }, pids);
+      agentRun = await runPipelineAgent(
+        {},
+        {
+          mode: "pipeline",
+          clip: ctx.clip,
+          publish,
+          play,
+          readersPerStream: m,
+          warmupMs: timing.warmupMs,
+          measureMs: timing.measureMs,
+          graceMs: timing.graceMs,
+          stats,
+          maxRunMs: 60_000 + n * 500 + timing.warmupMs + timing.measureMs +
+            timing.graceMs,
+        },
+        pids,
+        counters,
+      );
     } catch (e) {
       throw new Error(
         `${(e as Error).message.slice(0, 400)}${await diagnose(
@@ -272,7 +291,7 @@ export async function runPipeline(
         )}`,
       );
     }
-    const { result: r, cpu, monoWindow } = agentRun;
+    const { result: r, cpu, monoWindow, deltas } = agentRun;
     const peakRss: Record<string, number> = {};
     for (const [k, pid] of Object.entries(pids)) {
       peakRss[k] = memoryMiB(pid).peak;
@@ -303,7 +322,9 @@ export async function runPipeline(
     }
     if ((r.corruptTags as number) > 0) {
       notes.push(
-        `${r.corruptTags} delivered tag(s) with a body differing from what was sent (not counted as delivered)`,
+        `${r.corruptTags} delivered tag(s) with a body differing from what was sent (not counted as delivered), e.g. ${
+          JSON.stringify((r.corruptSamples as unknown[])?.[0])
+        }`,
       );
     }
     if ((r.readersEndedEarly as number) > 0) {
@@ -339,7 +360,7 @@ export async function runPipeline(
       const es = s1.edgeStreams;
       const err = (es as { error?: string })?.error;
       if (err) notes.push(`edge /api/streams at window end: ${err}`);
-      res.edge = {};
+      res.edge = { socketDrops: deltas.edgeSocketDrops ?? NaN };
       for (
         const f of [
           "packetsReceived",

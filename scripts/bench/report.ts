@@ -101,8 +101,8 @@ function pipelineTable(rows: PipelineResult[]): string {
         })`,
         [
           ...r.notes,
-          r.edge && (r.edge.tagsDropped || r.edge.lost)
-            ? `edge lost ${r.edge.lost} pkts, recovered ${r.edge.recovered}, tags dropped ${r.edge.tagsDropped}`
+          r.edge && (r.edge.tagsDropped || r.edge.lost || r.edge.socketDrops)
+            ? `edge: kernel dropped ${r.edge.socketDrops} datagrams (socket buffer full) in the window; lost ${r.edge.lost} pkts, recovered ${r.edge.recovered}, unrecoverable ${r.edge.unrecoverable}, tags dropped ${r.edge.tagsDropped}, skipped ${r.edge.tagsSkipped}`
             : "",
           `agent ${fmt(r.agentCpuPct, 0)} % CPU`,
         ].filter(Boolean).join("; "),

@@ -34,6 +34,24 @@ export function monotonicUs(): number {
   return Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]) * 1e6;
 }
 
+/**
+ * Datagrams the kernel dropped on the UDP sockets bound to `port` in the
+ * network namespace of process `pid` (receive buffer full), from
+ * `/proc/PID/net/udp`.
+ */
+export function udpSocketDrops(pid: number, port: number): number {
+  let drops = 0;
+  const lines = Deno.readTextFileSync(`/proc/${pid}/net/udp`).split("\n");
+  for (const l of lines.slice(1)) {
+    const f = l.trim().split(/\s+/);
+    if (f.length < 13) continue;
+    if (parseInt(f[1].split(":")[1], 16) === port) {
+      drops += Number(f[f.length - 1]);
+    }
+  }
+  return drops;
+}
+
 /** Peak and current resident set size in MiB (`VmHWM`, `VmRSS`). */
 export function memoryMiB(pid: number): { peak: number; rss: number } {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
