@@ -484,6 +484,33 @@ Deno.test("edge: the FLV port serves the web page and its stream list", async ()
   }
 });
 
+Deno.test("edge: past maxStreams new streams are refused, the others go on", async () => {
+  const { edge, cloud, close } = await setup({ maxStreams: 1 });
+  try {
+    const a = cloud.stream("live/one");
+    const b = cloud.stream("live/two");
+    await a.report();
+    await until(
+      () => edge.hub.get("live/one") !== undefined,
+      "the first stream",
+    );
+    await b.report();
+    await until(
+      () => edge.stats.streamsRefused > 0,
+      "the second to be refused",
+    );
+    equal(edge.hub.get("live/two"), undefined);
+    const tags = syntheticStream({ gops: 1, frames: 2 });
+    await a.send(tags);
+    await until(
+      () => edge.streams()[0].tagsOut === tags.length,
+      "the first stream's tags",
+    );
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("edge: bad options are refused with a clear error", () => {
   let err: unknown;
   try {

@@ -84,6 +84,8 @@ export interface EdgeNodeOptions {
   maxHeldSsrcs?: number;
   /** Deadline/NACK timer period (ms). Default 10. */
   tickMs?: number;
+  /** Most streams served at once; SDES naming more is refused. Default 1000. */
+  maxStreams?: number;
   /** Serve the web page (stream list + mpegts.js player) on the FLV port.
    * Default true. */
   webPage?: boolean;
@@ -107,6 +109,8 @@ export interface EdgeNodeStats {
   streamsTotal: number;
   /** Streams replaced by a new SSRC for the same key (republish). */
   republishes: number;
+  /** New streams refused because `maxStreams` were live. */
+  streamsRefused: number;
 }
 
 interface Held {
@@ -196,7 +200,9 @@ export class EdgeNode {
     stalePackets: 0,
     streamsTotal: 0,
     republishes: 0,
+    streamsRefused: 0,
   };
+  #lastRefusalLogAt = -Infinity;
 
   /**
    * Validates the options; {@linkcode start} binds the ports.
@@ -413,6 +419,7 @@ export class EdgeNode {
       ["malformed_total", "counter", "Datagrams neither valid RTP nor RTCP.", n.malformed],
       ["simulated_drops_total", "counter", "RTP packets dropped by pack_loss.", n.simulatedDrops],
       ["unnamed_dropped_total", "counter", "Held packets of unnamed SSRCs discarded.", n.unnamedDropped],
+      ["streams_refused_total", "counter", "New streams refused (max_streams).", n.streamsRefused],
       ["players", "gauge", "Players connected.", f.httpPlayers + f.wsPlayers],
       ["players_total", "counter", "Players accepted.", f.playersTotal],
       ["slow_disconnects_total", "counter", "Players cut off for being too slow.", f.slowDisconnects],
@@ -628,9 +635,23 @@ export class EdgeNode {
       stream.endAt = undefined;
       stream.lastPacketAt = now;
       stream.delayMs = null;
+      // Nothing of the old publish may reach the new players.
+      stream.jb.reset();
       stream.hub = this.#hub.open(key);
       this.#startRecording(stream);
     } else {
+      if (this.#streams.size >= (this.#opts.maxStreams ?? 1000)) {
+        this.#stats.streamsRefused++;
+        if (now - this.#lastRefusalLogAt > LOSS_LOG_INTERVAL_MS) {
+          this.#lastRefusalLogAt = now;
+          this.#log.warn("stream refused: too many streams", {
+            key,
+            ssrc,
+            maxStreams: this.#opts.maxStreams ?? 1000,
+          });
+        }
+        return;
+      }
       stream = new EdgeStream(
         key,
         ssrc,
