@@ -225,6 +225,53 @@ Deno.test("jitter: loss at the tail is found through the Sender Report's packet 
   assertEquals(jb.nacks(700), []);
 });
 
+Deno.test("jitter: a fresh stream whose first packets were lost gets them back", () => {
+  const tags = stream(1, 3);
+  const packets = packetize(tags, { seq: 3 }); // the probes wrap below 0
+  const jb = new JitterBuffer({ latencyMs: 200, reorderGraceMs: 10 });
+  jb.expectStreamStart(8);
+  const out: FlvTag[] = [];
+  packets.slice(2).forEach((p, i) => out.push(...jb.push(p, i)));
+  out.push(...jb.poll(50));
+  assertEquals(out.length, 0, "held until the start is settled");
+  const asked = jb.nacks(50);
+  assertEquals(asked, [65533, 65534, 65535, 0, 1, 2, 3, 4]);
+  // The server has the two real ones and never had the rest.
+  out.push(...jb.push(packets[0], 52, "rtx"));
+  out.push(...jb.push(packets[1], 52, "rtx"));
+  out.push(...jb.markUnavailable(asked.filter((s) => s < 3 || s > 4), 53));
+  same(out, tags);
+  assertEquals(jb.stats.recovered, 2);
+  assertEquals(jb.stats.unrecoverable, 0, "guesses are not losses");
+  assertEquals(jb.stats.lost, 0);
+  assertEquals(jb.stats.tagsDropped, 0);
+});
+
+Deno.test("jitter: a fresh stream with no answer to its probes starts after the budget", () => {
+  const tags = stream(1, 3);
+  const packets = packetize(tags);
+  const jb = new JitterBuffer({ latencyMs: 100 });
+  jb.expectStreamStart();
+  const out = feed(jb, packets);
+  assertEquals(out.length, 0);
+  out.push(...jb.poll(100));
+  same(out, tags);
+  assertEquals(jb.stats.unrecoverable, 0);
+});
+
+Deno.test("jitter: a Sender Report before any release reveals a lost start", () => {
+  const tags = stream(1, 3);
+  const packets = packetize(tags);
+  const jb = new JitterBuffer({ latencyMs: 200, reorderGraceMs: 10 });
+  const out: FlvTag[] = [];
+  // Packets held until the stream was named arrive at once, minus the first.
+  for (const p of packets.slice(1)) out.push(...jb.push(p, 0));
+  out.push(...jb.senderReport(0x1234, packets.length, 0));
+  assertEquals(jb.nacks(10), [packets[0].sequence]);
+  out.push(...jb.push(packets[0], 12, "rtx"));
+  same(out, tags);
+});
+
 Deno.test("jitter: NACK retries are spaced by the RTT and stop at the deadline", () => {
   const packets = packetize(stream(1));
   const jb = new JitterBuffer({

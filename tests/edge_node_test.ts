@@ -110,6 +110,30 @@ Deno.test("edge: packets held back from UDP are recovered over QUIC; output equa
   }
 });
 
+Deno.test("edge: the first packets of a fresh stream lost on the way are recovered too", async () => {
+  const { edge, cloud, close } = await setup();
+  try {
+    const stream = cloud.stream("live/fresh", { seq: 3 });
+    await stream.report(); // count 0: the stream has just begun
+    await until(
+      () => edge.hub.get("live/fresh") !== undefined,
+      "the stream to be learned",
+    );
+    const player = await HttpPlayer.open(flvUrl(edge, "live/fresh"));
+    const tags = syntheticStream({ gops: 1, frames: 4 });
+    await stream.send(tags, (_seq, i) => i < 2 || i === 9);
+    await player.waitFor(tags.length, 10_000);
+    deepEqual(player.tags.map(describe), tags.map(describe));
+    const [info] = edge.streams();
+    equal(info.recovered, 3);
+    equal(info.unrecoverable, 0);
+    equal(info.packetsReceived + info.recovered, stream.sent);
+    await player.close();
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("edge: WebSocket-FLV players get the same tags; a late joiner starts at a keyframe", async () => {
   const { edge, cloud, close } = await setup();
   try {

@@ -520,7 +520,12 @@ export class EdgeNode {
         return;
       }
       this.#stats.rtcpPackets++;
-      for (const p of packets) this.#onRtcp(p, from, now);
+      // Names first (so this compound's SR already finds its stream), then
+      // reports, then BYEs.
+      const sdes = packets.filter((p) => p.type === "sdes");
+      const rest = packets.filter((p) => p.type !== "sdes");
+      rest.sort((a, b) => Number(a.type === "bye") - Number(b.type === "bye"));
+      for (const p of [...sdes, ...rest]) this.#onRtcp(p, from, now, packets);
       return;
     }
     if (this.#packLoss > 0 && Math.random() < this.#packLoss) {
@@ -569,11 +574,19 @@ export class EdgeNode {
     }
   }
 
-  #onRtcp(p: RtcpPacket, from: Deno.NetAddr, now: number): void {
+  #onRtcp(
+    p: RtcpPacket,
+    from: Deno.NetAddr,
+    now: number,
+    compound: RtcpPacket[],
+  ): void {
     switch (p.type) {
       case "sdes":
         for (const c of p.chunks) {
-          if (c.key) this.#name(c.ssrc, c.key, from, now);
+          if (!c.key) continue;
+          const sr = compound.find((q) => q.type === "sr" && q.ssrc === c.ssrc);
+          const fresh = sr?.type === "sr" && sr.packetCount === 0;
+          this.#name(c.ssrc, c.key, from, now, fresh);
         }
         break;
       case "sr": {
@@ -609,8 +622,15 @@ export class EdgeNode {
     }
   }
 
-  /** SDES named `ssrc` as stream `key`. */
-  #name(ssrc: number, key: string, from: Deno.NetAddr, now: number): void {
+  /** SDES named `ssrc` as stream `key`; `fresh`: its SR counted 0 packets
+   * (the stream has just begun, so its very first packets are wanted). */
+  #name(
+    ssrc: number,
+    key: string,
+    from: Deno.NetAddr,
+    now: number,
+    fresh: boolean,
+  ): void {
     const known = this.#bySsrc.get(ssrc);
     if (known) {
       if (known.ssrc === ssrc) {
@@ -671,6 +691,7 @@ export class EdgeNode {
       this.#startRecording(stream);
     }
     this.#bySsrc.set(ssrc, stream);
+    if (fresh) stream.jb.expectStreamStart();
     const held = this.#held.get(ssrc);
     if (held) {
       this.#held.delete(ssrc);

@@ -90,6 +90,9 @@ interface Miss {
   nacks: number;
   lastNackAt: number;
   unavailable: boolean;
+  /** A guess (before the first packet of a fresh stream): not counted as
+   * lost or unrecoverable when the sender never had it. */
+  probe: boolean;
 }
 
 type SyncState = "unknown" | "start" | "discard";
@@ -170,6 +173,7 @@ export class JitterBuffer {
   #needKeyframe = true;
   #candidate: RtpPacket | undefined;
   #anchor: number | undefined;
+  #probeStart = 0;
 
   #stats: JitterStats = {
     received: 0,
@@ -274,6 +278,14 @@ export class JitterBuffer {
       this.#startAt = now;
       this.#head = seq;
       this.#high = (seq - 1) & 0xffff;
+      // A fresh stream: the packets just before the first one received may
+      // have been lost; ask for a few (the server says which never existed).
+      const k = Math.min(this.#probeStart, this.#size - 1);
+      this.#probeStart = 0;
+      for (let i = k; i >= 1; i--) {
+        this.#missing.set((seq - i) & 0xffff, this.#newMiss(now, true));
+      }
+      this.#head = (seq - k) & 0xffff;
     }
     const d = seqDiff(seq, this.#head);
     if (d < 0) {
@@ -339,8 +351,11 @@ export class JitterBuffer {
       const deadline = m.detectedAt + this.#latency;
       if (now >= deadline) continue;
       if (m.nacks === 0) {
-        if (now < m.detectedAt + this.#grace) continue;
-        this.#stats.lost++;
+        // A probe is asked at once: the whole start waits for the answer.
+        if (!m.probe) {
+          if (now < m.detectedAt + this.#grace) continue;
+          this.#stats.lost++;
+        }
       } else if (
         m.nacks >= this.#maxNacks || now - m.lastNackAt < retry ||
         now + this.#rtt / 2 > deadline
@@ -370,6 +385,20 @@ export class JitterBuffer {
     if (this.#anchor === undefined || seqDiff(anchor, this.#anchor) > 0) {
       this.#anchor = anchor;
     }
+    // Before anything left the buffer, packets sent before the first one
+    // received are still wanted: the start of the stream was lost.
+    const back = seqDiff(this.#head, this.#anchor);
+    if (
+      !this.#advancedAny && back > 0 && back + this.#count() < this.#size &&
+      packetCount <= this.#size
+    ) {
+      for (let s = this.#anchor; s !== this.#head; s = (s + 1) & 0xffff) {
+        if (!this.#missing.has(s)) this.#missing.set(s, this.#newMiss(now));
+      }
+      this.#head = this.#anchor;
+      this.#sync = "unknown";
+      this.#afterGap = true;
+    }
     const expected = (this.#anchor + packetCount - 1) & 0xffff;
     const d = seqDiff(expected, this.#high);
     if (d <= 0 || seqDiff(expected, this.#head) >= this.#size) return [];
@@ -378,6 +407,17 @@ export class JitterBuffer {
     }
     this.#high = expected;
     return this.#drain(now);
+  }
+
+  /**
+   * The stream has just begun (its Sender Report counted 0 packets): before
+   * releasing anything, the `count` sequence numbers just before the first
+   * packet received are asked for at once, so a start lost on the way is
+   * repaired too; the server's "unavailable" for the ones that never existed
+   * ends the wait (or the latency budget does). Call before the first packet.
+   */
+  expectStreamStart(count = 16): void {
+    if (!this.#started) this.#probeStart = count;
   }
 
   /** Applies deadlines; returns tags released by giving up on lost packets. */
@@ -418,8 +458,14 @@ export class JitterBuffer {
     return this.#started ? seqDiff(this.#high, this.#head) + 1 : 0;
   }
 
-  #newMiss(now: number): Miss {
-    return { detectedAt: now, nacks: 0, lastNackAt: 0, unavailable: false };
+  #newMiss(now: number, probe = false): Miss {
+    return {
+      detectedAt: now,
+      nacks: 0,
+      lastNackAt: 0,
+      unavailable: false,
+      probe,
+    };
   }
 
   #store(
@@ -482,6 +528,7 @@ export class JitterBuffer {
     this.#needKeyframe = true;
     this.#candidate = undefined;
     this.#anchor = undefined;
+    this.#probeStart = 0;
   }
 
   #expired(seq: number, now: number): boolean {
@@ -507,7 +554,11 @@ export class JitterBuffer {
       this.#hist[slot] = HIST_DELIVERED;
     } else {
       this.#hist[slot] = HIST_GIVEN_UP;
-      if (this.#missing.delete(seq)) this.#stats.unrecoverable++;
+      const m = this.#missing.get(seq);
+      if (m) {
+        this.#missing.delete(seq);
+        if (!m.probe) this.#stats.unrecoverable++;
+      }
     }
     this.#histSeq[slot] = seq;
     this.#head = (seq + 1) & 0xffff;
