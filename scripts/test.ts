@@ -1,0 +1,104 @@
+/**
+ * The test runner behind `deno task test`: type-checks once, then runs every
+ * `tests/*_test.ts` file in its own `deno test` process, a few at a time.
+ *
+ * One process per file keeps the QUIC library's native addon in a single
+ * isolate: loaded into several `--parallel` workers of one process, it can
+ * crash the whole runner. Output of each file is printed when it finishes;
+ * the last line is `tests: N passed, N failed` and the exit code is non-zero
+ * when anything failed.
+ *
+ * Usage: `deno task test [--jobs N] [FILTER…]` (FILTER = substrings of file names).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+const { values, positionals } = parseArgs({
+  args: Deno.args,
+  options: { jobs: { type: "string", default: "3" } },
+  allowPositionals: true,
+});
+const root = new URL("..", import.meta.url).pathname;
+const jobs = Math.max(1, Number(values.jobs) || 3);
+const files = [...Deno.readDirSync(`${root}tests`)]
+  .filter((e) => e.isFile && e.name.endsWith("_test.ts"))
+  .map((e) => `tests/${e.name}`)
+  .filter((f) =>
+    positionals.length === 0 || positionals.some((p) => f.includes(p))
+  )
+  .sort();
+if (files.length === 0) {
+  console.error(
+    `test: expected test files matching ${positionals.join(" ")}, found none`,
+  );
+  Deno.exit(1);
+}
+
+const deno = Deno.execPath();
+const check = await new Deno.Command(deno, {
+  args: ["check", ...files],
+  cwd: root,
+  stdout: "inherit",
+  stderr: "inherit",
+}).output();
+if (!check.success) {
+  console.log("tests: 0 passed, 1 failed (type check)");
+  Deno.exit(1);
+}
+
+const decoder = new TextDecoder();
+// deno's per-file summary, e.g. "ok | 12 passed (3 steps) | 0 failed | 1 ignored (1s)".
+// deno-lint-ignore no-control-regex
+const summaryRe =
+  /^(?:\x1b\[[0-9;]*m)*(ok|FAILED)(?:\x1b\[[0-9;]*m)* \| (\d+) passed.*?\| (\d+) failed(?:.*?\| (\d+) ignored)?/m;
+let passed = 0;
+let failed = 0;
+let ignored = 0;
+const failedFiles: string[] = [];
+const started = Date.now();
+
+async function runFile(file: string): Promise<void> {
+  const t0 = Date.now();
+  const out = await new Deno.Command(deno, {
+    args: ["test", "-A", "--no-check", file],
+    cwd: root,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = decoder.decode(out.stdout) + decoder.decode(out.stderr);
+  const m = summaryRe.exec(text);
+  const p = m ? Number(m[2]) : 0;
+  let f = m ? Number(m[3]) : 0;
+  if (!out.success && f === 0) f = 1; // crashed or failed outside a test
+  passed += p;
+  failed += f;
+  ignored += m?.[4] ? Number(m[4]) : 0;
+  if (f > 0) failedFiles.push(file);
+  const secs = ((Date.now() - t0) / 1000).toFixed(1);
+  if (f > 0) {
+    console.log(
+      `\n===== ${file}: FAILED (exit ${out.code}, ${secs} s) =====\n${text}`,
+    );
+  } else {
+    console.log(`ok   ${file}: ${p} passed (${secs} s)`);
+  }
+}
+
+const queue = [...files];
+await Promise.all(
+  Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+    while (queue.length) await runFile(queue.shift()!);
+  }),
+);
+const total = ((Date.now() - started) / 1000).toFixed(0);
+if (failedFiles.length) {
+  console.log(`\nfailed files: ${failedFiles.join(", ")}`);
+}
+console.log(
+  `(${files.length} files, ${total} s${ignored ? `, ${ignored} ignored` : ""})`,
+);
+console.log(`tests: ${passed} passed, ${failed} failed`);
+Deno.exit(failed > 0 ? 1 : 0);
