@@ -1,3 +1,4 @@
+import { VERSION } from "../lib/version/mod.ts";
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { EdgeNode, type EdgeNodeOptions } from "../lib/edge/mod.ts";
 import { type FlvTag, isKeyframe, isSequenceHeader } from "../lib/flv/mod.ts";
@@ -378,7 +379,7 @@ Deno.test("edge: API serves /api/streams, /metrics, /healthz; garbage datagrams 
     await until(() => edge.streams()[0].pendingRepair === 0, "repairs");
     const base = `http://${LOOP}:${edge.ports.api}`;
     const health = await fetch(`${base}/healthz`);
-    deepEqual(await health.json(), { status: "ok" });
+    deepEqual(await health.json(), { status: "ok", version: VERSION });
     const res = await fetch(`${base}/api/streams`);
     const body = await res.json();
     equal(body.streams.length, 1);

@@ -4,11 +4,8 @@
  *
  * @module
  */
-import {
-  type MetricFamily,
-  PROMETHEUS_CONTENT_TYPE,
-  renderPrometheus,
-} from "../metrics/mod.ts";
+import { apiHandler } from "../api/mod.ts";
+import type { MetricFamily } from "../metrics/mod.ts";
 import { VERSION } from "../version/mod.ts";
 import type { CloudStreamInfo } from "./cloud_stream.ts";
 
@@ -21,15 +18,6 @@ export interface CloudApiSource {
   /** Metric families for `/metrics`. */
   metrics(): MetricFamily[];
 }
-
-const json = (body: unknown, status = 200) =>
-  new Response(JSON.stringify(body, null, 2), {
-    status,
-    headers: {
-      "content-type": "application/json; charset=utf-8",
-      "access-control-allow-origin": "*",
-    },
-  });
 
 /**
  * The seed's livego-derived `/stat/livestat` document.
@@ -71,26 +59,12 @@ export function livestat(streams: CloudStreamInfo[]): unknown {
 export function cloudApiHandler(
   source: CloudApiSource,
 ): (req: Request) => Response {
-  return (req) => {
-    const { pathname } = new URL(req.url);
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      return json({ error: `expected GET, got ${req.method}` }, 405);
-    }
-    switch (pathname) {
-      case "/api/streams":
-        return json({ streams: source.streams() });
-      case "/api/node":
-        return json({ version: VERSION, ...source.node() });
-      case "/stat/livestat":
-        return json(livestat(source.streams()));
-      case "/metrics":
-        return new Response(renderPrometheus(source.metrics()), {
-          headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
-        });
-      case "/healthz":
-        return json({ status: "ok", version: VERSION });
-      default:
-        return json({ error: `no such endpoint: ${pathname}` }, 404);
-    }
-  };
+  return apiHandler({
+    routes: {
+      "/api/streams": () => ({ streams: source.streams() }),
+      "/api/node": () => ({ version: VERSION, ...source.node() }),
+      "/stat/livestat": () => livestat(source.streams()),
+    },
+    metrics: source.metrics,
+  });
 }

@@ -5,11 +5,8 @@
  *
  * @module
  */
-import {
-  type MetricFamily,
-  PROMETHEUS_CONTENT_TYPE,
-  renderPrometheus,
-} from "../metrics/mod.ts";
+import { apiHandler } from "../api/mod.ts";
+import type { MetricFamily } from "../metrics/mod.ts";
 
 /** One stream as the edge API shows it. */
 export interface EdgeStreamInfo {
@@ -71,15 +68,6 @@ export interface EdgeApiSource {
   metrics(): MetricFamily[];
 }
 
-const json = (body: unknown, status = 200) =>
-  new Response(JSON.stringify(body, null, 2) + "\n", {
-    status,
-    headers: {
-      "content-type": "application/json; charset=utf-8",
-      "access-control-allow-origin": "*",
-    },
-  });
-
 /**
  * Builds the edge API request handler.
  *
@@ -94,27 +82,11 @@ const json = (body: unknown, status = 200) =>
 export function edgeApiHandler(
   source: EdgeApiSource,
 ): (req: Request) => Response {
-  return (req) => {
-    const { pathname } = new URL(req.url);
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      return json({ error: `expected GET, got ${req.method}` }, 405);
-    }
-    switch (pathname) {
-      case "/api/streams":
-        return json({ streams: source.streams() });
-      case "/api/node":
-        return json(source.node());
-      case "/metrics":
-        return new Response(renderPrometheus(source.metrics()), {
-          headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
-        });
-      case "/healthz":
-        return json({ status: "ok" });
-      default:
-        return json({
-          error:
-            `not found: ${pathname} (expected /api/streams, /api/node, /metrics or /healthz)`,
-        }, 404);
-    }
-  };
+  return apiHandler({
+    routes: {
+      "/api/streams": () => ({ streams: source.streams() }),
+      "/api/node": () => source.node(),
+    },
+    metrics: source.metrics,
+  });
 }

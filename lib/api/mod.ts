@@ -1,0 +1,6 @@
+/**
+ * What the cloud and edge HTTP APIs share.
+ *
+ * @module
+ */
+export { apiHandler, type ApiHandlerOptions, jsonResponse } from "./handler.ts";
