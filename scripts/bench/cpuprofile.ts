@@ -10,8 +10,11 @@
  */
 import { table } from "./util.ts";
 
-interface ProfileNode {
+/** A node of a V8 CPU profile. */
+export interface ProfileNode {
+  /** Node id. */
   id: number;
+  /** Where the code is. */
   callFrame: {
     functionName: string;
     url: string;
@@ -19,11 +22,17 @@ interface ProfileNode {
   };
 }
 
-interface CpuProfile {
+/** A V8 `.cpuprofile` document (the fields used here). */
+export interface CpuProfile {
+  /** Call tree nodes. */
   nodes: ProfileNode[];
+  /** Node id of each sample. */
   samples: number[];
+  /** µs since the previous sample. */
   timeDeltas: number[];
+  /** Start (monotonic µs). */
   startTime: number;
+  /** End (monotonic µs). */
   endTime: number;
 }
 

@@ -60,6 +60,10 @@ export interface FanoutStep {
   sinkCpuPct: number;
   /** Cloud UDP queue drops in the step. */
   queueDrops: number;
+  /** UDP sends the kernel refused the cloud in the step. */
+  sendErrors: number;
+  /** Kernel per-CPU backlog drops (`/proc/net/softnet_stat`, machine-wide). */
+  backlogDrops: number;
   /** Sustained: no gap at any sink, ≥ 97 % of the target received. */
   ok: boolean;
   /** At most 0.1 % of the target lost at the sinks, ≥ 97 % received. */
@@ -110,6 +114,16 @@ export const FANOUT_STEPS = [
   200_000,
 ];
 
+/** Machine-wide drops of the kernel's per-CPU input backlog. */
+function softnetDrops(): number {
+  let n = 0;
+  for (const l of Deno.readTextFileSync("/proc/net/softnet_stat").split("\n")) {
+    const f = l.trim().split(/\s+/);
+    if (f.length > 1) n += parseInt(f[1], 16);
+  }
+  return n;
+}
+
 /** Runs one fan-out case. */
 export async function runFanout(
   ctx: PipelineContext,
@@ -143,12 +157,15 @@ export async function runFanout(
     const rtmpPort = inNs ? 1935 : freeTcpPort();
     const apiPort = inNs ? 8090 : freeTcpPort();
     const metricsUrl = `http://127.0.0.1:${apiPort}/metrics`;
-    const queueDrops = async () => {
+    const cloudCounters = async () => {
       try {
         const m = parsePrometheus(await httpGetAt(cloudPlace, metricsUrl));
-        return m.get("flvcast_cloud_udp_queue_drops_total") ?? 0;
+        return {
+          queue: m.get("flvcast_cloud_udp_queue_drops_total") ?? 0,
+          errors: m.get("flvcast_cloud_udp_send_errors_total") ?? 0,
+        };
       } catch {
-        return NaN;
+        return { queue: NaN, errors: NaN };
       }
     };
     const cloud = await startCloud({
@@ -180,7 +197,8 @@ export async function runFanout(
       await pub.child.send(`rate ${Math.round(target / k)}`);
       await pub.child.next("rate", 5000);
       await sleep(opts.settleMs);
-      const qa = await queueDrops();
+      const qa = await cloudCounters();
+      const na = softnetDrops();
       await sink.child.send("snap");
       await pub.child.send("snap");
       const a = await sink.child.next("snap", 5000);
@@ -192,7 +210,10 @@ export async function runFanout(
       await pub.child.send("snap");
       const b = await sink.child.next("snap", 5000);
       const pb = await pub.child.next("snap", 5000);
-      const qd = (await queueDrops()) - qa;
+      const qb = await cloudCounters();
+      const qd = qb.queue - qa.queue;
+      const sendErrors = qb.errors - qa.errors;
+      const backlogDrops = softnetDrops() - na;
       const secs = ((b.t as number) - (a.t as number)) / 1000;
       const d = (k2: string) => (b[k2] as number) - (a[k2] as number);
       const received = d("received") / secs;
@@ -208,6 +229,8 @@ export async function runFanout(
         cloudCpuPct: 100 * (cpuSeconds(cloud.pid) - ca) / secs,
         sinkCpuPct: 100 * (cpuSeconds(sink.pid) - sa) / secs,
         queueDrops: qd,
+        sendErrors,
+        backlogDrops,
         ok: lost === 0 && socketDrops === 0 && behind === 0 && qd === 0 &&
           received >= 0.97 * target && (pb.closed as number) === 0,
         okLow: lost <= 0.001 * target * secs && received >= 0.97 * target &&

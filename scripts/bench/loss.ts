@@ -170,6 +170,8 @@ export async function runLossSweep(
               "tagsSkipped",
               "late",
               "duplicates",
+              "nacked",
+              "rttMs",
             ]
           ) edgeCounters[f] = Number(st[f] ?? NaN);
           if ((r.corruptTags as number) > 0) {

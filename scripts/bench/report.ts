@@ -156,12 +156,13 @@ function lossTable(rows: LossRow[]): string {
       "nft dropped",
       "tags sent → delivered",
       "delivered %",
-      "edge lost / recovered / unrecoverable pkts",
+      "edge lost / recovered / unrecoverable pkts (NACKs)",
       "edge tags dropped / skipped",
       "repair bytes / sent bytes",
       "latency ms p50 / p95 / p99 / max",
       "decode errors",
       "CPU % cloud · edge",
+      "edge RTT est. ms",
       "notes",
     ],
     rows.map((r) => [
@@ -170,7 +171,7 @@ function lossTable(rows: LossRow[]): string {
       r.nftDropped,
       `${r.tagsSent} → ${r.tagsDelivered}`,
       fmt(pct(r.tagsDelivered, r.tagsSent), 2),
-      `${r.edge.lost} / ${r.edge.recovered} / ${r.edge.unrecoverable}`,
+      `${r.edge.lost} / ${r.edge.recovered} / ${r.edge.unrecoverable} (${r.edge.nacked})`,
       `${r.edge.tagsDropped} / ${r.edge.tagsSkipped}`,
       fmt(r.repairRatio * 100, 1) + " %",
       `${fmt(r.latency.p50, 1)} / ${fmt(r.latency.p95, 1)} / ${
@@ -178,6 +179,7 @@ function lossTable(rows: LossRow[]): string {
       } / ${fmt(r.latency.max, 0)}`,
       r.decodeErrors,
       `${fmt(r.cloudCpuPct, 1)} · ${fmt(r.edgeCpuPct, 1)}`,
+      fmt(r.edge.rttMs, 1),
       r.notes.join("; "),
     ]),
   );
@@ -192,7 +194,7 @@ function fanoutTable(rows: FanoutResult[]): string {
       "max with ≤ 0.1 % receiver loss",
       "max aggregate pkts/s the cloud put on the wire on pace",
       "cloud CPU % there",
-      "first loss at (target → received, sink socket drops, other gaps, cloud queue drops)",
+      "first loss at: target → received pkts/s; sink socket-buffer drops; other gaps; cloud queue drops / send errors; kernel backlog drops",
     ],
     rows.map((r) => {
       const f = r.firstFailure;
@@ -301,8 +303,10 @@ function issueFigures(r: BenchReport): string {
       } with no receiver loss)`,
     ]);
   }
+  const seenN = new Set<number>();
   for (const p of r.pipeline.filter((x) => x.system === "flvcast")) {
-    if (p.rtpPps !== undefined) {
+    if (p.rtpPps !== undefined && !seenN.has(p.n)) {
+      seenN.add(p.n);
       rows.push([
         "2",
         `RTP packets/s at real media, ${p.n} stream(s) of ${

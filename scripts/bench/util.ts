@@ -204,6 +204,7 @@ export class Child implements Disposable {
   #writer?: WritableStreamDefaultWriter<Uint8Array>;
   #pumps: Promise<void>[] = [];
 
+  /** Spawns `cmd args` and starts reading its output. */
   constructor(
     name: string,
     cmd: string,
