@@ -68,15 +68,11 @@ const LOSS_TABLE = "flvcast_e2e_loss";
 const QUIC_TABLE = "flvcast_e2e_quic";
 
 /**
- * The QUIC-cut case is blocked by a product bug (reported to the lead with a
- * fix; set this to `false` once it is in): in lib/quic, a QUIC datagram the
- * kernel refuses to send (here EPERM from the nft rule; under Deno's
- * node:dgram every errno arrives as "UNKNOWN") becomes
- * `ErrorQUICClientInternal("Failed to send data on the QUICSocket")`, which
- * `@matrixai/quic` rethrows from its own event handler: an uncaught exception
- * that kills the edge process (the cloud's server has the same path).
+ * Switch for the QUIC-cut case. It was blocked by a product bug, now fixed in
+ * lib/quic/shim.ts: a QUIC datagram the kernel refused to send (EPERM from the
+ * nft rule) became an uncaught `ErrorQUIC*Internal` that killed the process.
  */
-const QUIC_CUT_BLOCKED = true;
+const QUIC_CUT_BLOCKED = false;
 
 // ---------------------------------------------------------------------------
 // Process output

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import quic from "@matrixai/quic";
 import type { Logger } from "../log/mod.ts";
 
 /** ALPN protocol id of the retransmission service. */
@@ -165,3 +166,33 @@ export function safeEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < n; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
   return diff === 0;
 }
+
+/** UDP datagrams the QUIC library's sockets could not send (process-wide). */
+export const udpSendFailures: { count: number; lastError: string } = {
+  count: 0,
+  lastError: "",
+};
+
+/**
+ * `@matrixai/quic` rethrows "internal" errors from its own event handlers,
+ * and under Deno's node:dgram every send errno arrives as `UNKNOWN`, so one
+ * refused UDP send (a firewall rule, a route gone) became an uncaught
+ * exception that killed the whole cloud or edge. A datagram that could not be
+ * sent is packet loss: count it and let QUIC recover or idle out.
+ */
+function swallowSendErrors(): void {
+  const proto = quic.QUICSocket.prototype as unknown as {
+    send_(...params: unknown[]): Promise<unknown>;
+  };
+  const original = proto.send_;
+  proto.send_ = async function (this: unknown, ...params: unknown[]) {
+    try {
+      return await original.apply(this, params);
+    } catch (e) {
+      if ((e as { syscall?: string }).syscall !== "send") throw e;
+      udpSendFailures.count++;
+      udpSendFailures.lastError = (e as Error).message;
+    }
+  };
+}
+swallowSendErrors();
