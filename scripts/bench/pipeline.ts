@@ -27,6 +27,7 @@ import {
   memoryMiB,
   monotonicUs,
   parsePrometheus,
+  threadCpu,
   udpSocketDrops,
 } from "./util.ts";
 
@@ -44,6 +45,8 @@ export interface PipelineTiming {
 export interface PipelineResult {
   /** `flvcast` or `nms`. */
   system: "flvcast" | "nms";
+  /** A diagnostic variant (not used for ratios or goals), e.g. `repair off`. */
+  variant?: string;
   /** Publishers. */
   n: number;
   /** Readers per stream. */
@@ -74,6 +77,8 @@ export interface PipelineResult {
   rtpPps?: number;
   /** flvcast edge counters over all streams at window end. */
   edge?: Record<string, number>;
+  /** CPU seconds in the window per process label, then per thread group. */
+  threads: Record<string, Record<string, number>>;
   /** The window on the monotonic clock (µs), to cut CPU profiles. */
   monoWindow: [number, number];
   /** Problems worth printing. */
@@ -112,6 +117,7 @@ export async function runPipelineAgent(
   {
     result: Record<string, unknown>;
     cpu: Record<string, number>;
+    threads: Record<string, Record<string, number>>;
     monoWindow: [number, number];
     deltas: Record<string, number>;
   }
@@ -121,7 +127,11 @@ export async function runPipelineAgent(
     const setupMs = 30_000 + cfg.publish.length * 300;
     await agent.next("measure_start", setupMs + cfg.warmupMs);
     const c0: Record<string, number> = {};
-    for (const [k, pid] of Object.entries(pids)) c0[k] = cpuSeconds(pid);
+    const t0: Record<string, Record<string, number>> = {};
+    for (const [k, pid] of Object.entries(pids)) {
+      c0[k] = cpuSeconds(pid);
+      t0[k] = threadCpu(pid);
+    }
     const m0 = monotonicUs();
     const d0: Record<string, number> = {};
     for (const [k, f] of Object.entries(counters)) d0[k] = f();
@@ -130,11 +140,17 @@ export async function runPipelineAgent(
     const deltas: Record<string, number> = {};
     for (const [k, f] of Object.entries(counters)) deltas[k] = f() - d0[k];
     const cpu: Record<string, number> = {};
+    const threads: Record<string, Record<string, number>> = {};
     for (const [k, pid] of Object.entries(pids)) {
       cpu[k] = cpuSeconds(pid) - c0[k];
+      const t1 = threadCpu(pid);
+      threads[k] = {};
+      for (const [name, v] of Object.entries(t1)) {
+        threads[k][name] = v - (t0[k][name] ?? 0);
+      }
     }
     const result = await agent.next("result", cfg.graceMs + 20_000);
-    return { result, cpu, monoWindow: [m0, m1], deltas };
+    return { result, cpu, threads, monoWindow: [m0, m1], deltas };
   } finally {
     await agent.dispose();
   }
@@ -291,7 +307,7 @@ export async function runPipeline(
         )}`,
       );
     }
-    const { result: r, cpu, monoWindow, deltas } = agentRun;
+    const { result: r, cpu, threads, monoWindow, deltas } = agentRun;
     const peakRss: Record<string, number> = {};
     for (const [k, pid] of Object.entries(pids)) {
       peakRss[k] = memoryMiB(pid).peak;
@@ -299,6 +315,7 @@ export async function runPipeline(
     const windowS = (r.windowMs as number) / 1000;
     const res: PipelineResult = {
       system,
+      variant: ctx.edgeCloudQuic ? "repair off" : undefined,
       n,
       m,
       windowS,
@@ -313,6 +330,7 @@ export async function runPipeline(
       sendLatenessP99: (r.sendLateness as { p99: number }).p99,
       agentCpuPct: r.agentCpuPct as number,
       monoWindow,
+      threads,
       notes,
     };
     if (

@@ -84,7 +84,7 @@ function pipelineTable(rows: PipelineResult[]): string {
           ? [...labels.map((l) => fmt(f(l), d)), fmt(f(), d)].join(" · ")
           : fmt(f(), d);
       return [
-        r.system,
+        r.variant ? `${r.system} (${r.variant}, diagnosis)` : r.system,
         r.n,
         r.m,
         fmt(r.windowS, 1),
@@ -111,9 +111,38 @@ function pipelineTable(rows: PipelineResult[]): string {
   );
 }
 
+function threadTable(rows: PipelineResult[]): string {
+  const out: (string | number)[][] = [];
+  for (const r of rows) {
+    for (const [label, t] of Object.entries(r.threads ?? {})) {
+      const total = Object.values(t).reduce((a, b) => a + b, 0);
+      const parts = Object.entries(t).filter(([, v]) => v > 0).sort((a, b) =>
+        b[1] - a[1]
+      ).map(([k, v]) => `${k} ${fmt((100 * v) / r.windowS, 1)}`);
+      out.push([
+        r.system,
+        `${r.n} × ${r.m}`,
+        label,
+        fmt((100 * total) / r.windowS, 1),
+        parts.join(" · "),
+      ]);
+    }
+  }
+  return table(
+    [
+      "system",
+      "N × M",
+      "process",
+      "CPU % of one core",
+      "by thread (% of one core)",
+    ],
+    out,
+  );
+}
+
 function ratioTable(rows: PipelineResult[]): string {
   const out: (string | number)[][] = [];
-  for (const f of rows.filter((r) => r.system === "flvcast")) {
+  for (const f of rows.filter((r) => r.system === "flvcast" && !r.variant)) {
     const n = rows.find((r) =>
       r.system === "nms" && r.n === f.n && r.m === f.m
     );
@@ -206,10 +235,10 @@ function fanoutTable(rows: FanoutResult[]): string {
         fmt(r.maxOutput, 0),
         fmt(r.bestOutput?.cloudCpuPct, 0),
         f
-          ? `${fmt(f.target, 0)} → ${fmt(f.received, 0)}, ${f.socketDrops}, ${
+          ? `${fmt(f.target, 0)} → ${fmt(f.received, 0)}; ${f.socketDrops}; ${
             f.lost - f.socketDrops
-          }, ${f.queueDrops}${
-            f.behind ? `, publisher behind ${f.behind} tags` : ""
+          }; ${f.queueDrops} / ${f.sendErrors}; ${f.backlogDrops}${
+            f.behind ? `; publisher behind ${f.behind} tags` : ""
           }`
           : "none up to the last step",
       ];
@@ -220,7 +249,7 @@ function fanoutTable(rows: FanoutResult[]): string {
 /** The goals of issue 6, each with its measured figure. */
 function goals(r: BenchReport): string {
   const rows: string[][] = [];
-  const fl = r.pipeline.filter((p) => p.system === "flvcast");
+  const fl = r.pipeline.filter((p) => p.system === "flvcast" && !p.variant);
   const one = fl.find((p) => p.n === 1 && p.m === 1);
   const loss0 = r.loss.filter((l) => l.lossPct === 0);
   const lat0 = [
@@ -304,7 +333,9 @@ function issueFigures(r: BenchReport): string {
     ]);
   }
   const seenN = new Set<number>();
-  for (const p of r.pipeline.filter((x) => x.system === "flvcast")) {
+  for (
+    const p of r.pipeline.filter((x) => x.system === "flvcast" && !x.variant)
+  ) {
     if (p.rtpPps !== undefined && !seenN.has(p.n)) {
       seenN.add(p.n);
       rows.push([
@@ -357,7 +388,7 @@ export function renderReport(r: BenchReport): string {
   out.push(
     "Produced by `deno task bench`" +
       (r.env.mode === "quick" ? " `--quick`" : "") +
-      ". Reproduce with `deno task bench` (full, ~12 min) or `deno task bench --quick` (~1.5 min).",
+      ". Reproduce with `deno task bench` (full, ~11 min) or `deno task bench --quick` (~1 min).",
     "",
   );
   out.push(table(["", ""], Object.entries(r.env)), "");
@@ -419,6 +450,16 @@ export function renderReport(r: BenchReport): string {
         '"No receiver loss" is what edges would see; "on the wire" is what the cloud sent on pace (received + sink socket-buffer drops), i.e. the cloud\'s own limit.',
       "",
       fanoutTable(r.fanout),
+      "",
+    );
+  }
+  if (r.pipeline.length) {
+    out.push(
+      "### CPU by thread (pipeline windows)",
+      "",
+      "`main` is the JavaScript thread; Deno does socket I/O on `tokio-runtime-w` threads, V8 runs GC/compilation on `V8 DefaultWorke` threads.",
+      "",
+      threadTable(r.pipeline),
       "",
     );
   }

@@ -27,6 +27,29 @@ export function cpuSeconds(pid: number): number {
 }
 
 /**
+ * CPU seconds per thread group of a process: the main thread ("main") and
+ * the other threads by name (`tokio-runtime-w`, `V8 DefaultWorke`, …).
+ */
+export function threadCpu(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/stat`);
+      const open = stat.indexOf("(");
+      const close = stat.lastIndexOf(")");
+      const name = Number(e.name) === pid
+        ? "main"
+        : stat.slice(open + 1, close);
+      const f = stat.slice(close + 2).split(" ");
+      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / CLK_TCK;
+    } catch {
+      // thread exited
+    }
+  }
+  return out;
+}
+
+/**
  * CLOCK_MONOTONIC-like time in µs (from `/proc/uptime`, 10 ms resolution):
  * the clock V8 CPU profiles are stamped with.
  */
