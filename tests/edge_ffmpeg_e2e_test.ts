@@ -48,7 +48,9 @@ Deno.test("edge e2e: ffmpeg → cloud → RTP (5 % loss) → edge → HTTP-FLV d
     quicPort,
     secret: "e2e",
     fingerprint: tls.fingerprint,
-    latencyMs: 200,
+    // Generous budget: the suite runs 3 files at once on 2 cores, and a
+    // starved QUIC round trip can pass 200 ms (the product default).
+    latencyMs: 600,
     packLoss: 0.05,
     logger: nullLogger,
   });
