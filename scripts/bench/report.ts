@@ -120,7 +120,7 @@ function threadTable(rows: PipelineResult[]): string {
         b[1] - a[1]
       ).map(([k, v]) => `${k} ${fmt((100 * v) / r.windowS, 1)}`);
       out.push([
-        r.system,
+        r.variant ? `${r.system} (${r.variant})` : r.system,
         `${r.n} × ${r.m}`,
         label,
         fmt((100 * total) / r.windowS, 1),
@@ -348,7 +348,9 @@ function issueFigures(r: BenchReport): string {
     }
   }
   for (
-    const p of r.pipeline.filter((x) => x.system === "flvcast" && x.m <= 2)
+    const p of r.pipeline.filter((x) =>
+      x.system === "flvcast" && !x.variant && x.m <= 2
+    )
   ) {
     rows.push([
       "2",
@@ -357,7 +359,9 @@ function issueFigures(r: BenchReport): string {
     ]);
   }
   for (
-    const p of r.pipeline.filter((x) => x.system === "flvcast" && x.n === 1)
+    const p of r.pipeline.filter((x) =>
+      x.system === "flvcast" && !x.variant && x.n === 1
+    )
   ) {
     rows.push([
       "4",
