@@ -550,3 +550,37 @@ Deno.test("edge: bad options are refused with a clear error", () => {
   }
   ok(err instanceof TypeError && /fingerprint/.test(err.message));
 });
+
+Deno.test("edge: past the repair budget, losses are given up at once and the stream goes on", async () => {
+  const { edge, cloud, close } = await setup({
+    packLoss: 0.3,
+    maxRepairPerSecond: 2,
+  });
+  try {
+    const stream = cloud.stream("live/storm");
+    await stream.report();
+    await until(
+      () => edge.hub.get("live/storm") !== undefined,
+      "the stream to be learned",
+    );
+    const player = await HttpPlayer.open(flvUrl(edge, "live/storm"));
+    const tags = syntheticStream({ gops: 4, frames: 10 });
+    await stream.send(tags);
+    await until(
+      () => edge.streams()[0]?.pendingRepair === 0 && edge.stats.repairShed > 0,
+      "losses past the budget to be shed",
+    );
+    const s = edge.streams()[0];
+    ok(s.recovered <= 4, `at most the budget was repaired: ${s.recovered}`);
+    ok(s.unrecoverable > 0);
+    const metrics =
+      await (await fetch(`http://${LOOP}:${edge.ports.api}/metrics`)).text();
+    ok(
+      /flvcast_edge_repair_shed_total [1-9]/.test(metrics),
+      "shed losses are in /metrics",
+    );
+    await player.close();
+  } finally {
+    await close();
+  }
+});

@@ -123,6 +123,7 @@ export async function startNodes(
         enableRecord: e.enable_record,
         recordDir: cfg.record_dir,
         streamTimeoutMs: e.stream_timeout_ms,
+        maxRepairPerSecond: e.repair_max_pps,
         logger: logger.child("edge"),
       });
       await nodes.edge.start();

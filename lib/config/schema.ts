@@ -34,6 +34,8 @@ export interface EdgeConfig {
   enable_record: boolean;
   /** A stream silent for this long is ended (ms). */
   stream_timeout_ms: number;
+  /** Most packets asked for repair per second (all streams). */
+  repair_max_pps: number;
 }
 
 /** The whole validated configuration. */
@@ -359,6 +361,12 @@ export const EDGE_KEYS: Record<keyof EdgeConfig, KeySpec> = {
     check: int(500, 600_000),
     default: 5000,
     help: "a stream silent this long is ended (ms)",
+  },
+  repair_max_pps: {
+    check: int(1, 1_000_000),
+    default: 500,
+    help:
+      "most packets asked for repair per second; past it losses are given up (no repair storm)",
   },
 };
 

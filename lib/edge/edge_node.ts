@@ -86,6 +86,13 @@ export interface EdgeNodeOptions {
   tickMs?: number;
   /** Most streams served at once; SDES naming more is refused. Default 1000. */
   maxStreams?: number;
+  /**
+   * Most packets requested for repair per second, over all streams (token
+   * bucket, one second of burst). Past it, missing packets are given up at
+   * once instead of asked for, so a loss storm cannot turn into a repair
+   * storm that starves the node and the cloud. Default 500.
+   */
+  maxRepairPerSecond?: number;
   /** Serve the web page (stream list + mpegts.js player) on the FLV port.
    * Default true. */
   webPage?: boolean;
@@ -111,6 +118,8 @@ export interface EdgeNodeStats {
   republishes: number;
   /** New streams refused because `maxStreams` were live. */
   streamsRefused: number;
+  /** Missing packets given up without asking, over `maxRepairPerSecond`. */
+  repairShed: number;
 }
 
 interface Held {
@@ -201,7 +210,11 @@ export class EdgeNode {
     streamsTotal: 0,
     republishes: 0,
     streamsRefused: 0,
+    repairShed: 0,
   };
+  #repairTokens = 0;
+  #repairRefillAt = 0;
+  #lastShedLogAt = -Infinity;
   #lastRefusalLogAt = -Infinity;
 
   /**
@@ -418,6 +431,7 @@ export class EdgeNode {
       ["rtcp_packets_total", "counter", "RTCP compounds received.", n.rtcpPackets],
       ["malformed_total", "counter", "Datagrams neither valid RTP nor RTCP.", n.malformed],
       ["simulated_drops_total", "counter", "RTP packets dropped by pack_loss.", n.simulatedDrops],
+      ["repair_shed_total", "counter", "Missing packets given up over the repair budget.", n.repairShed],
       ["unnamed_dropped_total", "counter", "Held packets of unnamed SSRCs discarded.", n.unnamedDropped],
       ["streams_refused_total", "counter", "New streams refused (max_streams).", n.streamsRefused],
       ["players", "gauge", "Players connected.", f.httpPlayers + f.wsPlayers],
@@ -820,7 +834,36 @@ export class EdgeNode {
     return client;
   }
 
+  /** How many of `wanted` repairs the budget allows now. */
+  #takeRepairTokens(wanted: number, now: number): number {
+    const rate = this.#opts.maxRepairPerSecond ?? 500;
+    this.#repairTokens = Math.min(
+      rate,
+      this.#repairTokens + (now - this.#repairRefillAt) * rate / 1000,
+    );
+    this.#repairRefillAt = now;
+    const granted = Math.min(wanted, Math.floor(this.#repairTokens));
+    this.#repairTokens -= granted;
+    return granted;
+  }
+
   #requestRtx(s: EdgeStream, seqs: number[], now: number): void {
+    const granted = this.#takeRepairTokens(seqs.length, now);
+    if (granted < seqs.length) {
+      const shed = seqs.slice(granted);
+      seqs = seqs.slice(0, granted);
+      this.#stats.repairShed += shed.length;
+      if (now - this.#lastShedLogAt > LOSS_LOG_INTERVAL_MS) {
+        this.#lastShedLogAt = now;
+        this.#log.warn("repair budget exhausted; giving up missing packets", {
+          key: s.key,
+          shed: shed.length,
+          maxRepairPerSecond: this.#opts.maxRepairPerSecond ?? 500,
+        });
+      }
+      this.#deliver(s, s.jb.markUnavailable(shed, now));
+      if (seqs.length === 0) return;
+    }
     const client = this.#rtxFor(s);
     const ssrc = s.ssrc;
     const results = client.request(ssrc, seqs, {
