@@ -127,10 +127,33 @@ export async function startNodes(
         logger: logger.child("edge"),
       });
       await nodes.edge.start();
+      warnSmallReceiveBuffer(logger);
     }
   } catch (err) {
     await nodes.stop();
     throw err;
   }
   return nodes;
+}
+
+/**
+ * Deno cannot set SO_RCVBUF on a UDP socket, so the edge gets the kernel's
+ * default receive buffer; at 212,992 bytes (a common default) about 90 RTP
+ * packets fit, a few milliseconds of many streams. Say so once at startup.
+ */
+function warnSmallReceiveBuffer(logger: Logger): void {
+  let size: number;
+  try {
+    size = Number(
+      Deno.readTextFileSync("/proc/sys/net/core/rmem_default").trim(),
+    );
+  } catch {
+    return; // not Linux, or not readable
+  }
+  if (Number.isFinite(size) && size < 1 << 20) {
+    logger.warn(
+      "net.core.rmem_default is small: the kernel drops RTP bursts the edge cannot read at once; raise it on edge hosts",
+      { bytes: size, fix: "sysctl -w net.core.rmem_default=4194304" },
+    );
+  }
 }
