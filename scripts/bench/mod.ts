@@ -222,11 +222,17 @@ async function pipelines(
   // Diagnosis: when flvcast lost tags at 50 streams, run that configuration
   // once more with repair turned off (the edge's QUIC peer is a dead port),
   // to tell the receive path's own limit from a repair-traffic collapse.
-  if (system === "flvcast" && !o.quick && !o.profile && missing(50, 1)) {
+  if (system === "flvcast" && !o.quick && missing(50, 1)) {
     log("pipeline flvcast: 50 × 1 again with repair off (diagnosis)");
     try {
       const r = await runPipeline(
-        { ...ctx, edgeCloudQuic: "127.0.0.1:9" },
+        {
+          ...ctx,
+          edgeCloudQuic: "127.0.0.1:9",
+          cpuProfDir: o.profile
+            ? `${ctx.cpuProfDir}/50x1-repair-off`
+            : undefined,
+        },
         "flvcast",
         50,
         1,
@@ -261,6 +267,17 @@ async function pipelines(
           ),
         );
       }
+    }
+    const diag = report.pipeline.find((p) => p.variant === "repair off");
+    for (const role of ["cloud", "edge"]) {
+      report.profiles.push(
+        ...await summarizeDir(
+          `${ctx.cpuProfDir}/50x1-repair-off/${role}`,
+          `${role}, 50×1 with repair off (diagnosis)`,
+          12,
+          diag?.monoWindow,
+        ),
+      );
     }
     report.notes.push(
       `--profile: cloud/edge ran under the V8 profiler (their CPU figures include its overhead); raw profiles in ${ctx.cpuProfDir}.`,
