@@ -207,8 +207,35 @@ export function parseVideoTag(data: Uint8Array): VideoTagInfo | undefined {
     // Command frame: a VideoCommand byte follows instead of a FourCC.
     return { exHeader: true, frameType, packetType, multitrack: false };
   }
+  const track = trackAndFourCC(
+    data,
+    packetType,
+    offset,
+    ExVideoPacketType.Multitrack,
+  );
+  if (track === undefined) return undefined;
+  return {
+    exHeader: true,
+    frameType,
+    fourCC: track.fourCC,
+    packetType: track.packetType,
+    codec: EX_VIDEO_NAMES[track.fourCC] ?? track.fourCC,
+    multitrack: track.multitrack,
+  };
+}
+
+/**
+ * After an Enhanced RTMP ExHeader's packet type: the multitrack wrapper (its
+ * byte carries the real packet type) and the FourCC; undefined if truncated.
+ */
+function trackAndFourCC(
+  data: Uint8Array,
+  packetType: number,
+  offset: number,
+  multitrackType: number,
+): { packetType: number; multitrack: boolean; fourCC: string } | undefined {
   let multitrack = false;
-  if (packetType === ExVideoPacketType.Multitrack) {
+  if (packetType === multitrackType) {
     if (data.length < offset + 1) return undefined;
     multitrack = true;
     packetType = data[offset] & 0x0f;
@@ -216,14 +243,7 @@ export function parseVideoTag(data: Uint8Array): VideoTagInfo | undefined {
   }
   const fourCC = fourCCAt(data, offset);
   if (fourCC === undefined) return undefined;
-  return {
-    exHeader: true,
-    frameType,
-    fourCC,
-    packetType,
-    codec: EX_VIDEO_NAMES[fourCC] ?? fourCC,
-    multitrack,
-  };
+  return { packetType, multitrack, fourCC };
 }
 
 /** Parses the codec header of an audio tag body; undefined if empty/truncated. */
@@ -246,23 +266,20 @@ export function parseAudioTag(data: Uint8Array): AudioTagInfo | undefined {
   }
   const skipped = skipModEx(data, b0 & 0x0f, ExAudioPacketType.ModEx, 1);
   if (skipped === undefined) return undefined;
-  let { packetType, offset } = skipped;
-  let multitrack = false;
-  if (packetType === ExAudioPacketType.Multitrack) {
-    if (data.length < offset + 1) return undefined;
-    multitrack = true;
-    packetType = data[offset] & 0x0f;
-    offset += 1;
-  }
-  const fourCC = fourCCAt(data, offset);
-  if (fourCC === undefined) return undefined;
+  const track = trackAndFourCC(
+    data,
+    skipped.packetType,
+    skipped.offset,
+    ExAudioPacketType.Multitrack,
+  );
+  if (track === undefined) return undefined;
   return {
     exHeader: true,
     soundFormat,
-    fourCC,
-    packetType,
-    codec: EX_AUDIO_NAMES[fourCC] ?? fourCC,
-    multitrack,
+    fourCC: track.fourCC,
+    packetType: track.packetType,
+    codec: EX_AUDIO_NAMES[track.fourCC] ?? track.fourCC,
+    multitrack: track.multitrack,
   };
 }
 
