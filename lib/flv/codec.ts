@@ -202,7 +202,7 @@ export function parseVideoTag(data: Uint8Array): VideoTagInfo | undefined {
     1,
   );
   if (skipped === undefined) return undefined;
-  let { packetType, offset } = skipped;
+  const { packetType, offset } = skipped;
   if (frameType === 5 && packetType !== ExVideoPacketType.Metadata) {
     // Command frame: a VideoCommand byte follows instead of a FourCC.
     return { exHeader: true, frameType, packetType, multitrack: false };
