@@ -31,7 +31,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(`flvcast ${VERSION}`);
       return 0;
     }
-    cfg = await loadConfig(cli, { requireFile: args.includes("--config") });
+    cfg = await loadConfig(cli, { requireFile: cli.configGiven });
   } catch (e) {
     console.error(`flvcast: ${(e as Error).message}`);
     return 2;

@@ -20,7 +20,15 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
 });
 const root = new URL("..", import.meta.url).pathname;
-const jobs = Math.max(1, Number(values.jobs) || 3);
+const jobs = Number(values.jobs);
+if (!Number.isInteger(jobs) || jobs < 1) {
+  console.error(
+    `test: --jobs: expected an integer >= 1, got ${
+      JSON.stringify(values.jobs)
+    }`,
+  );
+  Deno.exit(2);
+}
 const files = [...Deno.readDirSync(`${root}tests`)]
   .filter((e) => e.isFile && e.name.endsWith("_test.ts"))
   .map((e) => `tests/${e.name}`)
@@ -67,6 +75,8 @@ async function runFile(file: string): Promise<void> {
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
+    // A hung file fails (and is reported) instead of hanging CI.
+    signal: AbortSignal.timeout(10 * 60_000),
   }).output();
   const text = decoder.decode(out.stdout) + decoder.decode(out.stderr);
   const m = summaryRe.exec(text);

@@ -144,7 +144,8 @@ Deno.test({
       );
       ok(rx.rtcp.some((p) => p.type === "sr" && p.ssrc === ssrc));
 
-      // Tag for tag equal to the recording.
+      // Tag for tag equal to the recording (closed on disk after the end).
+      await cloud.recordingsClosed();
       const recorded = await readFlv(
         (await Array.fromAsync(Deno.readDir(dir))).filter((e) =>
           e.name.startsWith("live_e2e")

@@ -60,6 +60,23 @@ Deno.test("a bad config line stops startup with one line naming key and file", a
     ]);
     equal(m.code, 2);
     match(m.stderr, /key "quic_cert": expected a readable PEM file/);
+    await Deno.writeTextFile(`${dir}/junk.pem`, "not a certificate\n");
+    const j = await flvcast([
+      "cloud",
+      "--quic_cert",
+      `${dir}/junk.pem`,
+      "--quic_key",
+      `${dir}/junk.pem`,
+      "--rtmp_addr=127.0.0.1:0",
+      "--api_addr=127.0.0.1:0",
+      "--quic_addr=127.0.0.1:0",
+      "--rtp_port=0",
+    ]);
+    equal(j.code, 2);
+    match(j.stderr, /key "quic_cert": expected a PEM certificate/);
+    const g = await flvcast(["cloud", `--config=${dir}/missing.yaml`]);
+    equal(g.code, 2);
+    match(g.stderr, /missing\.yaml: expected a readable YAML config file/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -13,7 +13,7 @@ import {
 import { CloudNode } from "../cloud/mod.ts";
 import { EdgeNode } from "../edge/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { generateSelfSigned } from "../quic/mod.ts";
+import { fingerprintOf, generateSelfSigned } from "../quic/mod.ts";
 
 /** The running nodes. */
 export interface RunningNodes {
@@ -57,10 +57,25 @@ export async function startNodes(
     if (role !== "edge") {
       let tls;
       if (cfg.quic_cert) {
-        tls = {
-          certPem: await readFileFor("quic_cert", cfg.quic_cert),
-          keyPem: await readFileFor("quic_key", cfg.quic_key),
-        };
+        const certPem = await readFileFor("quic_cert", cfg.quic_cert);
+        const keyPem = await readFileFor("quic_key", cfg.quic_key);
+        try {
+          await fingerprintOf(certPem);
+        } catch (e) {
+          throw new ConfigError(
+            `key "quic_cert": expected a PEM certificate, got ${
+              JSON.stringify(cfg.quic_cert)
+            } (${(e as Error).message})`,
+          );
+        }
+        if (!/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(keyPem)) {
+          throw new ConfigError(
+            `key "quic_key": expected a PEM PRIVATE KEY block, got none in ${
+              JSON.stringify(cfg.quic_key)
+            }`,
+          );
+        }
+        tls = { certPem, keyPem };
       } else {
         const made = await generateSelfSigned();
         tls = { certPem: made.certPem, keyPem: made.keyPem };

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Address } from "../config/mod.ts";
-import { FlvFileWriter, type FlvTag } from "../flv/mod.ts";
+import { FlvFileWriter, type FlvTag, recordFileName } from "../flv/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { nullLogger } from "../log/mod.ts";
 import { RtxServer } from "../quic/mod.ts";
@@ -26,6 +26,12 @@ import {
 import { cloudApiHandler } from "./api.ts";
 import { CloudStream } from "./cloud_stream.ts";
 import { RtpSender } from "./rtp_sender.ts";
+
+/** Longest stream key an SDES PRIV item carries: 255 − 1 − "key".length. */
+const MAX_STREAM_KEY_BYTES = 251;
+/** Ended streams whose caches still answer NACKs, at most. */
+const MAX_RETIRED = 64;
+const utf8 = new TextEncoder();
 
 /** Options for {@linkcode CloudNode}. */
 export interface CloudNodeOptions {
@@ -197,13 +203,20 @@ export class CloudNode {
   /** Ends every stream (RTCP BYE, recordings closed) and closes listeners. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    // Publishers first, so no tag is sent after its stream's BYE; each one
+    // ends through onClose → #endStream, the loop catches any left.
+    await this.#rtmp.stop();
     for (const s of [...this.#streams.values()]) {
       this.#endStream(s, "server stopping");
     }
-    await this.#rtmp.stop();
     await this.#sender.close();
     await this.#rtx.stop();
     await this.#api?.shutdown();
+    await Promise.allSettled([...this.#closing]);
+  }
+
+  /** Resolves when every recording that has been stopped is closed on disk. */
+  async recordingsClosed(): Promise<void> {
     await Promise.allSettled([...this.#closing]);
   }
 
@@ -223,6 +236,15 @@ export class CloudNode {
   #handler(): RtmpHandler {
     return {
       publish: (info) => {
+        const keyBytes = utf8.encode(info.key).length;
+        if (keyBytes > MAX_STREAM_KEY_BYTES) {
+          this.#totals.refused++;
+          this.#log.warn("publish refused: key too long", {
+            remote: info.remoteAddr,
+            bytes: keyBytes,
+          });
+          return `stream key: expected at most ${MAX_STREAM_KEY_BYTES} bytes of UTF-8, got ${keyBytes}`;
+        }
         if (this.#streams.has(info.key)) {
           this.#totals.refused++;
           this.#log.warn("publish refused: key is live", {
@@ -266,11 +288,11 @@ export class CloudNode {
       cachePackets: o.cachePackets,
       cacheBytes: o.cacheBytes,
     });
+    this.#sendReport(stream); // may throw: before anything is registered
     this.#streams.set(key, stream);
     this.#bySsrc.set(ssrc, stream);
     this.#totals.publishes++;
     if (o.enableRecord) this.#startRecording(stream);
-    this.#sendReport(stream);
     this.#log.info("stream started", { key, ssrc, publisher: remoteAddr });
     let ended = false;
     return {
@@ -281,19 +303,8 @@ export class CloudNode {
         this.#totals.tagsIn++;
         this.#totals.packetsSent += packets.length;
         this.#sender.send(packets);
-        const rec = this.#recordings.get(stream);
-        if (rec) {
-          try {
-            rec.writer.write(tag);
-          } catch (e) {
-            this.#log.error("recording failed; stopped", {
-              key,
-              path: rec.path,
-              error: e,
-            });
-            this.#stopRecording(stream);
-          }
-        }
+        // Write failures are reported once through the writer's onError.
+        this.#recordings.get(stream)?.writer.write(tag);
       },
       onClose: (reason) => {
         if (ended) return;
@@ -307,14 +318,27 @@ export class CloudNode {
     if (this.#streams.get(stream.key) !== stream) return;
     this.#streams.delete(stream.key);
     this.#bySsrc.delete(stream.ssrc);
+    // Only the RTP cache is needed after the end; the count is bounded.
+    stream.gop.clear();
+    if (this.#retired.size >= MAX_RETIRED) {
+      this.#retired.delete(this.#retired.keys().next().value!);
+    }
     this.#retired.set(stream.ssrc, {
       stream,
       until: Date.now() + (this.#opts.retireMs ?? 30_000),
     });
-    this.#sender.send([encodeCompound([
-      this.#senderReport(stream),
-      encodeBye(stream.ssrc, reason.slice(0, 200)),
-    ])]);
+    try {
+      this.#sender.send([encodeCompound([
+        this.#senderReport(stream),
+        // BYE reasons are at most 255 bytes: keep printable ASCII.
+        encodeBye(
+          stream.ssrc,
+          reason.replace(/[^\x20-\x7e]/g, "?").slice(0, 255),
+        ),
+      ])]);
+    } catch (e) {
+      this.#log.error("BYE not sent", { key: stream.key, error: e });
+    }
     for (const end of stream.players.values()) end();
     stream.players.clear();
     this.#stopRecording(stream);
@@ -326,13 +350,20 @@ export class CloudNode {
   }
 
   #startRecording(stream: CloudStream): void {
-    const name = `${stream.key.replaceAll("/", "_")}_${
-      new Date(stream.startedAt).toISOString().replaceAll(":", "-")
-    }.flv`;
+    const name = recordFileName(stream.key, new Date(stream.startedAt));
     try {
       Deno.mkdirSync(this.#opts.recordDir, { recursive: true });
       const path = `${this.#opts.recordDir}/${name}`;
-      const writer = FlvFileWriter.create(path);
+      const writer = FlvFileWriter.create(path, {
+        onError: (e) => {
+          this.#log.error("recording failed; stopped", {
+            key: stream.key,
+            path,
+            error: e,
+          });
+          this.#stopRecording(stream);
+        },
+      });
       this.#recordings.set(stream, { writer, path });
       this.#log.info("recording", { key: stream.key, path });
     } catch (e) {
@@ -391,8 +422,12 @@ export class CloudNode {
   #tick(): void {
     const now = Date.now();
     for (const s of this.#streams.values()) {
-      s.tick(now);
-      this.#sendReport(s);
+      try {
+        s.tick(now);
+        this.#sendReport(s);
+      } catch (e) {
+        this.#log.error("sender report failed", { key: s.key, error: e });
+      }
     }
     for (const [ssrc, r] of this.#retired) {
       if (r.until < now) this.#retired.delete(ssrc);
@@ -469,16 +504,20 @@ export class CloudNode {
         type: "counter" as const,
         samples: [{ value: snd.sendErrors }],
       },
-      ...Object.entries(rtx).filter(([, v]) => typeof v === "number").map((
-        [k, v],
-      ) => ({
-        name: `flvcast_cloud_rtx_${
-          k.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase())
-        }`,
-        help: `QUIC retransmission service: ${k}.`,
-        type: "counter" as const,
-        samples: [{ value: v }],
-      })),
+      ...Object.entries(rtx).filter(([, v]) => typeof v === "number").map(
+        ([k, v]) => {
+          const gauge = k === "activeConnections";
+          const base = `flvcast_cloud_rtx_${
+            k.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase())
+          }`;
+          return {
+            name: gauge ? base : `${base}_total`,
+            help: `QUIC retransmission service: ${k}.`,
+            type: gauge ? "gauge" as const : "counter" as const,
+            samples: [{ value: v }],
+          };
+        },
+      ),
       per(
         "flvcast_cloud_stream_bytes_in_total",
         "FLV body bytes received per stream.",

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { lookup } from "node:dns/promises";
 import type { Address } from "../config/mod.ts";
 import { isMulticastV4 } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -98,19 +99,30 @@ export class RtpSender {
   /** Opens the socket (throws `AddrInUse` etc. for the caller to report). */
   async start(): Promise<void> {
     if (this.#opts.disabled) return;
+    // Resolve host names once: Deno would resolve them on every send.
+    for (const t of this.#targets) {
+      if (/^[\d.]+$|:/.test(t.hostname)) continue; // IP literal
+      try {
+        t.hostname = (await lookup(t.hostname, { family: 4 })).address;
+      } catch (e) {
+        throw new Error(
+          `client_addr_list: expected a resolvable host, got ${t.hostname}: ${
+            (e as Error).message
+          }`,
+        );
+      }
+    }
     this.#conn = Deno.listenDatagram({
       transport: "udp",
       hostname: this.#opts.local.hostname,
       port: this.#opts.local.port,
     });
     const ttl = this.#opts.multicastTtl ?? 1;
-    for (const t of this.#targets) {
-      if (isMulticastV4(t.hostname) && ttl !== 1) {
-        // Deno exposes the multicast TTL only through a membership.
-        const m = await this.#conn.joinMulticastV4(t.hostname, "0.0.0.0");
-        await m.setTTL(ttl);
-        await m.setLoopback(false);
-      }
+    const group = this.#targets.find((t) => isMulticastV4(t.hostname));
+    if (group && ttl !== 1) {
+      // Deno exposes IP_MULTICAST_TTL (socket-wide) only through a membership.
+      const m = await this.#conn.joinMulticastV4(group.hostname, "0.0.0.0");
+      await m.setTTL(ttl);
     }
     this.#drain();
   }
@@ -152,7 +164,7 @@ export class RtpSender {
         for (let i = this.#head; i < end; i++) {
           const d = this.#queue[i];
           for (const t of this.#targets) {
-            sends.push(conn.send(d, t).catch((e) => this.#sendError(e)));
+            sends.push(conn.send(d, t).catch(this.#onSendError));
             this.#stats.datagramsSent++;
             this.#stats.bytesSent += d.length;
           }
@@ -172,6 +184,8 @@ export class RtpSender {
       this.#idle = undefined;
     }
   }
+
+  #onSendError = (e: unknown): number => this.#sendError(e);
 
   #sendError(e: unknown): number {
     this.#stats.sendErrors++;

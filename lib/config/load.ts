@@ -24,6 +24,8 @@ export interface CommandLine {
   role: Role;
   /** The config file used (may not exist when it is the default path). */
   configPath: string;
+  /** `--config` was given (either form): then the file must exist. */
+  configGiven: boolean;
   /** `--help` was given. */
   help: boolean;
   /** `--version` was given. */
@@ -94,6 +96,7 @@ export function parseCommandLine(args: string[]): CommandLine {
   return {
     role: (positionals[0] as Role | undefined) ?? "both",
     configPath: (values.config as string | undefined) ?? "./config.yaml",
+    configGiven: values.config !== undefined,
     help: Boolean(values.help),
     version: Boolean(values.version),
     overrides,

@@ -212,7 +212,7 @@ interface KeySpec {
 /** Every top-level cloud key with its check, default and help text. */
 export const CLOUD_KEYS: Record<Exclude<keyof Config, "edge">, KeySpec> = {
   rtp_cache_size: {
-    check: int(16, 1_000_000),
+    check: int(16, 65536), // one slot per 16-bit sequence number
     default: 5000,
     help: "RTP packets cached per stream for retransmission",
   },
