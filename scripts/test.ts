@@ -68,16 +68,24 @@ const started = Date.now();
 
 async function runFile(file: string): Promise<void> {
   const t0 = Date.now();
-  const out = await new Deno.Command(deno, {
-    args: ["test", "-A", "--no-check", file],
-    cwd: root,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-    // A hung file fails (and is reported) instead of hanging CI.
-    signal: AbortSignal.timeout(10 * 60_000),
-  }).output();
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(deno, {
+      args: ["test", "-A", "--no-check", file],
+      cwd: root,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+      // A hung file fails (and is reported) instead of hanging CI.
+      signal: AbortSignal.timeout(10 * 60_000),
+    }).output();
+  } catch (e) {
+    failed++;
+    failedFiles.push(file);
+    console.log(`\n===== ${file}: FAILED (${(e as Error).message}) =====`);
+    return;
+  }
   const text = decoder.decode(out.stdout) + decoder.decode(out.stderr);
   const m = summaryRe.exec(text);
   const p = m ? Number(m[2]) : 0;

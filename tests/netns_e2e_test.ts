@@ -500,7 +500,7 @@ async function readFlv(file: string): Promise<FlvTag[]> {
 }
 
 async function recordingOf(dir: string, key: string): Promise<string> {
-  const prefix = key.replaceAll("/", "_") + "_";
+  const prefix = key.replaceAll("/", "_") + "-"; // recordFileName()
   for await (const e of Deno.readDir(dir)) {
     if (e.name.startsWith(prefix) && e.name.endsWith(".flv")) {
       return `${dir}/${e.name}`;
