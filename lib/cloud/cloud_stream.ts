@@ -85,7 +85,7 @@ export class CloudStream {
   /** SSRC of this publish. */
   readonly ssrc: number;
   /** When the publish started (ms since epoch). */
-  readonly startedAt = Date.now();
+  readonly startedAt: number = Date.now();
   /** The retransmission cache. */
   readonly cache: RtpCache;
   /** Metadata, sequence headers and the current GOP, for late joiners. */

@@ -11,6 +11,7 @@ export {
   type ParseAddressOptions,
 } from "./address.ts";
 export {
+  type Check,
   CLOUD_KEYS,
   type Config,
   ConfigError,
@@ -18,6 +19,7 @@ export {
   defaultConfig,
   EDGE_KEYS,
   type EdgeConfig,
+  type KeySpec,
   keySpec,
   resolveAddresses,
   type ResolvedAddresses,

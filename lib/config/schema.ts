@@ -89,7 +89,8 @@ export class ConfigError extends Error {
   }
 }
 
-type Check = (value: unknown) => unknown;
+/** Validates one raw value and returns it converted; throws a TypeError. */
+export type Check = (value: unknown) => unknown;
 
 const int = (min: number, max: number): Check => (v) => {
   const n = typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : v;
@@ -203,9 +204,13 @@ const addrList: Check = (v) => {
   });
 };
 
-interface KeySpec {
+/** One configuration key: its check, built-in default and help text. */
+export interface KeySpec {
+  /** Validates and converts a raw value. */
   check: Check;
+  /** The built-in default. */
   default: unknown;
+  /** One line for `--help`. */
   help: string;
 }
 
