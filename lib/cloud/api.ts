@@ -32,10 +32,10 @@ export function livestat(streams: CloudStreamInfo[]): unknown {
   return {
     status: 200,
     data: {
-      publishers: streams.map((s, i) => ({
+      publishers: streams.map((s) => ({
         key: s.key,
         url: `rtmp://${s.publisher}/${s.key}`,
-        stream_id: i + 1,
+        stream_id: s.id,
         video_total_bytes: s.video_bytes,
         video_speed: Math.round(s.video_bps / 8 / 1024),
         audio_total_bytes: s.audio_bytes,

@@ -284,6 +284,7 @@ export class CloudNode {
       key,
       ssrc,
       remoteAddr,
+      id: this.#totals.publishes + 1,
       payloadSize: o.payloadSize,
       cachePackets: o.cachePackets,
       cacheBytes: o.cacheBytes,

@@ -22,6 +22,8 @@ export interface CloudStreamOptions {
   ssrc: number;
   /** Publisher address `host:port`. */
   remoteAddr: string;
+  /** Node-wide publish number (stable `stream_id` in the API). Default 0. */
+  id?: number;
   /** Max RTP payload bytes per packet. */
   payloadSize: number;
   /** Packets kept for retransmission. */
@@ -32,6 +34,8 @@ export interface CloudStreamOptions {
 
 /** A snapshot of a stream's counters, as the API shows them. */
 export interface CloudStreamInfo {
+  /** Node-wide publish number. */
+  id: number;
   /** Stream key `app/name`. */
   key: string;
   /** SSRC (u32). */
@@ -80,6 +84,8 @@ export interface CloudStreamInfo {
  * ```
  */
 export class CloudStream {
+  /** Node-wide publish number. */
+  readonly id: number;
   /** Stream key. */
   readonly key: string;
   /** SSRC of this publish. */
@@ -105,6 +111,7 @@ export class CloudStream {
 
   /** Creates the stream state for one publish. */
   constructor(options: CloudStreamOptions) {
+    this.id = options.id ?? 0;
     this.key = options.key;
     this.ssrc = options.ssrc;
     this.#remote = options.remoteAddr;
@@ -174,6 +181,7 @@ export class CloudStream {
   /** A snapshot of the counters. */
   info(): CloudStreamInfo {
     return {
+      id: this.id,
       key: this.key,
       ssrc: this.ssrc,
       start_time: new Date(this.startedAt).toISOString(),
