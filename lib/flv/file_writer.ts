@@ -164,25 +164,8 @@ export class FlvFileWriter {
     }
     await Deno.mkdir(opts.dir, { recursive: true });
     const path = `${opts.dir.replace(/\/+$/, "") || "/"}/${name}`;
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(path, { write: true, createNew: true });
-    } catch (e) {
-      throw new Error(
-        `FlvFileWriter: cannot create ${path}: ${(e as Error).message}`,
-        { cause: e },
-      );
-    }
-    const w = new FlvFileWriter(file, path, opts);
-    try {
-      const header = encodeFlvHeader({ audio: opts.audio, video: opts.video });
-      await writeAll(file, header);
-      w.#bytes = header.length;
-    } catch (e) {
-      file.close();
-      throw e;
-    }
-    return w;
+    // The header is 13 bytes: one synchronous write is as good as any.
+    return FlvFileWriter.create(path, opts);
   }
 
   /** Full path of the file. */
