@@ -7,13 +7,10 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { CloudNode } from "../lib/cloud/mod.ts";
-import { EdgeNode } from "../lib/edge/mod.ts";
 import { FlvHttpServer } from "../lib/http/mod.ts";
-import { nullLogger } from "../lib/log/mod.ts";
-import { generateSelfSigned } from "../lib/quic/mod.ts";
 import { webHandler } from "../lib/web/mod.ts";
 import { publishLavfi } from "./support/media.ts";
+import { startCloudAndEdge } from "./support/nodes.ts";
 
 const CHROMIUM = Deno.env.get("CHROMIUM_BIN") ?? "/usr/bin/chromium";
 const chromiumPresent = (() => {
@@ -29,7 +26,6 @@ if (!chromiumPresent) {
   );
 }
 
-const local = { hostname: "127.0.0.1", port: 0 };
 const KEY = "live/browser";
 
 async function waitFor(
@@ -42,19 +38,6 @@ async function waitFor(
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/** A UDP port that was free a moment ago (for the cloud's QUIC service,
- * which the edge must know before the cloud starts). */
-function freeUdpPort(): number {
-  const s = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  const port = (s.addr as Deno.NetAddr).port;
-  s.close();
-  return port;
 }
 
 interface VideoState {
@@ -72,37 +55,12 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "flvcast_browser_" });
-    const tls = await generateSelfSigned();
-    const quicPort = freeUdpPort();
-    const edge = new EdgeNode({
-      udp: local,
-      flv: local,
-      api: local,
-      cloudQuic: { host: "127.0.0.1", port: quicPort },
-      quicPort,
-      fingerprint: tls.fingerprint,
-      latencyMs: 200,
-      logger: nullLogger,
-    });
-    await edge.start();
-    const cloud = new CloudNode({
-      rtmp: local,
-      api: local,
-      quic: { hostname: "127.0.0.1", port: quicPort },
-      rtpLocal: local,
-      destinations: [{ hostname: "127.0.0.1", port: edge.ports.udp }],
-      multicastTtl: 1,
-      payloadSize: 1180,
-      cachePackets: 5000,
-      cacheBytes: 64 << 20,
-      debug: false,
-      enableRecord: false,
+    const nodes = await startCloudAndEdge({
       recordDir: dir,
-      quicSecret: "",
-      tls,
-      logger: nullLogger,
+      dialCloudAtStart: true,
+      edge: { latencyMs: 200 },
     });
-    await cloud.start();
+    const { cloud, edge } = nodes;
 
     // The page is served by the edge's FLV port once the web handler is
     // mounted there; until then, by a server of this test in front of the
@@ -259,8 +217,7 @@ Deno.test({
       pub.kill();
       await pub.done;
       await front?.shutdown();
-      await edge.stop();
-      await cloud.stop();
+      await nodes.close();
       await Deno.remove(profile, { recursive: true }).catch(() => {});
       if (Deno.env.get("FLVCAST_KEEP_SCREENSHOTS") === undefined) {
         await Deno.remove(dir, { recursive: true }).catch(() => {});

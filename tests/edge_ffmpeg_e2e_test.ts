@@ -6,8 +6,6 @@
  * player joining mid-stream starts with sequence headers and a keyframe.
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { CloudNode } from "../lib/cloud/mod.ts";
-import { EdgeNode } from "../lib/edge/mod.ts";
 import {
   encodeFileTag,
   encodeFlvHeader,
@@ -15,64 +13,28 @@ import {
   isMetadata,
   isSequenceHeader,
 } from "../lib/flv/mod.ts";
-import { nullLogger } from "../lib/log/mod.ts";
-import { generateSelfSigned } from "../lib/quic/mod.ts";
 import { until } from "./edge_support.ts";
 import { HttpPlayer } from "./http_support.ts";
 import { probe, publishLavfi } from "./support/media.ts";
+import { startCloudAndEdge } from "./support/nodes.ts";
 
-const local = { hostname: "127.0.0.1", port: 0 };
 const KEY = "live/movie";
 const SECONDS = 10;
 const FPS = 25;
 
-function freeUdpPort(): number {
-  const s = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  const port = (s.addr as Deno.NetAddr).port;
-  s.close();
-  return port;
-}
-
 Deno.test("edge e2e: ffmpeg → cloud → RTP (5 % loss) → edge → HTTP-FLV decodes clean; a late joiner starts at a keyframe", async () => {
   const dir = await Deno.makeTempDir({ prefix: "flvcast_edge_e2e_" });
-  const tls = await generateSelfSigned();
-  const quicPort = freeUdpPort();
-  const edge = new EdgeNode({
-    udp: local,
-    flv: local,
-    api: local,
-    quicPort,
-    secret: "e2e",
-    fingerprint: tls.fingerprint,
-    // Generous budget: the suite runs 3 files at once on 2 cores, and a
-    // starved QUIC round trip can pass 200 ms (the product default).
-    latencyMs: 600,
-    packLoss: 0.05,
-    logger: nullLogger,
-  });
-  await edge.start();
-  const cloud = new CloudNode({
-    rtmp: local,
-    api: local,
-    quic: { hostname: "127.0.0.1", port: quicPort },
-    rtpLocal: local,
-    destinations: [{ hostname: "127.0.0.1", port: edge.ports.udp }],
-    multicastTtl: 1,
-    payloadSize: 1180,
-    cachePackets: 5000,
-    cacheBytes: 64 << 20,
-    debug: false,
-    enableRecord: false,
+  const { cloud, edge, close } = await startCloudAndEdge({
     recordDir: dir,
     quicSecret: "e2e",
-    tls,
-    logger: nullLogger,
+    edge: {
+      secret: "e2e",
+      // Generous budget: the suite runs 3 files at once on 2 cores, and a
+      // starved QUIC round trip can pass 200 ms (the product default).
+      latencyMs: 600,
+      packLoss: 0.05,
+    },
   });
-  await cloud.start();
   const pub = publishLavfi({
     url: `rtmp://127.0.0.1:${cloud.ports.rtmp}/${KEY}`,
     seconds: SECONDS,
@@ -158,8 +120,7 @@ Deno.test("edge e2e: ffmpeg → cloud → RTP (5 % loss) → edge → HTTP-FLV d
   } finally {
     pub.kill();
     await pub.done;
-    await cloud.stop();
-    await edge.stop();
+    await close();
     await Deno.remove(dir, { recursive: true });
   }
 });

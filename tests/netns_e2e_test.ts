@@ -37,7 +37,7 @@ import {
   type RtpPacket,
   TagAssembler,
 } from "../lib/rtp/mod.ts";
-import { probe } from "./support/media.ts";
+import { lavfiPublishArgs, probe } from "./support/media.ts";
 import {
   createTopology,
   type NetnsProcess,
@@ -429,40 +429,16 @@ async function cutQuic(topo: Topology, host: string): Promise<QuicCut> {
 }
 
 function publish(topo: Topology, key: string): NetnsProcess {
-  return topo.spawn("cloud", "ffmpeg", [
-    "-hide_banner",
-    "-loglevel",
-    "error",
-    "-nostdin",
-    "-re",
-    "-f",
-    "lavfi",
-    "-i",
-    `testsrc2=size=320x240:rate=${FPS}`,
-    "-f",
-    "lavfi",
-    "-i",
-    "sine=frequency=440:sample_rate=44100",
-    "-t",
-    String(CLIP_SECONDS),
-    "-c:v",
-    "libx264",
-    "-preset",
-    "ultrafast",
-    "-tune",
-    "zerolatency",
-    "-pix_fmt",
-    "yuv420p",
-    "-g",
-    String(FPS),
-    "-c:a",
-    "aac",
-    "-b:a",
-    "64k",
-    "-f",
-    "flv",
-    `rtmp://127.0.0.1:1935/${key}`,
-  ], { stdout: "null" });
+  return topo.spawn(
+    "cloud",
+    "ffmpeg",
+    lavfiPublishArgs({
+      url: `rtmp://127.0.0.1:1935/${key}`,
+      seconds: CLIP_SECONDS,
+      fps: FPS,
+    }),
+    { stdout: "null" },
+  );
 }
 
 async function exitedOk(proc: NetnsProcess, what: string) {

@@ -6,6 +6,7 @@
 import { equal, ok } from "node:assert/strict";
 import { FlvDemuxer, TAG_VIDEO } from "../lib/flv/mod.ts";
 import { probe } from "./support/media.ts";
+import { freePortFlags, freeUdpPort } from "./support/nodes.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -31,17 +32,6 @@ function splitWords(line: string): string[] {
   const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
   for (const m of line.matchAll(re)) words.push(m[1] ?? m[2] ?? m[3]);
   return words;
-}
-
-function freeUdpPort(): number {
-  const s = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  const port = (s.addr as Deno.NetAddr).port;
-  s.close();
-  return port;
 }
 
 function withPort(url: string, port: string): string {
@@ -178,14 +168,7 @@ Deno.test({
     // well-known ones (the suite runs in parallel) and the log in TMP.
     const app = spawn(Deno.execPath(), [
       ...start.slice(1),
-      "--rtmp_addr=127.0.0.1:0",
-      "--api_addr=127.0.0.1:0",
-      "--quic_addr=127.0.0.1:0",
-      "--rtp_port=0",
-      `--client_addr_list=127.0.0.1:${udp}`,
-      `--edge.udp_addr=127.0.0.1:${udp}`,
-      "--edge.flv_addr=127.0.0.1:0",
-      "--edge.api_addr=127.0.0.1:0",
+      ...freePortFlags(udp),
       `--log_file=${dir}/flvcast.log`,
     ], ROOT);
     let pub: ReturnType<typeof spawn> | undefined;

@@ -7,21 +7,9 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { probe, publishLavfi } from "./support/media.ts";
+import { freePortFlags, freeUdpPort } from "./support/nodes.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-/** A UDP port that was free a moment ago (the edge's RTP port must be known
- * to the cloud's client_addr_list before either starts). */
-function freeUdpPort(): number {
-  const s = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  const port = (s.addr as Deno.NetAddr).port;
-  s.close();
-  return port;
-}
 
 /** flvcast as a child process; its output lines are collected. */
 class Flvcast {
@@ -158,14 +146,7 @@ Deno.test({
       "--enable_record=true",
       `--record_dir=${recordDir}`,
       "--enable_log_file=false",
-      "--rtmp_addr=127.0.0.1:0",
-      "--api_addr=127.0.0.1:0",
-      "--quic_addr=127.0.0.1:0",
-      "--rtp_port=0",
-      `--client_addr_list=127.0.0.1:${edgeUdp}`,
-      `--edge.udp_addr=127.0.0.1:${edgeUdp}`,
-      "--edge.flv_addr=127.0.0.1:0",
-      "--edge.api_addr=127.0.0.1:0",
+      ...freePortFlags(edgeUdp),
     ], dir);
     let pub: ReturnType<typeof publishLavfi> | undefined;
     let player: Promise<{ bytes: number; error?: string }> | undefined;

@@ -23,6 +23,7 @@
  * @module
  */
 import { FlvDemuxer } from "../../lib/flv/mod.ts";
+import { parseFlagPairs, runProgram } from "./cli.ts";
 
 /** Options for {@linkcode readFlvToFile}. */
 export interface ReadFlvOptions {
@@ -145,24 +146,8 @@ export async function readFlvToFile(
  * @throws {TypeError} naming the bad or missing argument.
  */
 export function parseReaderArgs(args: string[]): ReadFlvOptions {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < args.length; i += 2) {
-    const key = args[i];
-    const value = args[i + 1];
-    if (!key.startsWith("--") || value === undefined) {
-      throw new TypeError(
-        `expected "--flag value" pairs, received ${
-          JSON.stringify(args.slice(i))
-        }`,
-      );
-    }
-    flags.set(key.slice(2), value);
-  }
-  const take = (name: string) => {
-    const v = flags.get(name);
-    flags.delete(name);
-    return v;
-  };
+  const flags = parseFlagPairs(args);
+  const take = flags.take;
   const num = (name: string) => {
     const raw = take(name);
     if (raw === undefined) return undefined;
@@ -179,11 +164,7 @@ export function parseReaderArgs(args: string[]): ReadFlvOptions {
   if (url === undefined) throw new TypeError("missing required --url URL");
   if (out === undefined) throw new TypeError("missing required --out FILE");
   const opts = { url, out, waitMs: num("wait-ms"), retryMs: num("retry-ms") };
-  if (flags.size > 0) {
-    throw new TypeError(
-      `unknown flag(s): ${[...flags.keys()].map((k) => "--" + k).join(", ")}`,
-    );
-  }
+  flags.rejectUnknown();
   return opts;
 }
 
@@ -192,33 +173,21 @@ export function parseReaderArgs(args: string[]): ReadFlvOptions {
  *
  * @returns the exit code (0 ok, 1 error, 2 bad arguments).
  */
-export async function runReader(args: string[]): Promise<number> {
-  let opts: ReadFlvOptions;
-  try {
-    opts = parseReaderArgs(args);
-  } catch (err) {
-    console.error(`flv_reader: ${(err as Error).message}`);
-    return 2;
-  }
-  const print = (obj: unknown) => console.log(JSON.stringify(obj));
-  const abort = new AbortController();
-  const onTerm = () => abort.abort();
-  Deno.addSignalListener("SIGTERM", onTerm);
-  try {
-    print({ event: "waiting", url: opts.url });
-    const result = await readFlvToFile({
-      ...opts,
-      signal: abort.signal,
-      onConnected: (info) => print({ event: "connected", ...info }),
-    });
-    print(result);
-    return result.reason === "error" ? 1 : 0;
-  } catch (err) {
-    console.error(`flv_reader: ${(err as Error).message}`);
-    return 1;
-  } finally {
-    Deno.removeSignalListener("SIGTERM", onTerm);
-  }
+export function runReader(args: string[]): Promise<number> {
+  return runProgram(args, {
+    name: "flv_reader",
+    parse: parseReaderArgs,
+    async body(opts, { print, signal }) {
+      print({ event: "waiting", url: opts.url });
+      const result = await readFlvToFile({
+        ...opts,
+        signal,
+        onConnected: (info) => print({ event: "connected", ...info }),
+      });
+      print(result);
+      return result.reason === "error" ? 1 : 0;
+    },
+  });
 }
 
 if (import.meta.main) {

@@ -82,8 +82,22 @@ function run(cmd: string, args: string[]): RunningProcess {
  * ```
  */
 export function publishLavfi(options: PublishOptions): RunningProcess {
+  return run("ffmpeg", lavfiPublishArgs(options));
+}
+
+/**
+ * The ffmpeg arguments {@linkcode publishLavfi} runs: a lavfi test clip
+ * (testsrc2 + sine, H.264 + AAC) published as FLV to `options.url`. For
+ * running ffmpeg some other way (e.g. inside a network namespace).
+ *
+ * @example Usage
+ * ```ts ignore
+ * const args = lavfiPublishArgs({ url: "rtmp://127.0.0.1:1935/live/t", seconds: 5 });
+ * ```
+ */
+export function lavfiPublishArgs(options: PublishOptions): string[] {
   const fps = options.fps ?? 25;
-  const args = [
+  return [
     "-hide_banner",
     "-loglevel",
     "error",
@@ -118,7 +132,6 @@ export function publishLavfi(options: PublishOptions): RunningProcess {
     "flv",
     options.url,
   ];
-  return run("ffmpeg", args);
 }
 
 /** Runs ffmpeg with arbitrary arguments (e.g. to read RTMP into a file). */

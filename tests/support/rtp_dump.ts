@@ -22,6 +22,7 @@
  */
 import { parseRtcp } from "../../lib/rtcp/mod.ts";
 import { isRtcp } from "../../lib/rtp/mod.ts";
+import { parseFlagPairs, runProgram } from "./cli.ts";
 
 /** Options for {@linkcode dumpRtp}. */
 export interface DumpOptions {
@@ -169,22 +170,8 @@ export function parseDump(bytes: Uint8Array): Uint8Array[] {
 }
 
 function parseArgs(args: string[]): DumpOptions {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < args.length; i += 2) {
-    if (!args[i].startsWith("--") || args[i + 1] === undefined) {
-      throw new TypeError(
-        `expected "--flag value" pairs, received ${
-          JSON.stringify(args.slice(i))
-        }`,
-      );
-    }
-    flags.set(args[i].slice(2), args[i + 1]);
-  }
-  const take = (name: string) => {
-    const v = flags.get(name);
-    flags.delete(name);
-    return v;
-  };
+  const flags = parseFlagPairs(args);
+  const take = flags.take;
   const port = Number(take("port"));
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new TypeError(`--port: expected an integer in 1..65535`);
@@ -199,11 +186,7 @@ function parseArgs(args: string[]): DumpOptions {
     iface: take("iface"),
     maxBytes: maxRaw === undefined ? undefined : Number(maxRaw),
   };
-  if (flags.size > 0) {
-    throw new TypeError(
-      `unknown flag(s): ${[...flags.keys()].map((k) => "--" + k).join(", ")}`,
-    );
-  }
+  flags.rejectUnknown();
   return opts;
 }
 
@@ -212,33 +195,22 @@ function parseArgs(args: string[]): DumpOptions {
  *
  * @returns the exit code (0 ok, 1 error, 2 bad arguments).
  */
-export async function runDump(args: string[]): Promise<number> {
-  let opts: DumpOptions;
-  try {
-    opts = parseArgs(args);
-  } catch (err) {
-    console.error(`rtp_dump: ${(err as Error).message}`);
-    return 2;
-  }
-  const print = (obj: unknown) => console.log(JSON.stringify(obj));
-  const abort = new AbortController();
-  const onTerm = () => abort.abort();
-  Deno.addSignalListener("SIGTERM", onTerm);
-  try {
-    print(
-      await dumpRtp({
-        ...opts,
-        signal: abort.signal,
-        onReady: ({ port }) => print({ event: "ready", port }),
-      }),
-    );
-    return 0;
-  } catch (err) {
-    console.error(`rtp_dump: ${(err as Error).stack ?? err}`);
-    return 1;
-  } finally {
-    Deno.removeSignalListener("SIGTERM", onTerm);
-  }
+export function runDump(args: string[]): Promise<number> {
+  return runProgram(args, {
+    name: "rtp_dump",
+    parse: parseArgs,
+    async body(opts, { print, signal }) {
+      print(
+        await dumpRtp({
+          ...opts,
+          signal,
+          onReady: ({ port }) => print({ event: "ready", port }),
+        }),
+      );
+      return 0;
+    },
+    describeError: (err) => `${(err as Error).stack ?? err}`,
+  });
 }
 
 if (import.meta.main) {
