@@ -566,12 +566,7 @@ export class RtmpSession {
     this.#sink = answer;
     this.#publishKey = k.key;
     this.#publishStreamId = streamId;
-    this.#log.info("publish started", {
-      conn: this.#o.connId,
-      remote: this.#remote,
-      key: k.key,
-    });
-    this.#send(userControlMessage(UC_STREAM_BEGIN, streamId));
+    this.#streamBegins("publish", k.key, streamId);
     this.#status(
       streamId,
       "status",
@@ -579,6 +574,16 @@ export class RtmpSession {
       `${k.key} is now published.`,
       k.name,
     );
+  }
+
+  /** Logs the start of a publish or play and sends User Control StreamBegin. */
+  #streamBegins(kind: "publish" | "play", key: string, streamId: number): void {
+    this.#log.info(`${kind} started`, {
+      conn: this.#o.connId,
+      remote: this.#remote,
+      key,
+    });
+    this.#send(userControlMessage(UC_STREAM_BEGIN, streamId));
   }
 
   #onPlay(streamId: number, args: AmfValue[]): void {
@@ -646,12 +651,7 @@ export class RtmpSession {
     this.#play = sub;
     this.#playStreamId = streamId;
     this.#publishKey = k.key;
-    this.#log.info("play started", {
-      conn: this.#o.connId,
-      remote: this.#remote,
-      key: k.key,
-    });
-    this.#send(userControlMessage(UC_STREAM_BEGIN, streamId));
+    this.#streamBegins("play", k.key, streamId);
     this.#status(
       streamId,
       "status",
