@@ -20,6 +20,7 @@
  *
  * @module
  */
+import type { EdgeStreamInfo } from "../lib/edge/mod.ts";
 import { equal, ok } from "node:assert/strict";
 import {
   FlvDemuxer,
@@ -200,22 +201,8 @@ async function httpGet(topo: Topology, host: string, url: string) {
   return r.stdout;
 }
 
-/** One stream as the edge API shows it (the fields this test reads). */
-interface EdgeStreamCounters {
-  key: string;
-  packetsReceived: number;
-  reordered: number;
-  duplicates: number;
-  late: number;
-  lost: number;
-  nacked: number;
-  recovered: number;
-  unrecoverable: number;
-  tagsOut: number;
-  tagsDropped: number;
-  tagsSkipped: number;
-  rttMs: number;
-}
+/** One stream as the edge API shows it. */
+type EdgeStreamCounters = EdgeStreamInfo;
 
 async function edgeStream(
   topo: Topology,

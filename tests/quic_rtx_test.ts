@@ -74,6 +74,19 @@ async function withServer(
   }
 }
 
+/** A client of `server` on loopback, pinned to its certificate. */
+function clientOf(
+  server: RtxServer,
+  opts: Partial<ConstructorParameters<typeof RtxClient>[0]>,
+): RtxClient {
+  return new RtxClient({
+    host: "127.0.0.1",
+    port: server.port,
+    fingerprint: server.fingerprint,
+    ...opts,
+  });
+}
+
 function seqRange(start: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => (start + i) & 0xffff);
 }
@@ -84,11 +97,8 @@ Deno.test("rtx: 2,000 pipelined packets byte-identical; missing ones unavailable
   const cached = all.filter((_, i) => i % 10 !== 3);
   const cache = makeCache([[SSRC_A, cached], [SSRC_B, seqRange(0, 100)]]);
   await withServer(cache, async (server) => {
-    const client = new RtxClient({
-      host: "127.0.0.1",
-      port: server.port,
+    const client = clientOf(server, {
       secret: "s3cret",
-      fingerprint: server.fingerprint,
     });
     try {
       equal(client.connected, false); // lazy
@@ -146,11 +156,8 @@ Deno.test("rtx: wrong secret or no AUTH first is refused and counted", async () 
   const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
   await withServer(cache, async (server) => {
     for (const secret of ["wrong", undefined]) {
-      const client = new RtxClient({
-        host: "127.0.0.1",
-        port: server.port,
+      const client = clientOf(server, {
         secret,
-        fingerprint: server.fingerprint,
         backoffInitialMs: 2000,
       });
       try {
@@ -177,11 +184,8 @@ Deno.test("rtx: an empty secret accepts NACKs without AUTH, and AUTH too", async
   const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
   await withServer({ ...cache, secret: "" }, async (server) => {
     for (const secret of [undefined, "anything"]) {
-      const client = new RtxClient({
-        host: "127.0.0.1",
-        port: server.port,
+      const client = clientOf(server, {
         secret,
-        fingerprint: server.fingerprint,
       });
       try {
         const [r] = client.request(SSRC_A, [3], { timeoutMs: 5000 });
@@ -241,11 +245,8 @@ Deno.test("rtx: garbage after AUTH closes that connection only", async () => {
       ],
     ];
     // A well-behaved client connected all along keeps being served.
-    const good = new RtxClient({
-      host: "127.0.0.1",
-      port: server.port,
+    const good = clientOf(server, {
       secret: "s3cret",
-      fingerprint: server.fingerprint,
     });
     try {
       equal(
@@ -285,11 +286,8 @@ Deno.test("rtx: garbage after AUTH closes that connection only", async () => {
         equal((await r).status, "ok", `after ${name}`);
       }
       // And a brand-new client is served as well.
-      const second = new RtxClient({
-        host: "127.0.0.1",
-        port: server.port,
+      const second = clientOf(server, {
         secret: "s3cret",
-        fingerprint: server.fingerprint,
       });
       try {
         const [r] = second.request(SSRC_A, [109], { timeoutMs: 5000 });
@@ -308,11 +306,8 @@ Deno.test("rtx: garbage after AUTH closes that connection only", async () => {
 Deno.test("rtx: the client recovers by itself when the server restarts on the same port", async () => {
   const cache = makeCache([[SSRC_A, seqRange(0, 50)]]);
   await withServer(cache, async (server) => {
-    const client = new RtxClient({
-      host: "127.0.0.1",
-      port: server.port,
+    const client = clientOf(server, {
       secret: "s3cret",
-      fingerprint: server.fingerprint,
     });
     try {
       equal(
@@ -343,9 +338,7 @@ Deno.test("rtx: fingerprint mismatch is refused; CA pinning and insecure mode wo
   const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
   const other = await generateSelfSigned();
   await withServer(cache, async (server, t) => {
-    const bad = new RtxClient({
-      host: "127.0.0.1",
-      port: server.port,
+    const bad = clientOf(server, {
       secret: "s3cret",
       fingerprint: other.fingerprint,
       backoffInitialMs: 5000,
@@ -361,10 +354,9 @@ Deno.test("rtx: fingerprint mismatch is refused; CA pinning and insecure mode wo
     }
     equal(server.stats.packetsServed, 0);
 
-    const wrongCa = new RtxClient({
-      host: "127.0.0.1",
-      port: server.port,
+    const wrongCa = clientOf(server, {
       secret: "s3cret",
+      fingerprint: undefined,
       caPem: other.certPem,
       backoffInitialMs: 5000,
     });
@@ -381,10 +373,9 @@ Deno.test("rtx: fingerprint mismatch is refused; CA pinning and insecure mode wo
     for (
       const verify of [{ caPem: t.certPem }, { insecureSkipVerify: true }]
     ) {
-      const c = new RtxClient({
-        host: "127.0.0.1",
-        port: server.port,
+      const c = clientOf(server, {
         secret: "s3cret",
+        fingerprint: undefined,
         logger: log,
         ...verify,
       });
@@ -406,11 +397,8 @@ Deno.test("rtx: per-connection rate limit refuses the excess with NAVL", async (
   await withServer(
     { ...cache, maxRequestsPerSecond: 100, logger },
     async (server) => {
-      const client = new RtxClient({
-        host: "127.0.0.1",
-        port: server.port,
+      const client = clientOf(server, {
         secret: "s3cret",
-        fingerprint: server.fingerprint,
       });
       try {
         const res = await Promise.all(
@@ -442,11 +430,8 @@ Deno.test("rtx: unknown SSRC gets NAVL and is logged", async () => {
   const lines: string[] = [];
   const logger = createLogger({ level: "warn", write: (l) => lines.push(l) });
   await withServer({ ...cache, logger }, async (server) => {
-    const client = new RtxClient({
-      host: "127.0.0.1",
-      port: server.port,
+    const client = clientOf(server, {
       secret: "s3cret",
-      fingerprint: server.fingerprint,
     });
     try {
       const res = await Promise.all(
