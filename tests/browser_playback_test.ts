@@ -99,7 +99,7 @@ Deno.test({
     });
     try {
       await waitFor(
-        () => edge.streams().some((s) => s.key === KEY && s.tagsOut > 50),
+        () => edge.streams().some((s) => s.key === KEY && s.tags_out > 50),
         "the stream to reach the edge",
       );
       context = await chromium.launchPersistentContext(profile, {

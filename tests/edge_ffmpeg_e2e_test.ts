@@ -116,7 +116,7 @@ Deno.test("edge e2e: ffmpeg → cloud → RTP (5 % loss) → edge → HTTP-FLV d
     // The simulated loss was repaired.
     ok(edge.stats.simulatedDrops > 0, "some packets were dropped on input");
     ok(last.recovered > 0, "and recovered over QUIC");
-    equal(last.tagsDropped, 0, `tags dropped: ${JSON.stringify(last)}`);
+    equal(last.tags_dropped, 0, `tags dropped: ${JSON.stringify(last)}`);
   } finally {
     pub.kill();
     await pub.done;

@@ -91,13 +91,15 @@ Deno.test("edge: packets held back from UDP are recovered over QUIC; output equa
     equal(info.recovered, stream.skipped.length);
     equal(info.unrecoverable, 0);
     equal(
-      info.packetsReceived + info.recovered + info.unrecoverable,
+      info.packets_received + info.recovered + info.unrecoverable,
       stream.sent,
     );
-    equal(info.tagsOut, tags.length);
-    equal(info.tagsDropped, 0);
+    equal(info.tags_out, tags.length);
+    equal(info.tags_dropped, 0);
     ok(info.nacked >= stream.skipped.length);
-    ok(info.oneWayDelayMs !== null && Math.abs(info.oneWayDelayMs) < 1000);
+    ok(
+      info.one_way_delay_ms !== null && Math.abs(info.one_way_delay_ms) < 1000,
+    );
     equal(info.players, 1);
     // BYE: the body ends once the stream is over, and the key is gone.
     await stream.bye();
@@ -128,7 +130,7 @@ Deno.test("edge: the first packets of a fresh stream lost on the way are recover
     const [info] = edge.streams();
     equal(info.recovered, 3);
     equal(info.unrecoverable, 0);
-    equal(info.packetsReceived + info.recovered, stream.sent);
+    equal(info.packets_received + info.recovered, stream.sent);
     await player.close();
   } finally {
     await close();
@@ -210,8 +212,8 @@ Deno.test("edge: with the retransmission server down it drops what it cannot rep
     await stream.send(p2, everyFifth);
     await until(
       () =>
-        (edge.streams()[0]?.tagsDropped ?? 0) > 0 &&
-        edge.streams()[0].pendingRepair === 0,
+        (edge.streams()[0]?.tags_dropped ?? 0) > 0 &&
+        edge.streams()[0].pending_repair === 0,
       "tags to be dropped",
     );
     const info2 = edge.streams()[0];
@@ -233,16 +235,16 @@ Deno.test("edge: with the retransmission server down it drops what it cannot rep
         frames: 5,
         t0: 10_000 + round * 1000,
       }).slice(3);
-      const droppedBefore = edge.streams()[0].tagsDropped;
+      const droppedBefore = edge.streams()[0].tags_dropped;
       await stream.report();
       await stream.send(p3, everyFifth);
       await until(
-        () => edge.streams()[0].pendingRepair === 0,
+        () => edge.streams()[0].pending_repair === 0,
         "repairs to settle",
         10_000,
       );
       await player.waitFor(before + p3.length, 1000).catch(() => {});
-      clean = edge.streams()[0].tagsDropped === droppedBefore &&
+      clean = edge.streams()[0].tags_dropped === droppedBefore &&
         player.tags.length === before + p3.length;
       if (clean) {
         deepEqual(player.tags.slice(before).map(describe), p3.map(describe));
@@ -272,7 +274,7 @@ Deno.test("edge: packets of an SSRC are held until its SDES names it", async () 
       "the stream to be learned",
     );
     await until(
-      () => edge.streams()[0]?.tagsOut === tags.length,
+      () => edge.streams()[0]?.tags_out === tags.length,
       "held packets to come out",
     );
     const player = await HttpPlayer.open(flvUrl(edge, "live/early"));
@@ -376,7 +378,7 @@ Deno.test("edge: API serves /api/streams, /metrics, /healthz; garbage datagrams 
     await cloud.sendRaw(new Uint8Array([1, 2, 3]));
     await cloud.sendRaw(new Uint8Array([0x80, 0xc8, 0, 40]));
     await until(() => edge.stats.malformed >= 2, "garbage to be counted");
-    await until(() => edge.streams()[0].pendingRepair === 0, "repairs");
+    await until(() => edge.streams()[0].pending_repair === 0, "repairs");
     const base = `http://${LOOP}:${edge.ports.api}`;
     const health = await fetch(`${base}/healthz`);
     deepEqual(await health.json(), { status: "ok", version: VERSION });
@@ -387,15 +389,15 @@ Deno.test("edge: API serves /api/streams, /metrics, /healthz; garbage datagrams 
     equal(s.key, "live/api");
     for (
       const k of [
-        "packetsReceived",
+        "packets_received",
         "reordered",
         "lost",
         "nacked",
         "recovered",
         "unrecoverable",
-        "tagsDropped",
+        "tags_dropped",
         "players",
-        "oneWayDelayMs",
+        "one_way_delay_ms",
       ]
     ) ok(k in s, `missing ${k}`);
     ok(s.recovered > 0);
@@ -434,7 +436,7 @@ Deno.test("edge: recording writes the received stream to FLV", async () => {
     );
     const tags = syntheticStream({ gops: 1, frames: 3 });
     await stream.send(tags, everyFifth);
-    await until(() => edge.streams()[0]?.tagsOut === tags.length, "tags out");
+    await until(() => edge.streams()[0]?.tags_out === tags.length, "tags out");
     await stream.bye();
     await until(() => edge.streams().length === 0, "the stream to end");
   } finally {
@@ -528,7 +530,7 @@ Deno.test("edge: past maxStreams new streams are refused, the others go on", asy
     const tags = syntheticStream({ gops: 1, frames: 2 });
     await a.send(tags);
     await until(
-      () => edge.streams()[0].tagsOut === tags.length,
+      () => edge.streams()[0].tags_out === tags.length,
       "the first stream's tags",
     );
   } finally {
@@ -567,7 +569,8 @@ Deno.test("edge: past the repair budget, losses are given up at once and the str
     const tags = syntheticStream({ gops: 4, frames: 10 });
     await stream.send(tags);
     await until(
-      () => edge.streams()[0]?.pendingRepair === 0 && edge.stats.repairShed > 0,
+      () =>
+        edge.streams()[0]?.pending_repair === 0 && edge.stats.repairShed > 0,
       "losses past the budget to be shed",
     );
     const s = edge.streams()[0];

@@ -243,7 +243,7 @@ async function pollEdge(
 /** The repair counters of an API snapshot, for messages. */
 function apiSummary(s: EdgeStreamCounters | undefined): string {
   if (!s) return "none";
-  return `lost ${s.lost} nacked ${s.nacked} recovered ${s.recovered} unrecoverable ${s.unrecoverable} late ${s.late} duplicates ${s.duplicates} rtt ${s.rttMs} ms`;
+  return `lost ${s.lost} nacked ${s.nacked} recovered ${s.recovered} unrecoverable ${s.unrecoverable} late ${s.late} duplicates ${s.duplicates} rtt ${s.rtt_ms} ms`;
 }
 
 /** Keeps the newest API snapshot of `key` on `host` (for counters the end-of-stream log line lacks). */
@@ -383,7 +383,7 @@ async function cutQuic(topo: Topology, host: string): Promise<QuicCut> {
     topo,
     host,
     key,
-    (s) => s.tagsOut >= 2 * (FPS + 43),
+    (s) => s.tags_out >= 2 * (FPS + 43),
     "2 s of tags",
     20_000,
   );
@@ -796,7 +796,7 @@ Deno.test({
                 rec1[a.firstMissing]?.timestamp
               }); nft dropped ${
                 drops1[i]
-              }; edge received ${c.received} recovered ${c.recovered} unrecoverable ${c.unrecoverable} tagsDropped ${c.tagsDropped}; ${p.videoFrames} video frames; last API snapshot: ${
+              }; edge received ${c.received} recovered ${c.recovered} unrecoverable ${c.unrecoverable} tags_dropped ${c.tags_dropped}; ${p.videoFrames} video frames; last API snapshot: ${
                 apiSummary(last1[i])
               }`,
             );
@@ -900,7 +900,7 @@ Deno.test({
           console.log(
             `  e1 @20 %: ${rec2.length - a.missing}/${rec2.length} tags (${
               (delivered * 100).toFixed(2)
-            } %); nft dropped ${dropped}; edge received ${c.received} recovered ${c.recovered} unrecoverable ${c.unrecoverable} tagsDropped ${c.tagsDropped}; ${p.videoFrames} video frames; last API snapshot: ${
+            } %); nft dropped ${dropped}; edge received ${c.received} recovered ${c.recovered} unrecoverable ${c.unrecoverable} tags_dropped ${c.tags_dropped}; ${p.videoFrames} video frames; last API snapshot: ${
               apiSummary(lastE1)
             }`,
           );
@@ -970,16 +970,16 @@ Deno.test({
           const c = edgeEnds2.get("e2")!;
           // While cut: tags kept flowing, losses could not be repaired.
           ok(
-            during.tagsOut >= before.tagsOut + 3 * FPS,
-            `e2: expected tags to keep flowing while QUIC was cut: ${before.tagsOut} → ${during.tagsOut}`,
+            during.tags_out >= before.tags_out + 3 * FPS,
+            `e2: expected tags to keep flowing while QUIC was cut: ${before.tags_out} → ${during.tags_out}`,
           );
           ok(
             during.unrecoverable > before.unrecoverable,
             `e2: expected unrecoverable packets while QUIC was cut: ${before.unrecoverable} → ${during.unrecoverable}`,
           );
           ok(
-            during.tagsDropped > before.tagsDropped,
-            `e2: expected tags dropped while QUIC was cut: ${before.tagsDropped} → ${during.tagsDropped}`,
+            during.tags_dropped > before.tags_dropped,
+            `e2: expected tags dropped while QUIC was cut: ${before.tags_dropped} → ${during.tags_dropped}`,
           );
           // After: repairs again, nothing more given up once it recovered.
           equal(
@@ -1025,7 +1025,7 @@ Deno.test({
               rec2.length - a.missing
             }/${rec2.length} tags, complete tail ${tailMs} ms; repair back ${
               Math.round(cut.backAfterMs)
-            } ms after the cut ended; unrecoverable before/during/end ${before.unrecoverable}/${during.unrecoverable}/${c.unrecoverable}, recovered ${before.recovered}/${during.recovered}/${c.recovered}, tagsDropped ${c.tagsDropped}`,
+            } ms after the cut ended; unrecoverable before/during/end ${before.unrecoverable}/${during.unrecoverable}/${c.unrecoverable}, recovered ${before.recovered}/${during.recovered}/${c.recovered}, tags_dropped ${c.tags_dropped}`,
           );
         },
       });

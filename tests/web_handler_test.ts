@@ -27,7 +27,7 @@ Deno.test("web: mpegts.js is loaded from the npm package", () => {
 });
 
 Deno.test("web: page, script, player and streams routes", async () => {
-  const streams = [{ key: "live/a", players: 2, bytesReceived: 10 }];
+  const streams = [{ key: "live/a", players: 2, bytes_received: 10 }];
   const web = webHandler({ streams: () => streams, version: "9.9.9" });
 
   const page = web(new Request(`${base}/`))!;

@@ -22,6 +22,26 @@ export function jsonResponse(body: unknown, status = 200): Response {
   });
 }
 
+/**
+ * A counters object with its keys in snake_case, the style of every API
+ * document (`{ tagsOut: 1 }` → `{ tags_out: 1 }`); one level deep.
+ *
+ * @example Usage
+ * ```ts
+ * import { snakeKeys } from "./handler.ts";
+ * snakeKeys({ packetsOk: 3 }); // { packets_ok: 3 }
+ * ```
+ */
+export function snakeKeys(
+  record: object,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(record)) {
+    out[k.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase())] = v;
+  }
+  return out;
+}
+
 /** Options for {@linkcode apiHandler}. */
 export interface ApiHandlerOptions {
   /** JSON documents by path, computed per request. */

@@ -3,4 +3,9 @@
  *
  * @module
  */
-export { apiHandler, type ApiHandlerOptions, jsonResponse } from "./handler.ts";
+export {
+  apiHandler,
+  type ApiHandlerOptions,
+  jsonResponse,
+  snakeKeys,
+} from "./handler.ts";

@@ -49,11 +49,11 @@ export function livestat(streams: CloudStreamInfo[]): unknown {
 }
 
 /**
- * Builds the request handler for `Deno.serve`.
+ * Builds the request handler for {@linkcode listenHttp}.
  *
  * @example Usage
  * ```ts ignore
- * Deno.serve({ port: 8090 }, cloudApiHandler(source));
+ * listenHttp({ port: 8090, handler: cloudApiHandler(source) });
  * ```
  */
 export function cloudApiHandler(

@@ -6,6 +6,7 @@
  */
 import type { Address } from "../config/mod.ts";
 import { FlvFileWriter, type FlvTag, recordFileName } from "../flv/mod.ts";
+import { listenHttp, type RunningHttpServer } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { nullLogger } from "../log/mod.ts";
 import { RtxServer } from "../quic/mod.ts";
@@ -97,7 +98,7 @@ export class CloudNode {
   #rtmp: RtmpServer;
   #sender: RtpSender;
   #rtx: RtxServer;
-  #api?: Deno.HttpServer<Deno.NetAddr>;
+  #api?: RunningHttpServer;
   #timer?: ReturnType<typeof setInterval>;
   #cname = `flvcast-cloud@${Deno.hostname()}`;
   #totals = { publishes: 0, refused: 0, tagsIn: 0, packetsSent: 0 };
@@ -135,7 +136,7 @@ export class CloudNode {
   get ports(): { rtmp: number; api: number; quic: number; rtp: number } {
     return {
       rtmp: this.#rtmp.port,
-      api: this.#api?.addr.port ?? 0,
+      api: this.#api?.port ?? 0,
       quic: this.#rtx.port,
       rtp: this.#sender.port,
     };
@@ -175,11 +176,13 @@ export class CloudNode {
         node: () => this.nodeInfo(),
         metrics: () => this.#metrics(),
       });
-      this.#api = Deno.serve({
+      this.#api = listenHttp({
         hostname: o.api.hostname,
         port: o.api.port,
-        onListen: () => {},
-      }, handler);
+        handler,
+        logger: this.#log,
+        name: "cloud api",
+      });
       return Promise.resolve();
     });
     this.#timer = setInterval(() => this.#tick(), 1000);
@@ -190,7 +193,7 @@ export class CloudNode {
     }
     this.#log.info("cloud started", {
       rtmp: this.#rtmp.port,
-      api: this.#api!.addr.port,
+      api: this.#api!.port,
       quic: this.#rtx.port,
       rtp: o.debug ? "disabled (debug)" : this.#sender.port,
       destinations: o.destinations.map((d) => `${d.hostname}:${d.port}`).join(
@@ -567,9 +570,10 @@ async function bind(
   try {
     await open();
   } catch (e) {
-    const why = e instanceof Deno.errors.AddrInUse
+    const cause = (e as Error).cause ?? e;
+    const why = cause instanceof Deno.errors.AddrInUse
       ? "address already in use"
-      : (e as Error).message;
+      : (cause as Error).message;
     throw new Error(
       `${key}: expected a free address to listen on, got ${addr}: ${why}`,
     );

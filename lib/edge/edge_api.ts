@@ -17,11 +17,11 @@ export interface EdgeStreamInfo {
   /** Address the RTP comes from. */
   source: string;
   /** When the edge learned the stream (ISO 8601). */
-  startTime: string;
+  start_time: string;
   /** Distinct RTP packets received over UDP. */
-  packetsReceived: number;
+  packets_received: number;
   /** RTP bytes received over UDP (datagrams of this stream). */
-  bytesReceived: number;
+  bytes_received: number;
   /** Packets that arrived after a later one. */
   reordered: number;
   /** Duplicate packets dropped. */
@@ -37,23 +37,23 @@ export interface EdgeStreamInfo {
   /** Packets given up. */
   unrecoverable: number;
   /** Tags released to players. */
-  tagsOut: number;
+  tags_out: number;
   /** Tags dropped whole (incomplete at the deadline or corrupt). */
-  tagsDropped: number;
+  tags_dropped: number;
   /** Video tags withheld until the next keyframe after a drop. */
-  tagsSkipped: number;
+  tags_skipped: number;
   /** Players connected now. */
   players: number;
   /** Players cut off for being too slow. */
-  slowPlayers: number;
+  slow_players: number;
   /** One-way delay cloud → edge from the Sender Reports (ms), if known. */
-  oneWayDelayMs: number | null;
+  one_way_delay_ms: number | null;
   /** Retransmission round-trip estimate (ms). */
-  rttMs: number;
+  rtt_ms: number;
   /** Packets held in the reorder buffer now. */
-  bufferedPackets: number;
+  buffered_packets: number;
   /** Packets waiting for repair now. */
-  pendingRepair: number;
+  pending_repair: number;
   /** The FLV file being recorded, if any. */
   recording: string | null;
 }

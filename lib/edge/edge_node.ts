@@ -15,6 +15,7 @@ import {
   type RunningHttpServer,
   StreamHub,
 } from "../http/mod.ts";
+import { snakeKeys } from "../api/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
 import type { MetricFamily } from "../metrics/mod.ts";
 import { RtxClient, type RtxResult } from "../quic/mod.ts";
@@ -386,9 +387,9 @@ export class EdgeNode {
         key: s.key,
         ssrc: s.ssrc,
         source: `${s.source.hostname}:${s.source.port}`,
-        startTime: s.startedAt.toISOString(),
-        packetsReceived: j.received,
-        bytesReceived: s.bytesIn,
+        start_time: s.startedAt.toISOString(),
+        packets_received: j.received,
+        bytes_received: s.bytesIn,
         reordered: j.reordered,
         duplicates: j.duplicates,
         late: j.late,
@@ -396,17 +397,17 @@ export class EdgeNode {
         nacked: j.nacked,
         recovered: j.recovered,
         unrecoverable: j.unrecoverable,
-        tagsOut: j.tagsOut,
-        tagsDropped: j.tagsDropped,
-        tagsSkipped: j.tagsSkipped,
+        tags_out: j.tagsOut,
+        tags_dropped: j.tagsDropped,
+        tags_skipped: j.tagsSkipped,
         players: h.players,
-        slowPlayers: h.slowPlayers,
-        oneWayDelayMs: s.delayMs === null
+        slow_players: h.slowPlayers,
+        one_way_delay_ms: s.delayMs === null
           ? null
           : Math.round(s.delayMs * 10) / 10,
-        rttMs: Math.round(s.jb.rttMs * 10) / 10,
-        bufferedPackets: s.jb.bufferedPackets,
-        pendingRepair: s.jb.pending,
+        rtt_ms: Math.round(s.jb.rttMs * 10) / 10,
+        buffered_packets: s.jb.bufferedPackets,
+        pending_repair: s.jb.pending,
         recording: s.recorder?.path ?? null,
       };
     });
@@ -444,8 +445,8 @@ export class EdgeNode {
     ];
     for (const [name, type, help, value] of node) add(name, type, help, [{ value }]);
     const per: [string, "counter" | "gauge", string, (i: EdgeStreamInfo) => number][] = [
-      ["packets_received_total", "counter", "Distinct RTP packets received over UDP.", (i) => i.packetsReceived],
-      ["bytes_received_total", "counter", "RTP bytes received over UDP.", (i) => i.bytesReceived],
+      ["packets_received_total", "counter", "Distinct RTP packets received over UDP.", (i) => i.packets_received],
+      ["bytes_received_total", "counter", "RTP bytes received over UDP.", (i) => i.bytes_received],
       ["packets_reordered_total", "counter", "Packets that arrived after a later one.", (i) => i.reordered],
       ["packets_duplicate_total", "counter", "Duplicate packets dropped.", (i) => i.duplicates],
       ["packets_late_total", "counter", "Packets that arrived too late.", (i) => i.late],
@@ -453,12 +454,12 @@ export class EdgeNode {
       ["nacks_total", "counter", "NACK requests issued.", (i) => i.nacked],
       ["packets_recovered_total", "counter", "Packets recovered by retransmission.", (i) => i.recovered],
       ["packets_unrecoverable_total", "counter", "Packets given up.", (i) => i.unrecoverable],
-      ["tags_out_total", "counter", "Tags released to players.", (i) => i.tagsOut],
-      ["tags_dropped_total", "counter", "Tags dropped whole.", (i) => i.tagsDropped],
-      ["tags_skipped_total", "counter", "Video tags withheld until a keyframe.", (i) => i.tagsSkipped],
+      ["tags_out_total", "counter", "Tags released to players.", (i) => i.tags_out],
+      ["tags_dropped_total", "counter", "Tags dropped whole.", (i) => i.tags_dropped],
+      ["tags_skipped_total", "counter", "Video tags withheld until a keyframe.", (i) => i.tags_skipped],
       ["players", "gauge", "Players of the stream.", (i) => i.players],
-      ["one_way_delay_ms", "gauge", "One-way delay from the Sender Reports.", (i) => i.oneWayDelayMs ?? 0],
-      ["rtt_ms", "gauge", "Retransmission round-trip estimate.", (i) => i.rttMs],
+      ["one_way_delay_ms", "gauge", "One-way delay from the Sender Reports.", (i) => i.one_way_delay_ms ?? 0],
+      ["rtt_ms", "gauge", "Retransmission round-trip estimate.", (i) => i.rtt_ms],
     ];
     for (const [name, type, help, get] of per) {
       add(`stream_${name}`, type, help, streams.map((i) => ({ labels: { key: i.key }, value: get(i) })));
@@ -484,17 +485,17 @@ export class EdgeNode {
       version: VERSION,
       ports: this.ports,
       group: u.group ?? null,
-      latencyMs: this.#latency,
-      packLoss: this.#packLoss,
-      streamTimeoutMs: this.#timeout,
+      latency_ms: this.#latency,
+      pack_loss: this.#packLoss,
+      stream_timeout_ms: this.#timeout,
       recording: this.#opts.enableRecord ?? false,
-      stats: this.#stats,
-      players: this.#flv.stats,
+      stats: snakeKeys(this.#stats),
+      players: snakeKeys(this.#flv.stats),
       rtx: [...this.#rtx.entries()].map(([cloud, c]) => ({
         cloud,
         connected: c.connected,
-        lastError: c.lastError || null,
-        stats: c.stats,
+        last_error: c.lastError || null,
+        stats: snakeKeys(c.stats),
       })),
     };
   }

@@ -2,7 +2,7 @@
  * Serving players over HTTP: the {@linkcode StreamHub} registry of live
  * streams (reusable by any role), HTTP-FLV / WebSocket-FLV playback
  * ({@linkcode FlvHttpServer}), the bounded per-player queue, and a small
- * `Deno.serve` wrapper for APIs.
+ * `Deno.serve` wrapper every HTTP listener of both roles uses.
  *
  * @module
  */

@@ -294,7 +294,7 @@ export const APP_JS = `"use strict";
       cell(tr, fmt(s.players), "num");
       cell(tr, fmt(s.lost), "num");
       cell(tr, fmt(s.recovered), "num");
-      cell(tr, s.oneWayDelayMs === null || s.oneWayDelayMs === undefined ? "–" : fmt(s.oneWayDelayMs, 1) + " ms", "num");
+      cell(tr, s.one_way_delay_ms === null || s.one_way_delay_ms === undefined ? "–" : fmt(s.one_way_delay_ms, 1) + " ms", "num");
       tr.addEventListener("click", function () { play(s.key); });
       rows.appendChild(tr);
     });
@@ -306,7 +306,7 @@ export const APP_JS = `"use strict";
     $("c-recovered").textContent = cur ? fmt(cur.recovered) : "–";
     $("c-unrecoverable").textContent = cur ? fmt(cur.unrecoverable) : "–";
     $("c-players").textContent = cur ? fmt(cur.players) : "–";
-    $("c-delay").textContent = cur ? fmt(cur.oneWayDelayMs, 1) : "–";
+    $("c-delay").textContent = cur ? fmt(cur.one_way_delay_ms, 1) : "–";
     var ps = state.playerStats;
     var buffered = video.buffered.length ? video.buffered.end(video.buffered.length - 1) - video.currentTime : null;
     $("c-buffer").textContent = state.player && buffered !== null ? fmt(buffered, 2) : "–";
@@ -327,7 +327,7 @@ export const APP_JS = `"use strict";
       var next = {};
       list.forEach(function (s) {
         if (!s || typeof s.key !== "string") return;
-        var bytes = num(s.bytesReceived);
+        var bytes = num(s.bytes_received);
         var p = state.prev[s.key];
         if (p && bytes !== null && now > p.at) {
           state.bitrate[s.key] = Math.max(0, (bytes - p.bytes) * 8 / (now - p.at));

@@ -161,17 +161,17 @@ export async function runLossSweep(
           const edgeCounters: Record<string, number> = {};
           for (
             const f of [
-              "packetsReceived",
+              "packets_received",
               "lost",
               "recovered",
               "unrecoverable",
-              "tagsOut",
-              "tagsDropped",
-              "tagsSkipped",
+              "tags_out",
+              "tags_dropped",
+              "tags_skipped",
               "late",
               "duplicates",
               "nacked",
-              "rttMs",
+              "rtt_ms",
             ]
           ) edgeCounters[f] = Number(st[f] ?? NaN);
           if ((r.corruptTags as number) > 0) {

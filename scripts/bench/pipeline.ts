@@ -381,14 +381,14 @@ export async function runPipeline(
       res.edge = { socketDrops: deltas.edgeSocketDrops ?? NaN };
       for (
         const f of [
-          "packetsReceived",
+          "packets_received",
           "lost",
           "recovered",
           "unrecoverable",
-          "tagsOut",
-          "tagsDropped",
-          "tagsSkipped",
-          "slowPlayers",
+          "tags_out",
+          "tags_dropped",
+          "tags_skipped",
+          "slow_players",
           "late",
         ]
       ) res.edge[f] = sumStreams(es, f);

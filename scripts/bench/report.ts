@@ -101,8 +101,8 @@ function pipelineTable(rows: PipelineResult[]): string {
         })`,
         [
           ...r.notes,
-          r.edge && (r.edge.tagsDropped || r.edge.lost || r.edge.socketDrops)
-            ? `edge: kernel dropped ${r.edge.socketDrops} datagrams (socket buffer full) in the window; lost ${r.edge.lost} pkts, recovered ${r.edge.recovered}, unrecoverable ${r.edge.unrecoverable}, tags dropped ${r.edge.tagsDropped}, skipped ${r.edge.tagsSkipped}`
+          r.edge && (r.edge.tags_dropped || r.edge.lost || r.edge.socketDrops)
+            ? `edge: kernel dropped ${r.edge.socketDrops} datagrams (socket buffer full) in the window; lost ${r.edge.lost} pkts, recovered ${r.edge.recovered}, unrecoverable ${r.edge.unrecoverable}, tags dropped ${r.edge.tags_dropped}, skipped ${r.edge.tags_skipped}`
             : "",
           `agent ${fmt(r.agentCpuPct, 0)} % CPU`,
         ].filter(Boolean).join("; "),
@@ -201,14 +201,14 @@ function lossTable(rows: LossRow[]): string {
       `${r.tagsSent} → ${r.tagsDelivered}`,
       fmt(pct(r.tagsDelivered, r.tagsSent), 2),
       `${r.edge.lost} / ${r.edge.recovered} / ${r.edge.unrecoverable} (${r.edge.nacked})`,
-      `${r.edge.tagsDropped} / ${r.edge.tagsSkipped}`,
+      `${r.edge.tags_dropped} / ${r.edge.tags_skipped}`,
       fmt(r.repairRatio * 100, 1) + " %",
       `${fmt(r.latency.p50, 1)} / ${fmt(r.latency.p95, 1)} / ${
         fmt(r.latency.p99, 1)
       } / ${fmt(r.latency.max, 0)}`,
       r.decodeErrors,
       `${fmt(r.cloudCpuPct, 1)} · ${fmt(r.edgeCpuPct, 1)}`,
-      fmt(r.edge.rttMs, 1),
+      fmt(r.edge.rtt_ms, 1),
       r.notes.join("; "),
     ]),
   );
@@ -304,11 +304,11 @@ function goals(r: BenchReport): string {
     rows.push([
       "50 publishers × 2.5 Mbit/s through one cloud + one edge, 0 lost tags",
       `${missing} of ${fifty.tagsExpected} deliveries missing; edge tags dropped ${
-        fifty.edge?.tagsDropped ?? "?"
+        fifty.edge?.tags_dropped ?? "?"
       }, packets lost ${fifty.edge?.lost ?? "?"} (recovered ${
         fifty.edge?.recovered ?? "?"
       }); p99 ${fmt(fifty.latency.p99, 1)} ms`,
-      missing === 0 && (fifty.edge?.tagsDropped ?? 0) === 0
+      missing === 0 && (fifty.edge?.tags_dropped ?? 0) === 0
         ? "met"
         : "**missed**",
     ]);
