@@ -263,14 +263,20 @@ Deno.test({
   ignore,
   async fn() {
     let names: string[] = [];
+    let wirePid = 0;
     await rejects(async () => {
-      await using topo = await createTopology({ hosts: ["only"] });
+      await using topo = await createTopology({
+        hosts: ["only"],
+        delayMs: { only: 5 },
+      });
       names = topo.namespaces;
+      wirePid = topo.wires[0].pid;
       topo.spawn("only", "sleep", ["600"]);
       throw new Error("test body failed");
     }, /test body failed/);
+    ok(!(await isRunning(wirePid)), `delay wire ${wirePid} still runs`);
     const after = await listNetns();
-    deepEqual(names.length, 2);
+    deepEqual(names.length, 3);
     for (const ns of names) {
       ok(!after.includes(ns), `${ns} was not removed`);
     }
@@ -297,5 +303,113 @@ Deno.test({
     } finally {
       await ip(["netns", "del", stale]);
     }
+  },
+});
+
+/** UDP echo server (one datagram back per datagram), for `deno eval`. */
+const ECHO_SERVER = `
+const c = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 7007 });
+console.log(JSON.stringify({ event: "ready" }));
+for (;;) { const [d, a] = await c.receive(); await c.send(d, a); }
+`;
+
+/** Sends 20 datagrams 30 ms apart to `host:7007`, prints each round trip. */
+const ECHO_CLIENT = (host: string) => `
+const c = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 0 });
+const sentAt = new Map();
+const rtts = [];
+(async () => { for (;;) { const [d] = await c.receive(); const i = d[0];
+  if (sentAt.has(i)) { rtts.push(performance.now() - sentAt.get(i)); sentAt.delete(i); } } })();
+for (let i = 0; i < 20; i++) {
+  sentAt.set(i, performance.now());
+  await c.send(new Uint8Array([i]), { transport: "udp", hostname: "${host}", port: 7007 });
+  await new Promise((r) => setTimeout(r, 30));
+}
+await new Promise((r) => setTimeout(r, 1500));
+console.log(JSON.stringify({ rtts }));
+Deno.exit(0);
+`;
+
+Deno.test({
+  name:
+    "netns: a delay wire of 50 ms gives a 100 ms round trip; dropAllUdp loses every port's datagrams",
+  ignore,
+  async fn() {
+    await using topo = await createTopology({
+      hosts: ["tx", "rx"],
+      delayMs: { rx: 50 },
+    });
+    ok(topo.wireNetns !== undefined);
+    deepEqual(topo.wires.length, 1);
+    deepEqual(topo.host("rx").delayMs, 50);
+    // Round trip: two crossings of the wire each way's 50 ms.
+    const echo = topo.spawn("rx", Deno.execPath(), [
+      "eval",
+      "--unstable-net",
+      ECHO_SERVER,
+    ]);
+    deepEqual((await echo.nextJson()).event, "ready");
+    const client = topo.spawn("tx", Deno.execPath(), [
+      "eval",
+      "--unstable-net",
+      ECHO_CLIENT(topo.address("rx")),
+    ]);
+    const { rtts } = await client.nextJson<{ rtts: number[] }>();
+    deepEqual(rtts.length, 20, "every echo came back (no loss yet)");
+    rtts.sort((a, b) => a - b);
+    const median = rtts[10];
+    ok(
+      rtts[0] >= 99,
+      `expected no round trip below 2 × 50 ms, received ${rtts[0].toFixed(1)}`,
+    );
+    ok(
+      median < 250,
+      `expected a median round trip near 100 ms, received ${
+        median.toFixed(1)
+      } (${rtts.map((r) => r.toFixed(1)).join(", ")})`,
+    );
+    // Loss on every UDP port into rx, after the wire: two ports, 20 % each.
+    await topo.dropAllUdp("rx", 200);
+    const receivers = await Promise.all([PORT, PORT + 1].map(async (port) => {
+      const proc = topo.spawnDeno("rx", PROBE, [
+        "recv",
+        "--port",
+        String(port),
+        "--count",
+        "2000",
+        "--timeout-ms",
+        "30000",
+        "--idle-ms",
+        "1500",
+      ]);
+      deepEqual((await proc.nextJson<{ event: string }>()).event, "ready");
+      return proc;
+    }));
+    for (const port of [PORT, PORT + 1]) {
+      const tx = topo.spawnDeno("tx", PROBE, [
+        "send",
+        "--to",
+        `${topo.address("rx")}:${port}`,
+        "--count",
+        "2000",
+        "--rate",
+        "2000",
+      ]);
+      deepEqual((await tx.nextJson<SendProbeResult>()).sent, 2000);
+    }
+    let received = 0;
+    for (const r of receivers) {
+      const res = await r.nextJson<ReceiveProbeResult>();
+      ok(
+        res.received >= 1400 && res.received <= 1800,
+        `expected ~80 % of 2000 on each port, received ${JSON.stringify(res)}`,
+      );
+      received += res.received;
+    }
+    const dropped = await topo.droppedPackets("rx");
+    ok(
+      received + dropped >= 3960 && received + dropped <= 4000,
+      `expected received + dropped ≈ 4000, received ${received} + ${dropped}`,
+    );
   },
 });

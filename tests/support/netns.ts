@@ -11,6 +11,18 @@
  *  host ns "…-rx2" 198.18.0.3/24  veth ─┘
  * ```
  *
+ * A host listed in {@linkcode TopologyOptions.delayMs} reaches the bridge
+ * through a delay wire instead: its veth ends in a third namespace "…-wire",
+ * where a small program (`delay_wire.ts`, raw `AF_PACKET` sockets) copies every
+ * frame to a second veth into the bridge after the given one-way delay, both
+ * ways (the kernel's netem is not available). Checksum offload is then off on
+ * every veth of the topology (`ethtool`), so captured frames carry complete
+ * checksums.
+ *
+ * ```
+ *  host ns "…-edge" veth ─ [ns "…-wire": veth ⇄ delay_wire.ts ⇄ veth] ─ bridge
+ * ```
+ *
  * Every host namespace has `lo` up, its veth up with its address, and a
  * `224.0.0.0/4 dev <veth>` route so multicast goes onto the segment. There is
  * no default route and no link to the root namespace: nothing a test sends can
@@ -42,6 +54,11 @@ const MAX_HOSTS = 253;
  */
 const HOST_IFINDEX = 2;
 const BRIDGE_PORT_IFINDEX = 1000;
+const WIRE_HOST_SIDE_IFINDEX = 2000;
+const WIRE_BRIDGE_SIDE_IFINDEX = 3000;
+const DELAY_WIRE = new URL("./delay_wire.ts", import.meta.url).pathname;
+/** Key of the internal method {@linkcode createTopology} starts the wires with. */
+const START_WIRES = Symbol("startWires");
 const HOST_NAME_RE = /^[A-Za-z0-9_]{1,24}$/;
 const PREFIX_RE = /^[a-z][a-z0-9]{0,4}$/;
 /** Our namespace names: `<prefix><6 hex>-<creator pid>-<host | "br">`. */
@@ -57,6 +74,12 @@ export interface TopologyOptions {
    * suffix is appended so parallel topologies never collide.
    */
   prefix?: string;
+  /**
+   * One-way delay in ms (0..10,000) per host name: that host's link to the
+   * bridge goes through a delay wire adding it in each direction, so the round
+   * trip between two hosts is twice the sum of their delays. Needs `ethtool`.
+   */
+  delayMs?: Record<string, number>;
 }
 
 /** One host of a topology. */
@@ -71,6 +94,8 @@ export interface HostInfo {
   readonly cidr: string;
   /** Name of its veth interface (inside its namespace). */
   readonly iface: string;
+  /** One-way delay of its delay wire in ms (0 when it has none). */
+  readonly delayMs: number;
 }
 
 /** Where a spawned process's stdout/stderr goes. */
@@ -380,14 +405,25 @@ export class Topology implements AsyncDisposable {
   #tag: string;
   #hosts: Map<string, HostInfo>;
   #bridgeNetns: string;
+  #wireNetns: string | undefined;
+  #wired: ReadonlySet<string>;
+  #wires: NetnsProcess[] = [];
   #processes = new Set<NetnsProcess>();
   #destroying: Promise<void> | undefined;
 
   /** @internal Use {@linkcode createTopology}. */
-  constructor(tag: string, hosts: Map<string, HostInfo>, bridgeNetns: string) {
+  constructor(
+    tag: string,
+    hosts: Map<string, HostInfo>,
+    bridgeNetns: string,
+    wireNetns?: string,
+    wired: ReadonlySet<string> = new Set(),
+  ) {
     this.#tag = tag;
     this.#hosts = hosts;
     this.#bridgeNetns = bridgeNetns;
+    this.#wireNetns = wireNetns;
+    this.#wired = wired;
   }
 
   /** The random tag shared by this topology's names (prefix + 6 hex). */
@@ -410,11 +446,17 @@ export class Topology implements AsyncDisposable {
     return "br0";
   }
 
-  /** All namespaces of this topology (hosts, then the bridge). */
+  /** Namespace holding the delay wires (`undefined` without any). */
+  get wireNetns(): string | undefined {
+    return this.#wireNetns;
+  }
+
+  /** All namespaces of this topology (hosts, the bridge, then the wires). */
   get namespaces(): string[] {
     return [
       ...[...this.#hosts.values()].map((h) => h.netns),
       this.#bridgeNetns,
+      ...(this.#wireNetns === undefined ? [] : [this.#wireNetns]),
     ];
   }
 
@@ -454,13 +496,28 @@ export class Topology implements AsyncDisposable {
    * @throws {RangeError} for a port outside 1..65535 or permille outside 0..1000.
    */
   async dropUdp(name: string, port: number, permille: number): Promise<void> {
-    this.#checkUsable();
-    const h = this.host(name);
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new RangeError(
         `port: expected an integer in 1..65535, received ${port}`,
       );
     }
+    await this.#addDrop(name, `udp dport ${port}`, permille);
+  }
+
+  /**
+   * Drops about `permille`/1000 of EVERY UDP datagram arriving at host `name`
+   * (media, RTCP and QUIC alike), like a lossy path into that host. Shares
+   * the table, counter and removal of {@linkcode Topology.dropUdp}.
+   *
+   * @throws {RangeError} for permille outside 0..1000.
+   */
+  async dropAllUdp(name: string, permille: number): Promise<void> {
+    await this.#addDrop(name, "meta l4proto udp", permille);
+  }
+
+  async #addDrop(name: string, match: string, permille: number) {
+    this.#checkUsable();
+    const h = this.host(name);
     if (!Number.isInteger(permille) || permille < 0 || permille > 1000) {
       throw new RangeError(
         `permille: expected an integer in 0..1000, received ${permille}`,
@@ -469,7 +526,7 @@ export class Topology implements AsyncDisposable {
     const script = [
       `add table inet ${DROP_TABLE}`,
       `add chain inet ${DROP_TABLE} input { type filter hook input priority 0; policy accept; }`,
-      `add rule inet ${DROP_TABLE} input udp dport ${port} numgen random mod 1000 < ${permille} counter drop`,
+      `add rule inet ${DROP_TABLE} input ${match} numgen random mod 1000 < ${permille} counter drop`,
       "",
     ].join("\n");
     await run("ip", ["netns", "exec", h.netns, "nft", "-f", "-"], {
@@ -526,10 +583,20 @@ export class Topology implements AsyncDisposable {
     opts: SpawnOptions = {},
   ): NetnsProcess {
     this.#checkUsable();
-    const h = this.host(name);
+    return this.#spawnIn(this.host(name).netns, name, cmd, args, opts);
+  }
+
+  /** @internal Starts a tracked process in namespace `netns`. */
+  #spawnIn(
+    netns: string,
+    label: string,
+    cmd: string,
+    args: string[],
+    opts: SpawnOptions,
+  ): NetnsProcess {
     const stdout = opts.stdout ?? "piped";
     const stderr = opts.stderr ?? "piped";
-    const argv = ["netns", "exec", h.netns];
+    const argv = ["netns", "exec", netns];
     if (typeof stdout === "object" || typeof stderr === "object") {
       // sh opens the files, then execs the command (same pid).
       argv.push(
@@ -557,7 +624,7 @@ export class Topology implements AsyncDisposable {
       env: opts.env,
       cwd: opts.cwd,
     }).spawn();
-    const proc = new NetnsProcess(child, name, {
+    const proc = new NetnsProcess(child, label, {
       stdout,
       stderr,
       maxLines: opts.maxLines ?? 10_000,
@@ -611,6 +678,62 @@ export class Topology implements AsyncDisposable {
   destroy(opts: DestroyOptions = {}): Promise<void> {
     this.#destroying ??= this.#teardown(opts.graceMs ?? 1_000);
     return this.#destroying;
+  }
+
+  /**
+   * @internal Turns checksum and segmentation offload off on every veth (a
+   * frame the wire captures must carry its final checksum and fit the MTU)
+   * and starts one delay wire per delayed host, waiting until each is ready.
+   */
+  async [START_WIRES](): Promise<void> {
+    const wireNs = this.#wireNetns!;
+    const offload = ["tx", "off", "rx", "off", "tso", "off", "gso", "off"];
+    const ethtool = (ns: string, dev: string) =>
+      run("ip", ["netns", "exec", ns, "ethtool", "-K", dev, ...offload]);
+    const hosts = [...this.#hosts.values()];
+    await Promise.all(hosts.map((h, i) =>
+      Promise.all([
+        ethtool(h.netns, h.iface),
+        ethtool(this.#bridgeNetns, `${this.#tag}b${i}`),
+        ...(this.#wired.has(h.name)
+          ? [
+            ethtool(wireNs, `${this.#tag}w${i}`),
+            ethtool(wireNs, `${this.#tag}v${i}`),
+          ]
+          : []),
+      ])
+    ));
+    const procs = hosts.flatMap((h, i) =>
+      this.#wired.has(h.name)
+        ? [this.#spawnIn(wireNs, `wire:${h.name}`, Deno.execPath(), [
+          "run",
+          "-A",
+          DELAY_WIRE,
+          "--a",
+          `${this.#tag}w${i}`,
+          "--b",
+          `${this.#tag}v${i}`,
+          "--delay-ms",
+          String(h.delayMs),
+        ], {})]
+        : []
+    );
+    for (const p of procs) {
+      const ready = await p.nextJson<{ event: string }>();
+      if (ready.event !== "ready") {
+        throw new Error(
+          `expected the delay wire of ${p.host} to print ready, received ${
+            JSON.stringify(ready)
+          }`,
+        );
+      }
+    }
+    this.#wires = procs;
+  }
+
+  /** The delay wire processes (one per delayed host; see {@linkcode TopologyOptions.delayMs}). */
+  get wires(): readonly NetnsProcess[] {
+    return this.#wires;
   }
 
   /** Same as {@linkcode Topology.destroy}; enables `await using`. */
@@ -722,6 +845,22 @@ export async function createTopology(opts: TopologyOptions): Promise<Topology> {
     if (seen.has(name)) throw new RangeError(`hosts: duplicate name "${name}"`);
     seen.add(name);
   }
+  const delays = opts.delayMs ?? {};
+  for (const [name, ms] of Object.entries(delays)) {
+    if (!seen.has(name)) {
+      throw new RangeError(
+        `delayMs: expected names of hosts (${
+          opts.hosts.join(", ")
+        }), received "${name}"`,
+      );
+    }
+    if (!(ms >= 0 && ms <= 10_000)) {
+      throw new RangeError(
+        `delayMs.${name}: expected a number of ms in 0..10000, received ${ms}`,
+      );
+    }
+  }
+  const wired = Object.keys(delays).length > 0;
 
   const tag = prefix + randomHex(6);
   const nsName = (suffix: string) => `${tag}-${Deno.pid}-${suffix}`;
@@ -735,21 +874,53 @@ export async function createTopology(opts: TopologyOptions): Promise<Topology> {
       address,
       cidr: `${address}/24`,
       iface: `${tag}h${i}`, // ≤ 5 + 6 + 1 + 3 = 15 chars
+      delayMs: delays[name] ?? 0,
     });
   });
-  const topo = new Topology(tag, hosts, bridgeNetns);
+  if (wired && seen.has("wire")) {
+    throw new RangeError(`hosts: "wire" is reserved when delayMs is given`);
+  }
+  const wireNetns = wired ? nsName("wire") : undefined;
+  const topo = new Topology(
+    tag,
+    hosts,
+    bridgeNetns,
+    wireNetns,
+    new Set(Object.keys(delays)),
+  );
 
   try {
     // Root-level batch: namespaces and veth pairs created directly inside them.
     const root: string[] = [`netns add ${bridgeNetns}`];
     for (const h of hosts.values()) root.push(`netns add ${h.netns}`);
+    if (wireNetns !== undefined) root.push(`netns add ${wireNetns}`);
+    const wireCmds = ["link set lo up"];
     [...hosts.values()].forEach((h, i) => {
+      const bridgeEnd = `peer name ${tag}b${i} netns ${bridgeNetns} index ${
+        BRIDGE_PORT_IFINDEX + i
+      }`;
+      if (wireNetns === undefined || !(h.name in delays)) {
+        root.push(
+          `link add ${h.iface} netns ${h.netns} index ${HOST_IFINDEX} type veth ${bridgeEnd}`,
+        );
+        return;
+      }
+      // host ⇄ w<i> (wire ns) … v<i> (wire ns) ⇄ b<i> (bridge port)
       root.push(
         `link add ${h.iface} netns ${h.netns} index ${HOST_IFINDEX} type veth ` +
-          `peer name ${tag}b${i} netns ${bridgeNetns} index ${
-            BRIDGE_PORT_IFINDEX + i
+          `peer name ${tag}w${i} netns ${wireNetns} index ${
+            WIRE_HOST_SIDE_IFINDEX + i
           }`,
+        `link add ${tag}v${i} netns ${wireNetns} index ${
+          WIRE_BRIDGE_SIDE_IFINDEX + i
+        } type veth ${bridgeEnd}`,
       );
+      for (const side of ["w", "v"]) {
+        wireCmds.push(
+          `link set ${tag}${side}${i} promisc on`,
+          `link set ${tag}${side}${i} up`,
+        );
+      }
     });
     await run("ip", ["-batch", "-"], { stdin: root.join("\n") + "\n" });
 
@@ -779,7 +950,13 @@ export async function createTopology(opts: TopologyOptions): Promise<Topology> {
           ].join("\n"),
         })
       ),
+      ...(wireNetns === undefined ? [] : [
+        run("ip", ["-n", wireNetns, "-batch", "-"], {
+          stdin: wireCmds.join("\n") + "\n",
+        }),
+      ]),
     ]);
+    if (wireNetns !== undefined) await topo[START_WIRES]();
     await waitLinksReady(topo, 10_000);
   } catch (err) {
     await topo.destroy({ graceMs: 0 }).catch(() => {});
