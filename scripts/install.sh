@@ -89,11 +89,14 @@ else
   sed -E \
     -e 's#^(record_dir:[[:space:]]*).*#\1/var/lib/flvcast/record#' \
     -e 's#^(log_file:[[:space:]]*).*#\1/var/log/flvcast/flvcast.log#' \
+    -e 's#^(state_dir:[[:space:]]*).*#\1/var/lib/flvcast#' \
     "$config" >"$etc/config.yaml.new"
   grep -q '^record_dir:' "$etc/config.yaml.new" ||
     echo 'record_dir: /var/lib/flvcast/record' >>"$etc/config.yaml.new"
   grep -q '^log_file:' "$etc/config.yaml.new" ||
     echo 'log_file: /var/log/flvcast/flvcast.log' >>"$etc/config.yaml.new"
+  grep -q '^state_dir:' "$etc/config.yaml.new" ||
+    echo 'state_dir: /var/lib/flvcast' >>"$etc/config.yaml.new"
   chmod 0640 "$etc/config.yaml.new"
   owner root:flvcast "$etc/config.yaml.new"
   mv "$etc/config.yaml.new" "$etc/config.yaml"

@@ -53,6 +53,7 @@ Deno.test("a bad config line stops startup with one line naming key and file", a
     equal(f.code, 2);
     const m = await flvcast([
       "cloud",
+      "--quic_secret=s",
       "--quic_cert",
       `${dir}/missing.pem`,
       "--quic_key",
@@ -63,6 +64,7 @@ Deno.test("a bad config line stops startup with one line naming key and file", a
     await Deno.writeTextFile(`${dir}/junk.pem`, "not a certificate\n");
     const j = await flvcast([
       "cloud",
+      "--quic_secret=s",
       "--quic_cert",
       `${dir}/junk.pem`,
       "--quic_key",
@@ -85,8 +87,11 @@ Deno.test("a bad config line stops startup with one line naming key and file", a
 Deno.test("a port in use stops startup naming the key", async () => {
   using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = busy.addr.port;
+  const dir = await Deno.makeTempDir();
   const r = await flvcast([
     "cloud",
+    "--quic_secret=s",
+    `--state_dir=${dir}`,
     "--rtmp_addr",
     `127.0.0.1:${port}`,
     "--api_addr=127.0.0.1:0",
@@ -101,11 +106,38 @@ Deno.test("a port in use stops startup naming the key", async () => {
     ),
   );
   ok(!r.stderr.includes("    at "), "no stack trace for an operator error");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("cloud and edge roles refuse an empty quic_secret with exit 2", async () => {
+  for (const role of ["cloud", "edge"]) {
+    const r = await flvcast([role, "--edge.cloud_quic_addr=127.0.0.1:4242"]);
+    equal(r.code, 2, r.stderr);
+    equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    match(
+      r.stderr,
+      new RegExp(
+        `^flvcast: key "quic_secret": expected a shared secret in the ${role} role \\(or allow_insecure_repair: true\\), got ""`,
+      ),
+    );
+  }
+});
+
+Deno.test("an edge without edge.cloud_quic_addr refuses to start", async () => {
+  const r = await flvcast(["edge", "--quic_secret=s"]);
+  equal(r.code, 2, r.stderr);
+  equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  match(
+    r.stderr,
+    /key "edge\.cloud_quic_addr": expected the cloud's QUIC host:port in the edge role, got ""/,
+  );
 });
 
 Deno.test("an edge without a way to verify the cloud refuses to start", async () => {
   const r = await flvcast([
     "edge",
+    "--quic_secret=s",
+    "--edge.cloud_quic_addr=127.0.0.1:4242",
     "--edge.udp_addr=127.0.0.1:0",
     "--edge.flv_addr=127.0.0.1:0",
     "--edge.api_addr=127.0.0.1:0",

@@ -105,6 +105,7 @@ Deno.test("install.sh: stages binary, config and units; reinstall keeps the conf
       );
       equal(cfg.record_dir, "/var/lib/flvcast/record");
       equal(cfg.log_file, "/var/log/flvcast/flvcast.log");
+      equal(cfg.state_dir, "/var/lib/flvcast");
     }
 
     for (const role of ["cloud", "edge"]) {

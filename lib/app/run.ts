@@ -13,7 +13,8 @@ import {
 import { CloudNode } from "../cloud/mod.ts";
 import { EdgeNode } from "../edge/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { fingerprintOf, generateSelfSigned } from "../quic/mod.ts";
+import { fingerprintOf } from "../quic/mod.ts";
+import { loadOrCreateCertificate } from "../state/mod.ts";
 
 /** The running nodes. */
 export interface RunningNodes {
@@ -48,6 +49,12 @@ export async function startNodes(
   logger: Logger,
 ): Promise<RunningNodes> {
   const addr = resolveAddresses(cfg);
+  const secret = repairSecret(cfg, role, logger);
+  if (role === "edge" && !addr.cloudQuic) {
+    throw new ConfigError(
+      `key "edge.cloud_quic_addr": expected the cloud's QUIC host:port in the edge role, got ""`,
+    );
+  }
   const nodes: RunningNodes = {
     async stop() {
       await Promise.allSettled([nodes.edge?.stop(), nodes.cloud?.stop()]);
@@ -77,7 +84,23 @@ export async function startNodes(
         }
         tls = { certPem, keyPem };
       } else {
-        const made = await generateSelfSigned();
+        let made;
+        try {
+          made = await loadOrCreateCertificate({
+            dir: cfg.state_dir,
+            name: "quic",
+          });
+        } catch (e) {
+          throw new ConfigError(
+            `key "quic_cert" is empty and ${(e as Error).message}`,
+          );
+        }
+        logger.child("cloud").info(
+          made.created
+            ? "QUIC certificate made and kept in state_dir"
+            : "QUIC certificate loaded from state_dir",
+          { fingerprint: made.fingerprint, file: made.path },
+        );
         tls = { certPem: made.certPem, keyPem: made.keyPem };
       }
       nodes.cloud = new CloudNode({
@@ -93,7 +116,7 @@ export async function startNodes(
         debug: cfg.debug,
         enableRecord: cfg.enable_record,
         recordDir: cfg.record_dir,
-        quicSecret: cfg.quic_secret,
+        quicSecret: secret,
         tls,
         logger: logger.child("cloud"),
       });
@@ -129,7 +152,7 @@ export async function startNodes(
         api: addr.edgeApi,
         cloudQuic,
         quicPort: addr.quic.port || 4242,
-        secret: cfg.quic_secret,
+        secret,
         fingerprint,
         caPem,
         insecureSkipVerify: e.insecure_skip_verify,
@@ -149,6 +172,31 @@ export async function startNodes(
     throw err;
   }
   return nodes;
+}
+
+/**
+ * The repair link's shared secret: `quic_secret`; required in the `cloud`
+ * and `edge` roles unless `allow_insecure_repair` (then warned). With no
+ * subcommand an empty secret becomes a random one known only to this
+ * process's two roles.
+ *
+ * @throws {ConfigError} naming `quic_secret` when it is empty in a role.
+ */
+function repairSecret(cfg: Config, role: Role, logger: Logger): string {
+  if (cfg.quic_secret !== "") return cfg.quic_secret;
+  if (role === "both") {
+    const bytes = crypto.getRandomValues(new Uint8Array(24));
+    return btoa(String.fromCharCode(...bytes));
+  }
+  if (!cfg.allow_insecure_repair) {
+    throw new ConfigError(
+      `key "quic_secret": expected a shared secret in the ${role} role (or allow_insecure_repair: true), got ""`,
+    );
+  }
+  logger.warn(
+    "quic_secret is empty and allow_insecure_repair is true: anyone who reaches the QUIC port may ask for repairs",
+  );
+  return "";
 }
 
 /**

@@ -18,7 +18,8 @@ export interface EdgeConfig {
   flv_addr: string;
   /** Edge API listen address. */
   api_addr: string;
-  /** Cloud QUIC address; empty = RTP source address + `quic_addr`'s port. */
+  /** Cloud QUIC address; required in the edge role (empty with no
+   * subcommand: the in-process cloud). */
   cloud_quic_addr: string;
   /** SHA-256 fingerprint (hex) of the cloud's certificate to pin. */
   cloud_fingerprint: string;
@@ -70,9 +71,15 @@ export interface Config {
   multicast_ttl: number;
   /** Directory recordings go to. */
   record_dir: string;
-  /** Shared secret edges present to the QUIC service; empty = no auth. */
+  /** Shared secret edges present to the QUIC service (required in the
+   * `cloud` and `edge` roles unless `allow_insecure_repair`). */
   quic_secret: string;
-  /** PEM certificate file for QUIC; empty = self-signed at startup. */
+  /** Allow an empty `quic_secret` in the `cloud`/`edge` roles (anyone may
+   * ask for repairs). */
+  allow_insecure_repair: boolean;
+  /** Directory for what the process makes and keeps (its certificates). */
+  state_dir: string;
+  /** PEM certificate file for QUIC; empty = self-signed, kept in `state_dir`. */
   quic_cert: string;
   /** PEM key file for QUIC. */
   quic_key: string;
@@ -123,6 +130,12 @@ const str: Check = (v) => {
   if (typeof v === "string") return v;
   if (v === null) return "";
   throw new TypeError(`expected a string, got ${JSON.stringify(v)}`);
+};
+
+const nonEmptyStr: Check = (v) => {
+  const s = str(v) as string;
+  if (s === "") throw new TypeError(`expected a non-empty path, got ""`);
+  return s;
 };
 
 const oneOf = (...allowed: string[]): Check => (v) => {
@@ -295,12 +308,25 @@ export const CLOUD_KEYS: Record<Exclude<keyof Config, "edge">, KeySpec> = {
   quic_secret: {
     check: str,
     default: "",
-    help: "shared secret edges present; empty = no auth (warned)",
+    help:
+      "shared secret edges present to the cloud; required in the cloud and edge roles",
+  },
+  allow_insecure_repair: {
+    check: bool,
+    default: false,
+    help:
+      "true: allow an empty quic_secret in the cloud/edge roles (anyone may ask for repairs)",
+  },
+  state_dir: {
+    check: nonEmptyStr,
+    default: "./state",
+    help: "directory for state kept across restarts (self-signed certificates)",
   },
   quic_cert: {
     check: str,
     default: "",
-    help: "PEM certificate; empty = self-signed",
+    help:
+      "PEM certificate; empty = self-signed, made once and kept in state_dir",
   },
   quic_key: { check: str, default: "", help: "PEM private key for quic_cert" },
 };
@@ -330,7 +356,8 @@ export const EDGE_KEYS: Record<keyof EdgeConfig, KeySpec> = {
   cloud_quic_addr: {
     check: optionalHostPort,
     default: "",
-    help: "host:port; empty = RTP source address + quic_addr's port",
+    help:
+      "host:port of the cloud's QUIC service; required in the edge role (no subcommand: the local cloud)",
   },
   cloud_fingerprint: {
     check: fingerprint,

@@ -20,11 +20,26 @@ export interface CertificateBundle {
 export interface SelfSignedOptions {
   /** Subject common name; default `flvcast`. */
   commonName?: string;
-  /** DNS names and IP addresses for subjectAltName; default localhost, 127.0.0.1, ::1. */
+  /**
+   * DNS names and IP addresses for subjectAltName; default
+   * {@linkcode DEFAULT_ALT_NAMES} (`flvcast`, `localhost`, `127.0.0.1`, `::1`).
+   */
   altNames?: string[];
   /** Validity in days from now; default 3650. */
   days?: number;
 }
+
+/**
+ * The subjectAltNames of a generated certificate: the fixed DNS name
+ * `flvcast` (a pinning client can always use it as the TLS server name,
+ * whatever address it dials) and the loopback names.
+ */
+export const DEFAULT_ALT_NAMES: readonly string[] = [
+  "flvcast",
+  "localhost",
+  "127.0.0.1",
+  "::1",
+];
 
 const EC_ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
 
@@ -147,7 +162,8 @@ export function normalizeFingerprint(fp: string): string {
 }
 
 /**
- * Makes a self-signed ECDSA P-256 certificate and key (about 20 ms).
+ * Makes a self-signed ECDSA P-256 end-entity certificate (CA:false, server
+ * authentication, subjectAltName) and its key (about 20 ms).
  *
  * @example Usage
  * ```ts
@@ -165,7 +181,7 @@ export async function generateSelfSigned(
     "sign",
     "verify",
   ]) as CryptoKeyPair;
-  const altNames = opts.altNames ?? ["localhost", "127.0.0.1", "::1"];
+  const altNames = opts.altNames ?? DEFAULT_ALT_NAMES;
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(
     Date.now() + (opts.days ?? 3650) * 24 * 3600 * 1000,
@@ -177,11 +193,12 @@ export async function generateSelfSigned(
     signingAlgorithm: EC_ALG,
     keys,
     extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(
-        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign,
-        true,
-      ),
+      // An end-entity certificate (CA:false): a pinning client puts the
+      // certificate itself among its trust anchors, and rustls/webpki refuse
+      // a CA certificate presented as a server's ("CaUsedAsEndEntity").
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       // quiche sets the dialled host as the TLS host name even when it is an
       // IP literal, and BoringSSL then matches it against dNSName entries:
       // IP literals go in both as iPAddress and as dNSName.

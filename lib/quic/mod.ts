@@ -25,6 +25,7 @@ export {
 } from "./framing.ts";
 export {
   type CertificateBundle,
+  DEFAULT_ALT_NAMES,
   fingerprintOf,
   generateSelfSigned,
   loadCertificate,

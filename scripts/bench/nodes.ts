@@ -116,6 +116,9 @@ export async function makeTls(dir: string): Promise<Tls> {
   return { certFile, keyFile, fingerprint: t.fingerprint };
 }
 
+/** The repair link's shared secret between the bench's cloud and edges. */
+const BENCH_SECRET = "flvcast-bench-repair";
+
 /** Options for {@linkcode startCloud}. */
 export interface CloudOptions {
   /** Where to run. */
@@ -160,6 +163,7 @@ export async function startCloud(o: CloudOptions): Promise<ServerProc> {
       ...o.destinations.map((d) => `  - "${d}"`),
       "log_level: warn",
       "enable_log_file: false",
+      `quic_secret: "${BENCH_SECRET}"`,
       `quic_cert: "${o.tls.certFile}"`,
       `quic_key: "${o.tls.keyFile}"`,
       `record_dir: "${o.dir}/record"`,
@@ -215,6 +219,7 @@ export async function startEdge(o: EdgeOptions): Promise<ServerProc> {
       "log_level: warn",
       "enable_log_file: false",
       `record_dir: "${o.dir}/record"`,
+      `quic_secret: "${BENCH_SECRET}"`,
       "edge:",
       `  udp_addr: "${o.udpAddr}"`,
       `  multicast_interface: "${o.multicastInterface ?? ""}"`,
