@@ -90,6 +90,7 @@ Deno.test("legacy video: HEVC (12), end of sequence, codecs without packet type"
     codec: "avc",
     packetType: 1,
     multitrack: false,
+    payloadOffset: 2,
   });
 });
 
@@ -129,6 +130,7 @@ Deno.test("Enhanced RTMP video: SequenceStart, CodedFrames(X), FourCCs", () => {
     packetType: 3,
     codec: "av1",
     multitrack: false,
+    payloadOffset: 5,
   });
   equal(videoCodecName(v([0x91, ...ascii("xyz1")])), "xyz1");
   equal(isKeyframe(v([0x91, 0x68, 0x76])), false); // truncated FourCC
@@ -143,6 +145,8 @@ Deno.test("Enhanced RTMP video: ModEx, Multitrack, command frames", () => {
   const mt = v([0x96, 0x00, ...ascii("av01"), 0, 0x81]);
   equal(isSequenceHeader(mt), true);
   equal(parseVideoTag(mt.data)?.multitrack, true);
+  equal(parseVideoTag(mt.data)?.payloadOffset, 6);
+  equal(parseVideoTag(modEx.data)?.payloadOffset, 10);
   const mtKey = v([0x96, 0x11, ...ascii("vp09"), 0, 0, 0, 5, 0]);
   equal(isKeyframe(mtKey), true);
   // Command frame (5) carries a VideoCommand byte, no FourCC
@@ -157,6 +161,12 @@ Deno.test("Enhanced RTMP audio (sound format 9) and legacy audio", () => {
   equal(audioCodecName(opusSeq), "opus");
   equal(isSequenceHeader(a([0x91, ...ascii("Opus"), 0xfc])), false);
   equal(audioCodecName(a([0x90, ...ascii("mp4a"), 0x12, 0x10])), "aac");
+  equal(
+    parseAudioTag(Uint8Array.of(0x91, ...ascii("mp4a"), 9))?.payloadOffset,
+    5,
+  );
+  equal(parseAudioTag(Uint8Array.of(0xaf, 1, 9))?.payloadOffset, 2);
+  equal(parseAudioTag(Uint8Array.of(0x2f, 9))?.payloadOffset, 1);
   equal(audioCodecName(a([0x91, ...ascii("fLaC")])), "flac");
   equal(audioCodecName(a([0x91, ...ascii("ac-3")])), "ac3");
   equal(isSequenceEnd(a([0x92, ...ascii("Opus")])), true);

@@ -74,6 +74,13 @@ export interface VideoTagInfo {
   codec?: string;
   /** Enhanced RTMP multitrack packet. */
   multitrack: boolean;
+  /**
+   * Offset of the bytes after the codec header: after the AVCPacketType for
+   * legacy AVC/HEVC (so the 24-bit composition time comes next), after the
+   * FourCC for Enhanced RTMP, 1 for other legacy codecs; undefined for an
+   * Enhanced RTMP command frame.
+   */
+  payloadOffset?: number;
 }
 
 /** What the first bytes of an audio tag body say. */
@@ -93,6 +100,12 @@ export interface AudioTagInfo {
   codec?: string;
   /** Enhanced RTMP multitrack packet. */
   multitrack: boolean;
+  /**
+   * Offset of the bytes after the codec header: after the AACPacketType for
+   * AAC (the raw frame or AudioSpecificConfig), after the FourCC for
+   * Enhanced RTMP, 1 for other legacy formats.
+   */
+  payloadOffset: number;
 }
 
 const LEGACY_VIDEO_NAMES: Record<number, string> = {
@@ -187,10 +200,12 @@ export function parseVideoTag(data: Uint8Array): VideoTagInfo | undefined {
       codecId,
       codec: LEGACY_VIDEO_NAMES[codecId],
       multitrack: false,
+      payloadOffset: 1,
     };
     if (codecId === VIDEO_CODEC_AVC || codecId === VIDEO_CODEC_HEVC) {
       if (data.length < 2) return undefined;
       info.packetType = data[1];
+      info.payloadOffset = 2;
     }
     return info;
   }
@@ -221,6 +236,7 @@ export function parseVideoTag(data: Uint8Array): VideoTagInfo | undefined {
     packetType: track.packetType,
     codec: EX_VIDEO_NAMES[track.fourCC] ?? track.fourCC,
     multitrack: track.multitrack,
+    payloadOffset: track.offset,
   };
 }
 
@@ -233,7 +249,9 @@ function trackAndFourCC(
   packetType: number,
   offset: number,
   multitrackType: number,
-): { packetType: number; multitrack: boolean; fourCC: string } | undefined {
+):
+  | { packetType: number; multitrack: boolean; fourCC: string; offset: number }
+  | undefined {
   let multitrack = false;
   if (packetType === multitrackType) {
     if (data.length < offset + 1) return undefined;
@@ -243,7 +261,7 @@ function trackAndFourCC(
   }
   const fourCC = fourCCAt(data, offset);
   if (fourCC === undefined) return undefined;
-  return { packetType, multitrack, fourCC };
+  return { packetType, multitrack, fourCC, offset: offset + 4 };
 }
 
 /** Parses the codec header of an audio tag body; undefined if empty/truncated. */
@@ -257,10 +275,12 @@ export function parseAudioTag(data: Uint8Array): AudioTagInfo | undefined {
       soundFormat,
       codec: LEGACY_AUDIO_NAMES[soundFormat],
       multitrack: false,
+      payloadOffset: 1,
     };
     if (soundFormat === SOUND_FORMAT_AAC) {
       if (data.length < 2) return undefined;
       info.packetType = data[1];
+      info.payloadOffset = 2;
     }
     return info;
   }
@@ -280,6 +300,7 @@ export function parseAudioTag(data: Uint8Array): AudioTagInfo | undefined {
     packetType: track.packetType,
     codec: EX_AUDIO_NAMES[track.fourCC] ?? track.fourCC,
     multitrack: track.multitrack,
+    payloadOffset: track.offset,
   };
 }
 
