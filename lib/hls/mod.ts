@@ -1,0 +1,16 @@
+/**
+ * HLS and Low-Latency HLS (RFC 8216bis) from FLV tags: the pure segmenter
+ * and playlist renderer ({@linkcode HlsSegmenter}, {@linkcode renderPlaylist}).
+ *
+ * @module
+ */
+export {
+  type HlsPart,
+  type HlsSegment,
+  HlsSegmenter,
+  type HlsSegmenterOptions,
+  type HlsSegmenterStats,
+  type PlaylistModel,
+  type RenderOptions,
+  renderPlaylist,
+} from "./segmenter.ts";
