@@ -38,18 +38,12 @@ async function setup(
   cloudOpts: { secret?: string } = {},
 ): Promise<{ edge: EdgeNode; cloud: FakeCloud; close(): Promise<void> }> {
   // Start the cloud against a placeholder port, then point it at the edge.
-  const probe = await FakeCloud.start(9, cloudOpts);
-  const edge = await startEdge(probe.rtxPort, {
+  const cloud = await FakeCloud.start(9, cloudOpts);
+  const edge = await startEdge(cloud.rtxPort, {
     secret: cloudOpts.secret,
     ...extra,
   });
-  const cloud = await FakeCloud.start(edge.ports.udp, {
-    ...cloudOpts,
-    rtxPort: probe.rtxPort,
-    rtx: false,
-  });
-  await probe.close();
-  await cloud.startRtx();
+  cloud.sendTo(edge.ports.udp);
   return {
     edge,
     cloud,

@@ -109,7 +109,7 @@ export class FakeStream {
 /** RTP sender + retransmission server on loopback. */
 export class FakeCloud {
   readonly udp: Deno.DatagramConn;
-  readonly target: Deno.NetAddr;
+  target: Deno.NetAddr;
   readonly streams = new Map<number, FakeStream>();
   rtx: RtxServer | undefined;
   #rtxPort = 0;
@@ -139,6 +139,11 @@ export class FakeCloud {
     return c;
   }
 
+  /** Sends RTP to `port` on loopback from now on. */
+  sendTo(port: number): void {
+    this.target = { ...this.target, port };
+  }
+
   /** The QUIC port (stable across stop/start). */
   get rtxPort(): number {
     return this.#rtxPort;
@@ -146,6 +151,7 @@ export class FakeCloud {
 
   /** Starts (or restarts, on the same port) the retransmission server. */
   async startRtx(): Promise<void> {
+    if (this.rtx) return await this.rtx.start();
     const { certPem, keyPem } = await testTls();
     this.rtx = new RtxServer({
       hostname: "127.0.0.1",
@@ -159,10 +165,12 @@ export class FakeCloud {
     this.#rtxPort = this.rtx.port;
   }
 
-  /** Stops the retransmission server (the edge sees the cloud go away). */
+  /**
+   * Pauses the retransmission server: the edge sees the cloud go away;
+   * {@linkcode FakeCloud.startRtx} brings it back on the same port.
+   */
   async stopRtx(): Promise<void> {
-    await this.rtx?.stop();
-    this.rtx = undefined;
+    await this.rtx?.pause();
   }
 
   /** Adds a stream. */
@@ -189,7 +197,8 @@ export class FakeCloud {
 
   /** Closes the socket and the server. */
   async close(): Promise<void> {
-    await this.stopRtx();
+    await this.rtx?.stop();
+    this.rtx = undefined;
     this.udp.close();
   }
 }

@@ -70,7 +70,7 @@ const QUIC_TABLE = "flvcast_e2e_quic";
 
 /**
  * Switch for the QUIC-cut case. It was blocked by a product bug, now fixed in
- * lib/quic/shim.ts: a QUIC datagram the kernel refused to send (EPERM from the
+ * lib/quic/matrixai.ts (LossTolerantSocket): a QUIC datagram the kernel refused to send (EPERM from the
  * nft rule) became an uncaught `ErrorQUIC*Internal` that killed the process.
  */
 const QUIC_CUT_BLOCKED = false;

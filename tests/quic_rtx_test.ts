@@ -3,17 +3,28 @@ import {
   equal,
   match,
   ok,
+  throws,
 } from "node:assert/strict";
-import quic from "@matrixai/quic";
 import * as x509 from "@peculiar/x509";
+import quic from "@matrixai/quic";
 import { createLogger } from "../lib/log/mod.ts";
-import { encodeAuth, encodeNack } from "../lib/rtcp/mod.ts";
+import {
+  encodeApp,
+  encodeAuth,
+  encodeNack,
+  encodeNavl,
+} from "../lib/rtcp/mod.ts";
 import {
   type CertificateBundle,
   FrameDecoder,
   frameMessage,
   generateSelfSigned,
+  pemBlocks,
+  pinTarget,
+  QUIC_IMPLS,
+  type QuicImpl,
   RTX_ALPN,
+  RTX_SERVER_NAME,
   RtxClient,
   type RtxResult,
   RtxServer,
@@ -137,121 +148,143 @@ function clientOf(
     host: "127.0.0.1",
     port: server.port,
     fingerprint: server.fingerprint,
+    impl: server.impl,
     ...opts,
   });
+}
+
+/** Registers `fn` once per QUIC implementation (server and client alike). */
+function rtxTest(name: string, fn: (impl: QuicImpl) => Promise<void>) {
+  for (const impl of QUIC_IMPLS) {
+    Deno.test(`${name} [${impl}]`, () => fn(impl));
+  }
 }
 
 function seqRange(start: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => (start + i) & 0xffff);
 }
 
-Deno.test("rtx: 2,000 pipelined packets byte-identical; missing ones unavailable at once", async () => {
-  // 2,000 numbers across the wrap; every 10th is not cached ("evicted").
-  const all = seqRange(64_536, 2000);
-  const cached = all.filter((_, i) => i % 10 !== 3);
-  const cache = makeCache([[SSRC_A, cached], [SSRC_B, seqRange(0, 100)]]);
-  await withServer(cache, async (server) => {
-    const client = clientOf(server, {
-      secret: "s3cret",
+rtxTest(
+  "rtx: 2,000 pipelined packets byte-identical; missing ones unavailable at once",
+  async (impl) => {
+    // 2,000 numbers across the wrap; every 10th is not cached ("evicted").
+    const all = seqRange(64_536, 2000);
+    const cached = all.filter((_, i) => i % 10 !== 3);
+    const cache = makeCache([[SSRC_A, cached], [SSRC_B, seqRange(0, 100)]]);
+    await withServer({ ...cache, impl }, async (server) => {
+      const client = clientOf(server, {
+        secret: "s3cret",
+      });
+      try {
+        equal(client.connected, false); // lazy
+        // Pipelined: 20 bursts of 100 in flight at once, plus another stream.
+        const t0 = performance.now();
+        const asks: { ssrc: number; seq: number; p: Promise<RtxResult> }[] = [];
+        for (let i = 0; i < all.length; i += 100) {
+          const seqs = all.slice(i, i + 100);
+          client.request(SSRC_A, seqs, { timeoutMs: 20_000 }).forEach((p, j) =>
+            asks.push({ ssrc: SSRC_A, seq: seqs[j], p })
+          );
+        }
+        const b = client.request(SSRC_B, [5, 6, 7, 500], { timeoutMs: 20_000 });
+        const results = await Promise.all(asks.map((a) => a.p));
+        const elapsed = performance.now() - t0;
+        let okCount = 0;
+        let unavailable = 0;
+        results.forEach((r, i) => {
+          const { ssrc, seq } = asks[i];
+          const want = cache.lookup(ssrc, seq);
+          if (want) {
+            equal(r.status, "ok", `seq ${seq}`);
+            if (r.status === "ok") assertEquals(r.packet, want);
+            okCount++;
+          } else {
+            equal(r.status, "unavailable", `seq ${seq}`);
+            unavailable++;
+          }
+        });
+        equal(okCount, 1800);
+        equal(unavailable, 200);
+        const rb = await Promise.all(b);
+        assertEquals(rb.map((r) => r.status), [
+          "ok",
+          "ok",
+          "ok",
+          "unavailable",
+        ]);
+        // "At once": far below the 20 s deadline.
+        ok(elapsed < 10_000, `took ${elapsed} ms`);
+        equal(client.connected, true);
+        equal(client.outstanding, 0);
+        equal(server.stats.packetsServed, 1803);
+        equal(server.stats.packetsUnavailable, 201);
+        equal(server.stats.authFailures, 0);
+        equal(client.stats.packetsOk, 1803);
+        equal(client.stats.connects, 1);
+        // BLP batching: far fewer NACKs than packets.
+        ok(client.stats.nacksSent <= 25, `nacks ${client.stats.nacksSent}`);
+        // A repeated request is served again (the cache is not consumed).
+        const [again] = client.request(SSRC_A, [all[0]], { timeoutMs: 5000 });
+        equal((await again).status, "ok");
+      } finally {
+        await client.close();
+      }
     });
-    try {
-      equal(client.connected, false); // lazy
-      // Pipelined: 20 bursts of 100 in flight at once, plus another stream.
-      const t0 = performance.now();
-      const asks: { ssrc: number; seq: number; p: Promise<RtxResult> }[] = [];
-      for (let i = 0; i < all.length; i += 100) {
-        const seqs = all.slice(i, i + 100);
-        client.request(SSRC_A, seqs, { timeoutMs: 20_000 }).forEach((p, j) =>
-          asks.push({ ssrc: SSRC_A, seq: seqs[j], p })
-        );
-      }
-      const b = client.request(SSRC_B, [5, 6, 7, 500], { timeoutMs: 20_000 });
-      const results = await Promise.all(asks.map((a) => a.p));
-      const elapsed = performance.now() - t0;
-      let okCount = 0;
-      let unavailable = 0;
-      results.forEach((r, i) => {
-        const { ssrc, seq } = asks[i];
-        const want = cache.lookup(ssrc, seq);
-        if (want) {
-          equal(r.status, "ok", `seq ${seq}`);
-          if (r.status === "ok") assertEquals(r.packet, want);
-          okCount++;
-        } else {
-          equal(r.status, "unavailable", `seq ${seq}`);
-          unavailable++;
+  },
+);
+
+rtxTest(
+  "rtx: wrong secret or no AUTH first is refused and counted",
+  async (impl) => {
+    const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
+    await withServer({ ...cache, impl }, async (server) => {
+      for (const secret of ["wrong", undefined]) {
+        const client = clientOf(server, {
+          secret,
+          backoffInitialMs: 2000,
+        });
+        try {
+          const [r] = client.request(SSRC_A, [1], { timeoutMs: 700 });
+          equal((await r).status, "timeout");
+          // On a loaded machine the refusal may land after the request's
+          // deadline: wait for the close itself (bounded).
+          for (let i = 0; i < 200 && client.stats.disconnects < 1; i++) {
+            await new Promise((res) => setTimeout(res, 50));
+          }
+          ok(client.stats.disconnects >= 1, "the connection was closed");
+          match(client.lastError, /authentication failed/);
+        } finally {
+          await client.close();
         }
-      });
-      equal(okCount, 1800);
-      equal(unavailable, 200);
-      const rb = await Promise.all(b);
-      assertEquals(rb.map((r) => r.status), ["ok", "ok", "ok", "unavailable"]);
-      // "At once": far below the 20 s deadline.
-      ok(elapsed < 10_000, `took ${elapsed} ms`);
-      equal(client.connected, true);
-      equal(client.outstanding, 0);
-      equal(server.stats.packetsServed, 1803);
-      equal(server.stats.packetsUnavailable, 201);
+      }
+      equal(server.stats.authFailures, 2);
+      equal(server.stats.packetsServed, 0);
+      equal(server.stats.nacksReceived, 0);
+    });
+  },
+);
+
+rtxTest(
+  "rtx: an empty secret accepts NACKs without AUTH, and AUTH too",
+  async (impl) => {
+    const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
+    await withServer({ ...cache, impl, secret: "" }, async (server) => {
+      for (const secret of [undefined, "anything"]) {
+        const client = clientOf(server, {
+          secret,
+        });
+        try {
+          const [r] = client.request(SSRC_A, [3], { timeoutMs: 5000 });
+          const got = await r;
+          equal(got.status, "ok");
+        } finally {
+          await client.close();
+        }
+      }
       equal(server.stats.authFailures, 0);
-      equal(client.stats.packetsOk, 1803);
-      equal(client.stats.connects, 1);
-      // BLP batching: far fewer NACKs than packets.
-      ok(client.stats.nacksSent <= 25, `nacks ${client.stats.nacksSent}`);
-      // A repeated request is served again (the cache is not consumed).
-      const [again] = client.request(SSRC_A, [all[0]], { timeoutMs: 5000 });
-      equal((await again).status, "ok");
-    } finally {
-      await client.close();
-    }
-  });
-});
-
-Deno.test("rtx: wrong secret or no AUTH first is refused and counted", async () => {
-  const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
-  await withServer(cache, async (server) => {
-    for (const secret of ["wrong", undefined]) {
-      const client = clientOf(server, {
-        secret,
-        backoffInitialMs: 2000,
-      });
-      try {
-        const [r] = client.request(SSRC_A, [1], { timeoutMs: 700 });
-        equal((await r).status, "timeout");
-        // On a loaded machine the refusal may land after the request's
-        // deadline: wait for the close itself (bounded).
-        for (let i = 0; i < 200 && client.stats.disconnects < 1; i++) {
-          await new Promise((res) => setTimeout(res, 50));
-        }
-        ok(client.stats.disconnects >= 1, "the connection was closed");
-        match(client.lastError, /authentication failed/);
-      } finally {
-        await client.close();
-      }
-    }
-    equal(server.stats.authFailures, 2);
-    equal(server.stats.packetsServed, 0);
-    equal(server.stats.nacksReceived, 0);
-  });
-});
-
-Deno.test("rtx: an empty secret accepts NACKs without AUTH, and AUTH too", async () => {
-  const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
-  await withServer({ ...cache, secret: "" }, async (server) => {
-    for (const secret of [undefined, "anything"]) {
-      const client = clientOf(server, {
-        secret,
-      });
-      try {
-        const [r] = client.request(SSRC_A, [3], { timeoutMs: 5000 });
-        const got = await r;
-        equal(got.status, "ok");
-      } finally {
-        await client.close();
-      }
-    }
-    equal(server.stats.authFailures, 0);
-  });
-});
+    });
+  },
+);
 
 /** A bare QUIC connection + stream for sending arbitrary bytes. */
 async function rawConnection(port: number) {
@@ -283,9 +316,9 @@ async function rawConnection(port: number) {
   return { client, stream, writer };
 }
 
-Deno.test("rtx: garbage after AUTH closes that connection only", async () => {
+rtxTest("rtx: garbage after AUTH closes that connection only", async (impl) => {
   const cache = makeCache([[SSRC_A, seqRange(100, 10)]]);
-  await withServer(cache, async (server) => {
+  await withServer({ ...cache, impl }, async (server) => {
     const garbage: [string, Uint8Array][] = [
       ["not RTCP", frameMessage(new Uint8Array([1, 2, 3, 4, 5]))],
       ["zero-length frame", new Uint8Array([0, 0])],
@@ -357,147 +390,163 @@ Deno.test("rtx: garbage after AUTH closes that connection only", async () => {
   });
 });
 
-Deno.test("rtx: the client recovers by itself when the server restarts on the same port", async () => {
-  const cache = makeCache([[SSRC_A, seqRange(0, 50)]]);
-  await withServer(cache, async (server) => {
-    const client = clientOf(server, {
-      secret: "s3cret",
-    });
-    try {
-      equal(
-        (await client.request(SSRC_A, [1], { timeoutMs: 5000 })[0]).status,
-        "ok",
-      );
-      const port = server.port;
-      await server.stop();
-      // Asked while the cloud is down: sent again after reconnecting.
-      const pending = client.request(SSRC_A, [2, 3], { timeoutMs: 15_000 });
-      await server.start();
-      equal(server.port, port);
-      const got = await Promise.all(pending);
-      assertEquals(got.map((r) => r.status), ["ok", "ok"]);
-      equal(
-        (await client.request(SSRC_A, [4], { timeoutMs: 5000 })[0]).status,
-        "ok",
-      );
-      ok(client.stats.disconnects >= 1);
-      ok(client.stats.connects >= 2);
-    } finally {
-      await client.close();
-    }
-  });
-});
-
-Deno.test("rtx: fingerprint mismatch is refused; CA pinning and insecure mode work", async () => {
-  const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
-  const other = await generateSelfSigned();
-  await withServer(cache, async (server) => {
-    const bad = clientOf(server, {
-      secret: "s3cret",
-      fingerprint: other.fingerprint,
-      backoffInitialMs: 5000,
-    });
-    try {
-      const [r] = bad.request(SSRC_A, [1], { timeoutMs: 700 });
-      equal((await r).status, "timeout");
-      match(bad.lastError, /fingerprint mismatch/);
-      equal(bad.connected, false);
-      ok(bad.stats.connectFailures >= 1);
-    } finally {
-      await bad.close();
-    }
-    equal(server.stats.packetsServed, 0);
-
-    const wrongCa = clientOf(server, {
-      secret: "s3cret",
-      fingerprint: undefined,
-      caPem: other.certPem,
-      backoffInitialMs: 5000,
-    });
-    try {
-      const [r] = wrongCa.request(SSRC_A, [1], { timeoutMs: 700 });
-      equal((await r).status, "timeout");
-    } finally {
-      await wrongCa.close();
-    }
-    equal(server.stats.packetsServed, 0);
-
-    const lines: string[] = [];
-    const log = createLogger({ level: "warn", write: (l) => lines.push(l) });
-    const c = clientOf(server, {
-      secret: "s3cret",
-      fingerprint: undefined,
-      logger: log,
-      insecureSkipVerify: true,
-    });
-    try {
-      const [r] = c.request(SSRC_A, [1], { timeoutMs: 5000 });
-      equal((await r).status, "ok", "insecureSkipVerify");
-    } finally {
-      await c.close();
-    }
-    equal(lines.filter((l) => /insecureSkipVerify/.test(l)).length, 1);
-  });
-  // A cloud certificate signed by the operator's CA, verified with the CA.
-  const pki = await caAndServer();
-  await withServer(
-    { ...cache, certPem: pki.certPem, keyPem: pki.keyPem },
-    async (server) => {
-      const c = clientOf(server, {
-        secret: "s3cret",
-        fingerprint: undefined,
-        caPem: pki.caPem,
-      });
-      try {
-        const [r] = c.request(SSRC_A, [1], { timeoutMs: 5000 });
-        equal((await r).status, "ok", "caPem");
-      } finally {
-        await c.close();
-      }
-    },
-  );
-});
-
-Deno.test("rtx: per-connection rate limit refuses the excess with NAVL", async () => {
-  const cache = makeCache([[SSRC_A, seqRange(0, 600)]]);
-  const lines: string[] = [];
-  const logger = createLogger({ level: "warn", write: (l) => lines.push(l) });
-  await withServer(
-    { ...cache, maxRequestsPerSecond: 100, logger },
-    async (server) => {
+rtxTest(
+  "rtx: the client recovers by itself when the server restarts on the same port",
+  async (impl) => {
+    const cache = makeCache([[SSRC_A, seqRange(0, 50)]]);
+    await withServer({ ...cache, impl }, async (server) => {
       const client = clientOf(server, {
         secret: "s3cret",
       });
       try {
-        const res = await Promise.all(
-          client.request(SSRC_A, seqRange(0, 300), { timeoutMs: 10_000 }),
-        );
-        const okN = res.filter((r) => r.status === "ok").length;
-        const unav = res.filter((r) => r.status === "unavailable").length;
-        ok(okN >= 100 && okN < 200, `served ${okN}`);
-        equal(okN + unav, 300);
-        equal(server.stats.refused, unav);
-        // More floods within the window: still refused, logged once.
-        await Promise.all(
-          client.request(SSRC_A, seqRange(300, 300), { timeoutMs: 10_000 }),
-        );
         equal(
-          lines.filter((l) => /rate limit/.test(l)).length,
-          1,
-          lines.join("\n"),
+          (await client.request(SSRC_A, [1], { timeoutMs: 5000 })[0]).status,
+          "ok",
         );
+        const port = server.port;
+        await server.pause();
+        // Asked while the cloud is down: sent again after reconnecting.
+        const pending = client.request(SSRC_A, [2, 3], { timeoutMs: 15_000 });
+        await server.start();
+        equal(server.port, port);
+        const got = await Promise.all(pending);
+        assertEquals(got.map((r) => r.status), ["ok", "ok"]);
+        equal(
+          (await client.request(SSRC_A, [4], { timeoutMs: 5000 })[0]).status,
+          "ok",
+        );
+        ok(client.stats.disconnects >= 1);
+        ok(client.stats.connects >= 2);
       } finally {
         await client.close();
       }
-    },
-  );
-});
+    });
+  },
+);
 
-Deno.test("rtx: unknown SSRC gets NAVL and is logged", async () => {
+rtxTest(
+  "rtx: fingerprint mismatch is refused; CA pinning and insecure mode work",
+  async (impl) => {
+    const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
+    const other = await generateSelfSigned();
+    await withServer({ ...cache, impl }, async (server, t) => {
+      const bad = clientOf(server, {
+        secret: "s3cret",
+        fingerprint: other.fingerprint,
+        backoffInitialMs: 5000,
+      });
+      try {
+        const [r] = bad.request(SSRC_A, [1], { timeoutMs: 700 });
+        equal((await r).status, "timeout");
+        match(bad.lastError, /fingerprint mismatch/);
+        equal(bad.connected, false);
+        ok(bad.stats.connectFailures >= 1);
+      } finally {
+        await bad.close();
+      }
+      equal(server.stats.packetsServed, 0);
+
+      const wrongCa = clientOf(server, {
+        secret: "s3cret",
+        fingerprint: undefined,
+        caPem: other.certPem,
+        backoffInitialMs: 5000,
+      });
+      try {
+        const [r] = wrongCa.request(SSRC_A, [1], { timeoutMs: 700 });
+        equal((await r).status, "timeout");
+      } finally {
+        await wrongCa.close();
+      }
+      equal(server.stats.packetsServed, 0);
+
+      const lines: string[] = [];
+      const log = createLogger({ level: "warn", write: (l) => lines.push(l) });
+      // The cloud's own (end-entity) certificate as the CA: native only
+      // (BoringSSL wants a CA certificate as trust root).
+      const modes = impl === "native"
+        ? [{ caPem: t.certPem }, { insecureSkipVerify: true }]
+        : [{ insecureSkipVerify: true }];
+      for (const verify of modes) {
+        const c = clientOf(server, {
+          secret: "s3cret",
+          fingerprint: undefined,
+          logger: log,
+          ...verify,
+        });
+        try {
+          const [r] = c.request(SSRC_A, [1], { timeoutMs: 5000 });
+          equal((await r).status, "ok", JSON.stringify(Object.keys(verify)));
+        } finally {
+          await c.close();
+        }
+      }
+      equal(lines.filter((l) => /insecureSkipVerify/.test(l)).length, 1);
+    });
+    // A cloud certificate signed by the operator's CA, verified with the CA.
+    const pki = await caAndServer();
+    await withServer(
+      { ...cache, impl, certPem: pki.certPem, keyPem: pki.keyPem },
+      async (server) => {
+        const c = clientOf(server, {
+          secret: "s3cret",
+          fingerprint: undefined,
+          caPem: pki.caPem,
+        });
+        try {
+          const [r] = c.request(SSRC_A, [1], { timeoutMs: 5000 });
+          equal((await r).status, "ok", "caPem");
+        } finally {
+          await c.close();
+        }
+      },
+    );
+  },
+);
+
+rtxTest(
+  "rtx: per-connection rate limit refuses the excess with NAVL",
+  async (impl) => {
+    const cache = makeCache([[SSRC_A, seqRange(0, 600)]]);
+    const lines: string[] = [];
+    const logger = createLogger({ level: "warn", write: (l) => lines.push(l) });
+    await withServer(
+      { ...cache, impl, maxRequestsPerSecond: 100, logger },
+      async (server) => {
+        const client = clientOf(server, {
+          secret: "s3cret",
+        });
+        try {
+          const res = await Promise.all(
+            client.request(SSRC_A, seqRange(0, 300), { timeoutMs: 10_000 }),
+          );
+          const okN = res.filter((r) => r.status === "ok").length;
+          const unav = res.filter((r) => r.status === "unavailable").length;
+          ok(okN >= 100 && okN < 200, `served ${okN}`);
+          equal(okN + unav, 300);
+          equal(server.stats.refused, unav);
+          // More floods within the window: still refused, logged once.
+          await Promise.all(
+            client.request(SSRC_A, seqRange(300, 300), { timeoutMs: 10_000 }),
+          );
+          equal(
+            lines.filter((l) => /rate limit/.test(l)).length,
+            1,
+            lines.join("\n"),
+          );
+        } finally {
+          await client.close();
+        }
+      },
+    );
+  },
+);
+
+rtxTest("rtx: unknown SSRC gets NAVL and is logged", async (impl) => {
   const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
   const lines: string[] = [];
   const logger = createLogger({ level: "warn", write: (l) => lines.push(l) });
-  await withServer({ ...cache, logger }, async (server) => {
+  await withServer({ ...cache, impl, logger }, async (server) => {
     const client = clientOf(server, {
       secret: "s3cret",
     });
@@ -547,5 +596,124 @@ Deno.test("rtx client: timeouts, bounded outstanding, close resolves everything"
   equal(
     (await client.request(1, [1], { timeoutMs: 1000 })[0]).status,
     "timeout",
+  );
+});
+
+Deno.test("rtx interop: native client with matrixai server, and the reverse, byte-identical", async () => {
+  const cache = makeCache([[SSRC_A, seqRange(1000, 300)]]);
+  for (
+    const [serverImpl, clientImpl] of [
+      ["matrixai", "native"],
+      ["native", "matrixai"],
+    ] as const
+  ) {
+    await withServer({ ...cache, impl: serverImpl }, async (server) => {
+      for (
+        const verify of [{}, {
+          fingerprint: undefined,
+          insecureSkipVerify: true,
+        }]
+      ) {
+        const client = clientOf(server, {
+          secret: "s3cret",
+          impl: clientImpl,
+          ...verify,
+        });
+        try {
+          const seqs = seqRange(1000, 300);
+          const res = await Promise.all(
+            client.request(SSRC_A, seqs, { timeoutMs: 10_000 }),
+          );
+          res.forEach((r, i) => {
+            equal(
+              r.status,
+              "ok",
+              `${clientImpl} -> ${serverImpl} seq ${seqs[i]}`,
+            );
+            if (r.status === "ok") {
+              assertEquals(r.packet, cache.lookup(SSRC_A, seqs[i]));
+            }
+          });
+        } finally {
+          await client.close();
+        }
+      }
+    });
+  }
+});
+
+Deno.test("rtx: an APP request named in `requests` is answered on the stream; an unknown one closes the connection", async () => {
+  const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
+  const asked: string[] = [];
+  await withServer({
+    ...cache,
+    requests: {
+      ECHO: (req, answer) => {
+        asked.push(new TextDecoder().decode(req.data));
+        answer(encodeNavl(req.ssrc, [7]));
+      },
+    },
+  }, async (server) => {
+    const raw = await rawConnection(server.port);
+    try {
+      await raw.writer.write(frameMessage(encodeAuth("s3cret")));
+      await raw.writer.write(
+        frameMessage(
+          encodeApp({
+            subtype: 0,
+            name: "ECHO",
+            ssrc: SSRC_A,
+            data: new TextEncoder().encode("ping"),
+          }),
+        ),
+      );
+      const reader = raw.stream.readable.getReader();
+      const dec = new FrameDecoder();
+      let answer: Uint8Array[] = [];
+      while (answer.length === 0) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        answer = dec.push(value);
+      }
+      assertEquals(new Uint8Array(answer[0]), encodeNavl(SSRC_A, [7]));
+      assertEquals(asked, ["ping"]);
+      await raw.writer.write(
+        frameMessage(
+          encodeApp({
+            subtype: 0,
+            name: "NOPE",
+            ssrc: 1,
+            data: new Uint8Array(4),
+          }),
+        ),
+      );
+      await raw.client.closedP;
+      equal(server.stats.protocolErrors, 1);
+      reader.releaseLock();
+    } finally {
+      await raw.client.destroy({ force: true }).catch(() => {});
+    }
+  });
+});
+
+Deno.test("cert: pinTarget names flvcast-rtx and refuses a CA certificate with a fix", async () => {
+  const t = await tls();
+  const der = pemBlocks(t.certPem, "CERTIFICATE")[0];
+  equal(pinTarget(der).serverName, RTX_SERVER_NAME);
+  // The certificate flvcast made before: CA:TRUE.
+  const keys = await crypto.subtle.generateKey(
+    { name: "ECDSA", namedCurve: "P-256" },
+    true,
+    ["sign", "verify"],
+  ) as CryptoKeyPair;
+  const ca = await x509.X509CertificateGenerator.createSelfSigned({
+    name: "CN=old",
+    keys,
+    signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
+    extensions: [new x509.BasicConstraintsExtension(true, undefined, true)],
+  });
+  throws(
+    () => pinTarget(new Uint8Array(ca.rawData)),
+    /CA:TRUE.*quic_impl: matrixai/,
   );
 });

@@ -118,6 +118,7 @@ export async function startNodes(
         recordDir: cfg.record_dir,
         quicSecret: secret,
         tls,
+        quicImpl: cfg.quic_impl,
         logger: logger.child("cloud"),
       });
       await nodes.cloud.start();
@@ -156,6 +157,7 @@ export async function startNodes(
         fingerprint,
         caPem,
         insecureSkipVerify: e.insecure_skip_verify,
+        quicImpl: cfg.quic_impl,
         latencyMs: e.latency_ms,
         packLoss: e.pack_loss,
         enableRecord: e.enable_record,

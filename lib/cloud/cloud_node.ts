@@ -9,7 +9,7 @@ import { FlvFileWriter, type FlvTag, recordFileName } from "../flv/mod.ts";
 import { listenHttp, type RunningHttpServer } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { nullLogger } from "../log/mod.ts";
-import { RtxServer } from "../quic/mod.ts";
+import { type QuicImpl, RtxServer } from "../quic/mod.ts";
 import {
   encodeBye,
   encodeCompound,
@@ -64,6 +64,8 @@ export interface CloudNodeOptions {
   quicSecret: string;
   /** PEM certificate and key; generated when absent. */
   tls: { certPem: string; keyPem: string };
+  /** QUIC implementation of the retransmission server; default `native`. */
+  quicImpl?: QuicImpl;
   /** Logger. */
   logger?: Logger;
   /** How long an ended stream's cache still answers NACKs (ms). */
@@ -129,6 +131,7 @@ export class CloudNode {
       lookup: (ssrc, seq) => this.#lookup(ssrc, seq),
       knownSsrc: (ssrc) => this.#bySsrc.has(ssrc) || this.#retired.has(ssrc),
       logger: this.#log.child("quic"),
+      impl: options.quicImpl,
     });
   }
 
@@ -228,6 +231,7 @@ export class CloudNode {
     return {
       role: "cloud",
       fingerprint: this.#rtx.fingerprint,
+      quic_impl: this.#rtx.impl,
       ports: this.ports,
       destinations: this.#opts.destinations.map((d) =>
         `${d.hostname}:${d.port}`

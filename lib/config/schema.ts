@@ -83,6 +83,8 @@ export interface Config {
   quic_cert: string;
   /** PEM key file for QUIC. */
   quic_key: string;
+  /** QUIC implementation of the retransmission service (cloud and edge). */
+  quic_impl: "native" | "matrixai";
   /** Edge settings. */
   edge: EdgeConfig;
 }
@@ -329,6 +331,11 @@ export const CLOUD_KEYS: Record<Exclude<keyof Config, "edge">, KeySpec> = {
       "PEM certificate; empty = self-signed, made once and kept in state_dir",
   },
   quic_key: { check: str, default: "", help: "PEM private key for quic_cert" },
+  quic_impl: {
+    check: oneOf("native", "matrixai"),
+    default: "native",
+    help: "QUIC implementation: native (Deno's) | matrixai (@matrixai/quic)",
+  },
 };
 
 /** Every key of the `edge:` section with its check, default and help text. */

@@ -18,7 +18,7 @@ import {
 import { snakeKeys } from "../api/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
 import type { MetricFamily } from "../metrics/mod.ts";
-import { RtxClient, type RtxResult } from "../quic/mod.ts";
+import { type QuicImpl, RtxClient, type RtxResult } from "../quic/mod.ts";
 import { ntpToUnixMs, parseRtcp, type RtcpPacket } from "../rtcp/mod.ts";
 import {
   isRtcp,
@@ -65,6 +65,8 @@ export interface EdgeNodeOptions {
   caPem?: string;
   /** Accept any cloud certificate (explicit, logged). */
   insecureSkipVerify?: boolean;
+  /** QUIC implementation of the repair link; default `native`. */
+  quicImpl?: QuicImpl;
   /** Reorder + repair budget in ms. Default 200. */
   latencyMs?: number;
   /** Simulated random loss of incoming RTP packets (0..1), for demos. */
@@ -847,6 +849,7 @@ export class EdgeNode {
         fingerprint: this.#opts.fingerprint,
         caPem: this.#opts.caPem,
         insecureSkipVerify: this.#opts.insecureSkipVerify,
+        impl: this.#opts.quicImpl,
         logger: this.#log.child("rtx"),
       });
       this.#rtx.set(id, client);

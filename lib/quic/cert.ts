@@ -41,6 +41,13 @@ export const DEFAULT_ALT_NAMES: readonly string[] = [
   "::1",
 ];
 
+/**
+ * The TLS server name a pinning client asks for: the fixed DNS name every
+ * certificate flvcast makes carries ({@linkcode DEFAULT_ALT_NAMES}); the pin
+ * is the certificate, not a host name.
+ */
+export const RTX_SERVER_NAME = "flvcast";
+
 const EC_ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
 
 function toHex(bytes: Uint8Array): string {
@@ -262,4 +269,52 @@ export async function loadCertificate(
     );
   }
   return { certPem, keyPem, fingerprint };
+}
+
+/** A certificate a client trusts by itself, and the name to ask it for. */
+export interface PinTarget {
+  /** The certificate in PEM (a trust root of exactly this certificate). */
+  certPem: string;
+  /** A name in its subjectAltName to verify it against. */
+  serverName: string;
+}
+
+/**
+ * Prepares "trust exactly this certificate" for a client that only takes
+ * trust roots (Deno's QUIC): the certificate becomes the root and one of its
+ * own subjectAltNames (preferably {@linkcode RTX_SERVER_NAME}) the server
+ * name.
+ *
+ * @example Usage
+ * ```ts
+ * import { generateSelfSigned, pemBlocks, pinTarget } from "./cert.ts";
+ * const { certPem } = await generateSelfSigned();
+ * pinTarget(pemBlocks(certPem, "CERTIFICATE")[0]).serverName; // "flvcast-rtx"
+ * ```
+ *
+ * @param der The server's certificate (DER).
+ * @returns PEM and server name.
+ * @throws {TypeError} When the certificate is a CA (`CA:TRUE`: such a
+ *   certificate cannot also be trusted as the server's own) or names nothing.
+ */
+export function pinTarget(der: Uint8Array): PinTarget {
+  const cert = new x509.X509Certificate(der as Uint8Array<ArrayBuffer>);
+  if (cert.getExtension(x509.BasicConstraintsExtension)?.ca) {
+    throw new TypeError(
+      "Expected the cloud's QUIC certificate to be an end-entity certificate, received a CA certificate (basicConstraints CA:TRUE): Deno's QUIC client cannot pin it. Let the cloud make its own (empty quic_cert), issue one with CA:FALSE, or set quic_impl: matrixai on the edge",
+    );
+  }
+  const names = cert.getExtension(x509.SubjectAlternativeNameExtension)?.names
+    .items ?? [];
+  const dns = names.filter((n) => n.type === "dns").map((n) => n.value);
+  const ips = names.filter((n) => n.type === "ip").map((n) => n.value);
+  const serverName = dns.includes(RTX_SERVER_NAME)
+    ? RTX_SERVER_NAME
+    : dns[0] ?? ips[0];
+  if (!serverName) {
+    throw new TypeError(
+      "Expected a subjectAltName (DNS name or IP address) in the cloud's QUIC certificate, received none",
+    );
+  }
+  return { certPem: toPem("CERTIFICATE", der), serverName };
 }

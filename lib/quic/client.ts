@@ -4,7 +4,6 @@
  *
  * @module
  */
-import quic from "@matrixai/quic";
 import type { Logger } from "../log/mod.ts";
 import { nullLogger } from "../log/mod.ts";
 import {
@@ -14,19 +13,19 @@ import {
   parseNavl,
   parseRtcp,
 } from "../rtcp/mod.ts";
-import { fingerprintOf, normalizeFingerprint } from "./cert.ts";
+import { normalizeFingerprint } from "./cert.ts";
 import { FrameDecoder, frameMessage, frameMessages } from "./framing.ts";
+import { quicTransport } from "./impls.ts";
+import { RateLimitedLog } from "./limits.ts";
+import { CLOSE_REASONS, looksLikeRtcp, RTX_ALPN } from "./protocol.ts";
 import {
-  CLOSE_CODES,
-  cryptoOps,
-  libLogger,
-  looksLikeRtcp,
-  RateLimitedLog,
-  RTX_ALPN,
-} from "./shim.ts";
-
-type QUICClient = InstanceType<typeof quic.QUICClient>;
-type QUICStream = InstanceType<typeof quic.QUICStream>;
+  errorText,
+  type QuicClientConnection,
+  type QuicDuplex,
+  type QuicImpl,
+  type QuicVerify,
+  within,
+} from "./transport.ts";
 
 /** The outcome of asking for one packet. */
 export type RtxResult =
@@ -67,6 +66,8 @@ export interface RtxClientOptions {
   backoffMaxMs?: number;
   /** SSRC put in NACKs as packet sender; default random. */
   senderSsrc?: number;
+  /** QUIC implementation; default `native` (Deno's built-in QUIC). */
+  impl?: QuicImpl;
 }
 
 /** Counters for `/metrics`. */
@@ -111,15 +112,6 @@ const SEQS_PER_NACK = 4096;
 const TIMEOUT: RtxResult = Object.freeze({ status: "timeout" });
 const UNAVAILABLE: RtxResult = Object.freeze({ status: "unavailable" });
 
-const CLOSE_REASONS: Record<number, string> = {
-  0: "shutting down",
-  [CLOSE_CODES.authFailed]: "authentication failed (wrong or missing secret)",
-  [CLOSE_CODES.protocolError]: "protocol error",
-  [CLOSE_CODES.authTimeout]: "no AUTH in time",
-  [CLOSE_CODES.tooManyStreams]: "more than one stream",
-  [CLOSE_CODES.tooManyConnections]: "too many connections",
-};
-
 const keyOf = (ssrc: number, seq: number) => ssrc * 0x10000 + seq;
 
 /**
@@ -141,11 +133,11 @@ const keyOf = (ssrc: number, seq: number) => ssrc * 0x10000 + seq;
 export class RtxClient {
   #opts: RtxClientOptions;
   #log: Logger;
-  #config: Record<string, unknown>;
+  #verify: QuicVerify;
   #senderSsrc: number;
   #maxOutstanding: number;
   #state: "idle" | "connecting" | "connected" | "closed" = "idle";
-  #client?: QUICClient;
+  #client?: QuicClientConnection;
   #writer?: WritableStreamDefaultWriter<Uint8Array>;
   #pending = new Map<number, Waiter[]>();
   #outstanding = 0;
@@ -187,33 +179,13 @@ export class RtxClient {
       (crypto.getRandomValues(new Uint32Array(1))[0] || 1);
     this.#maxOutstanding = opts.maxOutstanding ?? 16_384;
     this.#backoff = opts.backoffInitialMs ?? 50;
-    const idle = opts.idleTimeoutMs ?? 5000;
-    const base = {
-      applicationProtos: [RTX_ALPN],
-      maxIdleTimeout: idle,
-      keepAliveIntervalTime: Math.min(opts.keepAliveMs ?? 1000, idle - 1),
-      initialMaxStreamsBidi: 0,
-      initialMaxStreamsUni: 0,
-    };
     if (opts.fingerprint) {
-      const pinned = normalizeFingerprint(opts.fingerprint);
-      this.#config = {
-        ...base,
-        verifyPeer: true,
-        verifyCallback: async (certs: Uint8Array[]) => {
-          const got = certs.length > 0
-            ? await fingerprintOf(certs[0])
-            : "(no certificate)";
-          if (got === pinned) return undefined;
-          this.#lastError =
-            `certificate fingerprint mismatch: expected ${pinned}, received ${got}`;
-          return quic.native.CryptoError.BadCertificate;
-        },
-      };
+      normalizeFingerprint(opts.fingerprint);
+      this.#verify = { kind: "pin", fingerprint: opts.fingerprint };
     } else if (opts.caPem) {
-      this.#config = { ...base, verifyPeer: true, ca: opts.caPem };
+      this.#verify = { kind: "ca", caPem: opts.caPem };
     } else if (opts.insecureSkipVerify) {
-      this.#config = { ...base, verifyPeer: false };
+      this.#verify = { kind: "none" };
       this.#log.warn(
         "retransmission client does NOT verify the cloud certificate (insecureSkipVerify)",
         { host: opts.host, port: opts.port },
@@ -333,7 +305,7 @@ export class RtxClient {
     const client = this.#client;
     this.#client = undefined;
     this.#writer = undefined;
-    if (client) await this.#destroy(client);
+    if (client) await client.close(0, "shutting down");
     await Promise.allSettled([...this.#tasks]);
     for (const list of [...this.#pending.values()]) {
       for (const w of list) this.#finish(w, TIMEOUT);
@@ -460,17 +432,23 @@ export class RtxClient {
       } catch (e) {
         if (this.#state !== "connecting") return;
         this.#stats.connectFailures++;
-        const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-        if (!this.#lastError.startsWith("certificate fingerprint mismatch")) {
-          this.#lastError = msg;
-        }
-        const why = this.#lastError;
+        const why = e instanceof Error &&
+            e.message.startsWith("certificate fingerprint mismatch")
+          ? e.message
+          : errorText(e);
+        this.#lastError = why;
         const delay = this.#nextDelay();
         this.#failLog.emit((suppressed) =>
           this.#log.warn("retransmission connection failed", {
             host: this.#opts.host,
             port: this.#opts.port,
             error: why,
+            ...(why.startsWith("certificate fingerprint mismatch")
+              ? {
+                fix:
+                  'copy the fingerprint the cloud logs at startup ("cloud started") or shows in GET /api/node into edge.cloud_fingerprint',
+              }
+              : {}),
             retryMs: delay,
             suppressed,
           })
@@ -494,39 +472,37 @@ export class RtxClient {
   async #connectOnce(): Promise<void> {
     const { host, port } = this.#opts;
     this.#lastError = "";
-    const localHost = /^\d+\.\d+\.\d+\.\d+$/.test(host) ? "0.0.0.0" : "::";
-    const client = await quic.QUICClient.createQUICClient({
+    const idle = this.#opts.idleTimeoutMs ?? 5000;
+    const client = await quicTransport(this.#opts.impl).connect({
       host,
       port,
-      localHost,
-      crypto: { ops: cryptoOps },
-      // deno-lint-ignore no-explicit-any
-      config: this.#config as any,
-      // deno-lint-ignore no-explicit-any
-      logger: libLogger(this.#log.child("quic")) as any,
-    }, {
-      timer: this.#opts.connectTimeoutMs ?? 3000,
+      alpn: RTX_ALPN,
+      verify: this.#verify,
+      idleTimeoutMs: idle,
+      keepAliveMs: this.#opts.keepAliveMs ?? 1000,
+      timeoutMs: this.#opts.connectTimeoutMs ?? 3000,
       signal: this.#abort.signal,
+      logger: this.#log.child("quic"),
     });
     if (this.#state !== "connecting") {
-      await this.#destroy(client);
+      await client.close(0, "closing");
       return;
     }
-    let stream: QUICStream;
+    let stream: QuicDuplex;
     let writer: WritableStreamDefaultWriter<Uint8Array>;
     try {
-      stream = client.connection.newStream("bidi");
+      stream = await client.openStream();
       writer = stream.writable.getWriter();
       const secret = this.#opts.secret ?? "";
       if (secret !== "") {
         await writer.write(frameMessage(encodeAuth(secret, this.#senderSsrc)));
       }
     } catch (e) {
-      await this.#destroy(client);
+      await client.close(0, "closing");
       throw e;
     }
     if (this.#state !== "connecting") {
-      await this.#destroy(client);
+      await client.close(0, "closing");
       return;
     }
     this.#client = client;
@@ -536,6 +512,7 @@ export class RtxClient {
     this.#log.info("retransmission connected", {
       host,
       port,
+      impl: this.#opts.impl ?? "native",
       reconnect: this.#stats.connects > 1,
     });
     // Everything still waiting goes out on the new connection.
@@ -553,58 +530,36 @@ export class RtxClient {
     this.#track(this.#readLoop(client, stream));
   }
 
-  async #readLoop(client: QUICClient, stream: QUICStream): Promise<void> {
+  async #readLoop(
+    client: QuicClientConnection,
+    stream: QuicDuplex,
+  ): Promise<void> {
     const reader = stream.readable.getReader();
     const decoder = new FrameDecoder();
     let reason = "stream ended";
-    // The cloud's close code says why (e.g. a wrong secret).
-    let peerClose: string | undefined;
-    client.addEventListener(quic.events.EventQUICClientError.name, (evt) => {
-      const detail = (evt as unknown as {
-        detail?: {
-          message?: string;
-          data?: { isApp?: boolean; errorCode?: number };
-        };
-      }).detail;
-      const code = detail?.data?.errorCode;
-      if (detail?.data?.isApp && code !== undefined) {
-        peerClose = `closed by the cloud: ${
-          CLOSE_REASONS[code] ?? `application code ${code}`
-        }`;
-      } else if (detail?.message) {
-        peerClose = detail.message;
-      }
-    });
     // Backstop: whatever the stream does, a closed connection ends the loop.
-    client.closedP.then(() => {
-      reason = "connection closed";
-      reader.cancel().catch(() => {});
-    });
+    client.closed.then(() => reader.cancel().catch(() => {}));
     try {
       for (;;) {
         const r = await reader.read();
         if (r.done) break;
-        const chunk = r.value;
-        const view = new Uint8Array(
-          chunk.buffer,
-          chunk.byteOffset,
-          chunk.byteLength,
-        );
-        for (const msg of decoder.push(view)) this.#onMessage(msg);
+        for (const msg of decoder.push(r.value)) this.#onMessage(msg);
       }
     } catch (e) {
-      reason = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      reason = errorText(e);
     } finally {
       reader.releaseLock();
     }
-    // The close reason arrives just after the stream reset: wait briefly.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      client.closedP,
-      new Promise((r) => timer = setTimeout(r, 500)),
-    ]);
-    clearTimeout(timer);
-    if (peerClose) reason = peerClose;
+    // The cloud's close code says why (e.g. a wrong secret); it arrives
+    // just after the stream ends: wait briefly.
+    const info = await within(client.closed, 500);
+    if (info && info.code >= 0) {
+      reason = `closed by the cloud: ${
+        CLOSE_REASONS[info.code] ?? `application code ${info.code}`
+      }`;
+    } else if (info) {
+      reason = info.reason;
+    }
     if (this.#client !== client) return;
     // Dropped (cloud restart, network cut, refused): reconnect.
     this.#client = undefined;
@@ -616,7 +571,7 @@ export class RtxClient {
       port: this.#opts.port,
       reason,
     });
-    await this.#destroy(client);
+    await client.close(0, "reconnecting");
     // Wait before reconnecting: a cloud that refuses us (wrong secret) must
     // not be hammered. A connection that answered reset the backoff.
     if (this.#state === "connected") this.#startConnecting(true);
@@ -652,13 +607,5 @@ export class RtxClient {
     const packet = new Uint8Array(msg.length);
     packet.set(msg);
     this.#answer(keyOf(ssrc, seq), { status: "ok", packet });
-  }
-
-  async #destroy(client: QUICClient): Promise<void> {
-    try {
-      await client.destroy({ isApp: true, errorCode: 0, force: true });
-    } catch {
-      // Already gone.
-    }
   }
 }

@@ -1,6 +1,8 @@
 /**
  * Retransmission over QUIC (SPEC §6): RFC 4571 framing, TLS material, the
- * cloud's {@linkcode RtxServer} and the edge's {@linkcode RtxClient}.
+ * cloud's {@linkcode RtxServer} and the edge's {@linkcode RtxClient}, over
+ * one small {@linkcode QuicTransport} with two implementations: Deno's
+ * built-in QUIC (`native`, default) and `@matrixai/quic` (`matrixai`).
  *
  * @example Usage
  * ```ts ignore
@@ -31,10 +33,30 @@ export {
   loadCertificate,
   normalizeFingerprint,
   pemBlocks,
+  type PinTarget,
+  pinTarget,
+  RTX_SERVER_NAME,
   type SelfSignedOptions,
 } from "./cert.ts";
-export { CLOSE_CODES, RTX_ALPN } from "./shim.ts";
+export { CLOSE_CODES, CLOSE_REASONS, RTX_ALPN } from "./protocol.ts";
+export { RateLimitedLog, TokenBucket } from "./limits.ts";
 export {
+  QUIC_IMPLS,
+  type QuicClientConnection,
+  type QuicCloseInfo,
+  type QuicConnectOptions,
+  type QuicDuplex,
+  type QuicImpl,
+  type QuicListener,
+  type QuicListenOptions,
+  type QuicServerConnection,
+  type QuicTransport,
+  type QuicVerify,
+} from "./transport.ts";
+export { quicTransport } from "./impls.ts";
+export { peerCertificate, udpSendFailures } from "./matrixai.ts";
+export {
+  type RtxRequestHandler,
   RtxServer,
   type RtxServerOptions,
   type RtxServerStats,

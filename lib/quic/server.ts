@@ -4,7 +4,6 @@
  *
  * @module
  */
-import quic from "@matrixai/quic";
 import type { Logger } from "../log/mod.ts";
 import { nullLogger } from "../log/mod.ts";
 import {
@@ -12,24 +11,31 @@ import {
   MAX_NAVL_SEQS,
   parseAuth,
   parseRtcp,
+  type RtcpApp,
   type RtcpPacket,
 } from "../rtcp/mod.ts";
 import { fingerprintOf } from "./cert.ts";
 import { FrameDecoder, frameMessages, MAX_FRAME_SIZE } from "./framing.ts";
-import {
-  CLOSE_CODES,
-  cryptoOps,
-  libLogger,
-  newHmacKey,
-  RateLimitedLog,
-  RTX_ALPN,
-  safeEqual,
-  TokenBucket,
-} from "./shim.ts";
+import { quicTransport } from "./impls.ts";
+import { RateLimitedLog, TokenBucket } from "./limits.ts";
+import { CLOSE_CODES, RTX_ALPN, safeEqual } from "./protocol.ts";
+import type {
+  QuicDuplex,
+  QuicImpl,
+  QuicListener,
+  QuicServerConnection,
+} from "./transport.ts";
 
-type QUICServer = InstanceType<typeof quic.QUICServer>;
-type QUICConnection = InstanceType<typeof quic.QUICConnection>;
-type QUICStream = InstanceType<typeof quic.QUICStream>;
+/**
+ * Answers one kind of request (an RTCP APP message by name) after AUTH:
+ * `answer` queues a message (RFC 4571-framed on the stream, batched with
+ * the other answers of the same read). Throwing closes the connection as a
+ * protocol error.
+ */
+export type RtxRequestHandler = (
+  request: RtcpApp,
+  answer: (msg: Uint8Array) => void,
+) => void;
 
 /** Options for {@linkcode RtxServer}. */
 export interface RtxServerOptions {
@@ -66,6 +72,13 @@ export interface RtxServerOptions {
   authTimeoutMs?: number;
   /** QUIC idle timeout (the smaller of both peers' applies). Default 30000 ms. */
   idleTimeoutMs?: number;
+  /** QUIC implementation; default `native` (Deno's built-in QUIC). */
+  impl?: QuicImpl;
+  /**
+   * More request types, by RTCP APP name (e.g. `KEYS`), answered on the same
+   * stream. Generic NACK and AUTH are built in.
+   */
+  requests?: Readonly<Record<string, RtxRequestHandler>>;
 }
 
 /** Counters for `/metrics`; all monotonic except `activeConnections`. */
@@ -100,7 +113,7 @@ export interface RtxServerStats {
 
 interface ConnState {
   id: number;
-  conn: QUICConnection;
+  conn: QuicServerConnection;
   remote: string;
   authed: boolean;
   streams: number;
@@ -158,10 +171,11 @@ export class RtxServer {
   #opts: RtxServerOptions;
   #log: Logger;
   #secret: Uint8Array;
-  #server?: QUICServer;
+  #listener?: QuicListener;
+  #paused = false;
   #port: number;
   #fingerprint = "";
-  #conns = new Map<QUICConnection, ConnState>();
+  #conns = new Set<ConnState>();
   #tasks = new Set<Promise<void>>();
   #nextId = 1;
   #unknownLog = new RateLimitedLog(5000);
@@ -211,7 +225,12 @@ export class RtxServer {
 
   /** Whether the server is listening. */
   get listening(): boolean {
-    return this.#server !== undefined;
+    return this.#listener !== undefined && !this.#paused;
+  }
+
+  /** The QUIC implementation in use. */
+  get impl(): QuicImpl {
+    return this.#opts.impl ?? "native";
   }
 
   /**
@@ -219,72 +238,68 @@ export class RtxServer {
    * {@linkcode RtxServer.stop} (it rebinds the same port).
    */
   async start(): Promise<void> {
-    if (this.#server) throw new Error("RtxServer is already started");
+    if (this.#paused && this.#listener) {
+      await this.#listener.resume();
+      this.#paused = false;
+      this.#log.info("retransmission server resumed", { port: this.#port });
+      return;
+    }
+    if (this.#listener) throw new Error("RtxServer is already started");
     this.#fingerprint = await fingerprintOf(this.#opts.certPem);
-    const server = new quic.QUICServer({
-      crypto: { key: newHmacKey(), ops: cryptoOps },
-      config: {
-        key: this.#opts.keyPem,
-        cert: this.#opts.certPem,
-        verifyPeer: false,
-        applicationProtos: [RTX_ALPN],
-        maxIdleTimeout: this.#opts.idleTimeoutMs ?? 30_000,
-        initialMaxStreamsBidi: 4,
-        initialMaxStreamsUni: 0,
-        // Bounds what one connection can have queued at us while we are
-        // busy answering it (flow control stops the sender beyond this).
-        initialMaxData: 512 * 1024,
-        initialMaxStreamDataBidiRemote: 256 * 1024,
-      },
-      // deno-lint-ignore no-explicit-any
-      logger: libLogger(this.#log.child("quic")) as any,
-    });
-    server.addEventListener(
-      quic.events.EventQUICServerConnection.name,
-      (evt: Event) => {
-        this.#onConnection(
-          (evt as unknown as { detail: QUICConnection }).detail,
-        );
-      },
-    );
-    // Streams are re-dispatched on the server; a listener added on the
-    // connection from the connection event could miss the first stream.
-    server.addEventListener(
-      quic.events.EventQUICConnectionStream.name,
-      (evt: Event) =>
-        this.#onStream((evt as unknown as { detail: QUICStream }).detail),
-    );
-    server.addEventListener(
-      quic.events.EventQUICServerError.name,
-      (evt: Event) =>
-        this.#log.error("QUIC server error", {
-          error: (evt as unknown as { detail: Error }).detail,
-        }),
-    );
-    await server.start({
-      host: this.#opts.hostname ?? "0.0.0.0",
+    const hostname = this.#opts.hostname ?? "0.0.0.0";
+    this.#listener = await quicTransport(this.#opts.impl).listen({
+      hostname,
       port: this.#port,
+      certPem: this.#opts.certPem,
+      keyPem: this.#opts.keyPem,
+      alpn: RTX_ALPN,
+      idleTimeoutMs: this.#opts.idleTimeoutMs ?? 30_000,
+      onConnection: (conn) => this.#onConnection(conn),
+      logger: this.#log.child("quic"),
     });
-    this.#server = server;
-    this.#port = server.port;
+    this.#port = this.#listener.port;
     this.#log.info("retransmission server listening", {
-      addr: `${this.#opts.hostname ?? "0.0.0.0"}:${this.#port}`,
+      addr: `${hostname}:${this.#port}`,
+      impl: this.impl,
       fingerprint: this.#fingerprint,
       auth: this.#secret.length > 0 ? "secret" : "none",
     });
   }
 
+  /**
+   * Closes every connection and refuses new ones but keeps the port, so
+   * {@linkcode RtxServer.start} can resume in this process (a restart as
+   * clients see it). Waits for all handlers to end.
+   */
+  async pause(): Promise<void> {
+    const listener = this.#listener;
+    if (!listener || this.#paused) return;
+    this.#paused = true;
+    this.#closeAll();
+    await listener.pause();
+    await Promise.allSettled([...this.#tasks]);
+    this.#log.info("retransmission server paused", { port: this.#port });
+  }
+
+  #closeAll(): void {
+    for (const st of this.#conns) {
+      st.closing = true;
+      clearTimeout(st.authTimer);
+    }
+  }
+
   /** Closes every connection and the socket; waits for all handlers to end. */
   async stop(): Promise<void> {
-    const server = this.#server;
-    if (!server) return;
-    this.#server = undefined;
-    for (const st of this.#conns.values()) {
+    const listener = this.#listener;
+    if (!listener) return;
+    this.#listener = undefined;
+    this.#paused = false;
+    for (const st of this.#conns) {
       st.closing = true;
       clearTimeout(st.authTimer);
     }
     try {
-      await server.stop({ isApp: true, errorCode: 0, force: true });
+      await listener.close();
     } catch (e) {
       this.#log.warn("QUIC server stop failed", { error: e });
     }
@@ -298,29 +313,20 @@ export class RtxServer {
     p.finally(() => this.#tasks.delete(p));
   }
 
-  /**
-   * Registers a connection. Called from the connection event and, when a
-   * stream's event comes first (it can), from the stream event.
-   */
-  #onConnection(conn: QUICConnection): ConnState | undefined {
-    const known = this.#conns.get(conn);
-    if (known) return known;
-    const remote = `${conn.remoteHost}:${conn.remotePort}`;
+  /** Registers a connection and serves its first stream. */
+  #onConnection(conn: QuicServerConnection): void {
+    const remote = conn.remote;
     const max = this.#opts.maxConnections ?? 256;
-    if (this.#conns.size >= max) {
+    if (this.#conns.size >= max || !this.listening) {
       this.#stats.connectionsRejected++;
       this.#log.warn("retransmission connection refused: too many", {
         remote,
         max,
       });
       this.#track(
-        this.#close(
-          conn,
-          CLOSE_CODES.tooManyConnections,
-          "too many connections",
-        ),
+        conn.close(CLOSE_CODES.tooManyConnections, "too many connections"),
       );
-      return undefined;
+      return;
     }
     const rate = this.#opts.maxRequestsPerSecond ?? 20_000;
     const st: ConnState = {
@@ -333,21 +339,17 @@ export class RtxServer {
       limitLog: new RateLimitedLog(5000),
       closing: false,
     };
-    this.#conns.set(conn, st);
+    this.#conns.add(st);
     this.#stats.connections++;
     this.#log.debug("retransmission connection", { conn: st.id, remote });
-    conn.addEventListener(
-      quic.events.EventQUICConnectionStopped.name,
-      () => {
-        clearTimeout(st.authTimer);
-        this.#conns.delete(conn);
-        this.#log.debug("retransmission connection closed", {
-          conn: st.id,
-          remote,
-        });
-      },
-      { once: true },
-    );
+    this.#track(conn.closed.then(() => {
+      clearTimeout(st.authTimer);
+      this.#conns.delete(st);
+      this.#log.debug("retransmission connection closed", {
+        conn: st.id,
+        remote,
+      });
+    }));
     if (!st.authed) {
       st.authTimer = setTimeout(() => {
         if (st.authed || st.closing) return;
@@ -361,42 +363,36 @@ export class RtxServer {
         );
       }, this.#opts.authTimeoutMs ?? 5000);
     }
-    return st;
+    this.#track(this.#acceptStreams(st));
   }
 
-  #onStream(stream: QUICStream): void {
-    const conn = (stream as unknown as { connection: QUICConnection })
-      .connection;
-    const st = this.#onConnection(conn);
-    if (!st || st.closing) {
-      stream.cancel(new Error("connection not accepted"));
-      return;
-    }
-    st.streams++;
-    if (st.streams > 1) {
-      this.#stats.protocolErrors++;
-      this.#log.warn("retransmission connection closed: second stream", {
-        conn: st.id,
-        remote: st.remote,
-      });
-      this.#track(
-        this.#closeState(st, CLOSE_CODES.tooManyStreams, "one stream only"),
-      );
-      return;
-    }
-    this.#track(this.#serve(st, stream));
-  }
-
-  async #close(conn: QUICConnection, code: number, reason: string) {
+  /** Serves the first stream; a second one closes the connection. */
+  async #acceptStreams(st: ConnState): Promise<void> {
+    const reader = st.conn.streams.getReader();
     try {
-      await conn.stop({
-        isApp: true,
-        errorCode: code,
-        reason: new TextEncoder().encode(reason),
-        force: true,
-      });
+      for (;;) {
+        const { value: stream, done } = await reader.read();
+        if (done || st.closing) break;
+        st.streams++;
+        if (st.streams > 1) {
+          this.#stats.protocolErrors++;
+          this.#log.warn("retransmission connection closed: second stream", {
+            conn: st.id,
+            remote: st.remote,
+          });
+          await this.#closeState(
+            st,
+            CLOSE_CODES.tooManyStreams,
+            "one stream only",
+          );
+          break;
+        }
+        this.#track(this.#serve(st, stream));
+      }
     } catch {
-      // Already closing.
+      // The connection ended.
+    } finally {
+      reader.releaseLock();
     }
   }
 
@@ -404,10 +400,10 @@ export class RtxServer {
     if (st.closing) return;
     st.closing = true;
     clearTimeout(st.authTimer);
-    await this.#close(st.conn, code, reason);
+    await st.conn.close(code, reason);
   }
 
-  async #serve(st: ConnState, stream: QUICStream): Promise<void> {
+  async #serve(st: ConnState, stream: QuicDuplex): Promise<void> {
     const reader = stream.readable.getReader();
     const writer = stream.writable.getWriter();
     const decoder = new FrameDecoder({ rejectEmpty: true });
@@ -422,10 +418,7 @@ export class RtxServer {
         if (done || st.closing) break;
         let msgs: Uint8Array[];
         try {
-          // Plain Uint8Array view of the library's Buffer.
-          msgs = decoder.push(
-            new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
-          );
+          msgs = decoder.push(value);
         } catch (e) {
           this.#protocolError(st, `bad frame: ${(e as Error).message}`);
           break;
@@ -440,7 +433,8 @@ export class RtxServer {
           }
           for (const p of pkts) {
             if (!this.#handle(st, p) || st.closing) break;
-            if (p.type === "nack") await this.#answer(st, p, batch, flush);
+            await this.#dispatch(st, p, batch, flush);
+            if (st.closing) break;
           }
           if (st.closing) break;
         }
@@ -500,11 +494,48 @@ export class RtxServer {
       );
       return false;
     }
-    if (p.type !== "nack") {
-      this.#protocolError(st, `unexpected RTCP ${p.type} message`);
-      return false;
-    }
     return true;
+  }
+
+  /**
+   * The one place requests are told apart: Generic NACK, then the APP
+   * messages of `requests`; anything else is a protocol error.
+   */
+  async #dispatch(
+    st: ConnState,
+    p: RtcpPacket,
+    batch: Batch,
+    flush: () => Promise<void>,
+  ): Promise<void> {
+    if (p.type === "nack") return await this.#answer(st, p, batch, flush);
+    if (p.type === "app" && p.name === "AUTH") return;
+    const handler = p.type === "app"
+      ? this.#opts.requests?.[p.name]
+      : undefined;
+    if (!handler) {
+      this.#protocolError(
+        st,
+        `unexpected RTCP ${p.type}${
+          p.type === "app" ? ` ${JSON.stringify(p.name)}` : ""
+        } message`,
+      );
+      return;
+    }
+    let full = false;
+    try {
+      handler(p as RtcpApp, (msg) => {
+        if (msg.length > MAX_FRAME_SIZE) {
+          throw new RangeError(
+            `Expected an answer of at most ${MAX_FRAME_SIZE} bytes, received ${msg.length}`,
+          );
+        }
+        full = batch.push(msg) || full;
+      });
+    } catch (e) {
+      this.#protocolError(st, (e as Error).message);
+      return;
+    }
+    if (full) await flush();
   }
 
   #protocolError(st: ConnState, why: string): void {
