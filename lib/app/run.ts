@@ -13,7 +13,7 @@ import {
 import { CloudNode } from "../cloud/mod.ts";
 import { EdgeNode } from "../edge/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { fingerprintOf } from "../quic/mod.ts";
+import { fingerprintOf, pemBlocks, pinTarget } from "../quic/mod.ts";
 import { loadOrCreateCertificate } from "../state/mod.ts";
 
 /** The running nodes. */
@@ -83,6 +83,14 @@ export async function startNodes(
           );
         }
         tls = { certPem, keyPem };
+        try {
+          pinTarget(pemBlocks(certPem, "CERTIFICATE")[0]);
+        } catch (e) {
+          logger.child("cloud").warn(
+            "quic_cert: edges on Deno's QUIC (quic_impl: native) cannot pin this certificate; edge.cloud_ca with the CA that signed it still works",
+            { reason: (e as Error).message },
+          );
+        }
       } else {
         let made;
         try {
