@@ -2,7 +2,7 @@
  * `deno task bench`: flvcast's benchmarks in one run, printed as Markdown and
  * written to `scripts/bench/results.md`.
  *
- * 1. Micro: FLV/RTP byte paths, RTMP chunk parsing, QUIC retransmission.
+ * 1. Micro: FLV/RTP byte paths, RTMP chunk parsing, SRTP, QUIC retransmission.
  * 2. Pipeline flvcast: N publishers → cloud → edge → M readers per stream.
  * 3. Pipeline node-media-server 4.x (npm, temp folder), ratios.
  * 4. Loss sweep in network namespaces (nftables random drop).
@@ -146,6 +146,9 @@ async function micro(o: Options, report: BenchReport): Promise<void> {
   report.micro.push(...(await benchFlvRtp()) as MicroRow[]);
   log("micro: RTMP chunk parsing");
   report.micro.push(...benchRtmpChunks());
+  log("micro: SRTP protect/unprotect");
+  const { benchSrtp } = await import("./micro_srtp.ts");
+  report.micro.push(...benchSrtp() as MicroRow[]);
   if (o.quick) {
     report.notes.push("--quick: QUIC retransmission micro-bench skipped.");
     return;
