@@ -129,6 +129,14 @@ Deno.test({
       equal((await fetch(`${api}/healthz`)).status, 200);
       const node = await (await fetch(`${api}/api/node`)).json();
       equal(node.fingerprint, cloud.fingerprint);
+      equal(node.quic_impl, "native");
+      // udp_sndbuf defaults to 4 MiB; Linux reports twice what was set.
+      if (Deno.uid() === 0) {
+        equal(node.udp_sndbuf.method, "force");
+        equal(node.udp_sndbuf.effective, 2 * (4 << 20));
+      } else {
+        ok(node.udp_sndbuf.effective > 0);
+      }
 
       const { code, stderr } = await pub.done;
       equal(code, 0, `ffmpeg publish failed: ${stderr}`);

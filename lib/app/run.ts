@@ -127,6 +127,7 @@ export async function startNodes(
         quicSecret: secret,
         tls,
         quicImpl: cfg.quic_impl,
+        udpSendBuffer: cfg.udp_sndbuf,
         logger: logger.child("cloud"),
       });
       await nodes.cloud.start();
@@ -172,10 +173,15 @@ export async function startNodes(
         recordDir: cfg.record_dir,
         streamTimeoutMs: e.stream_timeout_ms,
         maxRepairPerSecond: e.repair_max_pps,
+        udpReceiveBuffer: e.udp_rcvbuf,
         logger: logger.child("edge"),
       });
       await nodes.edge.start();
-      warnSmallReceiveBuffer(logger);
+      // The helper could not set the buffer (not Linux, no FFI, or turned
+      // off): warn when the kernel default is small.
+      if ((nodes.edge.receiveBuffer?.method ?? "default") === "default") {
+        warnSmallReceiveBuffer(logger);
+      }
     }
   } catch (err) {
     await nodes.stop();
@@ -210,8 +216,8 @@ function repairSecret(cfg: Config, role: Role, logger: Logger): string {
 }
 
 /**
- * Deno cannot set SO_RCVBUF on a UDP socket, so the edge gets the kernel's
- * default receive buffer; at 212,992 bytes (a common default) about 90 RTP
+ * Without the libc helper (lib/net), the edge gets the kernel's default
+ * receive buffer; at 212,992 bytes (a common default) about 90 RTP
  * packets fit, a few milliseconds of many streams. Say so once at startup.
  */
 function warnSmallReceiveBuffer(logger: Logger): void {

@@ -66,6 +66,8 @@ export interface CloudNodeOptions {
   tls: { certPem: string; keyPem: string };
   /** QUIC implementation of the retransmission server; default `native`. */
   quicImpl?: QuicImpl;
+  /** UDP send buffer for RTP (bytes, `udp_sndbuf`); 0 = kernel default. */
+  udpSendBuffer?: number;
   /** Logger. */
   logger?: Logger;
   /** How long an ended stream's cache still answers NACKs (ms). */
@@ -114,6 +116,7 @@ export class CloudNode {
       destinations: options.destinations,
       multicastTtl: options.multicastTtl,
       disabled: options.debug,
+      sendBuffer: options.udpSendBuffer,
       logger: this.#log.child("rtp"),
     });
     this.#rtmp = new RtmpServer({
@@ -232,6 +235,13 @@ export class CloudNode {
       role: "cloud",
       fingerprint: this.#rtx.fingerprint,
       quic_impl: this.#rtx.impl,
+      udp_sndbuf: this.#sender.sendBuffer
+        ? {
+          requested: this.#sender.sendBuffer.requested,
+          effective: this.#sender.sendBuffer.effective,
+          method: this.#sender.sendBuffer.method,
+        }
+        : null,
       ports: this.ports,
       destinations: this.#opts.destinations.map((d) =>
         `${d.hostname}:${d.port}`

@@ -12,6 +12,7 @@ import type { Address } from "../config/mod.ts";
 import { isMulticastV4 } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { nullLogger } from "../log/mod.ts";
+import { setSocketBuffer, type SocketBufferResult } from "../net/mod.ts";
 
 /** Options for {@linkcode RtpSender}. */
 export interface RtpSenderOptions {
@@ -25,6 +26,11 @@ export interface RtpSenderOptions {
   disabled?: boolean;
   /** Most datagrams waiting to be sent; beyond it new ones are dropped. */
   maxQueue?: number;
+  /**
+   * UDP send buffer to ask the kernel for (bytes; `udp_sndbuf`), set through
+   * the libc helper of lib/net; 0 leaves the kernel default. Default 4 MiB.
+   */
+  sendBuffer?: number;
   /** Logger. */
   logger?: Logger;
 }
@@ -62,6 +68,7 @@ export class RtpSender {
   #conn?: Deno.DatagramConn;
   #targets: Deno.NetAddr[];
   #queue: Uint8Array[] = [];
+  #sndbuf: SocketBufferResult | undefined;
   #head = 0;
   #pumping = false;
   #idle?: PromiseWithResolvers<void>;
@@ -91,6 +98,11 @@ export class RtpSender {
     return this.#stats;
   }
 
+  /** What the kernel gave for the send buffer (after `start`). */
+  get sendBuffer(): SocketBufferResult | undefined {
+    return this.#sndbuf;
+  }
+
   /** The local port datagrams are sent from (0 when disabled). */
   get port(): number {
     return (this.#conn?.addr as Deno.NetAddr | undefined)?.port ?? 0;
@@ -117,6 +129,18 @@ export class RtpSender {
       hostname: this.#opts.local.hostname,
       port: this.#opts.local.port,
     });
+    const bytes = this.#opts.sendBuffer ?? 4 << 20;
+    if (bytes > 0) {
+      const r = setSocketBuffer(this.port, "send", bytes);
+      this.#sndbuf = r;
+      const fields = {
+        requested: r.requested,
+        effective: r.effective,
+        method: r.method,
+      };
+      if (r.warning) this.#log.warn(r.warning, fields);
+      else this.#log.info("cloud UDP send buffer set", fields);
+    }
     const ttl = this.#opts.multicastTtl ?? 1;
     const group = this.#targets.find((t) => isMulticastV4(t.hostname));
     if (group && ttl !== 1) {

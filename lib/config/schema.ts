@@ -37,6 +37,8 @@ export interface EdgeConfig {
   stream_timeout_ms: number;
   /** Most packets asked for repair per second (all streams). */
   repair_max_pps: number;
+  /** UDP receive buffer to ask for (bytes); 0 = kernel default. */
+  udp_rcvbuf: number;
 }
 
 /** The whole validated configuration. */
@@ -83,6 +85,8 @@ export interface Config {
   quic_cert: string;
   /** PEM key file for QUIC. */
   quic_key: string;
+  /** UDP send buffer of the RTP socket to ask for (bytes); 0 = kernel default. */
+  udp_sndbuf: number;
   /** QUIC implementation of the retransmission service (cloud and edge). */
   quic_impl: "native" | "matrixai";
   /** Edge settings. */
@@ -331,6 +335,12 @@ export const CLOUD_KEYS: Record<Exclude<keyof Config, "edge">, KeySpec> = {
       "PEM certificate; empty = self-signed, made once and kept in state_dir",
   },
   quic_key: { check: str, default: "", help: "PEM private key for quic_cert" },
+  udp_sndbuf: {
+    check: int(0, 1 << 30),
+    default: 4 << 20,
+    help:
+      "UDP send buffer of the RTP socket (bytes; 0 = kernel default; past wmem_max needs CAP_NET_ADMIN)",
+  },
   quic_impl: {
     check: oneOf("native", "matrixai"),
     default: "native",
@@ -406,6 +416,12 @@ export const EDGE_KEYS: Record<keyof EdgeConfig, KeySpec> = {
     default: 500,
     help:
       "most packets asked for repair per second; past it losses are given up (no repair storm)",
+  },
+  udp_rcvbuf: {
+    check: int(0, 1 << 30),
+    default: 8 << 20,
+    help:
+      "UDP receive buffer (bytes; 0 = kernel default; past rmem_max needs CAP_NET_ADMIN)",
   },
 };
 

@@ -19,6 +19,7 @@ import { snakeKeys } from "../api/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
 import type { MetricFamily } from "../metrics/mod.ts";
 import { type QuicImpl, RtxClient, type RtxResult } from "../quic/mod.ts";
+import { setSocketBuffer, type SocketBufferResult } from "../net/mod.ts";
 import { ntpToUnixMs, parseRtcp, type RtcpPacket } from "../rtcp/mod.ts";
 import {
   isRtcp,
@@ -96,6 +97,12 @@ export interface EdgeNodeOptions {
    * storm that starves the node and the cloud. Default 500.
    */
   maxRepairPerSecond?: number;
+  /**
+   * UDP receive buffer to ask the kernel for (bytes; `edge.udp_rcvbuf`),
+   * set through the libc helper of lib/net; 0 leaves the kernel default.
+   * Default 8 MiB.
+   */
+  udpReceiveBuffer?: number;
   /** Serve the web page (stream list + mpegts.js player) on the FLV port.
    * Default true. */
   webPage?: boolean;
@@ -195,6 +202,7 @@ export class EdgeNode {
   #flv: FlvHttpServer;
   #api: RunningHttpServer | undefined;
   #udp: Deno.DatagramConn | undefined;
+  #rcvbuf: SocketBufferResult | undefined;
   #membership: Deno.MulticastV4Membership | undefined;
   #recv: Promise<void> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -283,6 +291,11 @@ export class EdgeNode {
     return this.#hub;
   }
 
+  /** What the kernel gave for the UDP receive buffer (after `start`). */
+  get receiveBuffer(): SocketBufferResult | undefined {
+    return this.#rcvbuf;
+  }
+
   /** Node-wide counters (a live object). */
   get stats(): Readonly<EdgeNodeStats> {
     return this.#stats;
@@ -308,6 +321,7 @@ export class EdgeNode {
         { cause: err },
       );
     }
+    this.#rcvbuf = this.#sizeReceiveBuffer(this.#udp);
     try {
       if (u.group) {
         this.#membership = await this.#udp.joinMulticastV4(
@@ -480,12 +494,35 @@ export class EdgeNode {
     return out;
   }
 
+  /** Sets the UDP receive buffer and says what the kernel gave. */
+  #sizeReceiveBuffer(conn: Deno.DatagramConn): SocketBufferResult | undefined {
+    const bytes = this.#opts.udpReceiveBuffer ?? 8 << 20;
+    if (bytes <= 0) return undefined;
+    const r = setSocketBuffer(
+      (conn.addr as Deno.NetAddr).port,
+      "receive",
+      bytes,
+    );
+    const fields = {
+      requested: r.requested,
+      effective: r.effective,
+      method: r.method,
+    };
+    if (r.warning) this.#log.warn(r.warning, fields);
+    else this.#log.info("edge UDP receive buffer set", fields);
+    return r;
+  }
+
   #nodeInfo(): Record<string, unknown> {
     const u = this.#opts.udp;
+    const b = this.#rcvbuf;
     return {
       role: "edge",
       version: VERSION,
       ports: this.ports,
+      udp_rcvbuf: b
+        ? { requested: b.requested, effective: b.effective, method: b.method }
+        : null,
       group: u.group ?? null,
       latency_ms: this.#latency,
       pack_loss: this.#packLoss,

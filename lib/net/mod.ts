@@ -1,0 +1,12 @@
+/**
+ * Operating-system socket knobs Deno does not expose, through a small libc
+ * FFI helper with a fallback where it cannot run.
+ *
+ * @module
+ */
+export {
+  setSocketBuffer,
+  type SocketBufferKind,
+  type SocketBufferResult,
+  udpSocketFds,
+} from "./socket_buffer.ts";
