@@ -14,3 +14,10 @@ export {
   type RenderOptions,
   renderPlaylist,
 } from "./segmenter.ts";
+export {
+  type HlsRoute,
+  HlsService,
+  type HlsServiceOptions,
+  type HlsStats,
+  parseHlsPath,
+} from "./service.ts";

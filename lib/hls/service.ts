@@ -1,0 +1,572 @@
+/**
+ * HLS / LL-HLS over HTTP (the thin shell around {@linkcode HlsSegmenter}):
+ * `GET /KEY.m3u8` (blocking reload with `_HLS_msn`/`_HLS_part`, delta
+ * updates with `_HLS_skip=YES`), `/KEY/init<N>.mp4`, `/KEY/s<MSN>.m4s`,
+ * `/KEY/p<ID>.m4s` (a preload-hinted part is answered as soon as it is
+ * written), CORS `*`. A stream is segmented from the first HLS request for
+ * it (one more subscriber of its {@linkcode HubStream}: the cached GOP, then
+ * live tags) until no HLS request came for `idleMs`. A republish (the hub
+ * stream ends as `replaced`) continues the same playlist after a
+ * discontinuity; any other end completes it with `#EXT-X-ENDLIST`, kept for
+ * `lingerMs`.
+ *
+ * @module
+ */
+import type { MetricFamily } from "../metrics/mod.ts";
+import { type Logger, nullLogger } from "../log/mod.ts";
+import type { HubStream, HubSubscription, StreamHub } from "../http/mod.ts";
+import {
+  HlsSegmenter,
+  type HlsSegmenterStats,
+  renderPlaylist,
+} from "./segmenter.ts";
+
+/** Options for {@linkcode HlsService}. */
+export interface HlsServiceOptions {
+  /** Where live streams are found. */
+  hub: StreamHub;
+  /** LL-HLS part target in ms (default 200). */
+  partMs?: number;
+  /** Segments in the live window (default 6). */
+  windowSegments?: number;
+  /** Stop segmenting a stream this long after its last HLS request (default 30000). */
+  idleMs?: number;
+  /** Keep an ended playlist this long (default 30000). */
+  lingerMs?: number;
+  /** Requests held at once (blocking reloads, hinted parts) across all streams (default 10000). */
+  maxHeld?: number;
+  /** Logger. */
+  logger?: Logger;
+  /** Wall clock in ms (tests). */
+  now?: () => number;
+}
+
+/** Counters of an {@linkcode HlsService}. */
+export interface HlsStats {
+  /** Playlist requests answered (any status). */
+  playlistRequests: number;
+  /** Init, segment and part requests answered (any status). */
+  segmentRequests: number;
+  /** Of those, part requests. */
+  partRequests: number;
+  /** Requests that were held (blocking reload or a part not yet written). */
+  held: number;
+  /** Held requests that timed out (503 / 404). */
+  heldTimeouts: number;
+  /** Held requests refused because `maxHeld` were already held. */
+  heldRefused: number;
+  /** Requests held now. */
+  heldNow: number;
+  /** Response body bytes served (playlists, inits, segments, parts). */
+  bytesServed: number;
+  /** Requests for a stream that is not live (404). */
+  notFound: number;
+  /** Requests with bad `_HLS_*` parameters (400). */
+  badRequests: number;
+}
+
+const CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "GET, HEAD, OPTIONS",
+  "access-control-allow-headers": "*",
+};
+const PLAYLIST_TYPE = "application/vnd.apple.mpegurl";
+
+interface Session {
+  key: string;
+  seg: HlsSegmenter;
+  sub: HubSubscription | undefined;
+  waiters: Set<() => void>;
+  lastRequestAt: number;
+  endedAt: number | undefined;
+}
+
+/** What an HLS request path names. */
+export type HlsRoute =
+  | { kind: "playlist"; key: string }
+  | { kind: "init"; key: string; id: number }
+  | { kind: "segment"; key: string; msn: number }
+  | { kind: "part"; key: string; id: number };
+
+/**
+ * Parses an HLS path: `/live/movie.m3u8`, `/live/movie/init1.mp4`,
+ * `/live/movie/s12.m4s`, `/live/movie/p61.m4s`; undefined for anything else
+ * (including empty or `..` key segments).
+ */
+export function parseHlsPath(pathname: string): HlsRoute | undefined {
+  let path: string;
+  try {
+    path = decodeURIComponent(pathname);
+  } catch {
+    return undefined;
+  }
+  if (!path.startsWith("/")) return undefined;
+  const okKey = (k: string) =>
+    k !== "" && !k.split("/").some((p) => p === "" || p === "..");
+  if (path.endsWith(".m3u8")) {
+    const key = path.slice(1, -5);
+    return okKey(key) ? { kind: "playlist", key } : undefined;
+  }
+  const m = path.match(/^\/(.+)\/(init|s|p)(\d{1,9})\.(mp4|m4s)$/);
+  if (!m || !okKey(m[1])) return undefined;
+  const n = Number(m[3]);
+  if (m[2] === "init" && m[4] === "mp4") {
+    return { kind: "init", key: m[1], id: n };
+  }
+  if (m[2] === "s" && m[4] === "m4s") {
+    return { kind: "segment", key: m[1], msn: n };
+  }
+  if (m[2] === "p" && m[4] === "m4s") return { kind: "part", key: m[1], id: n };
+  return undefined;
+}
+
+function text(status: number, body: string): Response {
+  return new Response(body + "\n", {
+    status,
+    headers: { ...CORS, "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+/**
+ * Serves HLS and LL-HLS for the streams of a hub.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const hls = new HlsService({ hub });
+ * Deno.serve((req) => hls.handle(req) ?? new Response("no", { status: 404 }));
+ * ```
+ */
+export class HlsService {
+  #hub: StreamHub;
+  #partMs: number;
+  #window: number;
+  #idleMs: number;
+  #lingerMs: number;
+  #maxHeld: number;
+  #log: Logger;
+  #now: () => number;
+  #sessions = new Map<string, Session>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #retired: HlsSegmenterStats = {
+    segments: 0,
+    parts: 0,
+    malformed: 0,
+    skipped: 0,
+  };
+  #stats: HlsStats = {
+    playlistRequests: 0,
+    segmentRequests: 0,
+    partRequests: 0,
+    held: 0,
+    heldTimeouts: 0,
+    heldRefused: 0,
+    heldNow: 0,
+    bytesServed: 0,
+    notFound: 0,
+    badRequests: 0,
+  };
+
+  /** Creates the service (no I/O until a request comes). */
+  constructor(options: HlsServiceOptions) {
+    this.#hub = options.hub;
+    this.#partMs = options.partMs ?? 200;
+    this.#window = options.windowSegments ?? 6;
+    // Validate once, here, with the segmenter's own checks.
+    new HlsSegmenter({ partMs: this.#partMs, windowSegments: this.#window });
+    this.#idleMs = options.idleMs ?? 30_000;
+    this.#lingerMs = options.lingerMs ?? 30_000;
+    this.#maxHeld = options.maxHeld ?? 10_000;
+    this.#log = options.logger ?? nullLogger;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Counters (a live object). */
+  get stats(): Readonly<HlsStats> {
+    return this.#stats;
+  }
+
+  /** Segments and parts produced so far (all streams, live and gone). */
+  produced(): { segments: number; parts: number; sessions: number } {
+    let segments = this.#retired.segments;
+    let parts = this.#retired.parts;
+    for (const s of this.#sessions.values()) {
+      segments += s.seg.stats.segments;
+      parts += s.seg.stats.parts;
+    }
+    return { segments, parts, sessions: this.#sessions.size };
+  }
+
+  /** The URL path of a stream's playlist (`live/movie` → `/live/movie.m3u8`). */
+  static playlistPath(key: string): string {
+    return `/${key}.m3u8`;
+  }
+
+  /**
+   * Answers an HLS request (a Promise when it is held), or undefined when
+   * the path is not an HLS route so other handlers can answer it.
+   */
+  handle(req: Request): Response | Promise<Response> | undefined {
+    const url = new URL(req.url);
+    const route = parseHlsPath(url.pathname);
+    if (route === undefined) return undefined;
+    if (req.method === "OPTIONS") {
+      return new Response(null, { status: 204, headers: CORS });
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return new Response(`method not allowed: ${req.method}\n`, {
+        status: 405,
+        headers: { ...CORS, allow: "GET, HEAD, OPTIONS" },
+      });
+    }
+    if (route.kind === "playlist") this.#stats.playlistRequests++;
+    else {
+      this.#stats.segmentRequests++;
+      if (route.kind === "part") this.#stats.partRequests++;
+    }
+    const session = this.#session(route.key);
+    if (session === undefined) {
+      this.#stats.notFound++;
+      return text(404, `stream not found: ${url.pathname}`);
+    }
+    session.lastRequestAt = this.#now();
+    const head = req.method === "HEAD";
+    switch (route.kind) {
+      case "playlist":
+        return this.#playlist(session, url, head);
+      case "init":
+        return this.#media(session.seg.init(route.id), "video/mp4", head);
+      case "segment":
+        return this.#segment(session, route.msn, head);
+      case "part":
+        return this.#part(session, route.id, head);
+    }
+  }
+
+  /** Metric families (`flvcast_edge_hls_*`). */
+  metrics(prefix = "flvcast_edge_hls_"): MetricFamily[] {
+    const s = this.#stats;
+    const p = this.produced();
+    const rows: [string, "counter" | "gauge", string, number][] = [
+      [
+        "playlist_requests_total",
+        "counter",
+        "HLS playlist requests.",
+        s.playlistRequests,
+      ],
+      [
+        "segment_requests_total",
+        "counter",
+        "HLS init/segment/part requests.",
+        s.segmentRequests,
+      ],
+      [
+        "part_requests_total",
+        "counter",
+        "LL-HLS part requests.",
+        s.partRequests,
+      ],
+      [
+        "held_total",
+        "counter",
+        "Requests held (blocking reload, hinted part).",
+        s.held,
+      ],
+      ["held", "gauge", "Requests held now.", s.heldNow],
+      [
+        "held_timeouts_total",
+        "counter",
+        "Held requests that timed out.",
+        s.heldTimeouts,
+      ],
+      [
+        "held_refused_total",
+        "counter",
+        "Requests refused: too many held.",
+        s.heldRefused,
+      ],
+      [
+        "bytes_served_total",
+        "counter",
+        "HLS response body bytes.",
+        s.bytesServed,
+      ],
+      [
+        "not_found_total",
+        "counter",
+        "HLS requests for streams not live.",
+        s.notFound,
+      ],
+      [
+        "bad_requests_total",
+        "counter",
+        "HLS requests with bad parameters.",
+        s.badRequests,
+      ],
+      ["segments_total", "counter", "HLS segments produced.", p.segments],
+      ["parts_total", "counter", "LL-HLS parts produced.", p.parts],
+      ["sessions", "gauge", "Streams being segmented.", p.sessions],
+    ];
+    return rows.map(([name, type, help, value]) => ({
+      name: prefix + name,
+      type,
+      help,
+      samples: [{ value }],
+    }));
+  }
+
+  /** Stops timers, unsubscribes from every stream and releases held requests. */
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const s of [...this.#sessions.values()]) this.#drop(s);
+  }
+
+  #session(key: string): Session | undefined {
+    const have = this.#sessions.get(key);
+    if (have && (have.endedAt === undefined || !this.#hub.get(key))) {
+      return have;
+    }
+    const stream = this.#hub.get(key);
+    if (stream === undefined || stream.ended !== undefined) return have;
+    if (have) {
+      // Ended earlier, live again: a fresh playlist.
+      this.#drop(have);
+    }
+    const session: Session = {
+      key,
+      seg: new HlsSegmenter(
+        { partMs: this.#partMs, windowSegments: this.#window },
+        () => {
+          for (const w of [...session.waiters]) w();
+        },
+      ),
+      sub: undefined,
+      waiters: new Set(),
+      lastRequestAt: this.#now(),
+      endedAt: undefined,
+    };
+    this.#sessions.set(key, session);
+    this.#attach(session, stream);
+    this.#log.info("hls started", { key });
+    this.#timer ??= setInterval(() => this.#sweep(), 1000);
+    return session;
+  }
+
+  #attach(session: Session, stream: HubStream): void {
+    const sub = stream.subscribe({
+      onTag: (tag) => session.seg.push(tag, this.#now()),
+      onEnd: (reason) => {
+        session.sub = undefined;
+        if (reason === "replaced") {
+          session.seg.discontinue(this.#now());
+          // StreamHub.open ends the old stream before it registers the new one.
+          queueMicrotask(() => {
+            const next = this.#hub.get(session.key);
+            if (this.#sessions.get(session.key) !== session) return;
+            if (next && next.ended === undefined) this.#attach(session, next);
+            else this.#finish(session);
+          });
+          return;
+        }
+        this.#finish(session);
+      },
+    });
+    session.sub = sub;
+    for (const tag of sub.startTags) session.seg.push(tag, this.#now());
+  }
+
+  #finish(session: Session): void {
+    session.seg.end(this.#now());
+    session.endedAt = this.#now();
+  }
+
+  #drop(session: Session): void {
+    session.sub?.unsubscribe();
+    session.sub = undefined;
+    if (!session.seg.ended) session.seg.end(this.#now()); // wakes held requests
+    const st = session.seg.stats;
+    this.#retired.segments += st.segments;
+    this.#retired.parts += st.parts;
+    if (this.#sessions.get(session.key) === session) {
+      this.#sessions.delete(session.key);
+    }
+    this.#log.info("hls stopped", { key: session.key });
+  }
+
+  #sweep(): void {
+    const now = this.#now();
+    for (const s of [...this.#sessions.values()]) {
+      if (s.endedAt !== undefined && now - s.endedAt > this.#lingerMs) {
+        this.#drop(s);
+      } else if (
+        s.endedAt === undefined && s.waiters.size === 0 &&
+        now - s.lastRequestAt > this.#idleMs
+      ) {
+        this.#drop(s);
+      }
+    }
+    if (this.#sessions.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  /** Resolves true once `ready()` holds, false after `timeoutMs` (or when refused). */
+  #wait(
+    session: Session,
+    ready: () => boolean,
+    timeoutMs: number,
+  ): Promise<boolean> | boolean {
+    if (ready()) return true;
+    if (this.#stats.heldNow >= this.#maxHeld) {
+      this.#stats.heldRefused++;
+      return false;
+    }
+    this.#stats.held++;
+    this.#stats.heldNow++;
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        session.waiters.delete(check);
+        this.#stats.heldNow--;
+        if (!ok) this.#stats.heldTimeouts++;
+        resolve(ok);
+      };
+      const check = () => {
+        if (ready()) done(true);
+        else if (session.seg.ended) done(ready());
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      session.waiters.add(check);
+    });
+  }
+
+  /** Three target durations (the LL-HLS hold limit); 10 s before the first segment. */
+  #holdMs(session: Session): number {
+    const t = session.seg.targetDuration;
+    return t === undefined ? 10_000 : 3 * t * 1000;
+  }
+
+  #playlist(
+    session: Session,
+    url: URL,
+    head: boolean,
+  ): Response | Promise<Response> {
+    const q = url.searchParams;
+    const msnText = q.get("_HLS_msn");
+    const partText = q.get("_HLS_part");
+    const skip = q.get("_HLS_skip") === "YES" || q.get("_HLS_skip") === "v2";
+    const int = (s: string | null) =>
+      s !== null && /^\d{1,9}$/.test(s) ? Number(s) : undefined;
+    const msn = int(msnText);
+    const part = int(partText);
+    if (
+      (msnText !== null && msn === undefined) ||
+      (partText !== null && (part === undefined || msn === undefined))
+    ) {
+      this.#stats.badRequests++;
+      return text(
+        400,
+        `bad request: expected _HLS_msn=<integer> [&_HLS_part=<integer>], got ${url.search}`,
+      );
+    }
+    const seg = session.seg;
+    if (msn !== undefined && !seg.ended && msn > seg.nextMsn + 2) {
+      this.#stats.badRequests++;
+      return text(
+        400,
+        `bad request: _HLS_msn=${msn} is more than two segments ahead of ${seg.nextMsn}`,
+      );
+    }
+    const ready = () =>
+      seg.targetDuration !== undefined &&
+      (msn === undefined || seg.has(msn, part));
+    const answer = (ok: boolean): Response => {
+      if (!ok) {
+        return text(
+          503,
+          seg.targetDuration === undefined
+            ? "playlist not ready: no complete segment yet"
+            : `playlist not ready: segment ${msn} part ${
+              part ?? "-"
+            } not produced in time`,
+        );
+      }
+      const prefix = session.key.slice(session.key.lastIndexOf("/") + 1) + "/";
+      const body = new TextEncoder().encode(
+        renderPlaylist(seg.view(), { skip, prefix }),
+      );
+      if (!head) this.#stats.bytesServed += body.length;
+      return new Response(head ? null : body, {
+        headers: {
+          ...CORS,
+          "content-type": PLAYLIST_TYPE,
+          "cache-control": "no-cache",
+        },
+      });
+    };
+    const waited = this.#wait(session, ready, this.#holdMs(session));
+    return typeof waited === "boolean" ? answer(waited) : waited.then(answer);
+  }
+
+  #media(
+    bytes: Uint8Array | undefined,
+    type: string,
+    head: boolean,
+  ): Response {
+    if (bytes === undefined) {
+      this.#stats.notFound++;
+      return text(404, "not in the live window");
+    }
+    if (!head) this.#stats.bytesServed += bytes.length;
+    return new Response(head ? null : bytes as Uint8Array<ArrayBuffer>, {
+      headers: {
+        ...CORS,
+        "content-type": type,
+        "content-length": String(bytes.length),
+        "cache-control": "max-age=60",
+      },
+    });
+  }
+
+  #segment(
+    session: Session,
+    msn: number,
+    head: boolean,
+  ): Response | Promise<Response> {
+    const seg = session.seg;
+    const have = seg.segment(msn);
+    if (have || msn !== seg.nextMsn) {
+      return this.#media(have?.bytes, "video/mp4", head);
+    }
+    // The segment being built: answer when it is complete.
+    const waited = this.#wait(
+      session,
+      () => seg.segment(msn) !== undefined,
+      this.#holdMs(session),
+    );
+    const answer = () =>
+      this.#media(seg.segment(msn)?.bytes, "video/mp4", head);
+    return typeof waited === "boolean" ? answer() : waited.then(answer);
+  }
+
+  #part(
+    session: Session,
+    id: number,
+    head: boolean,
+  ): Response | Promise<Response> {
+    const seg = session.seg;
+    const have = seg.part(id);
+    // Only the hinted part (and the one after it) may be waited for.
+    if (have || id < seg.nextPartId || id > seg.nextPartId + 1) {
+      return this.#media(have?.bytes, "video/mp4", head);
+    }
+    const waited = this.#wait(
+      session,
+      () => seg.part(id) !== undefined,
+      this.#holdMs(session),
+    );
+    const answer = () => this.#media(seg.part(id)?.bytes, "video/mp4", head);
+    return typeof waited === "boolean" ? answer() : waited.then(answer);
+  }
+}
