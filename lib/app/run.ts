@@ -174,6 +174,13 @@ export async function startNodes(
         streamTimeoutMs: e.stream_timeout_ms,
         maxRepairPerSecond: e.repair_max_pps,
         udpReceiveBuffer: e.udp_rcvbuf,
+        hls: e.enable_hls
+          ? {
+            addr: addr.edgeHls,
+            partMs: e.hls_part_ms,
+            segments: e.hls_segments,
+          }
+          : false,
         logger: logger.child("edge"),
       });
       await nodes.edge.start();

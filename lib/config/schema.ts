@@ -39,6 +39,14 @@ export interface EdgeConfig {
   repair_max_pps: number;
   /** UDP receive buffer to ask for (bytes); 0 = kernel default. */
   udp_rcvbuf: number;
+  /** Serve HLS / LL-HLS (`/live/NAME.m3u8`) on `hls_addr` and the player port. */
+  enable_hls: boolean;
+  /** HLS listen address; `""` = only on the player port (`flv_addr`). */
+  hls_addr: string;
+  /** Complete segments kept in the HLS live window. */
+  hls_segments: number;
+  /** LL-HLS part target (ms). */
+  hls_part_ms: number;
 }
 
 /** The whole validated configuration. */
@@ -157,6 +165,13 @@ const oneOf = (...allowed: string[]): Check => (v) => {
 const listenAddr: Check = (v) => {
   const s = str(v) as string;
   parseAddress(s, { allowZeroPort: true });
+  return s;
+};
+
+/** A listen address (port 0 = any free port) or empty. */
+const optionalListenAddr: Check = (v) => {
+  const s = str(v) as string;
+  if (s !== "") parseAddress(s, { allowZeroPort: true });
   return s;
 };
 
@@ -423,6 +438,26 @@ export const EDGE_KEYS: Record<keyof EdgeConfig, KeySpec> = {
     help:
       "UDP receive buffer (bytes; 0 = kernel default; past rmem_max needs CAP_NET_ADMIN)",
   },
+  enable_hls: {
+    check: bool,
+    default: true,
+    help: "serve HLS / LL-HLS at /live/NAME.m3u8 (hls_addr and flv_addr)",
+  },
+  hls_addr: {
+    check: optionalListenAddr,
+    default: ":7002",
+    help: 'HLS listen address; "" = only on the player port (flv_addr)',
+  },
+  hls_segments: {
+    check: int(3, 100),
+    default: 6,
+    help: "complete segments kept in the HLS live window",
+  },
+  hls_part_ms: {
+    check: int(50, 2000),
+    default: 200,
+    help: "LL-HLS part target (ms)",
+  },
 };
 
 /** The built-in defaults. */
@@ -463,6 +498,8 @@ export interface ResolvedAddresses {
   edgeFlv: Address;
   /** Edge API listener. */
   edgeApi: Address;
+  /** Edge HLS listener, when HLS is on and `edge.hls_addr` is set. */
+  edgeHls?: Address;
   /** Cloud QUIC address the edge dials, when given. */
   cloudQuic?: Address;
 }
@@ -484,6 +521,9 @@ export function resolveAddresses(cfg: Config): ResolvedAddresses {
     edgeUdp,
     edgeFlv: listen(cfg.edge.flv_addr),
     edgeApi: listen(cfg.edge.api_addr),
+    edgeHls: cfg.edge.enable_hls && cfg.edge.hls_addr
+      ? listen(cfg.edge.hls_addr)
+      : undefined,
     cloudQuic: cfg.edge.cloud_quic_addr
       ? parseAddress(cfg.edge.cloud_quic_addr, { allowEmptyHost: false })
       : undefined,

@@ -29,6 +29,7 @@ import {
 } from "../rtp/mod.ts";
 import { VERSION } from "../version/mod.ts";
 import { webHandler } from "../web/mod.ts";
+import { HlsService } from "../hls/mod.ts";
 import { edgeApiHandler, type EdgeStreamInfo } from "./edge_api.ts";
 import { JitterBuffer } from "./jitter_buffer.ts";
 
@@ -106,6 +107,18 @@ export interface EdgeNodeOptions {
   /** Serve the web page (stream list + mpegts.js player) on the FLV port.
    * Default true. */
   webPage?: boolean;
+  /**
+   * HLS / LL-HLS (`/live/NAME.m3u8`): on the FLV port, and on `addr` when
+   * given; `false` turns it off. Default: on, FLV port only.
+   */
+  hls?: false | {
+    /** Own listener (the seed's `:7002`). */
+    addr?: ListenAddress;
+    /** LL-HLS part target (ms). Default 200. */
+    partMs?: number;
+    /** Segments in the live window. Default 6. */
+    segments?: number;
+  };
 }
 
 /** Node-wide counters. */
@@ -200,6 +213,8 @@ export class EdgeNode {
   #packLoss: number;
   #hub = new StreamHub();
   #flv: FlvHttpServer;
+  #hls: HlsService | undefined;
+  #hlsServer: RunningHttpServer | undefined;
   #api: RunningHttpServer | undefined;
   #udp: Deno.DatagramConn | undefined;
   #rcvbuf: SocketBufferResult | undefined;
@@ -263,26 +278,36 @@ export class EdgeNode {
         "EdgeNode: expected one of fingerprint, caPem or insecureSkipVerify to verify the cloud, received none",
       );
     }
+    const hls = options.hls ?? {};
+    const hlsService = hls === false ? undefined : new HlsService({
+      hub: this.#hub,
+      partMs: hls.partMs,
+      windowSegments: hls.segments,
+      logger: this.#log.child("hls"),
+    });
+    this.#hls = hlsService;
+    const web = options.webPage === false ? undefined : webHandler({
+      streams: () => this.streams(),
+      version: VERSION,
+    });
     this.#flv = new FlvHttpServer({
       hub: this.#hub,
       hostname: options.flv.hostname,
       port: options.flv.port,
       logger: this.#log.child("flv"),
       maxQueueBytes: options.playerQueueBytes,
-      handler: options.webPage === false ? undefined : webHandler({
-        streams: () => this.streams(),
-        version: VERSION,
-      }),
+      handler: (req) => hlsService?.handle(req) ?? web?.(req),
     });
   }
 
   /** Bound ports (after {@linkcode start}). */
-  get ports(): { udp: number; flv: number; api: number } {
+  get ports(): { udp: number; flv: number; api: number; hls?: number } {
     return {
       udp: (this.#udp?.addr as Deno.NetAddr | undefined)?.port ??
         this.#opts.udp.port,
       flv: this.#flv.port,
       api: this.#api?.port ?? this.#opts.api.port,
+      hls: this.#hlsServer?.port,
     };
   }
 
@@ -334,6 +359,22 @@ export class EdgeNode {
         });
       }
       await this.#flv.start();
+      const hlsAddr = this.#opts.hls ? this.#opts.hls.addr : undefined;
+      if (this.#hls && hlsAddr) {
+        const hls = this.#hls;
+        this.#hlsServer = listenHttp({
+          hostname: hlsAddr.hostname,
+          port: hlsAddr.port,
+          handler: (req) =>
+            hls.handle(req) ??
+              new Response("not found: HLS serves /NAME.m3u8\n", {
+                status: 404,
+                headers: { "access-control-allow-origin": "*" },
+              }),
+          logger: this.#log,
+          name: "edge hls",
+        });
+      }
       this.#api = listenHttp({
         hostname: this.#opts.api.hostname,
         port: this.#opts.api.port,
@@ -349,6 +390,7 @@ export class EdgeNode {
       this.#udp.close();
       this.#udp = undefined;
       await this.#flv.stop();
+      await this.#hlsServer?.shutdown();
       throw err;
     }
     this.#running = true;
@@ -361,6 +403,7 @@ export class EdgeNode {
       udp: `${u.group ?? u.hostname}:${p.udp}`,
       flv: p.flv,
       api: p.api,
+      hls: p.hls,
       latencyMs: this.#latency,
       packLoss: this.#packLoss || undefined,
     });
@@ -386,6 +429,8 @@ export class EdgeNode {
       this.#endStream(s, "edge stopping");
     }
     this.#held.clear();
+    this.#hls?.stop();
+    await this.#hlsServer?.shutdown();
     await this.#flv.stop();
     await this.#api?.shutdown();
     await Promise.allSettled([...this.#rtx.values()].map((c) => c.close()));
@@ -491,6 +536,7 @@ export class EdgeNode {
     for (const [name, type, help, get] of link) {
       add(`rtx_${name}`, type, help, rtx.map(([cloud, c]) => ({ labels: { cloud }, value: get(c) })));
     }
+    if (this.#hls) out.push(...this.#hls.metrics());
     return out;
   }
 

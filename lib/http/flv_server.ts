@@ -32,7 +32,7 @@ export interface FlvHttpServerOptions {
    * Asked first for every request (e.g. the web page of `lib/web`); a
    * Response answers it, `undefined` lets the FLV routes go on.
    */
-  handler?: (req: Request) => Response | undefined;
+  handler?: (req: Request) => Response | Promise<Response> | undefined;
 }
 
 /** Counters of a {@linkcode FlvHttpServer}. */
@@ -133,7 +133,9 @@ export class FlvHttpServer {
   #log: Logger;
   #maxQueue: number;
   #statusPage: boolean;
-  #extra: ((req: Request) => Response | undefined) | undefined;
+  #extra:
+    | ((req: Request) => Response | Promise<Response> | undefined)
+    | undefined;
   #server: RunningHttpServer | undefined;
   #players = new Set<Player>();
   #stats: FlvHttpStats = {
@@ -191,7 +193,7 @@ export class FlvHttpServer {
   }
 
   /** Answers one request (exposed so another server can embed playback). */
-  handle(req: Request, remote?: Deno.NetAddr): Response {
+  handle(req: Request, remote?: Deno.NetAddr): Response | Promise<Response> {
     const extra = this.#extra?.(req);
     if (extra) return extra;
     if (req.method === "OPTIONS") {

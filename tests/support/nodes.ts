@@ -53,6 +53,7 @@ export function freePortFlags(edgeUdpPort: number): string[] {
     `--edge.udp_addr=127.0.0.1:${edgeUdpPort}`,
     "--edge.flv_addr=127.0.0.1:0",
     "--edge.api_addr=127.0.0.1:0",
+    "--edge.hls_addr=127.0.0.1:0",
   ];
 }
 

@@ -1,0 +1,105 @@
+/**
+ * HLS end to end with real peers on loopback: ffmpeg publishes a 12 s lavfi
+ * clip (H.264 + AAC, 1 s GOP) to a CloudNode, which sends RTP to an
+ * EdgeNode; ffmpeg reads the edge's LL-HLS playlist on the HLS port and on
+ * the player port at once, following the live playlist to its ENDLIST, and
+ * decodes every frame with no error.
+ */
+import { equal, ok } from "node:assert/strict";
+import { until } from "./edge_support.ts";
+import { publishLavfi } from "./support/media.ts";
+import { startCloudAndEdge } from "./support/nodes.ts";
+
+const KEY = "live/movie";
+const SECONDS = 12;
+const FPS = 25;
+
+/** Decodes a URL to its end with ffmpeg: frames per stream and error lines. */
+async function decode(url: string) {
+  const child = new Deno.Command("ffmpeg", {
+    args: [
+      "-hide_banner",
+      "-v",
+      "error",
+      "-nostdin",
+      "-i",
+      url,
+      "-f",
+      "framecrc",
+      "-",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = await child.output();
+  const lines = new TextDecoder().decode(out.stdout).split("\n").filter((l) =>
+    /^\d+,/.test(l)
+  );
+  return {
+    code: out.code,
+    video: lines.filter((l) => l.startsWith("0,")).length,
+    audio: lines.filter((l) => l.startsWith("1,")).length,
+    errors: new TextDecoder().decode(out.stderr).trim(),
+  };
+}
+
+Deno.test("hls e2e: ffmpeg → cloud → edge → LL-HLS playlist on the HLS port and the player port decodes clean", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "flvcast_hls_e2e_" });
+  const { cloud, edge, close } = await startCloudAndEdge({
+    recordDir: dir,
+    quicSecret: "e2e",
+    edge: {
+      secret: "e2e",
+      latencyMs: 600,
+      hls: { addr: { hostname: "127.0.0.1", port: 0 } },
+    },
+  });
+  await using pub = publishLavfi({
+    url: `rtmp://127.0.0.1:${cloud.ports.rtmp}/${KEY}`,
+    seconds: SECONDS,
+    fps: FPS,
+  });
+  try {
+    ok(edge.ports.hls, "the HLS port is bound");
+    await until(
+      () => edge.hub.get(KEY) !== undefined,
+      "the edge to learn the stream",
+      15_000,
+    );
+    const [onHls, onPlayerPort] = await Promise.all([
+      decode(`http://127.0.0.1:${edge.ports.hls}/${KEY}.m3u8`),
+      decode(`http://127.0.0.1:${edge.ports.flv}/${KEY}.m3u8`),
+    ]);
+    const { code, stderr } = await pub.done;
+    equal(code, 0, `publisher: ${stderr}`);
+    for (
+      const [name, r] of [["hls port", onHls], [
+        "player port",
+        onPlayerPort,
+      ]] as const
+    ) {
+      equal(r.errors, "", `${name}: decode errors`);
+      equal(r.code, 0, name);
+      console.log(`${name}: ${r.video} video frames, ${r.audio} audio frames`);
+      ok(
+        r.video >= 0.95 * SECONDS * FPS,
+        `${name}: ${r.video} of ${SECONDS * FPS} frames`,
+      );
+      ok(
+        r.audio >= 0.95 * SECONDS * 44100 / 1024,
+        `${name}: ${r.audio} audio frames`,
+      );
+    }
+    const metrics = edge.metrics();
+    const value = (n: string) =>
+      metrics.find((m) => m.name === n)!.samples[0].value;
+    ok(value("flvcast_edge_hls_segments_total") >= SECONDS - 1);
+    ok(value("flvcast_edge_hls_playlist_requests_total") >= 4);
+    ok(value("flvcast_edge_hls_bytes_served_total") > 100_000);
+  } finally {
+    pub.kill();
+    await close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
