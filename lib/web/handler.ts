@@ -6,10 +6,15 @@
  *
  * @module
  */
-import { loadPlayerScript, type PlayerScript } from "./assets.ts";
+import {
+  loadHlsScript,
+  loadPlayerScript,
+  type PlayerScript,
+} from "./assets.ts";
 import {
   APP_JS,
   APP_PATH,
+  HLS_PLAYER_PATH,
   pageHtml,
   PLAYER_PATH,
   STREAMS_PATH,
@@ -26,6 +31,8 @@ export interface WebHandlerOptions {
   version?: string;
   /** The player script; default: mpegts.js read once from the npm package. */
   playerScript?: PlayerScript;
+  /** The HLS player script; default: hls.js read once from the npm package. */
+  hlsScript?: PlayerScript;
 }
 
 /** A request handler that answers only its own paths. */
@@ -71,7 +78,7 @@ function json(req: Request, body: unknown, status = 200): Response {
  * routes: `webHandler(opts)(req) ?? flvHandler(req)`.
  *
  * Routes: `GET /` (and `/index.html`) the page; `GET /web/app.js` its
- * script; `GET /web/mpegts.js` the player; `GET /api/streams`
+ * script; `GET /web/mpegts.js` and `GET /web/hls.js` the players; `GET /api/streams`
  * `{"streams": [...]}` from `opts.streams()`. `HEAD` as `GET` without a
  * body; other methods on these paths: 405. Anything else: `undefined`.
  *
@@ -88,6 +95,7 @@ function json(req: Request, body: unknown, status = 200): Response {
  */
 export function webHandler(options: WebHandlerOptions): WebHandler {
   const script = options.playerScript ?? loadPlayerScript();
+  const hlsScript = options.hlsScript ?? loadHlsScript();
   const html = pageHtml({
     title: options.title ?? "flvcast edge",
     version: options.version,
@@ -98,7 +106,7 @@ export function webHandler(options: WebHandlerOptions): WebHandler {
     const { pathname } = new URL(req.url);
     const mine = pathname === "/" || pathname === "/index.html" ||
       pathname === APP_PATH || pathname === PLAYER_PATH ||
-      pathname === STREAMS_PATH;
+      pathname === HLS_PLAYER_PATH || pathname === STREAMS_PATH;
     if (!mine) return undefined;
     if (req.method !== "GET" && req.method !== "HEAD") {
       return new Response(
@@ -120,15 +128,20 @@ export function webHandler(options: WebHandlerOptions): WebHandler {
           "cache-control": "no-cache",
         });
       case PLAYER_PATH:
-        if (!script.ok) {
-          return answer(req, `mpegts.js is not available: ${script.error}\n`, {
+      case HLS_PLAYER_PATH: {
+        const [s, name] = pathname === PLAYER_PATH
+          ? [script, "mpegts.js"]
+          : [hlsScript, "hls.js"];
+        if (!s.ok) {
+          return answer(req, `${name} is not available: ${s.error}\n`, {
             "content-type": "text/plain; charset=utf-8",
           }, 503);
         }
-        return answer(req, script.bytes, {
+        return answer(req, s.bytes, {
           "content-type": "text/javascript; charset=utf-8",
           "cache-control": "public, max-age=3600",
         });
+      }
       case STREAMS_PATH: {
         let streams: unknown;
         try {

@@ -5,7 +5,8 @@
  * delay) next to the player's own (buffer, frames).
  *
  * Query parameters: `stream=live/movie` plays that stream at once;
- * `transport=ws` picks WebSocket-FLV (default HTTP-FLV).
+ * `transport=ws` picks WebSocket-FLV, `transport=hls` LL-HLS with hls.js
+ * (default HTTP-FLV).
  *
  * @module
  */
@@ -14,6 +15,8 @@
 export const APP_PATH = "/web/app.js";
 /** Path of mpegts.js (served by the web handler). */
 export const PLAYER_PATH = "/web/mpegts.js";
+/** Path of hls.js (served by the web handler). */
+export const HLS_PLAYER_PATH = "/web/hls.js";
 /** Same-origin JSON list of the live streams. */
 export const STREAMS_PATH = "/api/streams";
 
@@ -85,8 +88,8 @@ code { font-size: 12px; color: var(--dim); word-break: break-all; }
 <section id="list">
 <h2>Live streams</h2>
 <table id="streams">
-<thead><tr><th>stream</th><th class="num">bitrate</th><th class="num">players</th><th class="num">lost</th><th class="num">recovered</th><th class="num">delay</th></tr></thead>
-<tbody><tr><td colspan="6" class="dim">loading…</td></tr></tbody>
+<thead><tr><th>stream</th><th class="num">bitrate</th><th class="num">players</th><th class="num">lost</th><th class="num">recovered</th><th class="num">delay</th><th>HLS</th></tr></thead>
+<tbody><tr><td colspan="7" class="dim">loading…</td></tr></tbody>
 </table>
 <p class="dim">Publish with <code>ffmpeg … -f flv rtmp://CLOUD:1935/live/NAME</code>; the stream appears here.</p>
 </section>
@@ -97,6 +100,7 @@ code { font-size: 12px; color: var(--dim); word-break: break-all; }
 <span>Transport:</span>
 <label><input type="radio" name="transport" id="transport-http" value="http" checked> HTTP-FLV</label>
 <label><input type="radio" name="transport" id="transport-ws" value="ws"> WebSocket-FLV</label>
+<label><input type="radio" name="transport" id="transport-hls" value="hls"> HLS (LL-HLS)</label>
 <button id="stop" class="secondary" type="button">Stop</button>
 </div>
 <div><code id="url"></code></div>
@@ -112,10 +116,12 @@ code { font-size: 12px; color: var(--dim); word-break: break-all; }
 <div class="counter"><b id="c-frames">–</b><span>frames decoded</span></div>
 <div class="counter"><b id="c-dropped">–</b><span>frames dropped</span></div>
 <div class="counter"><b id="c-speed">–</b><span>download (KiB/s)</span></div>
+<div class="counter"><b id="c-latency">–</b><span>HLS live latency (s)</span></div>
 </div>
 </section>
 </main>
 <script src="${PLAYER_PATH}"></script>
+<script src="${HLS_PLAYER_PATH}"></script>
 <script src="${APP_PATH}"></script>
 </body>
 </html>
@@ -133,7 +139,7 @@ export const APP_JS = `"use strict";
   var params = new URLSearchParams(location.search);
   var state = {
     key: null,
-    transport: params.get("transport") === "ws" ? "ws" : "http",
+    transport: ["ws", "hls"].indexOf(params.get("transport")) >= 0 ? params.get("transport") : "http",
     player: null,
     retry: 0,
     streams: [],
@@ -153,7 +159,16 @@ export const APP_JS = `"use strict";
     return "/" + key.split("/").map(encodeURIComponent).join("/") + ".flv";
   }
 
+  function hlsPath(key) {
+    return "/" + key.split("/").map(encodeURIComponent).join("/") + ".m3u8";
+  }
+
+  function transportName(t) {
+    return t === "ws" ? "WebSocket-FLV" : t === "hls" ? "LL-HLS" : "HTTP-FLV";
+  }
+
   function playUrl(key, transport) {
+    if (transport === "hls") return location.origin + hlsPath(key);
     if (transport === "ws") {
       return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + streamPath(key);
     }
@@ -170,7 +185,9 @@ export const APP_JS = `"use strict";
 
   function stopPlayer() {
     clearTimeout(state.retry);
-    if (state.player) {
+    if (state.player && state.player.hls) {
+      try { state.player.hls.destroy(); } catch (e) { /* ignore */ }
+    } else if (state.player) {
       try { state.player.pause(); } catch (e) { /* ignore */ }
       try { state.player.unload(); } catch (e) { /* ignore */ }
       try { state.player.detachMediaElement(); } catch (e) { /* ignore */ }
@@ -198,6 +215,10 @@ export const APP_JS = `"use strict";
     setUrl();
     history.replaceState(null, "", "?stream=" + encodeURIComponent(key) + "&transport=" + state.transport);
     render();
+    if (state.transport === "hls") {
+      playHls(url);
+      return;
+    }
     var mpegts = window.mpegts;
     if (!mpegts) {
       status("the player script (mpegts.js) did not load from this server", "error");
@@ -243,15 +264,44 @@ export const APP_JS = `"use strict";
     }
   }
 
+  function playHls(url) {
+    var Hls = window.Hls;
+    if (!Hls || !Hls.isSupported()) {
+      if (video.canPlayType("application/vnd.apple.mpegurl")) {
+        state.player = { hls: { destroy: function () { video.removeAttribute("src"); video.load(); } } };
+        video.src = url;
+        video.play().catch(function () {});
+        status("connecting (native HLS)…", "dim");
+        return;
+      }
+      status("this browser cannot play HLS: hls.js did not load or Media Source Extensions are missing", "error");
+      return;
+    }
+    var hls = new Hls({ lowLatencyMode: true, backBufferLength: 10, maxLiveSyncPlaybackRate: 1.5 });
+    var p = { hls: hls };
+    state.player = p;
+    hls.on(Hls.Events.ERROR, function (ev, data) {
+      if (state.player !== p || !data.fatal) return;
+      status("playback error: " + data.type + " / " + data.details + "; retrying…", "error");
+      stopPlayer();
+      retryLater();
+    });
+    hls.loadSource(url);
+    hls.attachMedia(video);
+    status("connecting (LL-HLS)…", "dim");
+    var started = video.play();
+    if (started && started.catch) started.catch(function () {});
+  }
+
   video.addEventListener("playing", function () {
-    if (state.player) status("playing " + state.key + " over " + (state.transport === "ws" ? "WebSocket-FLV" : "HTTP-FLV"), "playing");
+    if (state.player) status("playing " + state.key + " over " + transportName(state.transport), "playing");
   });
   video.addEventListener("waiting", function () {
     if (state.player && !state.ended) status("buffering…", "dim");
   });
 
   $("transport-" + state.transport).checked = true;
-  ["http", "ws"].forEach(function (t) {
+  ["http", "ws", "hls"].forEach(function (t) {
     $("transport-" + t).addEventListener("change", function () {
       if (!this.checked) return;
       state.transport = t;
@@ -281,7 +331,7 @@ export const APP_JS = `"use strict";
     if (state.streams.length === 0) {
       var tr0 = document.createElement("tr");
       cell(tr0, "no live streams", "dim");
-      tr0.firstChild.colSpan = 6;
+      tr0.firstChild.colSpan = 7;
       rows.appendChild(tr0);
     }
     state.streams.forEach(function (s) {
@@ -295,6 +345,7 @@ export const APP_JS = `"use strict";
       cell(tr, fmt(s.lost), "num");
       cell(tr, fmt(s.recovered), "num");
       cell(tr, s.one_way_delay_ms === null || s.one_way_delay_ms === undefined ? "–" : fmt(s.one_way_delay_ms, 1) + " ms", "num");
+      cell(tr, hlsPath(s.key), "dim");
       tr.addEventListener("click", function () { play(s.key); });
       rows.appendChild(tr);
     });
@@ -314,6 +365,9 @@ export const APP_JS = `"use strict";
     $("c-frames").textContent = state.player && q ? fmt(q.totalVideoFrames) : (ps ? fmt(ps.decodedFrames) : "–");
     $("c-dropped").textContent = state.player && q ? fmt(q.droppedVideoFrames) : (ps ? fmt(ps.droppedFrames) : "–");
     $("c-speed").textContent = ps ? fmt(ps.speed, 1) : "–";
+    var hlsLatency = state.player && state.player.hls ? state.player.hls.latency : null;
+    state.hlsLatency = num(hlsLatency);
+    $("c-latency").textContent = fmt(hlsLatency, 2);
     $("summary").textContent = state.streams.length + (state.streams.length === 1 ? " live stream" : " live streams");
   }
 

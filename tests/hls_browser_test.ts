@@ -1,0 +1,165 @@
+/**
+ * Real-browser LL-HLS: ffmpeg publishes a lavfi clip (1 s GOP) → cloud → RTP
+ * → edge; headless Debian Chromium opens the edge's page in its HLS mode
+ * (hls.js from the edge, `lowLatencyMode`). Asserts `currentTime` advances
+ * ≥ 3 s, decoded frames grow, hls.js used blocking playlist reloads and
+ * parts, and prints hls.js's live latency (the number, not a pass/fail).
+ */
+import { equal, ok } from "node:assert/strict";
+import { chromium } from "playwright-core";
+import { publishLavfi } from "./support/media.ts";
+import { startCloudAndEdge } from "./support/nodes.ts";
+
+const CHROMIUM = Deno.env.get("CHROMIUM_BIN") ?? "/usr/bin/chromium";
+const chromiumPresent = (() => {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+})();
+if (!chromiumPresent) {
+  const msg =
+    `hls_browser_test: SKIPPED: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_BIN)`;
+  if (Deno.env.get("CI") === "true") throw new Error(msg);
+  console.warn(msg);
+}
+
+const KEY = "live/llhls";
+
+async function waitFor(
+  test: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await test())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface VideoState {
+  currentTime: number;
+  frames: number;
+  error: string | null;
+  status: string;
+  latency: number | null;
+}
+
+Deno.test({
+  name:
+    "browser: Chromium plays the edge page's LL-HLS mode (hls.js lowLatencyMode)",
+  ignore: !chromiumPresent,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "flvcast_hls_browser_" });
+    const { cloud, edge, close } = await startCloudAndEdge({
+      recordDir: dir,
+      dialCloudAtStart: true,
+      edge: { latencyMs: 200 },
+    });
+    const origin = `http://127.0.0.1:${edge.ports.flv}`;
+    const profile = await Deno.makeTempDir({ prefix: "flvcast_chromium_" });
+    let context:
+      | Awaited<ReturnType<typeof chromium.launchPersistentContext>>
+      | undefined;
+    const pub = publishLavfi({
+      url: `rtmp://127.0.0.1:${cloud.ports.rtmp}/${KEY}`,
+      seconds: 120,
+      size: "640x360",
+    });
+    try {
+      await waitFor(
+        () => edge.streams().some((s) => s.key === KEY && s.tags_out > 50),
+        "the stream to reach the edge",
+      );
+      context = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        viewport: { width: 1280, height: 800 },
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+          "--autoplay-policy=no-user-gesture-required",
+        ],
+      });
+      const page = context.pages()[0] ?? await context.newPage();
+      const pageErrors: string[] = [];
+      page.on("pageerror", (e) => pageErrors.push(e.message));
+      const requests: string[] = [];
+      page.on("request", (r) => requests.push(r.url()));
+      const video = (): Promise<VideoState> =>
+        page.evaluate(() => {
+          // deno-lint-ignore no-explicit-any
+          const g = globalThis as any;
+          const v = g.document.getElementById("video");
+          const q = v.getVideoPlaybackQuality();
+          const hls = g.flvcastPage?.state?.player?.hls;
+          return {
+            currentTime: v.currentTime as number,
+            frames: q.totalVideoFrames as number,
+            error: v.error ? String(v.error.message || v.error.code) : null,
+            status: g.document.getElementById("status").textContent as string,
+            latency: typeof hls?.latency === "number" ? hls.latency : null,
+          };
+        });
+      await page.goto(
+        `${origin}/?stream=${encodeURIComponent(KEY)}&transport=hls`,
+      );
+      let first: VideoState | undefined;
+      await waitFor(async () => {
+        first = await video();
+        return first.currentTime > 0.2 && first.frames > 0;
+      }, `LL-HLS playback to start (last: ${JSON.stringify(first)})`);
+      const start = first!;
+      let now = start;
+      await waitFor(
+        async () => {
+          now = await video();
+          return now.currentTime >= start.currentTime + 3;
+        },
+        `currentTime to advance 3 s (from ${JSON.stringify(start)}, last ${
+          JSON.stringify(now)
+        })`,
+      );
+      ok(now.frames > start.frames, `frames ${start.frames} → ${now.frames}`);
+      equal(now.error, null, "video element error");
+      equal(pageErrors.length, 0, `page errors: ${pageErrors.join("; ")}`);
+      ok(now.latency !== null, "hls.js reports its live latency");
+      ok(
+        requests.some((u) => u.includes(".m3u8?_HLS_msn=")),
+        "hls.js used blocking playlist reloads",
+      );
+      ok(
+        requests.some((u) => /\/p\d+\.m4s$/.test(u)),
+        "hls.js fetched LL-HLS parts",
+      );
+      ok(
+        requests.some((u) => u.endsWith("/web/hls.js")),
+        "hls.js from the edge",
+      );
+      await page.screenshot({ path: `${dir}/page_hls.png` });
+      console.log(
+        `browser ll-hls: currentTime ${start.currentTime.toFixed(2)} → ${
+          now.currentTime.toFixed(2)
+        } s, frames ${start.frames} → ${now.frames}, hls.js latency ${
+          now.latency!.toFixed(2)
+        } s; screenshot ${dir}/page_hls.png`,
+      );
+    } finally {
+      await context?.close();
+      pub.kill();
+      await pub.done;
+      await close();
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+    }
+  },
+});
