@@ -13,10 +13,14 @@ import { type QuicImpl, RtxServer } from "../quic/mod.ts";
 import {
   encodeBye,
   encodeCompound,
+  encodeKeysAnswer,
+  encodeKeysUnknown,
   encodeSdes,
   encodeSenderReport,
+  KEYS_PROFILE,
   ntpFromDate,
 } from "../rtcp/mod.ts";
+import { newKeyMaterial } from "../srtp/mod.ts";
 import { randomSsrc } from "../rtp/mod.ts";
 import {
   type PublishSink,
@@ -30,6 +34,9 @@ import { RtpSender } from "./rtp_sender.ts";
 
 /** Longest stream key an SDES PRIV item carries: 255 − 1 − "key".length. */
 const MAX_STREAM_KEY_BYTES = 251;
+/** How often, and how far apart, the final SR + BYE is sent. */
+const BYE_REPEATS = 3;
+const BYE_INTERVAL_MS = 20;
 /** Ended streams whose caches still answer NACKs, at most. */
 const MAX_RETIRED = 64;
 const utf8 = new TextEncoder();
@@ -68,6 +75,11 @@ export interface CloudNodeOptions {
   quicImpl?: QuicImpl;
   /** UDP send buffer for RTP (bytes, `udp_sndbuf`); 0 = kernel default. */
   udpSendBuffer?: number;
+  /**
+   * Protect RTP/RTCP with SRTP (a random master key and salt per publish,
+   * handed to edges by `KEYS` over QUIC). Default false: plain RTP/RTCP.
+   */
+  srtp?: boolean;
   /** Logger. */
   logger?: Logger;
   /** How long an ended stream's cache still answers NACKs (ms). */
@@ -105,6 +117,7 @@ export class CloudNode {
   #api?: RunningHttpServer;
   #timer?: ReturnType<typeof setInterval>;
   #cname = `flvcast-cloud@${Deno.hostname()}`;
+  #byeTimers = new Set<ReturnType<typeof setTimeout>>();
   #totals = { publishes: 0, refused: 0, tagsIn: 0, packetsSent: 0 };
 
   /** Creates the node; nothing is opened until {@linkcode CloudNode.start}. */
@@ -135,6 +148,9 @@ export class CloudNode {
       knownSsrc: (ssrc) => this.#bySsrc.has(ssrc) || this.#retired.has(ssrc),
       logger: this.#log.child("quic"),
       impl: options.quicImpl,
+      requests: {
+        KEYS: (req, answer) => answer(this.#keysAnswer(req.ssrc)),
+      },
     });
   }
 
@@ -217,6 +233,12 @@ export class CloudNode {
     await this.#rtmp.stop();
     for (const s of [...this.#streams.values()]) {
       this.#endStream(s, "server stopping");
+    }
+    if (this.#byeTimers.size > 0) {
+      // Let the BYE repeats go out (40 ms) before the socket closes.
+      await new Promise((r) => setTimeout(r, BYE_REPEATS * BYE_INTERVAL_MS));
+      for (const t of this.#byeTimers) clearTimeout(t);
+      this.#byeTimers.clear();
     }
     await this.#sender.close();
     await this.#rtx.stop();
@@ -305,6 +327,7 @@ export class CloudNode {
       payloadSize: o.payloadSize,
       cachePackets: o.cachePackets,
       cacheBytes: o.cacheBytes,
+      srtp: o.srtp ? newKeyMaterial() : undefined,
     });
     this.#sendReport(stream); // may throw: before anything is registered
     this.#streams.set(key, stream);
@@ -345,17 +368,29 @@ export class CloudNode {
       stream,
       until: Date.now() + (this.#opts.retireMs ?? 30_000),
     });
-    try {
-      this.#sender.send([encodeCompound([
-        this.#senderReport(stream),
-        // BYE reasons are at most 255 bytes: keep printable ASCII.
-        encodeBye(
-          stream.ssrc,
-          reason.replace(/[^\x20-\x7e]/g, "?").slice(0, 255),
-        ),
-      ])]);
-    } catch (e) {
-      this.#log.error("BYE not sent", { key: stream.key, error: e });
+    // The final SR (last sequence number and counts) + BYE, repeated: one
+    // lost datagram must not leave an edge waiting for the silence timeout.
+    const bye = () => {
+      try {
+        this.#sender.send([stream.protectRtcp(encodeCompound([
+          this.#senderReport(stream),
+          // BYE reasons are at most 255 bytes: keep printable ASCII.
+          encodeBye(
+            stream.ssrc,
+            reason.replace(/[^\x20-\x7e]/g, "?").slice(0, 255),
+          ),
+        ]))]);
+      } catch (e) {
+        this.#log.error("BYE not sent", { key: stream.key, error: e });
+      }
+    };
+    bye();
+    for (let i = 1; i < BYE_REPEATS; i++) {
+      const t = setTimeout(() => {
+        this.#byeTimers.delete(t);
+        bye();
+      }, i * BYE_INTERVAL_MS);
+      this.#byeTimers.add(t);
     }
     for (const end of stream.players.values()) end();
     stream.players.clear();
@@ -431,10 +466,28 @@ export class CloudNode {
   }
 
   #sendReport(stream: CloudStream): void {
-    this.#sender.send([encodeCompound([
+    this.#sender.send([stream.protectRtcp(encodeCompound([
       this.#senderReport(stream),
       encodeSdes(stream.ssrc, { cname: this.#cname, key: stream.key }),
-    ])]);
+    ]))]);
+  }
+
+  /** The `KEYS` answer for `ssrc`: keys, position, name and state. */
+  #keysAnswer(ssrc: number): Uint8Array {
+    const stream = this.#bySsrc.get(ssrc);
+    if (!stream) return encodeKeysUnknown(ssrc);
+    const km = stream.keyMaterial;
+    const pos = stream.position;
+    return encodeKeysAnswer({
+      ssrc,
+      profile: km ? KEYS_PROFILE.aesCm128HmacSha1_80 : KEYS_PROFILE.plain,
+      masterKey: km?.masterKey ?? new Uint8Array(),
+      masterSalt: km?.masterSalt ?? new Uint8Array(),
+      roc: pos.roc,
+      highestSeq: pos.highestSeq,
+      streamKey: stream.key,
+      stateTags: stream.stateTags(),
+    });
   }
 
   #tick(): void {

@@ -6,6 +6,7 @@
  */
 import {
   audioCodecName,
+  encodeTag,
   type FlvTag,
   GopCache,
   TAG_AUDIO,
@@ -13,6 +14,7 @@ import {
   videoCodecName,
 } from "../flv/mod.ts";
 import { RtpCache, RtpPacketizer } from "../rtp/mod.ts";
+import { type SrtpKeyMaterial, SrtpSender } from "../srtp/mod.ts";
 
 /** Options for {@linkcode CloudStream}. */
 export interface CloudStreamOptions {
@@ -30,6 +32,11 @@ export interface CloudStreamOptions {
   cachePackets: number;
   /** Byte cap of the retransmission cache. */
   cacheBytes: number;
+  /**
+   * SRTP master key and salt of this publish: packets and RTCP leave
+   * protected (and are cached protected). Absent: plain RTP/RTCP.
+   */
+  srtp?: SrtpKeyMaterial;
 }
 
 /** A snapshot of a stream's counters, as the API shows them. */
@@ -108,6 +115,9 @@ export class CloudStream {
   #rate = { at: Date.now(), video: 0, audio: 0, videoBps: 0, audioBps: 0 };
   #videoCodec?: string;
   #audioCodec?: string;
+  #srtp?: SrtpSender;
+  /** The SRTP master key and salt (handed to edges by `KEYS`), if protected. */
+  readonly keyMaterial?: SrtpKeyMaterial;
 
   /** Creates the stream state for one publish. */
   constructor(options: CloudStreamOptions) {
@@ -123,6 +133,52 @@ export class CloudStream {
       maxPackets: options.cachePackets,
       maxBytes: options.cacheBytes,
     });
+    if (options.srtp) {
+      this.keyMaterial = options.srtp;
+      this.#srtp = new SrtpSender({ ...options.srtp, ssrc: options.ssrc });
+    }
+  }
+
+  /**
+   * Where the sender stands, for a `KEYS` answer: the ROC of the highest
+   * sequence number sent, and that number (undefined before the first).
+   */
+  get position(): { roc: number; highestSeq?: number } {
+    if (this.#srtp) {
+      const seq = this.#srtp.highestSeq;
+      return { roc: this.#srtp.roc, highestSeq: seq < 0 ? undefined : seq };
+    }
+    if (this.#packetizer.packetsSent === 0) return { roc: 0 };
+    return {
+      roc: 0,
+      highestSeq: (this.#packetizer.nextSequence - 1) & 0xffff,
+    };
+  }
+
+  /**
+   * onMetaData and the sequence headers as FLV tags (11-byte header +
+   * body): what a decoder needs before the next keyframe.
+   */
+  stateTags(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (
+      const t of [
+        this.gop.metadata,
+        this.gop.videoSequenceHeader,
+        this.gop.audioSequenceHeader,
+      ]
+    ) {
+      if (t) out.push(encodeTag(t));
+    }
+    return out;
+  }
+
+  /**
+   * An RTCP (compound) packet as it goes on the wire: SRTCP when the stream
+   * is protected, else as is.
+   */
+  protectRtcp(packet: Uint8Array): Uint8Array {
+    return this.#srtp ? this.#srtp.protectRtcp(packet) : packet;
   }
 
   /** The packetizer's counters, for RTCP Sender Reports. */
@@ -131,8 +187,9 @@ export class CloudStream {
   }
 
   /**
-   * Takes one tag from the publisher: caches it for players, packetizes it,
-   * stores the packets for retransmission and returns them to be sent.
+   * Takes one tag from the publisher: caches it for players, packetizes it
+   * (and protects the packets with SRTP when keyed), stores the packets
+   * for retransmission and returns them to be sent.
    */
   ingest(tag: FlvTag): Uint8Array[] {
     this.#counts.tags++;
@@ -147,7 +204,12 @@ export class CloudStream {
     }
     this.lastTag = { timestamp: tag.timestamp, wallMs: Date.now() };
     this.gop.push(tag);
-    const packets = this.#packetizer.packetize(tag);
+    let packets = this.#packetizer.packetize(tag);
+    if (this.#srtp) {
+      // Retransmissions must carry the same protected bytes: cache those.
+      const srtp = this.#srtp;
+      packets = packets.map((p) => srtp.protectRtp(p));
+    }
     let seq = (this.#packetizer.nextSequence - packets.length) & 0xffff;
     for (const p of packets) {
       this.cache.put(seq, p);

@@ -7,11 +7,13 @@
 import type { Logger } from "../log/mod.ts";
 import { nullLogger } from "../log/mod.ts";
 import {
+  encodeApp,
   encodeAuth,
   encodeNack,
   orderSeqs,
   parseNavl,
   parseRtcp,
+  type RtcpApp,
 } from "../rtcp/mod.ts";
 import { normalizeFingerprint } from "./cert.ts";
 import { FrameDecoder, frameMessage, frameMessages } from "./framing.ts";
@@ -101,6 +103,15 @@ interface Waiter {
   done: boolean;
 }
 
+interface AppWaiter {
+  resolve: (p: RtcpApp | undefined) => void;
+  timer: ReturnType<typeof setTimeout>;
+  msg: Uint8Array;
+}
+
+/** Most APP requests (e.g. `KEYS`) awaiting answers at once. */
+const MAX_APP_PENDING = 1024;
+
 interface Batch {
   pending: number;
   timer?: ReturnType<typeof setTimeout>;
@@ -143,6 +154,11 @@ export class RtxClient {
   #outstanding = 0;
   #toSend = new Map<number, Set<number>>();
   #toSendCount = 0;
+  /** APP requests awaiting an answer, by `NAME:ssrc`. */
+  #appPending = new Map<string, AppWaiter[]>();
+  #appCount = 0;
+  /** APP request messages to write on the next flush. */
+  #appToSend: Uint8Array[] = [];
   #flushScheduled = false;
   #flushing = false;
   #abort = new AbortController();
@@ -295,6 +311,66 @@ export class RtxClient {
     return promises;
   }
 
+  /**
+   * Sends an RTCP APP request (subtype 0, no data) named `name` for `ssrc`
+   * and resolves with the cloud's APP answer of the same name and SSRC, or
+   * `undefined` after `timeoutMs` (or when the client closes, or more than
+   * 1,024 such requests are waiting). Requests still waiting are sent again
+   * after a reconnect. Never rejects.
+   *
+   * @example Usage
+   * ```ts ignore
+   * const answer = await client.requestApp("KEYS", 0x1234, { timeoutMs: 1000 });
+   * ```
+   *
+   * @param name Four ASCII characters, e.g. `KEYS`.
+   * @param ssrc The SSRC the request is about.
+   * @param opts Deadline.
+   * @returns The answer packet (its data copied), or `undefined`.
+   */
+  requestApp(
+    name: string,
+    ssrc: number,
+    opts: { timeoutMs: number },
+  ): Promise<RtcpApp | undefined> {
+    const msg = encodeApp({ subtype: 0, ssrc, name, data: new Uint8Array() });
+    if (this.#state === "closed" || this.#appCount >= MAX_APP_PENDING) {
+      return Promise.resolve(undefined);
+    }
+    const key = `${name}:${ssrc >>> 0}`;
+    return new Promise((resolve) => {
+      const w: AppWaiter = {
+        resolve,
+        msg,
+        timer: setTimeout(
+          () => this.#appDone(key, w, undefined),
+          opts.timeoutMs,
+        ),
+      };
+      const list = this.#appPending.get(key);
+      if (list) list.push(w);
+      else this.#appPending.set(key, [w]);
+      this.#appCount++;
+      if (this.#state === "connected") {
+        this.#appToSend.push(msg);
+        this.#scheduleFlush();
+      } else if (this.#state === "idle") {
+        this.#startConnecting();
+      }
+    });
+  }
+
+  #appDone(key: string, w: AppWaiter, answer: RtcpApp | undefined): void {
+    const list = this.#appPending.get(key);
+    const i = list ? list.indexOf(w) : -1;
+    if (i < 0) return;
+    list!.splice(i, 1);
+    if (list!.length === 0) this.#appPending.delete(key);
+    this.#appCount--;
+    clearTimeout(w.timer);
+    w.resolve(answer);
+  }
+
   /** Closes the connection; every waiting request resolves `timeout`. */
   async close(): Promise<void> {
     if (this.#state === "closed") return;
@@ -312,6 +388,10 @@ export class RtxClient {
     }
     this.#pending.clear();
     this.#toSend.clear();
+    for (const [key, list] of [...this.#appPending]) {
+      for (const w of [...list]) this.#appDone(key, w, undefined);
+    }
+    this.#appToSend = [];
   }
 
   #finish(w: Waiter, r: RtxResult, detached = false): void {
@@ -376,9 +456,13 @@ export class RtxClient {
     if (this.#flushing) return;
     this.#flushing = true;
     try {
-      while (this.#toSend.size > 0 && this.#state === "connected") {
+      while (
+        (this.#toSend.size > 0 || this.#appToSend.length > 0) &&
+        this.#state === "connected"
+      ) {
         const writer = this.#writer!;
-        const msgs: Uint8Array[] = [];
+        const msgs: Uint8Array[] = this.#appToSend;
+        this.#appToSend = [];
         for (const [ssrc, set] of this.#toSend) {
           const seqs = orderSeqs(
             [...set].filter((s) => this.#pending.has(keyOf(ssrc, s))),
@@ -406,7 +490,10 @@ export class RtxClient {
     } finally {
       this.#flushing = false;
     }
-    if (this.#toSend.size > 0 && this.#state === "connected") {
+    if (
+      (this.#toSend.size > 0 || this.#appToSend.length > 0) &&
+      this.#state === "connected"
+    ) {
       this.#scheduleFlush();
     }
   }
@@ -526,7 +613,11 @@ export class RtxClient {
       n++;
     }
     this.#toSendCount = n;
-    if (n > 0) this.#scheduleFlush();
+    this.#appToSend = [];
+    for (const list of this.#appPending.values()) {
+      for (const w of list) this.#appToSend.push(w.msg);
+    }
+    if (n > 0 || this.#appToSend.length > 0) this.#scheduleFlush();
     this.#track(this.#readLoop(client, stream));
   }
 
@@ -583,6 +674,17 @@ export class RtxClient {
     if (looksLikeRtcp(msg)) {
       try {
         for (const p of parseRtcp(msg)) {
+          if (p.type === "app" && p.name !== "NAVL") {
+            const key = `${p.name}:${p.ssrc >>> 0}`;
+            const list = this.#appPending.get(key);
+            if (!list) {
+              this.#stats.unsolicited++;
+              continue;
+            }
+            const answer: RtcpApp = { ...p, data: p.data.slice() };
+            for (const w of [...list]) this.#appDone(key, w, answer);
+            continue;
+          }
           const navl = parseNavl(p);
           if (!navl) continue;
           for (const s of navl.seqs) {

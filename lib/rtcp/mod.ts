@@ -26,6 +26,17 @@ export {
   encodeSenderReport,
 } from "./build.ts";
 export { parseAuth, parseNavl, parseRtcp } from "./parse.ts";
+export {
+  APP_KEYS,
+  encodeKeysAnswer,
+  encodeKeysRequest,
+  encodeKeysUnknown,
+  KEYS_PROFILE,
+  type KeysAnswer,
+  MAX_KEYS_STATE_BYTES,
+  parseKeysAnswer,
+  parseKeysRequest,
+} from "./keys.ts";
 export { type NackFci, orderSeqs, packNack, unpackNack } from "./nack.ts";
 export {
   NTP_UNIX_OFFSET_SECONDS,

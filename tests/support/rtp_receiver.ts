@@ -19,6 +19,10 @@ export class RtpTestReceiver implements AsyncDisposable {
   readonly rtp = new Map<number, { packet: RtpPacket; bytes: Uint8Array }[]>();
   /** Every RTCP packet received. */
   readonly rtcp: RtcpPacket[] = [];
+  /** Every datagram received, in order (copies), parsed or not. */
+  readonly datagrams: Uint8Array[] = [];
+  /** RTCP datagrams that did not parse (e.g. SRTCP: encrypted). */
+  unparsedRtcp = 0;
   #conn: Deno.DatagramConn;
   #loop: Promise<void>;
   #waiters: { test: () => boolean; resolve: () => void }[] = [];
@@ -48,8 +52,13 @@ export class RtpTestReceiver implements AsyncDisposable {
   }
 
   #onDatagram(bytes: Uint8Array): void {
+    this.datagrams.push(bytes);
     if (isRtcp(bytes)) {
-      this.rtcp.push(...parseRtcp(bytes));
+      try {
+        this.rtcp.push(...parseRtcp(bytes));
+      } catch {
+        this.unparsedRtcp++;
+      }
     } else {
       const packet = parseRtp(bytes);
       let list = this.rtp.get(packet.ssrc);
