@@ -148,6 +148,7 @@ export class CloudNode {
       knownSsrc: (ssrc) => this.#bySsrc.has(ssrc) || this.#retired.has(ssrc),
       logger: this.#log.child("quic"),
       impl: options.quicImpl,
+      maxSeqsPerNack: options.cachePackets,
       requests: {
         KEYS: (req, answer) => answer(this.#keysAnswer(req.ssrc)),
       },

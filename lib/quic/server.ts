@@ -66,10 +66,26 @@ export interface RtxServerOptions {
    * one second of burst); the excess gets NAVL. Default 20000.
    */
   maxRequestsPerSecond?: number;
-  /** Concurrent connections accepted; more are closed at once. Default 256. */
+  /** Concurrent authenticated connections; more are closed at once. Default 256. */
   maxConnections?: number;
-  /** A connection that has not authenticated by then is closed. Default 5000 ms. */
+  /**
+   * Concurrent connections that have not authenticated yet (a separate,
+   * small pool: unauthenticated peers cannot crowd out edges). Default 32.
+   */
+  maxUnauthenticated?: number;
+  /** A connection that has not authenticated by then is closed. Default 2000 ms. */
   authTimeoutMs?: number;
+  /**
+   * AUTH failures (wrong secret, no AUTH, timeout) one address may have
+   * before its connections are refused at once for a back-off that doubles
+   * (1 s up to 60 s) with each further failure. Default 5.
+   */
+  maxAuthFailuresPerAddress?: number;
+  /**
+   * Most sequence numbers one NACK may ask for (the cache size: more can
+   * never be served); the rest is ignored and counted. Default 65536.
+   */
+  maxSeqsPerNack?: number;
   /** QUIC idle timeout (the smaller of both peers' applies). Default 30000 ms. */
   idleTimeoutMs?: number;
   /** QUIC implementation; default `native` (Deno's built-in QUIC). */
@@ -109,7 +125,23 @@ export interface RtxServerStats {
   unknownSsrc: number;
   /** NAVL messages sent. */
   navlSent: number;
+  /** Connections refused because `maxUnauthenticated` were waiting for AUTH. */
+  unauthenticatedRejected: number;
+  /** Connections refused at once: their address is backing off after AUTH failures. */
+  authBackoffRejected: number;
+  /** Sequence numbers ignored because a NACK asked for more than `maxSeqsPerNack`. */
+  nackSeqsClipped: number;
 }
+
+/** AUTH failures of one address and until when it is refused. */
+interface AddressRecord {
+  failures: number;
+  blockedUntil: number;
+  backoffMs: number;
+}
+
+/** Addresses whose AUTH failures are remembered, at most. */
+const MAX_ADDRESS_RECORDS = 4096;
 
 interface ConnState {
   id: number;
@@ -193,7 +225,12 @@ export class RtxServer {
     refused: 0,
     unknownSsrc: 0,
     navlSent: 0,
+    unauthenticatedRejected: 0,
+    authBackoffRejected: 0,
+    nackSeqsClipped: 0,
   };
+  #addresses = new Map<string, AddressRecord>();
+  #refuseLog = new RateLimitedLog(5000);
 
   /**
    * Creates a stopped server; call {@linkcode RtxServer.start}.
@@ -316,16 +353,26 @@ export class RtxServer {
   /** Registers a connection and serves its first stream. */
   #onConnection(conn: QuicServerConnection): void {
     const remote = conn.remote;
+    const host = hostOf(remote);
+    const needsAuth = this.#secret.length > 0;
+    const rec = this.#addresses.get(host);
+    if (needsAuth && rec && rec.blockedUntil > Date.now()) {
+      this.#stats.authBackoffRejected++;
+      this.#refuse(conn, remote, "address backing off after AUTH failures");
+      return;
+    }
+    const maxUnauth = this.#opts.maxUnauthenticated ?? 32;
     const max = this.#opts.maxConnections ?? 256;
-    if (this.#conns.size >= max || !this.listening) {
+    let unauth = 0;
+    if (needsAuth) { for (const c of this.#conns) if (!c.authed) unauth++; }
+    if (needsAuth && unauth >= maxUnauth && this.listening) {
+      this.#stats.unauthenticatedRejected++;
+      this.#refuse(conn, remote, "too many connections waiting for AUTH");
+      return;
+    }
+    if (this.#conns.size - unauth >= max || !this.listening) {
       this.#stats.connectionsRejected++;
-      this.#log.warn("retransmission connection refused: too many", {
-        remote,
-        max,
-      });
-      this.#track(
-        conn.close(CLOSE_CODES.tooManyConnections, "too many connections"),
-      );
+      this.#refuse(conn, remote, "too many connections");
       return;
     }
     const rate = this.#opts.maxRequestsPerSecond ?? 20_000;
@@ -354,6 +401,7 @@ export class RtxServer {
       st.authTimer = setTimeout(() => {
         if (st.authed || st.closing) return;
         this.#stats.authFailures++;
+        this.#authFailed(st.remote);
         this.#log.warn("retransmission connection closed: no AUTH in time", {
           conn: st.id,
           remote,
@@ -361,7 +409,7 @@ export class RtxServer {
         this.#track(
           this.#closeState(st, CLOSE_CODES.authTimeout, "auth timeout"),
         );
-      }, this.#opts.authTimeoutMs ?? 5000);
+      }, this.#opts.authTimeoutMs ?? 2000);
     }
     this.#track(this.#acceptStreams(st));
   }
@@ -463,6 +511,7 @@ export class RtxServer {
         !safeEqual(new TextEncoder().encode(secret), this.#secret)
       ) {
         this.#stats.authFailures++;
+        this.#authFailed(st.remote);
         this.#log.warn("retransmission connection closed: wrong secret", {
           conn: st.id,
           remote: st.remote,
@@ -473,8 +522,22 @@ export class RtxServer {
         return false;
       }
       if (!st.authed) {
+        let authed = 0;
+        for (const c of this.#conns) if (c.authed) authed++;
+        if (authed >= (this.#opts.maxConnections ?? 256)) {
+          this.#stats.connectionsRejected++;
+          this.#track(
+            this.#closeState(
+              st,
+              CLOSE_CODES.tooManyConnections,
+              "too many connections",
+            ),
+          );
+          return false;
+        }
         st.authed = true;
         clearTimeout(st.authTimer);
+        this.#addresses.delete(hostOf(st.remote));
         this.#log.debug("retransmission connection authenticated", {
           conn: st.id,
           remote: st.remote,
@@ -484,6 +547,7 @@ export class RtxServer {
     }
     if (!st.authed) {
       this.#stats.authFailures++;
+      this.#authFailed(st.remote);
       this.#log.warn("retransmission connection closed: expected AUTH first", {
         conn: st.id,
         remote: st.remote,
@@ -538,6 +602,35 @@ export class RtxServer {
     if (full) await flush();
   }
 
+  #refuse(conn: QuicServerConnection, remote: string, why: string): void {
+    this.#refuseLog.emit((suppressed) =>
+      this.#log.warn("retransmission connection refused", {
+        remote,
+        reason: why,
+        suppressed,
+      })
+    );
+    this.#track(conn.close(CLOSE_CODES.tooManyConnections, why));
+  }
+
+  /** Counts an AUTH failure of `remote`'s address; past the limit it backs off. */
+  #authFailed(remote: string): void {
+    const host = hostOf(remote);
+    let rec = this.#addresses.get(host);
+    if (!rec) {
+      if (this.#addresses.size >= MAX_ADDRESS_RECORDS) {
+        this.#addresses.delete(this.#addresses.keys().next().value!);
+      }
+      rec = { failures: 0, blockedUntil: 0, backoffMs: 0 };
+      this.#addresses.set(host, rec);
+    }
+    rec.failures++;
+    if (rec.failures >= (this.#opts.maxAuthFailuresPerAddress ?? 5)) {
+      rec.backoffMs = Math.min(60_000, Math.max(1000, rec.backoffMs * 2));
+      rec.blockedUntil = Date.now() + rec.backoffMs;
+    }
+  }
+
   #protocolError(st: ConnState, why: string): void {
     if (st.closing) return;
     this.#stats.protocolErrors++;
@@ -555,8 +648,14 @@ export class RtxServer {
     batch: Batch,
     flush: () => Promise<void>,
   ): Promise<void> {
-    const { mediaSsrc, seqs } = nack;
+    const { mediaSsrc } = nack;
+    let seqs = nack.seqs;
     const stats = this.#stats;
+    const maxSeqs = this.#opts.maxSeqsPerNack ?? 65536;
+    if (seqs.length > maxSeqs) {
+      stats.nackSeqsClipped += seqs.length - maxSeqs;
+      seqs = seqs.slice(0, maxSeqs);
+    }
     stats.nacksReceived++;
     stats.packetsRequested += seqs.length;
     if (this.#opts.knownSsrc && !this.#opts.knownSsrc(mediaSsrc)) {
@@ -608,4 +707,11 @@ export class RtxServer {
       if (batch.push(navl)) await flush();
     }
   }
+}
+
+/** The address part of `host:port` / `[v6]:port`. */
+function hostOf(remote: string): string {
+  const i = remote.lastIndexOf(":");
+  const h = i > 0 ? remote.slice(0, i) : remote;
+  return h.startsWith("[") && h.endsWith("]") ? h.slice(1, -1) : h;
 }
