@@ -1,0 +1,151 @@
+/**
+ * The edge's SRTP gate on exact bytes with fake time: unknown SSRCs are held
+ * and their keys asked for once (then again after the retry interval); the
+ * KEYS answer releases what was held, decrypted; forged and replayed
+ * packets are counted and dropped; an SSRC the cloud does not know is not
+ * asked about again for a while; everything held is bounded.
+ */
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { SrtpGate } from "../lib/edge/srtp_gate.ts";
+import type { KeysAnswer } from "../lib/rtcp/mod.ts";
+import { newKeyMaterial, SrtpSender } from "../lib/srtp/mod.ts";
+
+const SSRC = 0x0badcafe;
+
+function rtp(seq: number, body: number[]): Uint8Array {
+  const p = new Uint8Array(12 + body.length);
+  const v = new DataView(p.buffer);
+  p[0] = 0x80;
+  p[1] = 100;
+  v.setUint16(2, seq);
+  v.setUint32(8, SSRC);
+  p.set(body, 12);
+  return p;
+}
+
+function sr(): Uint8Array {
+  const p = new Uint8Array(28);
+  const v = new DataView(p.buffer);
+  v.setUint32(0, 0x80c80006);
+  v.setUint32(4, SSRC);
+  return p;
+}
+
+function answerFor(
+  keys: ReturnType<typeof newKeyMaterial>,
+  extra: Partial<KeysAnswer> = {},
+): KeysAnswer {
+  return {
+    ssrc: SSRC,
+    profile: 1,
+    ...keys,
+    roc: 0,
+    highestSeq: 99,
+    streamKey: "live/x",
+    stateTags: [],
+    ...extra,
+  };
+}
+
+Deno.test("gate: held until KEYS, released decrypted; forgeries and replays counted", () => {
+  const asked: number[] = [];
+  const gate = new SrtpGate<string>({ requestKeys: (s) => asked.push(s) });
+  const keys = newKeyMaterial();
+  const tx = new SrtpSender({ ...keys, ssrc: SSRC });
+  const p100 = tx.protectRtp(rtp(100, [1, 2, 3]));
+  const p101 = tx.protectRtp(rtp(101, [4, 5, 6]));
+  const c0 = tx.protectRtcp(sr());
+  deepEqual(gate.inbound(p100, "a", 0), { pass: false, failure: "held" });
+  deepEqual(gate.inbound(c0, "a", 1), { pass: false, failure: "held" });
+  deepEqual(asked, [SSRC], "asked once");
+  equal(gate.nextEventAt(), 500);
+  gate.tick(499);
+  equal(asked.length, 1);
+  gate.tick(500);
+  equal(asked.length, 2, "asked again after the retry interval");
+  const released = gate.keys(SSRC, answerFor(keys), 600);
+  deepEqual(released.map((r) => [...r.bytes]), [
+    [...rtp(100, [1, 2, 3])],
+    [...sr()],
+  ]);
+  equal(gate.pendingSsrcs, 0);
+  const v = gate.inbound(p101, "a", 700);
+  ok(v.pass);
+  deepEqual([...v.bytes], [...rtp(101, [4, 5, 6])]);
+  // Replay and forgery: dropped, counted, per SSRC too.
+  deepEqual(gate.inbound(p101, "a", 701), { pass: false, failure: "replay" });
+  const forged = tx.protectRtp(rtp(1100, [9]));
+  forged[12] ^= 0xff;
+  deepEqual(gate.inbound(forged, "a", 702), { pass: false, failure: "auth" });
+  const bye = new Uint8Array([0x81, 203, 0, 1, 0x0b, 0xad, 0xca, 0xfe]);
+  deepEqual(gate.inbound(bye, "a", 703), {
+    pass: false,
+    failure: "malformed",
+  });
+  equal(gate.stats.authFailures, 1);
+  equal(gate.stats.replays, 1);
+  deepEqual(gate.countsOf(SSRC), { authFailures: 1, replays: 1 });
+  // Repairs are SRTP too; the genuine packet decrypts, a replay does not.
+  const p102 = tx.protectRtp(rtp(102, [7]));
+  deepEqual([...gate.repaired(p102)!], [...rtp(102, [7])]);
+  equal(gate.repaired(p102), undefined);
+  equal(gate.stats.replays, 2);
+});
+
+Deno.test("gate: an SSRC the cloud does not know is dropped and not asked about again for a while", () => {
+  const asked: number[] = [];
+  const gate = new SrtpGate({
+    requestKeys: (s) => asked.push(s),
+    unknownMs: 1000,
+  });
+  const garbage = new Uint8Array(40);
+  garbage[0] = 0x80;
+  garbage[1] = 100;
+  new DataView(garbage.buffer).setUint32(8, 77);
+  equal(gate.inbound(garbage, 0, 0).pass, false);
+  equal(gate.keys(77, null, 10).length, 0);
+  equal(gate.stats.keysUnknown, 1);
+  equal(gate.stats.heldDropped, 1);
+  deepEqual(gate.inbound(garbage, 0, 20), { pass: false, failure: "unknown" });
+  equal(asked.length, 1);
+  gate.tick(1010);
+  deepEqual(gate.inbound(garbage, 0, 1011), { pass: false, failure: "held" });
+  equal(asked.length, 2);
+  // A plain-RTP answer (cloud srtp: false) is refused by an SRTP edge.
+  equal(
+    gate.keys(
+      77,
+      { ...answerFor(newKeyMaterial()), ssrc: 77, profile: 0 },
+      1100,
+    )
+      .length,
+    0,
+  );
+  equal(gate.stats.keysRefused, 1);
+});
+
+Deno.test("gate: bounded — SSRCs, datagrams per SSRC, requests per second, waiting time", () => {
+  const asked: number[] = [];
+  const gate = new SrtpGate({
+    requestKeys: (s) => asked.push(s),
+    maxPendingSsrcs: 4,
+    maxHeldPerSsrc: 8,
+    maxRequestsPerSecond: 10,
+    pendingTimeoutMs: 2000,
+  });
+  const pkt = (ssrc: number) => {
+    const p = new Uint8Array(30);
+    p[0] = 0x80;
+    p[1] = 100;
+    new DataView(p.buffer).setUint32(8, ssrc);
+    return p;
+  };
+  for (let i = 0; i < 1000; i++) gate.inbound(pkt(1000 + i), 0, 0);
+  equal(gate.pendingSsrcs, 4);
+  equal(asked.length, 10, "10 requests per second at most");
+  equal(gate.stats.heldDropped, 996);
+  for (let i = 0; i < 20; i++) gate.inbound(pkt(1999), 0, 1);
+  equal(gate.stats.heldDropped, 996 + 13); // 21 held for 1999, 8 kept
+  gate.tick(2000);
+  equal(gate.pendingSsrcs, 0, "given up after pendingTimeoutMs");
+});
