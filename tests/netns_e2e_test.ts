@@ -14,7 +14,7 @@
  * API request runs inside the namespaces; the test reads their files.
  *
  * Publish 1 (`live/p1`): 5 % loss on every edge, a player per edge, two raw
- * recorders. Publish 2 (`live/p2`): 20 % loss on e1; 5 % on e2 and its QUIC
+ * recorders, and ffmpeg reading e1's LL-HLS playlist (issue 13). Publish 2 (`live/p2`): 20 % loss on e1; 5 % on e2 and its QUIC
  * link to the cloud cut for a few seconds mid-stream; e3 loses exactly the
  * stream's first RTP packet (which no gap reveals).
  *
@@ -415,6 +415,52 @@ async function cutQuic(topo: Topology, host: string): Promise<QuicCut> {
   };
 }
 
+/**
+ * Reads `key`'s LL-HLS playlist on `host`'s edge (`edge.hls_addr`, :7002)
+ * with ffmpeg to its ENDLIST, decoding every frame into `out` (framecrc).
+ * The first playlist request starts the edge's segmenter; it is retried
+ * (with a deadline) until the edge knows the stream.
+ */
+async function readHls(
+  topo: Topology,
+  host: string,
+  key: string,
+  out: string,
+): Promise<NetnsProcess> {
+  const url = `http://127.0.0.1:7002/${key}.m3u8`;
+  const deadline = Date.now() + 20_000;
+  while (true) {
+    const r = await topo.exec(host, "curl", [
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "--max-time",
+      "12",
+      url,
+    ], { check: false });
+    if (r.stdout.trim() === "200") break;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `expected ${url} on ${host} to answer 200, last got ${r.stdout}`,
+      );
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return topo.spawn(host, "ffmpeg", [
+    "-hide_banner",
+    "-v",
+    "error",
+    "-nostdin",
+    "-i",
+    url,
+    "-f",
+    "framecrc",
+    out,
+  ], { stdout: "null" });
+}
+
 function publish(topo: Topology, key: string): NetnsProcess {
   return topo.spawn(
     "cloud",
@@ -706,6 +752,8 @@ Deno.test({
       console.log(`[${since()}] nodes up; publishing live/p1`);
       const watch1 = EDGES.map((h) => new EdgeWatch(topo, h, "live/p1"));
       const ff1 = publish(topo, "live/p1");
+      const hlsOut = `${dir}/p1_e1_hls.framecrc`;
+      const hls1 = readHls(topo, "e1", "live/p1", hlsOut);
       const [raw1, raw2, ...end1] = await Promise.all([
         ...raw.map((p) => p.nextJson(40_000)),
         ...players1.map(async (p) => {
@@ -715,6 +763,8 @@ Deno.test({
         }),
       ]);
       await exitedOk(ff1, "ffmpeg publishing live/p1");
+      const hlsReader = await hls1;
+      const hlsStatus = await hlsReader.status;
       const [cloudEnd1, ...edgeEnd1] = await Promise.all([
         cloud.log.waitFor(/stream ended key=live\/p1 /, 10_000),
         ...EDGES.map((h) =>
@@ -775,6 +825,31 @@ Deno.test({
               equal(keys[k], recKeys1[k], `${who}: tag ${k}`);
             }
           }
+        },
+      });
+
+      await step({
+        name:
+          "issue 13: LL-HLS at 5 % loss: ffmpeg decodes e1's playlist with 0 errors, >= 95 % of the frames",
+        fn: async () => {
+          equal(
+            hlsReader.stderrText().trim(),
+            "",
+            "expected ffmpeg to decode the HLS output without an error",
+          );
+          equal(hlsStatus.code, 0, "expected the HLS reader to exit 0");
+          const lines = (await Deno.readTextFile(hlsOut)).split("\n");
+          const video = lines.filter((l) => l.startsWith("0,")).length;
+          const audio = lines.filter((l) => l.startsWith("1,")).length;
+          console.log(
+            `  e1 LL-HLS at 5 % loss: ${video} video frames, ${audio} audio frames decoded, 0 errors`,
+          );
+          ok(
+            video >= 0.95 * CLIP_SECONDS * FPS,
+            `expected >= 95 % of ${
+              CLIP_SECONDS * FPS
+            } video frames, got ${video}`,
+          );
         },
       });
 
