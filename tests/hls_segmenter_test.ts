@@ -91,8 +91,15 @@ Deno.test("playlist: tag order, attributes, part/segment durations, MSN continui
     "#EXT-X-MEDIA-SEQUENCE:0",
     "#EXT-X-DISCONTINUITY-SEQUENCE:0",
     '#EXT-X-MAP:URI="movie/init1.mp4"',
-    "#EXTINF:1.000,",
+    "#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:00.000Z",
   ]);
+  // the wall clock of each segment's first sample (here now = timestamp)
+  deepEqual(
+    l.filter((x) => x.startsWith("#EXT-X-PROGRAM-DATE-TIME:")).map((x) =>
+      Date.parse(x.slice(25))
+    ),
+    [0, 1000, 2000, 3000, 4000],
+  );
   const extinf = l.filter((x) => x.startsWith("#EXTINF:"));
   deepEqual(extinf, [
     "#EXTINF:1.000,",
@@ -357,4 +364,15 @@ Deno.test("ffmpeg FLV → segmenter → VOD playlist on disk: ffmpeg decodes eve
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("PROGRAM-DATE-TIME: a burst of cached tags takes the clock of the newest one", () => {
+  const seg = new HlsSegmenter();
+  // 2.5 s of tags handed over at once at wall clock 10 000 (a cached GOP)
+  for (const t of stream({ seconds: 2.5 })) seg.push(t, 10_000);
+  const pdt = lines(renderPlaylist(seg.view()))
+    .filter((x) => x.startsWith("#EXT-X-PROGRAM-DATE-TIME:"))
+    .map((x) => Date.parse(x.slice(25)));
+  // the last video frame (2480 ms) arrived at 10 000: media 0 = 7 520
+  deepEqual(pdt.slice(1), [7520 + 1000, 7520 + 2000]);
 });

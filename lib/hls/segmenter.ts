@@ -60,6 +60,12 @@ export interface HlsSegment {
   durationMs: number;
   /** Starts with a keyframe. */
   independent: boolean;
+  /** Media time (ms, FLV timestamps) of its first sample. */
+  startDts: number;
+  /** Wall clock (ms) at media time 0 for this publish (shared, refined as
+   * live samples come): `clock.value + startDts` is the wall-clock time of
+   * the first sample (`#EXT-X-PROGRAM-DATE-TIME`). */
+  clock: { value: number };
   /** The whole segment, once complete. */
   bytes?: Uint8Array;
 }
@@ -113,6 +119,9 @@ export class HlsSegmenter {
   #discontinuitySeq = 0;
   #pendingDiscontinuity = false;
   #started = false;
+  /** Wall clock at media time 0: the least `now − dts` seen since the last
+   * discontinuity (a burst of cached tags arrives late; live tags on time). */
+  #clock: { value: number } | undefined;
   #segStart = 0;
   #partStart = 0;
   #partIndependent = true;
@@ -241,6 +250,12 @@ export class HlsSegmenter {
     const video = this.#frag.hasVideo;
     const main = video ? m.kind === "video" : m.kind === "audio";
     const sync = m.kind === "audio" || m.sync;
+    if (main) {
+      if (this.#clock === undefined) this.#clock = { value: now - m.dts };
+      else if (now - m.dts < this.#clock.value) {
+        this.#clock.value = now - m.dts;
+      }
+    }
     if (!this.#started) {
       if (!main || (video && !sync)) {
         this.#stats.skipped++;
@@ -296,6 +311,7 @@ export class HlsSegmenter {
     this.#flush(now);
     if (forgetConfig) this.#frag = new FlvFragmenter();
     this.#pendingDiscontinuity ||= this.#nextMsn > 0;
+    this.#clock = undefined;
     this.#onChange?.();
   }
 
@@ -334,6 +350,8 @@ export class HlsSegmenter {
       parts: [],
       durationMs: 0,
       independent,
+      startDts: dts,
+      clock: this.#clock ?? { value: 0 },
     };
     this.#pendingDiscontinuity = false;
     this.#segStart = dts;
@@ -415,7 +433,8 @@ export interface RenderOptions {
 }
 
 /**
- * The media playlist text: LL-HLS tags (`EXT-X-SERVER-CONTROL`,
+ * The media playlist text (each segment with `#EXT-X-PROGRAM-DATE-TIME`,
+ * the wall clock its first sample reached this node): LL-HLS tags (`EXT-X-SERVER-CONTROL`,
  * `EXT-X-PART-INF`, `EXT-X-PART` for the last three target durations,
  * `EXT-X-PRELOAD-HINT`) around a classic segment list that players without
  * LL-HLS play as is; with `skip`, a delta update (`EXT-X-SKIP`).
@@ -463,6 +482,11 @@ export function renderPlaylist(
       lines.push(`#EXT-X-MAP:URI="${pre}init${s.initId}.mp4"`);
       initId = s.initId;
     }
+    lines.push(
+      `#EXT-X-PROGRAM-DATE-TIME:${
+        new Date(s.clock.value + s.startDts).toISOString()
+      }`,
+    );
     if (untilEnd[i] <= 3 * target * 1000 || s === m.current) {
       for (const p of s.parts) {
         lines.push(

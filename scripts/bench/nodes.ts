@@ -208,6 +208,8 @@ export interface EdgeOptions {
   cpuProfDir?: string;
   /** Extra `deno run` flags (e.g. `--inspect=…` for diagnosis). */
   denoFlags?: string[];
+  /** HLS listen address (`edge.hls_addr`); default `""`: HLS only on the FLV port. */
+  hlsAddr?: string;
 }
 
 /** Starts a flvcast edge and waits until its API answers. */
@@ -228,6 +230,7 @@ export async function startEdge(o: EdgeOptions): Promise<ServerProc> {
       `  cloud_quic_addr: "${o.cloudQuic}"`,
       `  cloud_fingerprint: "${o.fingerprint}"`,
       `  latency_ms: ${o.latencyMs}`,
+      `  hls_addr: "${o.hlsAddr ?? ""}"`,
       "",
     ].join("\n"),
   );
