@@ -1,7 +1,8 @@
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { encodeTag, type FlvTag } from "../lib/flv/mod.ts";
 import type { RtpPacket } from "../lib/rtp/mod.ts";
-import { JitterBuffer, looksLikeTagStart } from "../lib/edge/mod.ts";
+import { JitterBuffer } from "../lib/edge/mod.ts";
+import { looksLikeTagStart } from "../lib/rtp/mod.ts";
 
 // --- synthetic stream ------------------------------------------------------
 

@@ -1,6 +1,6 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { FlvTag } from "../lib/flv/mod.ts";
-import { StreamHub } from "../lib/http/mod.ts";
+import { StreamHub } from "../lib/hub/mod.ts";
 import { HlsService, parseHlsPath } from "../lib/hls/mod.ts";
 
 const fromHex = (s: string) =>

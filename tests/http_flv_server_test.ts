@@ -3,9 +3,9 @@ import { type FlvTag, isKeyframe, isSequenceHeader } from "../lib/flv/mod.ts";
 import {
   FlvHttpServer,
   PlayerQueue,
-  StreamHub,
   streamKeyFromPath,
 } from "../lib/http/mod.ts";
+import { StreamHub } from "../lib/hub/mod.ts";
 import {
   AAC_SEQ,
   audioFrame,

@@ -32,12 +32,8 @@ import {
 } from "../lib/flv/mod.ts";
 import { generateSelfSigned } from "../lib/quic/mod.ts";
 import { parseRtcp } from "../lib/rtcp/mod.ts";
-import {
-  isRtcp,
-  parseRtp,
-  type RtpPacket,
-  TagAssembler,
-} from "../lib/rtp/mod.ts";
+import { isRtcp, parseRtp, type RtpPacket } from "../lib/rtp/mod.ts";
+import { tagsOfPackets } from "./support/rtp_receiver.ts";
 import { lavfiPublishArgs, probe } from "./support/media.ts";
 import {
   createTopology,
@@ -806,19 +802,14 @@ Deno.test({
               sent1,
               `${who}: expected every RTP packet the cloud sent`,
             );
-            const asm = new TagAssembler();
-            const tags: FlvTag[] = [];
-            for (let k = 0; k < packets.length; k++) {
-              if (k > 0) {
-                equal(
-                  packets[k].sequence,
-                  (packets[k - 1].sequence + 1) & 0xffff,
-                  `${who}: expected consecutive sequence numbers at packet ${k}`,
-                );
-              }
-              const tag = asm.push(packets[k]);
-              if (tag) tags.push(tag);
+            for (let k = 1; k < packets.length; k++) {
+              equal(
+                packets[k].sequence,
+                (packets[k - 1].sequence + 1) & 0xffff,
+                `${who}: expected consecutive sequence numbers at packet ${k}`,
+              );
             }
+            const tags = tagsOfPackets(packets);
             const keys = await tagKeys(tags);
             equal(keys.length, recKeys1.length, `${who}: tag count`);
             for (let k = 0; k < keys.length; k++) {

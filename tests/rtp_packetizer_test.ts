@@ -1,10 +1,15 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
-import { encodeTag, type FlvTag } from "../lib/flv/mod.ts";
 import {
+  encodeFileTag,
+  encodeTag,
+  fileTagBytes,
+  type FlvTag,
+} from "../lib/flv/mod.ts";
+import {
+  assembleTag,
   parseRtp,
   RTP_HEADER_SIZE,
   RtpPacketizer,
-  TagAssembler,
 } from "../lib/rtp/mod.ts";
 
 function bytes(n: number, seed = 1): Uint8Array {
@@ -175,7 +180,7 @@ Deno.test("packetizer: random initial sequence and option validation", () => {
   equal(pk.packetsSent, 0);
 });
 
-Deno.test("property: random tags -> packets -> TagAssembler gives the same tags", () => {
+Deno.test("property: random tags -> packets -> assembleTag gives the same tags, framed for files", () => {
   const seed = Date.now() >>> 0;
   let x = seed || 1;
   const rnd = () => {
@@ -191,7 +196,6 @@ Deno.test("property: random tags -> packets -> TagAssembler gives the same tags"
       payloadSize,
       initialSequence: 65535 - Math.floor(rnd() * 30), // wraps within 40 tags
     });
-    const asm = new TagAssembler();
     let wrapped = false;
     let ts = Math.floor(rnd() * 2 ** 32);
     for (let i = 0; i < 40; i++) {
@@ -204,20 +208,21 @@ Deno.test("property: random tags -> packets -> TagAssembler gives the same tags"
       };
       ts = (ts + Math.floor(rnd() * 100)) % 2 ** 32;
       const seqBefore = pk.nextSequence;
-      const out: FlvTag[] = [];
-      for (const d of pk.packetize(tag)) {
-        const t = asm.push(parseRtp(d));
-        if (t) out.push(t);
-      }
+      const packets = pk.packetize(tag).map(parseRtp);
       if (pk.nextSequence < seqBefore) wrapped = true;
-      equal(out.length, 1, `seed ${seed} round ${round} tag ${i}`);
-      equal(out[0].type, tag.type);
-      equal(out[0].timestamp, tag.timestamp);
-      deepEqual(out[0].data, tag.data, `seed ${seed} round ${round} tag ${i}`);
+      const where = `seed ${seed} round ${round} tag ${i}`;
+      deepEqual(
+        packets.map((p) => p.marker),
+        packets.map((_, k) => k === packets.length - 1),
+        `${where}: marker on the last packet only`,
+      );
+      const out = assembleTag(packets.map((p) => p.payload));
+      equal(out.type, tag.type, where);
+      equal(out.timestamp, tag.timestamp, where);
+      deepEqual(out.data, tag.data, where);
+      deepEqual(fileTagBytes(out), encodeFileTag(tag), where);
     }
     equal(wrapped, true, `seed ${seed}`);
-    equal(asm.tagsDropped, 0);
-    equal(asm.tagsAssembled, 40);
   }
 });
 
@@ -226,89 +231,25 @@ function packets(tags: FlvTag[], payloadSize: number, seq = 65530) {
   return tags.map((t) => pk.packetize(t).map(parseRtp));
 }
 
-Deno.test("assembler: a gap drops the partial tag, next tag is clean", () => {
-  const tags: FlvTag[] = [0, 1, 2].map((i) => ({
-    type: 9,
-    timestamp: i * 40,
-    data: bytes(500, i + 1),
-  }));
-  const [a, b, c] = packets(tags, 100);
-  const asm = new TagAssembler();
-  const got: FlvTag[] = [];
-  const feed = (ps: ReturnType<typeof parseRtp>[]) => {
-    for (const p of ps) {
-      const t = asm.push(p);
-      if (t) got.push(t);
-    }
-  };
-  feed(a);
-  feed(b.slice(0, 2)); // then lose b[2]
-  feed(b.slice(3, 4));
-  equal(asm.tagsDropped, 1);
-  equal(asm.lastDropReason, "gap");
-  feed(b.slice(4)); // the rest of b (from mid-tag) fails validation
-  equal(asm.tagsDropped, 2);
-  equal(asm.lastDropReason, "invalid");
-  feed(c);
-  deepEqual(got.map((t) => t.timestamp), [0, 80]);
-  deepEqual(got[1].data, tags[2].data);
+Deno.test("assembleTag: the framed bytes are built once and shared (no copy per consumer)", () => {
+  const tag: FlvTag = { type: 9, timestamp: 80, data: bytes(2500, 3) };
+  const [ps] = packets([tag], 1000);
+  equal(ps.length, 3);
+  const out = assembleTag(ps.map((p) => p.payload));
+  const framed = fileTagBytes(out);
+  equal(framed.length, 11 + 2500 + 4);
+  equal(out.data.buffer, framed.buffer, "data is a view into the framing");
+  equal(fileTagBytes(out), framed);
 });
 
-Deno.test("assembler: starting mid-tag drops it as invalid; reset() resyncs", () => {
-  const tags: FlvTag[] = [0, 1].map((i) => ({
-    type: 8,
-    timestamp: i,
-    data: bytes(300, i + 7),
-  }));
-  const [a, b] = packets(tags, 64);
-  const asm = new TagAssembler();
-  for (const p of a.slice(2)) equal(asm.push(p), undefined);
-  equal(asm.lastDropReason, "invalid");
-  let last: FlvTag | undefined;
-  for (const p of b) last = asm.push(p);
-  deepEqual(last?.data, tags[1].data);
-  // reset in the middle of a tag
-  asm.push(a[0]);
-  asm.reset();
-  equal(asm.lastDropReason, "reset");
-  equal(asm.inProgress, false);
-  for (const p of b) last = asm.push(p);
-  deepEqual(last?.data, tags[1].data);
-});
-
-Deno.test("assembler: timestamp mismatch and oversize are dropped", () => {
-  const asm = new TagAssembler({ maxTagBytes: 200 });
-  const [big] = packets([{ type: 9, timestamp: 3, data: bytes(400) }], 100);
-  for (const p of big) equal(asm.push(p), undefined);
-  equal(asm.lastDropReason, "oversize");
-  equal(asm.tagsDropped, 1);
-  equal(asm.inProgress, false);
-  const [ok] = packets([{ type: 9, timestamp: 3, data: bytes(100) }], 100);
-  const forged = { ...ok[0], timestamp: ok[0].timestamp + 1 };
-  equal(asm.push(forged), undefined); // first fragment, not complete
-  equal(asm.push(ok[1]), undefined); // timestamp differs from the tag start
-  equal(asm.lastDropReason, "invalid"); // fragment 1 alone does not decode
-  // one packet whose RTP ts disagrees with the tag's timestamp
-  const [one] = packets([{ type: 9, timestamp: 3, data: bytes(10) }], 100);
-  equal(asm.push({ ...one[0], timestamp: 1 }), undefined);
-  equal(asm.lastDropReason, "invalid");
-  equal(asm.push(one[0])?.timestamp, 3);
-});
-
-Deno.test("assembler: a flood of empty payloads without marker stays bounded", () => {
-  const asm = new TagAssembler();
-  const payload = new Uint8Array(0);
-  for (let i = 0; i < 70_000; i++) {
-    asm.push({
-      marker: false,
-      payloadType: 100,
-      sequence: i & 0xffff,
-      timestamp: 0,
-      ssrc: 1,
-      payload,
-    });
-  }
-  equal(asm.lastDropReason, "oversize");
-  equal(asm.tagsDropped, 1);
-  equal(asm.pendingBytes, 0);
+Deno.test("assembleTag: a tag missing a fragment, or started mid-tag, is refused", () => {
+  const tag: FlvTag = { type: 9, timestamp: 0, data: bytes(500, 1) };
+  const [ps] = packets([tag], 100);
+  const payloads = ps.map((p) => p.payload);
+  throws(
+    () => assembleTag([...payloads.slice(0, 2), ...payloads.slice(3)]),
+    /FLV tag length: header says 511 bytes/,
+  );
+  throws(() => assembleTag(payloads.slice(2)), RangeError);
+  throws(() => assembleTag([]), /expected at least 15 bytes, got 4/);
 });

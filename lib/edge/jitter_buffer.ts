@@ -16,7 +16,6 @@
  * @module
  */
 import {
-  decodeTag,
   type FlvTag,
   isKeyframe,
   isSequenceHeader,
@@ -24,101 +23,24 @@ import {
   TAG_SCRIPT,
   TAG_VIDEO,
 } from "../flv/mod.ts";
-import { type RtpPacket, seqDiff } from "../rtp/mod.ts";
-
-/** Options for {@linkcode JitterBuffer}. */
-export interface JitterBufferOptions {
-  /** Reorder + repair budget: how long after a gap is seen the buffer waits
-   * for the missing packet before dropping its tag. Default 200. */
-  latencyMs?: number;
-  /** A gap younger than this is assumed to be reordering and is not NACKed
-   * yet. Default `min(20, latencyMs / 10)`. */
-  reorderGraceMs?: number;
-  /** Round-trip time to the retransmission server until
-   * {@linkcode JitterBuffer.updateRtt} says otherwise. Default 30. */
-  initialRttMs?: number;
-  /** Lower bound of the interval between two NACKs of one packet. Default 20. */
-  minRetryMs?: number;
-  /** At most this many NACKs per missing packet. Default 8. */
-  maxNacksPerPacket?: number;
-  /** Window in packets (rounded up to a power of two). Default 2048. */
-  maxPackets?: number;
-  /** Window in payload bytes; past it the oldest incomplete tag is given up.
-   * Default 8 MiB. */
-  maxBytes?: number;
-  /** A sequence jump this large (either way) is only believed when the next
-   * packet follows it (RFC 3550 A.1 probation). Default 3000. */
-  maxDropout?: number;
-}
-
-/** Where a pushed packet came from. */
-export type PacketSource = "udp" | "rtx";
-
-/** Counters of one {@linkcode JitterBuffer}; all only ever grow. */
-export interface JitterStats {
-  /** Distinct packets accepted from the primary (UDP) path. */
-  received: number;
-  /** Packets from UDP that filled a gap (arrived after a later packet). */
-  reordered: number;
-  /** Packets already buffered or already delivered. */
-  duplicates: number;
-  /** Packets behind the window or for a sequence already given up. */
-  late: number;
-  /** Distinct sequence numbers that were NACKed at least once. */
-  lost: number;
-  /** NACK requests issued (retries included). */
-  nacked: number;
-  /** Distinct packets accepted from retransmission. */
-  recovered: number;
-  /** Sequence numbers given up (never received in time). */
-  unrecoverable: number;
-  /** Incomplete or corrupt tags dropped whole. */
-  tagsDropped: number;
-  /** Video tags withheld while waiting for a keyframe after a drop or at
-   * start. */
-  tagsSkipped: number;
-  /** Tags released in order. */
-  tagsOut: number;
-  /** Packets far outside the window (held on probation, then discarded). */
-  outOfWindow: number;
-  /** Times the stream's SSRC changed (republish) or its sequence jumped. */
-  resyncs: number;
-}
-
-interface Miss {
-  detectedAt: number;
-  nacks: number;
-  lastNackAt: number;
-  unavailable: boolean;
-  /** A guess (before the first packet of a fresh stream): not counted as
-   * lost or unrecoverable when the sender never had it. */
-  probe: boolean;
-}
+import {
+  assembleTag,
+  looksLikeTagStart,
+  type RtpPacket,
+  seqDiff,
+} from "../rtp/mod.ts";
+import { MissingPackets } from "./missing_packets.ts";
+import type {
+  JitterBufferOptions,
+  JitterStats,
+  PacketSource,
+} from "./jitter_types.ts";
 
 type SyncState = "unknown" | "start" | "discard";
 
 const HIST_DELIVERED = 1;
 const HIST_GIVEN_UP = 2;
 const RECENT_SSRCS = 4;
-
-/**
- * Whether `payload` plausibly begins an FLV tag: a known type, stream id 0,
- * and a data size consistent with the marker bit (a one-packet tag fills the
- * packet exactly; a first fragment is shorter than the tag).
- */
-export function looksLikeTagStart(
-  payload: Uint8Array,
-  marker: boolean,
-): boolean {
-  if (payload.length < 11) return false;
-  const type = payload[0];
-  if (type !== TAG_AUDIO && type !== TAG_VIDEO && type !== TAG_SCRIPT) {
-    return false;
-  }
-  if (payload[8] !== 0 || payload[9] !== 0 || payload[10] !== 0) return false;
-  const total = 11 + ((payload[1] << 16) | (payload[2] << 8) | payload[3]);
-  return marker ? total === payload.length : total > payload.length;
-}
 
 function nextPow2(n: number): number {
   let p = 1;
@@ -143,11 +65,8 @@ function nextPow2(n: number): number {
  * ```
  */
 export class JitterBuffer {
-  #latency: number;
   #grace: number;
   #rtt: number;
-  #minRetry: number;
-  #maxNacks: number;
   #size: number;
   #mask: number;
   #maxBytes: number;
@@ -157,7 +76,7 @@ export class JitterBuffer {
   #slotSeq: Int32Array;
   #hist: Uint8Array;
   #histSeq: Int32Array;
-  #missing = new Map<number, Miss>();
+  #missing: MissingPackets;
 
   #ssrc: number | undefined;
   #oldSsrcs: number[] = [];
@@ -174,6 +93,8 @@ export class JitterBuffer {
   #candidate: RtpPacket | undefined;
   #anchor: number | undefined;
   #probeStart = 0;
+  /** Latest `now` of a drain: deadlines up to it are applied. */
+  #drainedAt = -Infinity;
 
   #stats: JitterStats = {
     received: 0,
@@ -193,16 +114,20 @@ export class JitterBuffer {
 
   /** Creates an empty buffer; the first packet pushed sets the SSRC. */
   constructor(options: JitterBufferOptions = {}) {
-    this.#latency = options.latencyMs ?? 200;
-    if (!(this.#latency >= 0)) {
+    const latency = options.latencyMs ?? 200;
+    if (!(latency >= 0)) {
       throw new RangeError(
         `latencyMs must be >= 0, received ${options.latencyMs}`,
       );
     }
-    this.#grace = options.reorderGraceMs ?? Math.min(20, this.#latency / 10);
+    this.#grace = options.reorderGraceMs ?? Math.min(20, latency / 10);
     this.#rtt = options.initialRttMs ?? 30;
-    this.#minRetry = options.minRetryMs ?? 20;
-    this.#maxNacks = options.maxNacksPerPacket ?? 8;
+    this.#missing = new MissingPackets({
+      latencyMs: latency,
+      graceMs: this.#grace,
+      minRetryMs: options.minRetryMs ?? 20,
+      maxNacks: options.maxNacksPerPacket ?? 8,
+    });
     const maxPackets = options.maxPackets ?? 2048;
     if (!(maxPackets >= 2 && maxPackets <= 16384)) {
       throw new RangeError(
@@ -283,7 +208,7 @@ export class JitterBuffer {
       const k = Math.min(this.#probeStart, this.#size - 1);
       this.#probeStart = 0;
       for (let i = k; i >= 1; i--) {
-        this.#missing.set((seq - i) & 0xffff, this.#newMiss(now, true));
+        this.#missing.add((seq - i) & 0xffff, now, true);
       }
       this.#head = (seq - k) & 0xffff;
     }
@@ -297,7 +222,7 @@ export class JitterBuffer {
           s !== this.#head;
           s = (s + 1) & 0xffff
         ) {
-          this.#missing.set(s, this.#newMiss(now));
+          this.#missing.add(s, now);
         }
         this.#head = seq;
         this.#sync = "unknown";
@@ -330,10 +255,7 @@ export class JitterBuffer {
    * them now. Returns the tags this releases.
    */
   markUnavailable(seqs: Iterable<number>, now: number): FlvTag[] {
-    for (const seq of seqs) {
-      const m = this.#missing.get(seq & 0xffff);
-      if (m) m.unavailable = true;
-    }
+    for (const seq of seqs) this.#missing.markUnavailable(seq & 0xffff);
     return this.#drain(now);
   }
 
@@ -344,30 +266,7 @@ export class JitterBuffer {
    * Each returned number counts as one NACK.
    */
   nacks(now: number): number[] {
-    const out: number[] = [];
-    const retry = Math.max(this.#minRetry, this.#rtt * 1.5);
-    for (const [seq, m] of this.#missing) {
-      if (m.unavailable) continue;
-      const deadline = m.detectedAt + this.#latency;
-      if (now >= deadline) continue;
-      if (m.nacks === 0) {
-        // A probe is asked at once: the whole start waits for the answer.
-        if (!m.probe) {
-          if (now < m.detectedAt + this.#grace) continue;
-          this.#stats.lost++;
-        }
-      } else if (
-        m.nacks >= this.#maxNacks || now - m.lastNackAt < retry ||
-        now + this.#rtt / 2 > deadline
-      ) {
-        continue;
-      }
-      m.nacks++;
-      m.lastNackAt = now;
-      this.#stats.nacked++;
-      out.push(seq);
-    }
-    return out;
+    return this.#missing.due(now, this.#rtt, this.#stats);
   }
 
   /**
@@ -393,7 +292,7 @@ export class JitterBuffer {
       packetCount <= this.#size
     ) {
       for (let s = this.#anchor; s !== this.#head; s = (s + 1) & 0xffff) {
-        if (!this.#missing.has(s)) this.#missing.set(s, this.#newMiss(now));
+        if (!this.#missing.has(s)) this.#missing.add(s, now);
       }
       this.#head = this.#anchor;
       this.#sync = "unknown";
@@ -403,7 +302,7 @@ export class JitterBuffer {
     const d = seqDiff(expected, this.#high);
     if (d <= 0 || seqDiff(expected, this.#head) >= this.#size) return [];
     for (let i = 1; i <= d; i++) {
-      this.#missing.set((this.#high + i) & 0xffff, this.#newMiss(now));
+      this.#missing.add((this.#high + i) & 0xffff, now);
     }
     this.#high = expected;
     return this.#drain(now);
@@ -425,27 +324,21 @@ export class JitterBuffer {
     return this.#drain(now);
   }
 
-  /** The earliest time at which {@linkcode poll} or {@linkcode nacks} has
-   * something to do, or `undefined` when it only waits for packets. */
+  /**
+   * The earliest time at which {@linkcode poll} or {@linkcode nacks} has
+   * something to do, or `undefined` when it only waits for packets: what an
+   * event-driven shell arms its timer with. Deadlines already applied (by a
+   * call at a later `now`) and NACKs that can no longer arrive in time are
+   * not events, so a shell that calls `poll` then `nacks` at the returned
+   * time never spins.
+   */
   nextEventAt(): number | undefined {
-    let next: number | undefined;
+    let next = this.#missing.nextEventAt(this.#drainedAt, this.#rtt);
     if (this.#started && !this.#advancedAny && this.#count() > 0) {
-      next = this.#startAt + this.#grace;
+      const t = this.#startAt + this.#grace;
+      if (t > this.#drainedAt && t < next) next = t;
     }
-    const retry = Math.max(this.#minRetry, this.#rtt * 1.5);
-    for (const m of this.#missing.values()) {
-      const deadline = m.unavailable ? 0 : m.detectedAt + this.#latency;
-      let t = deadline;
-      if (m.nacks === 0) t = Math.min(t, m.detectedAt + this.#grace);
-      else if (
-        m.nacks < this.#maxNacks &&
-        m.lastNackAt + retry + this.#rtt / 2 <= deadline
-      ) {
-        t = Math.min(t, m.lastNackAt + retry);
-      }
-      if (next === undefined || t < next) next = t;
-    }
-    return next;
+    return next === Infinity ? undefined : next;
   }
 
   /** Forgets everything buffered (counters are kept); the next packet starts
@@ -456,16 +349,6 @@ export class JitterBuffer {
 
   #count(): number {
     return this.#started ? seqDiff(this.#high, this.#head) + 1 : 0;
-  }
-
-  #newMiss(now: number, probe = false): Miss {
-    return {
-      detectedAt: now,
-      nacks: 0,
-      lastNackAt: 0,
-      unavailable: false,
-      probe,
-    };
   }
 
   #store(
@@ -481,11 +364,11 @@ export class JitterBuffer {
     this.#buffered++;
     if (source === "rtx") this.#stats.recovered++;
     else this.#stats.received++;
-    if (this.#missing.delete(seq)) {
+    if (this.#missing.delete(seq) !== undefined) {
       if (source === "udp") this.#stats.reordered++;
     } else if (seqDiff(seq, this.#high) > 0) {
       for (let s = (this.#high + 1) & 0xffff; s !== seq; s = (s + 1) & 0xffff) {
-        this.#missing.set(s, this.#newMiss(now));
+        this.#missing.add(s, now);
       }
       this.#high = seq;
     }
@@ -531,12 +414,6 @@ export class JitterBuffer {
     this.#probeStart = 0;
   }
 
-  #expired(seq: number, now: number): boolean {
-    const m = this.#missing.get(seq);
-    return m === undefined || m.unavailable ||
-      now >= m.detectedAt + this.#latency;
-  }
-
   /** Moves the head by one sequence number, recording what happened to it. */
   #advance(): RtpPacket | undefined {
     const seq = this.#head;
@@ -554,11 +431,7 @@ export class JitterBuffer {
       this.#hist[slot] = HIST_DELIVERED;
     } else {
       this.#hist[slot] = HIST_GIVEN_UP;
-      const m = this.#missing.get(seq);
-      if (m) {
-        this.#missing.delete(seq);
-        if (!m.probe) this.#stats.unrecoverable++;
-      }
+      if (this.#missing.delete(seq) === "miss") this.#stats.unrecoverable++;
     }
     this.#histSeq[slot] = seq;
     this.#head = (seq + 1) & 0xffff;
@@ -593,6 +466,7 @@ export class JitterBuffer {
   }
 
   #drain(now: number): FlvTag[] {
+    if (now > this.#drainedAt) this.#drainedAt = now;
     const out: FlvTag[] = [];
     // Hold the very first packets for the reorder grace, so an earlier packet
     // arriving just after them still counts as the start.
@@ -625,7 +499,7 @@ export class JitterBuffer {
           this.#emit(k + 1, out);
           continue;
         }
-        if (blocked >= 0 && this.#expired(blocked, now)) {
+        if (blocked >= 0 && this.#missing.expired(blocked, now)) {
           this.#enterDiscard(head);
           continue;
         }
@@ -633,7 +507,7 @@ export class JitterBuffer {
       }
       // "unknown" (joining mid-stream) or "discard" (inside a broken tag).
       if (head === undefined) {
-        if (!this.#expired(this.#head, now)) break;
+        if (!this.#missing.expired(this.#head, now)) break;
         this.#advance();
         continue;
       }
@@ -654,31 +528,14 @@ export class JitterBuffer {
 
   /** Releases the `n` packets at the head as one tag (or drops it if bad). */
   #emit(n: number, out: FlvTag[]): void {
-    let bytes: Uint8Array;
-    if (n === 1) {
-      bytes = this.#advance()!.payload;
-    } else {
-      let total = 0;
-      for (let i = 0, s = this.#head; i < n; i++, s = (s + 1) & 0xffff) {
-        total += this.#get(s)!.payload.length;
-      }
-      bytes = new Uint8Array(total);
-      let off = 0;
-      for (let i = 0; i < n; i++) {
-        const p = this.#advance()!;
-        bytes.set(p.payload, off);
-        off += p.payload.length;
-      }
-    }
+    const payloads: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) payloads.push(this.#advance()!.payload);
     let tag: FlvTag;
     try {
-      tag = decodeTag(bytes);
-      if (11 + tag.data.length !== bytes.length) {
-        throw new RangeError("tag size does not match its packets");
-      }
+      tag = assembleTag(payloads);
     } catch {
       this.#stats.tagsDropped++;
-      if ((bytes[0] & 0x1f) !== TAG_AUDIO) this.#needKeyframe = true;
+      if ((payloads[0][0] & 0x1f) !== TAG_AUDIO) this.#needKeyframe = true;
       return;
     }
     if (tag.type === TAG_VIDEO && this.#needKeyframe) {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { encodeFileTag, encodeFlvHeader, type FlvTag } from "./tag.ts";
+import { encodeFlvHeader, fileTagBytes, type FlvTag } from "./tag.ts";
 
 /** Options for {@linkcode FlvFileWriter.open}. */
 export interface FlvFileWriterOptions {
@@ -207,7 +207,7 @@ export class FlvFileWriter {
     }
     let bytes: Uint8Array;
     try {
-      bytes = encodeFileTag(tag);
+      bytes = fileTagBytes(tag);
     } catch (e) {
       return rejected(e);
     }

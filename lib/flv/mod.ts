@@ -7,11 +7,13 @@
  * @module
  */
 export {
+  decodeFileTag,
   decodeTag,
   decodeTagHeader,
   encodeFileTag,
   encodeFlvHeader,
   encodeTag,
+  fileTagBytes,
   FLV_HEADER_SIZE,
   type FlvFileHeader,
   type FlvTag,

@@ -264,6 +264,64 @@ export function encodeFileTag(tag: FlvTag): Uint8Array {
   return out;
 }
 
+/** The file framing of each tag that has been framed (tags are immutable). */
+const framed = new WeakMap<FlvTag, Uint8Array>();
+
+/**
+ * The file/HTTP framing of `tag` (as {@linkcode encodeFileTag}), built at most
+ * once per tag and remembered, so every consumer of a tag (players of both
+ * protocols, recordings) shares one buffer.
+ *
+ * @example Usage
+ * ```ts
+ * import { fileTagBytes } from "./tag.ts";
+ * const tag = { type: 8 as const, timestamp: 0, data: new Uint8Array(2) };
+ * fileTagBytes(tag) === fileTagBytes(tag); // true: encoded once
+ * ```
+ */
+export function fileTagBytes(tag: FlvTag): Uint8Array {
+  let bytes = framed.get(tag);
+  if (bytes === undefined) {
+    bytes = encodeFileTag(tag);
+    framed.set(tag, bytes);
+  }
+  return bytes;
+}
+
+/**
+ * Decodes a tag from its file framing (11-byte header, body, PreviousTagSize)
+ * without copying: `data` is a view into `bytes`, and
+ * {@linkcode fileTagBytes} returns `bytes` itself. For whoever builds the
+ * framed bytes anyway (the edge's reassembly). Throws a RangeError when the
+ * header, the length or the PreviousTagSize do not match.
+ *
+ * @example Usage
+ * ```ts
+ * import { decodeFileTag, encodeFileTag, fileTagBytes } from "./tag.ts";
+ * const bytes = encodeFileTag({ type: 9, timestamp: 40, data: new Uint8Array(3) });
+ * const tag = decodeFileTag(bytes);
+ * fileTagBytes(tag) === bytes; // true
+ * ```
+ */
+export function decodeFileTag(bytes: Uint8Array): FlvTag {
+  const size = bytes.length - PREVIOUS_TAG_SIZE_SIZE;
+  if (size < TAG_HEADER_SIZE) {
+    throw new RangeError(
+      `FLV file tag: expected at least 15 bytes, got ${bytes.length}`,
+    );
+  }
+  const tag = decodeTag(bytes.subarray(0, size));
+  const prev = ((bytes[size] << 24) | (bytes[size + 1] << 16) |
+    (bytes[size + 2] << 8) | bytes[size + 3]) >>> 0;
+  if (prev !== size) {
+    throw new RangeError(
+      `FLV PreviousTagSize: expected ${size}, got ${prev}`,
+    );
+  }
+  framed.set(tag, bytes);
+  return tag;
+}
+
 /** Number of bytes {@linkcode encodeTag} produces for `tag` (11 + body). */
 export function tagSize(tag: FlvTag): number {
   return TAG_HEADER_SIZE + tag.data.length;

@@ -14,7 +14,7 @@
  */
 import type { MetricFamily } from "../metrics/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
-import type { HubStream, HubSubscription, StreamHub } from "../http/mod.ts";
+import type { HubStream, HubSubscription, StreamHub } from "../hub/mod.ts";
 import {
   HlsSegmenter,
   type HlsSegmenterStats,

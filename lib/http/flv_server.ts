@@ -7,11 +7,11 @@
  *
  * @module
  */
-import { encodeFileTag, encodeFlvHeader, type FlvTag } from "../flv/mod.ts";
+import { encodeFlvHeader, fileTagBytes as fileTag } from "../flv/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
 import { listenHttp, type RunningHttpServer } from "./listen.ts";
 import { PlayerQueue } from "./player_queue.ts";
-import type { HubStream, HubSubscription, StreamHub } from "./stream_hub.ts";
+import type { HubStream, HubSubscription, StreamHub } from "../hub/mod.ts";
 
 /** Options for {@linkcode FlvHttpServer}. */
 export interface FlvHttpServerOptions {
@@ -62,17 +62,6 @@ const FLV_HEADERS = {
 };
 
 const FLV_HEADER = encodeFlvHeader();
-
-/** Each tag is encoded once for all players (tags are immutable). */
-const encoded = new WeakMap<FlvTag, Uint8Array>();
-function fileTag(tag: FlvTag): Uint8Array {
-  let bytes = encoded.get(tag);
-  if (bytes === undefined) {
-    bytes = encodeFileTag(tag);
-    encoded.set(tag, bytes);
-  }
-  return bytes;
-}
 
 function concat(parts: Uint8Array[]): Uint8Array {
   let n = 0;

@@ -12,3 +12,4 @@ export {
   type LogLevel,
   nullLogger,
 } from "./logger.ts";
+export { RateLimitedLog, type RateLimitedLogOptions } from "./rate_limited.ts";

@@ -29,12 +29,7 @@ export {
   RtpPacketizer,
   type RtpPacketizerOptions,
 } from "./packetizer.ts";
-export {
-  MAX_FRAGMENTS,
-  TagAssembler,
-  type TagAssemblerOptions,
-  type TagDropReason,
-} from "./assembler.ts";
+export { assembleTag, looksLikeTagStart } from "./assembler.ts";
 export {
   MAX_RTP_CACHE_PACKETS,
   RtpCache,

@@ -1,6 +1,6 @@
 /**
  * Micro-benchmarks of the FLV and RTP byte paths on in-memory data: FLV tag
- * building, RTP packetizing, reassembly (parse + TagAssembler) and RtpCache
+ * building, RTP packetizing, reassembly (parse + assembleTag) and RtpCache
  * put/get. Run standalone to print a table:
  *
  * ```sh
@@ -12,10 +12,10 @@
 
 import { encodeFileTag, type FlvTag } from "../../lib/flv/mod.ts";
 import {
+  assembleTag,
   parseRtp,
   RtpCache,
   RtpPacketizer,
-  TagAssembler,
 } from "../../lib/rtp/mod.ts";
 
 /** One benchmark result. */
@@ -95,11 +95,18 @@ export async function benchFlvRtp(): Promise<BenchResult[]> {
   const pk2 = new RtpPacketizer({ ssrc: 0x5678, initialSequence: 65000 });
   for (const t of tags) packets.push(...pk2.packetize(t));
   results.push({
-    name: "rtp reassemble (parseRtp + TagAssembler)",
+    name: "rtp reassemble (parseRtp + assembleTag)",
     value: timeLoop(minMs, () => {
-      const asm = new TagAssembler();
       let n = 0;
-      for (const d of packets) if (asm.push(parseRtp(d))) n++;
+      let payloads: Uint8Array[] = [];
+      for (const d of packets) {
+        const p = parseRtp(d);
+        payloads.push(p.payload);
+        if (!p.marker) continue;
+        assembleTag(payloads);
+        payloads = [];
+        n++;
+      }
       if (n !== tags.length) throw new Error(`reassembled ${n} tags`);
       return bytes;
     }) / MB,

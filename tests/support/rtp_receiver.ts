@@ -7,11 +7,33 @@
 import { type FlvTag } from "../../lib/flv/mod.ts";
 import { parseRtcp, type RtcpPacket } from "../../lib/rtcp/mod.ts";
 import {
+  assembleTag,
   isRtcp,
   parseRtp,
   type RtpPacket,
-  TagAssembler,
 } from "../../lib/rtp/mod.ts";
+
+/**
+ * The tags carried by RTP packets given in sequence order, joined with the
+ * edge's own reassembler ({@linkcode assembleTag}): a tag is the packets up to
+ * and including each M=1 packet; one that is not exactly one FLV tag is left
+ * out (the tag count then tells).
+ */
+export function tagsOfPackets(packets: readonly RtpPacket[]): FlvTag[] {
+  const tags: FlvTag[] = [];
+  let payloads: Uint8Array[] = [];
+  for (const p of packets) {
+    payloads.push(p.payload);
+    if (!p.marker) continue;
+    try {
+      tags.push(assembleTag(payloads));
+    } catch {
+      // not one tag: left out
+    }
+    payloads = [];
+  }
+  return tags;
+}
 
 /** A UDP receiver that keeps every RTP packet and RTCP packet it gets. */
 export class RtpTestReceiver implements AsyncDisposable {
@@ -107,13 +129,7 @@ export class RtpTestReceiver implements AsyncDisposable {
       last = packet.sequence;
       return { ext, packet };
     }).sort((a, b) => a.ext - b.ext);
-    const asm = new TagAssembler();
-    const tags: FlvTag[] = [];
-    for (const { packet } of ordered) {
-      const tag = asm.push(packet);
-      if (tag) tags.push(tag);
-    }
-    return tags;
+    return tagsOfPackets(ordered.map((o) => o.packet));
   }
 
   /** Closes the socket. */

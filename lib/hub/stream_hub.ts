@@ -1,9 +1,11 @@
 /**
- * The player side of a node: a registry of live streams by key, each with its
- * start-up cache ({@linkcode GopCache}) and its subscribers. Whoever produces
- * tags (the edge's reorder buffer, the cloud's RTMP publish) calls
- * {@linkcode HubStream.push}; players subscribe and get the start tags plus
- * every live tag after them. Pure in-memory fan-out: no I/O, no timers.
+ * The tag bus of both roles: a registry of live streams by key, each with its
+ * start-up cache ({@linkcode GopCache}) and its subscribers. The producer (the
+ * cloud's RTMP publish, the edge's receiver) calls {@linkcode HubStream.push};
+ * every consumer — RTMP players at the cloud, HTTP-FLV / WebSocket-FLV
+ * players at the edge, recording in both roles — subscribes and gets the
+ * start tags plus every live tag after them. Tags are shared by reference,
+ * never copied. Pure in-memory fan-out: no I/O, no timers.
  *
  * @module
  */
@@ -187,6 +189,7 @@ export interface StreamHubOptions {
 export class StreamHub {
   #streams = new Map<string, HubStream>();
   #gop: GopCacheOptions | undefined;
+  #openListeners: ((stream: HubStream) => void)[] = [];
 
   /** Creates an empty hub. */
   constructor(options: StreamHubOptions = {}) {
@@ -206,7 +209,14 @@ export class StreamHub {
       if (this.#streams.get(s.key) === s) this.#streams.delete(s.key);
     });
     this.#streams.set(key, stream);
+    for (const listener of this.#openListeners) listener(stream);
     return stream;
+  }
+
+  /** Calls `listener` with every stream opened from now on, before its first
+   * tag (how a recorder follows every stream). */
+  onOpen(listener: (stream: HubStream) => void): void {
+    this.#openListeners.push(listener);
   }
 
   /** Ends the stream with this key, if live. */

@@ -1,0 +1,148 @@
+/**
+ * The edge's `/metrics` families (`flvcast_edge_*`) and its `/api/node`
+ * document, built from snapshots: node counters, player counters, per-stream
+ * API snapshots and the repair links. Pure.
+ *
+ * @module
+ */
+import { snakeKeys } from "../api/mod.ts";
+import type { FlvHttpStats } from "../http/mod.ts";
+import type { MetricFamily } from "../metrics/mod.ts";
+import type { SocketBufferResult } from "../net/mod.ts";
+import { VERSION } from "../version/mod.ts";
+import type { EdgeNodeOptions } from "./edge_options.ts";
+import type { RtxClientStats } from "../quic/mod.ts";
+import type { EdgeStreamInfo } from "./edge_api.ts";
+import type { EdgeNodeStats } from "./receiver_types.ts";
+
+/** A repair link as the metrics see it. */
+export interface EdgeLinkSnapshot {
+  /** `host:port` of the cloud. */
+  cloud: string;
+  /** Whether the QUIC connection is up. */
+  connected: boolean;
+  /** Why it last failed ("" if it did not). */
+  lastError: string;
+  /** The link's counters. */
+  stats: Readonly<RtxClientStats>;
+}
+
+/** What {@linkcode edgeMetrics} reads. */
+export interface EdgeMetricsSource {
+  /** Live streams (API snapshots). */
+  streams: EdgeStreamInfo[];
+  /** Receiver counters. */
+  stats: Readonly<EdgeNodeStats>;
+  /** Player counters. */
+  players: Readonly<FlvHttpStats>;
+  /** Repair links. */
+  links: EdgeLinkSnapshot[];
+}
+
+type Kind = "counter" | "gauge";
+
+/**
+ * The metric families of an edge.
+ *
+ * @example Usage
+ * ```ts ignore
+ * renderPrometheus(edgeMetrics({ streams, stats, players, links }));
+ * ```
+ */
+// deno-fmt-ignore
+export function edgeMetrics(src: EdgeMetricsSource): MetricFamily[] {
+  const { streams, stats: n, players: f, links } = src;
+  const out: MetricFamily[] = [];
+  const add = (name: string, type: Kind, help: string, samples: MetricFamily["samples"]) =>
+    out.push({ name: `flvcast_edge_${name}`, type, help, samples });
+  const node: [string, Kind, string, number][] = [
+    ["streams", "gauge", "Live streams at the edge.", streams.length],
+    ["streams_total", "counter", "Streams learned.", n.streamsTotal],
+    ["republishes_total", "counter", "Keys taken over by a new SSRC.", n.republishes],
+    ["udp_datagrams_total", "counter", "UDP datagrams received.", n.datagrams],
+    ["rtcp_packets_total", "counter", "RTCP compounds received.", n.rtcpPackets],
+    ["malformed_total", "counter", "Datagrams neither valid RTP nor RTCP.", n.malformed],
+    ["simulated_drops_total", "counter", "RTP packets dropped by pack_loss.", n.simulatedDrops],
+    ["repair_shed_total", "counter", "Missing packets given up over the repair budget.", n.repairShed],
+    ["unnamed_dropped_total", "counter", "Held packets of unnamed SSRCs discarded.", n.unnamedDropped],
+    ["streams_refused_total", "counter", "New streams refused (max_streams).", n.streamsRefused],
+    ["players", "gauge", "Players connected.", f.httpPlayers + f.wsPlayers],
+    ["players_total", "counter", "Players accepted.", f.playersTotal],
+    ["slow_disconnects_total", "counter", "Players cut off for being too slow.", f.slowDisconnects],
+    ["not_found_total", "counter", "Requests for unknown streams.", f.notFound],
+  ];
+  for (const [name, type, help, value] of node) add(name, type, help, [{ value }]);
+  const per: [string, Kind, string, (i: EdgeStreamInfo) => number][] = [
+    ["packets_received_total", "counter", "Distinct RTP packets received over UDP.", (i) => i.packets_received],
+    ["bytes_received_total", "counter", "RTP bytes received over UDP.", (i) => i.bytes_received],
+    ["packets_reordered_total", "counter", "Packets that arrived after a later one.", (i) => i.reordered],
+    ["packets_duplicate_total", "counter", "Duplicate packets dropped.", (i) => i.duplicates],
+    ["packets_late_total", "counter", "Packets that arrived too late.", (i) => i.late],
+    ["packets_lost_total", "counter", "Packets found missing.", (i) => i.lost],
+    ["nacks_total", "counter", "NACK requests issued.", (i) => i.nacked],
+    ["packets_recovered_total", "counter", "Packets recovered by retransmission.", (i) => i.recovered],
+    ["packets_unrecoverable_total", "counter", "Packets given up.", (i) => i.unrecoverable],
+    ["tags_out_total", "counter", "Tags released to players.", (i) => i.tags_out],
+    ["tags_dropped_total", "counter", "Tags dropped whole.", (i) => i.tags_dropped],
+    ["tags_skipped_total", "counter", "Video tags withheld until a keyframe.", (i) => i.tags_skipped],
+    ["players", "gauge", "Players of the stream.", (i) => i.players],
+    ["one_way_delay_ms", "gauge", "One-way delay from the Sender Reports.", (i) => i.one_way_delay_ms ?? 0],
+    ["rtt_ms", "gauge", "Retransmission round-trip estimate.", (i) => i.rtt_ms],
+  ];
+  for (const [name, type, help, get] of per) {
+    add(`stream_${name}`, type, help, streams.map((i) => ({ labels: { key: i.key }, value: get(i) })));
+  }
+  const link: [string, Kind, string, (c: EdgeLinkSnapshot) => number][] = [
+    ["connected", "gauge", "Retransmission link up (1) or not (0).", (c) => (c.connected ? 1 : 0)],
+    ["connects_total", "counter", "Retransmission connections made.", (c) => c.stats.connects],
+    ["connect_failures_total", "counter", "Connection attempts failed.", (c) => c.stats.connectFailures],
+    ["packets_ok_total", "counter", "Packets the cloud sent back.", (c) => c.stats.packetsOk],
+    ["packets_unavailable_total", "counter", "Packets the cloud no longer had.", (c) => c.stats.packetsUnavailable],
+    ["packets_timeout_total", "counter", "Requests without an answer in time.", (c) => c.stats.packetsTimeout],
+  ];
+  for (const [name, type, help, get] of link) {
+    add(`rtx_${name}`, type, help, links.map((c) => ({ labels: { cloud: c.cloud }, value: get(c) })));
+  }
+  return out;
+}
+
+/**
+ * The edge's `GET /api/node` document (snake_case keys).
+ *
+ * @example Usage
+ * ```ts ignore
+ * edgeNodeInfo(options, edge.ports, edge.receiveBuffer, snapshot);
+ * ```
+ */
+export function edgeNodeInfo(
+  o: EdgeNodeOptions,
+  ports: Record<string, number | undefined>,
+  rcvbuf: SocketBufferResult | undefined,
+  src: EdgeMetricsSource,
+): Record<string, unknown> {
+  return {
+    role: "edge",
+    version: VERSION,
+    ports,
+    udp_rcvbuf: rcvbuf
+      ? {
+        requested: rcvbuf.requested,
+        effective: rcvbuf.effective,
+        method: rcvbuf.method,
+      }
+      : null,
+    group: o.udp.group ?? null,
+    latency_ms: o.latencyMs ?? 200,
+    pack_loss: o.packLoss ?? 0,
+    stream_timeout_ms: o.streamTimeoutMs ?? 5000,
+    recording: o.enableRecord ?? false,
+    stats: snakeKeys(src.stats),
+    players: snakeKeys(src.players),
+    rtx: src.links.map((c) => ({
+      cloud: c.cloud,
+      connected: c.connected,
+      last_error: c.lastError || null,
+      stats: snakeKeys(c.stats),
+    })),
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * The options of an `EdgeNode`.
+ *
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import type { QuicImpl } from "../quic/mod.ts";
+
+/** A host and port to listen on. */
+export interface ListenAddress {
+  /** Local address; `0.0.0.0` for all. */
+  hostname: string;
+  /** Port; 0 picks a free one. */
+  port: number;
+}
+
+/** Options for {@linkcode EdgeNode}. */
+export interface EdgeNodeOptions {
+  /** Where RTP/RTCP arrive (rtcp-mux on one port). */
+  udp: ListenAddress & {
+    /** Multicast group (239.x.x.x) to join; unicast when absent. */
+    group?: string;
+    /** Local address of the interface to join the group on. */
+    multicastInterface?: string;
+  };
+  /** HTTP-FLV / WebSocket-FLV / status page. */
+  flv: ListenAddress;
+  /** Edge API (`/api/streams`, `/metrics`, `/healthz`). */
+  api: ListenAddress;
+  /** The cloud's QUIC retransmission service; default: the RTP source
+   * address with {@linkcode EdgeNodeOptions.quicPort}. */
+  cloudQuic?: { host: string; port: number };
+  /** QUIC port used with the RTP source address when `cloudQuic` is absent. */
+  quicPort: number;
+  /** Shared secret presented to the cloud (`AUTH`); empty: none. */
+  secret?: string;
+  /** Pinned SHA-256 fingerprint of the cloud certificate. */
+  fingerprint?: string;
+  /** CA PEM that signs the cloud certificate. */
+  caPem?: string;
+  /** Accept any cloud certificate (explicit, logged). */
+  insecureSkipVerify?: boolean;
+  /** QUIC implementation of the repair link; default `native`. */
+  quicImpl?: QuicImpl;
+  /** Reorder + repair budget in ms. Default 200. */
+  latencyMs?: number;
+  /** Simulated random loss of incoming RTP packets (0..1), for demos. */
+  packLoss?: number;
+  /** Random numbers in [0, 1) for `packLoss` (seeded in tests). */
+  random?: () => number;
+  /** Record every stream to FLV in `recordDir`. */
+  enableRecord?: boolean;
+  /** Where recordings go. Default `./record`. */
+  recordDir?: string;
+  /** A stream silent this long is ended (ms). Default 5000. */
+  streamTimeoutMs?: number;
+  /** Logger. */
+  logger?: Logger;
+  /** Bytes a player may fall behind before it is cut off. Default 8 MiB. */
+  playerQueueBytes?: number;
+  /** Packets held per SSRC not yet named by SDES. Default 512. */
+  maxHeldPackets?: number;
+  /** SSRCs not yet named that are held at once. Default 16. */
+  maxHeldSsrcs?: number;
+  /** Most streams served at once; SDES naming more is refused. Default 1000. */
+  maxStreams?: number;
+  /**
+   * Most packets requested for repair per second, over all streams (token
+   * bucket, one second of burst). Past it, missing packets are given up at
+   * once instead of asked for, so a loss storm cannot turn into a repair
+   * storm that starves the node and the cloud. Default 500.
+   */
+  maxRepairPerSecond?: number;
+  /**
+   * UDP receive buffer to ask the kernel for (bytes; `edge.udp_rcvbuf`),
+   * set through the libc helper of lib/net; 0 leaves the kernel default.
+   * Default 8 MiB.
+   */
+  udpReceiveBuffer?: number;
+  /** Serve the web page (stream list + mpegts.js player) on the FLV port.
+   * Default true. */
+  webPage?: boolean;
+  /**
+   * HLS / LL-HLS (`/live/NAME.m3u8`): on the FLV port, and on `addr` when
+   * given; `false` turns it off. Default: on, FLV port only.
+   */
+  hls?: false | {
+    /** Own listener (the seed's `:7002`). */
+    addr?: ListenAddress;
+    /** LL-HLS part target (ms). Default 200. */
+    partMs?: number;
+    /** Segments in the live window. Default 6. */
+    segments?: number;
+  };
+}

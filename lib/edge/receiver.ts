@@ -1,0 +1,556 @@
+/**
+ * The edge's receiver core (pure: no sockets, no timers, no files). The shell
+ * ({@linkcode EdgeNode}) hands it every datagram through
+ * {@linkcode EdgeReceiver.receive}, every repair answer through
+ * {@linkcode EdgeReceiver.repaired}, and calls {@linkcode EdgeReceiver.tick}
+ * at {@linkcode EdgeReceiver.nextEventAt}; every call takes the current time
+ * `now` (ms, any monotonic clock), so tests drive it with fake time.
+ *
+ * What it owns: the SSRC table (RTCP SDES names an SSRC as a stream key;
+ * packets of an SSRC not named yet are held, bounded), republish (a new SSRC
+ * takes a key over), stream end (BYE after the repair budget, or silence),
+ * one {@linkcode JitterBuffer} per stream (reorder, NACK schedule, deadline,
+ * keyframe gate), the repair budget (one {@linkcode TokenBucket} over all
+ * streams), the node counters, and one {@linkcode HubStream} per stream: the
+ * tags it releases go to the hub, where players and recordings subscribe.
+ *
+ * @module
+ */
+import type { FlvTag } from "../flv/mod.ts";
+import type { HubStream, StreamHub } from "../hub/mod.ts";
+import { type Logger, nullLogger, RateLimitedLog } from "../log/mod.ts";
+import type { RtxResult } from "../quic/mod.ts";
+import { TokenBucket } from "../rate/mod.ts";
+import { ntpToUnixMs, parseRtcp, type RtcpPacket } from "../rtcp/mod.ts";
+import {
+  isRtcp,
+  parseRtp,
+  RTP_PAYLOAD_TYPE,
+  type RtpPacket,
+} from "../rtp/mod.ts";
+import type { EdgeStreamInfo } from "./edge_api.ts";
+import { JitterBuffer } from "./jitter_buffer.ts";
+import { UnnamedSsrcs } from "./unnamed_ssrcs.ts";
+import type {
+  EdgeNodeStats,
+  EdgeReceiverOptions,
+  PeerAddress,
+  RepairRequest,
+} from "./receiver_types.ts";
+
+/** One live stream at the edge (by key). */
+interface ReceiverStream {
+  key: string;
+  ssrc: number;
+  source: PeerAddress;
+  jb: JitterBuffer;
+  hub: HubStream;
+  startedAt: Date;
+  lastPacketAt: number;
+  bytesIn: number;
+  delayMs: number | null;
+  endAt: number | undefined;
+  loggedUnrecoverable: number;
+  lossLog: RateLimitedLog;
+}
+
+const LOG_INTERVAL_MS = 10_000;
+
+/**
+ * The receiver core of an edge.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const hub = new StreamHub();
+ * const rx = new EdgeReceiver({ hub, onRepair: (r) => askCloud(r) });
+ * rx.receive(datagram, { hostname: "10.0.0.1", port: 5220 }, performance.now());
+ * // at rx.nextEventAt():
+ * rx.tick(performance.now());
+ * ```
+ */
+export class EdgeReceiver {
+  #hub: StreamHub;
+  #log: Logger;
+  #latency: number;
+  #timeout: number;
+  #packLoss: number;
+  #random: () => number;
+  #wall: () => number;
+  #maxStreams: number;
+  #repairBudget: TokenBucket;
+  #onRepair: (request: RepairRequest) => void;
+  #onStream: (key: string, source: PeerAddress) => void;
+  #linkState: (source: PeerAddress) => Record<string, unknown>;
+  #streams = new Map<string, ReceiverStream>();
+  #bySsrc = new Map<number, ReceiverStream>();
+  #unnamed: UnnamedSsrcs;
+  #wakeAt = Infinity;
+  #shedLog: RateLimitedLog;
+  #refusalLog: RateLimitedLog;
+  #stats: EdgeNodeStats = {
+    datagrams: 0,
+    rtcpPackets: 0,
+    malformed: 0,
+    simulatedDrops: 0,
+    unnamedDropped: 0,
+    stalePackets: 0,
+    streamsTotal: 0,
+    republishes: 0,
+    streamsRefused: 0,
+    repairShed: 0,
+  };
+
+  /** @throws {RangeError} on a bad latency, timeout or loss rate. */
+  constructor(options: EdgeReceiverOptions) {
+    this.#hub = options.hub;
+    this.#log = options.logger ?? nullLogger;
+    this.#latency = options.latencyMs ?? 200;
+    this.#timeout = options.streamTimeoutMs ?? 5000;
+    this.#packLoss = options.packLoss ?? 0;
+    if (!(this.#latency >= 0)) {
+      throw new RangeError(
+        `EdgeNode latencyMs: expected a number >= 0, got ${options.latencyMs}`,
+      );
+    }
+    if (!(this.#packLoss >= 0 && this.#packLoss <= 1)) {
+      throw new RangeError(
+        `EdgeNode packLoss: expected a number in 0..1, got ${options.packLoss}`,
+      );
+    }
+    if (!(this.#timeout > 0)) {
+      throw new RangeError(
+        `EdgeNode streamTimeoutMs: expected a number > 0, got ${options.streamTimeoutMs}`,
+      );
+    }
+    this.#random = options.random ?? Math.random;
+    this.#wall = options.wallClock ?? Date.now;
+    this.#unnamed = new UnnamedSsrcs({
+      maxPackets: options.maxHeldPackets,
+      maxSsrcs: options.maxHeldSsrcs,
+      timeoutMs: this.#timeout,
+    });
+    this.#maxStreams = options.maxStreams ?? 1000;
+    this.#repairBudget = new TokenBucket({
+      rate: options.maxRepairPerSecond ?? 500,
+      full: true,
+    });
+    this.#onRepair = options.onRepair ?? (() => {});
+    this.#onStream = options.onStream ?? (() => {});
+    this.#linkState = options.linkState ?? (() => ({}));
+    this.#shedLog = new RateLimitedLog(this.#log, {
+      intervalMs: LOG_INTERVAL_MS,
+    });
+    this.#refusalLog = new RateLimitedLog(this.#log, {
+      intervalMs: LOG_INTERVAL_MS,
+    });
+  }
+
+  /** Node-wide counters (a live object). */
+  get stats(): Readonly<EdgeNodeStats> {
+    this.#stats.unnamedDropped = this.#unnamed.dropped;
+    return this.#stats;
+  }
+
+  /** Live streams. */
+  get size(): number {
+    return this.#streams.size;
+  }
+
+  /**
+   * The one way datagrams come in: RTP or RTCP (rtcp-mux) from `from`.
+   * `datagram` may be a reused receive buffer: whatever is kept is copied.
+   * A datagram that does not parse is counted, never thrown.
+   */
+  receive(datagram: Uint8Array, from: PeerAddress, now: number): void {
+    this.#stats.datagrams++;
+    try {
+      if (isRtcp(datagram)) this.#onRtcpCompound(datagram, from, now);
+      else this.#onRtp(datagram, from, now);
+    } catch (err) {
+      // Never let one bad datagram or stream stop the receiver.
+      this.#stats.malformed++;
+      this.#log.debug("datagram handling failed", { error: err });
+    }
+  }
+
+  /** The answer to `seq` of an earlier {@linkcode RepairRequest}. */
+  repaired(
+    request: RepairRequest,
+    seq: number,
+    result: RtxResult,
+    now: number,
+  ): void {
+    const s = this.#streams.get(request.key);
+    if (!s || s.ssrc !== request.ssrc) return;
+    if (result.status === "ok") {
+      let packet: RtpPacket;
+      try {
+        packet = parseRtp(result.packet);
+      } catch {
+        this.#stats.malformed++;
+        return;
+      }
+      if (packet.ssrc !== request.ssrc || packet.sequence !== seq) {
+        this.#stats.malformed++;
+        return;
+      }
+      s.jb.updateRtt(now - request.sentAt);
+      this.#push(s, packet, now, "rtx");
+    } else if (result.status === "unavailable") {
+      this.#deliver(s, s.jb.markUnavailable([seq], now));
+      this.#wake(s.jb.nextEventAt());
+    }
+  }
+
+  /**
+   * Applies what is due at `now`: deadlines, NACKs (through the repair
+   * budget to `onRepair`), stream ends and timeouts, expiry of held and
+   * retired SSRCs.
+   */
+  tick(now: number): void {
+    for (const s of [...this.#streams.values()]) {
+      this.#deliver(s, s.jb.poll(now));
+      const seqs = s.jb.nacks(now);
+      if (seqs.length > 0) this.#requestRepair(s, seqs, now);
+      this.#logLoss(s, now);
+      if (s.endAt !== undefined && now >= s.endAt) {
+        this.#endStream(s, "bye");
+      } else if (now - s.lastPacketAt >= this.#timeout) {
+        this.#endStream(s, "timeout");
+      }
+    }
+    this.#unnamed.expire(now);
+    this.#wakeAt = this.#computeNextEvent();
+  }
+
+  /**
+   * When {@linkcode tick} must run next, or `undefined` when nothing is
+   * timed (no stream, nothing held). Exact after a tick; lowered by
+   * {@linkcode receive} and {@linkcode repaired} as they create earlier work
+   * (never raised before the next tick, so it may be early, never late).
+   */
+  nextEventAt(): number | undefined {
+    return this.#wakeAt === Infinity ? undefined : this.#wakeAt;
+  }
+
+  /** Ends every stream (their players get the end of their body). */
+  endAll(reason: string): void {
+    for (const s of [...this.#streams.values()]) this.#endStream(s, reason);
+    this.#unnamed.clear();
+    this.#wakeAt = Infinity;
+  }
+
+  /** Snapshots of the live streams (`recording` is the shell's to fill). */
+  streams(): EdgeStreamInfo[] {
+    return [...this.#streams.values()].map((s) => {
+      const j = s.jb.stats;
+      const h = s.hub.info();
+      return {
+        key: s.key,
+        ssrc: s.ssrc,
+        source: `${s.source.hostname}:${s.source.port}`,
+        start_time: s.startedAt.toISOString(),
+        packets_received: j.received,
+        bytes_received: s.bytesIn,
+        reordered: j.reordered,
+        duplicates: j.duplicates,
+        late: j.late,
+        lost: j.lost,
+        nacked: j.nacked,
+        recovered: j.recovered,
+        unrecoverable: j.unrecoverable,
+        tags_out: j.tagsOut,
+        tags_dropped: j.tagsDropped,
+        tags_skipped: j.tagsSkipped,
+        players: h.players,
+        slow_players: h.slowPlayers,
+        one_way_delay_ms: s.delayMs === null
+          ? null
+          : Math.round(s.delayMs * 10) / 10,
+        rtt_ms: Math.round(s.jb.rttMs * 10) / 10,
+        buffered_packets: s.jb.bufferedPackets,
+        pending_repair: s.jb.pending,
+        recording: null,
+      };
+    });
+  }
+
+  // --- datagrams ---------------------------------------------------------
+
+  #onRtcpCompound(data: Uint8Array, from: PeerAddress, now: number): void {
+    let packets: RtcpPacket[];
+    try {
+      packets = parseRtcp(data);
+    } catch (err) {
+      this.#stats.malformed++;
+      this.#log.debug("bad rtcp", { from: from.hostname, error: err });
+      return;
+    }
+    this.#stats.rtcpPackets++;
+    // Names first (so this compound's SR already finds its stream), then
+    // reports, then BYEs.
+    const sdes = packets.filter((p) => p.type === "sdes");
+    const rest = packets.filter((p) => p.type !== "sdes");
+    rest.sort((a, b) => Number(a.type === "bye") - Number(b.type === "bye"));
+    for (const p of [...sdes, ...rest]) this.#onRtcp(p, from, now, packets);
+  }
+
+  #onRtp(data: Uint8Array, from: PeerAddress, now: number): void {
+    if (this.#packLoss > 0 && this.#random() < this.#packLoss) {
+      this.#stats.simulatedDrops++;
+      return;
+    }
+    let packet: RtpPacket;
+    try {
+      // The receive buffer is reused: keep a copy.
+      packet = parseRtp(data.slice());
+    } catch (err) {
+      this.#stats.malformed++;
+      this.#log.debug("bad rtp", { from: from.hostname, error: err });
+      return;
+    }
+    if (packet.payloadType !== RTP_PAYLOAD_TYPE) {
+      this.#stats.malformed++;
+      return;
+    }
+    const stream = this.#bySsrc.get(packet.ssrc);
+    if (stream) {
+      stream.bytesIn += data.length;
+      this.#push(stream, packet, now, "udp");
+      return;
+    }
+    if (this.#unnamed.isRetired(packet.ssrc)) return;
+    if (this.#unnamed.hold(packet, data.length, now)) {
+      this.#wake(now + this.#timeout);
+    }
+  }
+
+  #onRtcp(
+    p: RtcpPacket,
+    from: PeerAddress,
+    now: number,
+    compound: RtcpPacket[],
+  ): void {
+    switch (p.type) {
+      case "sdes":
+        for (const c of p.chunks) {
+          if (!c.key) continue;
+          const sr = compound.find((q) => q.type === "sr" && q.ssrc === c.ssrc);
+          const fresh = sr?.type === "sr" && sr.packetCount === 0;
+          this.#name(c.ssrc, c.key, from, now, fresh);
+        }
+        break;
+      case "sr": {
+        const s = this.#bySsrc.get(p.ssrc);
+        if (s && s.ssrc === p.ssrc) {
+          const sample = this.#wall() - ntpToUnixMs(p.ntpSec, p.ntpFrac);
+          s.delayMs = s.delayMs === null
+            ? sample
+            : s.delayMs + (sample - s.delayMs) / 8;
+          s.lastPacketAt = now;
+          this.#deliver(s, s.jb.senderReport(p.ssrc, p.packetCount, now));
+          this.#wake(s.jb.nextEventAt());
+        }
+        break;
+      }
+      case "bye":
+        for (const ssrc of p.ssrcs) {
+          this.#wake(this.#unnamed.retire(ssrc, now));
+          const s = this.#bySsrc.get(ssrc);
+          if (s && s.ssrc === ssrc && s.endAt === undefined) {
+            // Give repairs in flight the budget to finish, then end.
+            s.endAt = now + this.#latency;
+            this.#wake(s.endAt);
+            this.#log.info("stream bye", {
+              key: s.key,
+              ssrc,
+              reason: p.reason,
+            });
+          }
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** SDES named `ssrc` as stream `key`; `fresh`: its SR counted 0 packets
+   * (the stream has just begun, so its very first packets are wanted). */
+  #name(
+    ssrc: number,
+    key: string,
+    from: PeerAddress,
+    now: number,
+    fresh: boolean,
+  ): void {
+    const known = this.#bySsrc.get(ssrc);
+    if (known) {
+      if (known.ssrc === ssrc) {
+        known.lastPacketAt = Math.max(known.lastPacketAt, now);
+      }
+      return;
+    }
+    if (this.#unnamed.isRetired(ssrc)) return;
+    let stream = this.#streams.get(key);
+    if (stream) {
+      // Republish: a new SSRC takes the key over. Players of the old
+      // publish get the end of their body and reconnect to the new one.
+      this.#log.info("stream republished", {
+        key,
+        oldSsrc: stream.ssrc,
+        ssrc,
+      });
+      this.#stats.republishes++;
+      stream.ssrc = ssrc;
+      stream.source = from;
+      stream.endAt = undefined;
+      stream.lastPacketAt = now;
+      stream.delayMs = null;
+      // Nothing of the old publish may reach the new players.
+      stream.jb.reset();
+      stream.hub = this.#hub.open(key);
+    } else {
+      if (this.#streams.size >= this.#maxStreams) {
+        this.#stats.streamsRefused++;
+        this.#refusalLog.log(now, "stream refused: too many streams", {
+          key,
+          ssrc,
+          maxStreams: this.#maxStreams,
+        });
+        return;
+      }
+      stream = {
+        key,
+        ssrc,
+        source: from,
+        jb: new JitterBuffer({ latencyMs: this.#latency }),
+        hub: this.#hub.open(key),
+        startedAt: new Date(this.#wall()),
+        lastPacketAt: now,
+        bytesIn: 0,
+        delayMs: null,
+        endAt: undefined,
+        loggedUnrecoverable: 0,
+        lossLog: new RateLimitedLog(this.#log, { intervalMs: LOG_INTERVAL_MS }),
+      };
+      this.#streams.set(key, stream);
+      this.#stats.streamsTotal++;
+      this.#log.info("stream started", {
+        key,
+        ssrc,
+        source: `${from.hostname}:${from.port}`,
+      });
+      this.#onStream(key, from);
+    }
+    this.#bySsrc.set(ssrc, stream);
+    this.#wake(now + this.#timeout);
+    if (fresh) stream.jb.expectStreamStart();
+    const held = this.#unnamed.take(ssrc);
+    if (held) {
+      held.packets.forEach((p, i) => {
+        stream.bytesIn += held.sizes[i];
+        this.#push(stream, p, now, "udp");
+      });
+    }
+  }
+
+  #push(
+    stream: ReceiverStream,
+    packet: RtpPacket,
+    now: number,
+    source: "udp" | "rtx",
+  ): void {
+    if (packet.ssrc !== stream.ssrc) {
+      this.#stats.stalePackets++;
+      return;
+    }
+    if (source === "udp") stream.lastPacketAt = now;
+    this.#deliver(stream, stream.jb.push(packet, now, source));
+    this.#wake(stream.jb.nextEventAt());
+  }
+
+  #deliver(stream: ReceiverStream, tags: FlvTag[]): void {
+    for (const tag of tags) stream.hub.push(tag);
+  }
+
+  #wake(at: number | undefined): void {
+    if (at !== undefined && at < this.#wakeAt) this.#wakeAt = at;
+  }
+
+  #computeNextEvent(): number {
+    let next = Infinity;
+    for (const s of this.#streams.values()) {
+      const t = s.jb.nextEventAt();
+      if (t !== undefined && t < next) next = t;
+      const end = Math.min(s.endAt ?? Infinity, s.lastPacketAt + this.#timeout);
+      if (end < next) next = end;
+    }
+    return Math.min(next, this.#unnamed.nextEventAt());
+  }
+
+  // --- repair ------------------------------------------------------------
+
+  #requestRepair(s: ReceiverStream, seqs: number[], now: number): void {
+    const granted = this.#repairBudget.take(seqs.length, now);
+    if (granted < seqs.length) {
+      const shed = seqs.slice(granted);
+      seqs = seqs.slice(0, granted);
+      this.#stats.repairShed += shed.length;
+      this.#shedLog.log(
+        now,
+        "repair budget exhausted; giving up missing packets",
+        {
+          key: s.key,
+          shed: shed.length,
+          maxRepairPerSecond: this.#repairBudget.rate,
+        },
+      );
+      this.#deliver(s, s.jb.markUnavailable(shed, now));
+      if (seqs.length === 0) return;
+    }
+    this.#onRepair({
+      key: s.key,
+      ssrc: s.ssrc,
+      source: s.source,
+      seqs,
+      sentAt: now,
+    });
+  }
+
+  #logLoss(s: ReceiverStream, now: number): void {
+    const lost = s.jb.stats.unrecoverable;
+    if (lost === s.loggedUnrecoverable) return;
+    const logged = s.lossLog.log(
+      now,
+      "packets could not be repaired; incomplete tags dropped",
+      {
+        key: s.key,
+        unrecoverable: lost - s.loggedUnrecoverable,
+        tagsDropped: s.jb.stats.tagsDropped,
+        ...this.#linkState(s.source),
+      },
+    );
+    if (logged) s.loggedUnrecoverable = lost;
+  }
+
+  #endStream(s: ReceiverStream, reason: string): void {
+    if (this.#streams.get(s.key) !== s) return;
+    this.#streams.delete(s.key);
+    for (const [ssrc, st] of this.#bySsrc) {
+      if (st === s) this.#bySsrc.delete(ssrc);
+    }
+    this.#deliver(s, s.jb.poll(Number.POSITIVE_INFINITY));
+    s.hub.end(reason);
+    const j = s.jb.stats;
+    this.#log.info("stream ended", {
+      key: s.key,
+      ssrc: s.ssrc,
+      reason,
+      received: j.received,
+      recovered: j.recovered,
+      unrecoverable: j.unrecoverable,
+      tagsOut: j.tagsOut,
+      tagsDropped: j.tagsDropped,
+    });
+  }
+}

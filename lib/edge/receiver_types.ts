@@ -1,0 +1,90 @@
+/**
+ * The options, counters and repair requests of the edge's
+ * `EdgeReceiver` core.
+ *
+ * @module
+ */
+import type { StreamHub } from "../hub/mod.ts";
+import type { Logger } from "../log/mod.ts";
+
+/** Where a datagram came from. */
+export interface PeerAddress {
+  /** IP address. */
+  hostname: string;
+  /** UDP port. */
+  port: number;
+}
+
+/** Packets a stream wants repaired, handed to the shell. */
+export interface RepairRequest {
+  /** Stream key. */
+  key: string;
+  /** The SSRC the packets belong to. */
+  ssrc: number;
+  /** Where the stream's RTP comes from (its cloud, by default). */
+  source: PeerAddress;
+  /** Sequence numbers to ask for. */
+  seqs: number[];
+  /** `now` when the request was made (for the round-trip estimate). */
+  sentAt: number;
+}
+
+/** Node-wide counters of the receiver. */
+export interface EdgeNodeStats {
+  /** UDP datagrams received. */
+  datagrams: number;
+  /** RTCP compounds received. */
+  rtcpPackets: number;
+  /** Datagrams that did not parse as RTP or RTCP, or wrong payload type. */
+  malformed: number;
+  /** RTP packets dropped by the simulated loss (`packLoss`). */
+  simulatedDrops: number;
+  /** Packets held for an SSRC not yet named that were discarded. */
+  unnamedDropped: number;
+  /** Packets of an SSRC that no longer owns its stream key. */
+  stalePackets: number;
+  /** Streams learned since start. */
+  streamsTotal: number;
+  /** Streams replaced by a new SSRC for the same key (republish). */
+  republishes: number;
+  /** New streams refused because `maxStreams` were live. */
+  streamsRefused: number;
+  /** Missing packets given up without asking, over `maxRepairPerSecond`. */
+  repairShed: number;
+}
+
+/** Options for {@linkcode EdgeReceiver}. */
+export interface EdgeReceiverOptions {
+  /** Where each stream's tags go (one `HubStream` per stream). */
+  hub: StreamHub;
+  /** Reorder + repair budget in ms. Default 200. */
+  latencyMs?: number;
+  /** A stream silent this long is ended (ms). Default 5000. */
+  streamTimeoutMs?: number;
+  /** Simulated random loss of incoming RTP packets (0..1), for demos. */
+  packLoss?: number;
+  /** Random numbers in [0, 1) for `packLoss`. Default `Math.random`. */
+  random?: () => number;
+  /** Wall clock (ms since the epoch) for the one-way delay. Default
+   * `Date.now`. */
+  wallClock?: () => number;
+  /** Packets held per SSRC not yet named by SDES. Default 512. */
+  maxHeldPackets?: number;
+  /** SSRCs not yet named that are held at once. Default 16. */
+  maxHeldSsrcs?: number;
+  /** Most streams at once; SDES naming more is refused. Default 1000. */
+  maxStreams?: number;
+  /** Most packets asked for repair per second over all streams (one second
+   * of burst); past it missing packets are given up at once, so a loss storm
+   * cannot become a repair storm. Default 500. */
+  maxRepairPerSecond?: number;
+  /** Logger. */
+  logger?: Logger;
+  /** Asks the cloud for packets; answers come back through
+   * `EdgeReceiver.repaired`. */
+  onRepair?: (request: RepairRequest) => void;
+  /** A stream was learned from `source` (e.g. open its repair link now). */
+  onStream?: (key: string, source: PeerAddress) => void;
+  /** Facts about the repair link of `source` for the loss log line. */
+  linkState?: (source: PeerAddress) => Record<string, unknown>;
+}

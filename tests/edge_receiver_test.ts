@@ -1,0 +1,265 @@
+/**
+ * The edge's receiver core, driven with fake time and exact datagrams: no
+ * sockets, no timers. Every scenario is deterministic.
+ */
+import { deepEqual, equal, ok } from "node:assert/strict";
+import {
+  EdgeReceiver,
+  type EdgeReceiverOptions,
+  type RepairRequest,
+} from "../lib/edge/mod.ts";
+import type { FlvTag } from "../lib/flv/mod.ts";
+import { type HubStream, StreamHub } from "../lib/hub/mod.ts";
+import {
+  encodeBye,
+  encodeCompound,
+  encodeSdes,
+  encodeSenderReport,
+} from "../lib/rtcp/mod.ts";
+import { RtpPacketizer, rtpSequence } from "../lib/rtp/mod.ts";
+import { describe, syntheticStream } from "./http_support.ts";
+
+const CLOUD = { hostname: "10.0.0.1", port: 5220 };
+
+/** A publish: packetizer + the RTCP the cloud sends. */
+class Publish {
+  readonly pk: RtpPacketizer;
+  readonly key: string;
+  /** Every packet produced, by sequence number. */
+  readonly sent = new Map<number, Uint8Array>();
+  constructor(key: string, ssrc: number, seq = 100) {
+    this.key = key;
+    this.pk = new RtpPacketizer({
+      ssrc,
+      initialSequence: seq,
+      payloadSize: 300,
+    });
+  }
+  report(): Uint8Array {
+    return encodeCompound([
+      encodeSenderReport({
+        ssrc: this.pk.ssrc,
+        ntpSec: 0,
+        ntpFrac: 0,
+        rtpTimestamp: 0,
+        packetCount: this.pk.packetsSent,
+        octetCount: this.pk.octetsSent,
+      }),
+      encodeSdes(this.pk.ssrc, { cname: "c", key: this.key }),
+    ]);
+  }
+  bye(): Uint8Array {
+    return encodeBye(this.pk.ssrc, "publisher left");
+  }
+  packets(tags: FlvTag[]): Uint8Array[] {
+    const out = tags.flatMap((t) => this.pk.packetize(t));
+    for (const d of out) this.sent.set(rtpSequence(d), d);
+    return out;
+  }
+}
+
+/** A receiver on a hub, with every repair request and every tag kept. */
+function harness(opts: Partial<EdgeReceiverOptions> = {}) {
+  const hub = new StreamHub();
+  const repairs: RepairRequest[] = [];
+  const tags = new Map<string, FlvTag[]>();
+  const ends: string[] = [];
+  hub.onOpen((s: HubStream) => {
+    const got: FlvTag[] = [];
+    tags.set(s.key, got);
+    s.subscribe({
+      onTag: (t) => got.push(t),
+      onEnd: (r) => ends.push(`${s.key}:${r}`),
+    });
+  });
+  const rx = new EdgeReceiver({
+    hub,
+    latencyMs: 200,
+    onRepair: (r) => repairs.push(r),
+    wallClock: () => 0,
+    ...opts,
+  });
+  return { hub, rx, repairs, tags, ends };
+}
+
+Deno.test("receiver: nothing is timed while idle; a stream's timeout is its next event", () => {
+  const { rx, hub } = harness({ streamTimeoutMs: 5000 });
+  equal(rx.nextEventAt(), undefined);
+  const pub = new Publish("live/a", 0x1111);
+  rx.receive(pub.report(), CLOUD, 1000);
+  ok(hub.get("live/a"));
+  equal(rx.nextEventAt(), 6000);
+  rx.tick(5999);
+  equal(rx.size, 1);
+  rx.tick(6000);
+  equal(rx.size, 0, "silent for streamTimeoutMs: ended");
+  equal(hub.get("live/a"), undefined);
+  equal(rx.nextEventAt(), undefined);
+});
+
+/** Plays the cloud: answers every request made so far from `pub`. */
+function answer(
+  rx: EdgeReceiver,
+  repairs: RepairRequest[],
+  pub: Publish,
+  now: number,
+): void {
+  for (const req of repairs.splice(0)) {
+    for (const seq of req.seqs) {
+      const packet = pub.sent.get(seq);
+      rx.repaired(
+        req,
+        seq,
+        packet ? { status: "ok", packet } : { status: "unavailable" },
+        now,
+      );
+    }
+  }
+}
+
+Deno.test("receiver: a fresh stream asks for its start at once; a lost packet is asked for at its NACK time and repaired", () => {
+  const { rx, repairs, tags } = harness();
+  const pub = new Publish("live/b", 0x2222);
+  rx.receive(pub.report(), CLOUD, 0); // SR count 0: the stream just began
+  const sent = syntheticStream({ gops: 1, frames: 4 });
+  const datagrams = pub.packets(sent);
+  const lost = rtpSequence(datagrams[5]);
+  for (const d of datagrams) {
+    if (rtpSequence(d) !== lost) rx.receive(d, CLOUD, 1);
+  }
+  equal(rx.nextEventAt(), 1, "the probes for the start are due at once");
+  rx.tick(1);
+  equal(repairs.length, 1);
+  equal(repairs[0].seqs.length, 16, "16 probes before the first packet");
+  answer(rx, repairs, pub, 2); // none existed: "unavailable"
+  equal(tags.get("live/b")!.length, 0, "a start waits the reorder grace");
+  const at = rx.nextEventAt()!;
+  equal(at, 1 + 20, "grace = min(20, latency/10): the gap's NACK time too");
+  rx.tick(at);
+  // meta, AVC and AAC headers fit one packet each; the keyframe lost one.
+  equal(tags.get("live/b")!.length, 3, "the tags before the gap are out");
+  deepEqual(repairs.map((r) => r.seqs), [[lost]]);
+  equal(repairs[0].key, "live/b");
+  deepEqual(repairs[0].source, CLOUD);
+  answer(rx, repairs, pub, at + 7);
+  deepEqual(tags.get("live/b")!.map(describe), sent.map(describe));
+  const [info] = rx.streams();
+  equal(info.recovered, 1);
+  equal(info.unrecoverable, 0);
+  equal(info.lost, 1);
+  rx.tick(at + 7);
+  equal(rx.nextEventAt(), 1 + 5000, "only the stream timeout is left");
+});
+
+Deno.test("receiver: packets before their SDES are held, then delivered in order", () => {
+  const { rx, tags } = harness();
+  const pub = new Publish("live/c", 0x3333);
+  const sent = syntheticStream({ gops: 1, frames: 2 });
+  for (const d of pub.packets(sent)) rx.receive(d, CLOUD, 0);
+  equal(rx.size, 0);
+  equal(rx.nextEventAt(), 5000, "held packets time out");
+  rx.receive(pub.report(), CLOUD, 10);
+  equal(rx.size, 1);
+  rx.tick(rx.nextEventAt()!);
+  deepEqual(tags.get("live/c")!.map(describe), sent.map(describe));
+  equal(rx.stats.unnamedDropped, 0);
+});
+
+Deno.test("receiver: held packets of an SSRC never named are dropped at the timeout", () => {
+  const { rx } = harness({ streamTimeoutMs: 1000 });
+  const pub = new Publish("live/d", 0x4444);
+  const n = pub.packets(syntheticStream({ gops: 1, frames: 1 })).map((d) => {
+    rx.receive(d, CLOUD, 0);
+  }).length;
+  rx.tick(999);
+  equal(rx.stats.unnamedDropped, 0);
+  rx.tick(1000);
+  equal(rx.stats.unnamedDropped, n);
+  equal(rx.nextEventAt(), undefined);
+});
+
+Deno.test("receiver: a new SSRC for a live key replaces it; the old hub stream ends", () => {
+  const { rx, hub, tags, ends } = harness();
+  const a = new Publish("live/e", 0x5555);
+  rx.receive(a.report(), CLOUD, 0);
+  for (const d of a.packets(syntheticStream({ gops: 1, frames: 2 }))) {
+    rx.receive(d, CLOUD, 1);
+  }
+  const b = new Publish("live/e", 0x6666, 40_000);
+  const second = syntheticStream({ gops: 1, frames: 2, t0: 5000 });
+  const datagrams = b.packets(second); // before its SR: not a fresh start
+  rx.receive(b.report(), CLOUD, 50);
+  deepEqual(ends, ["live/e:replaced"]);
+  equal(rx.stats.republishes, 1);
+  for (const d of datagrams) rx.receive(d, CLOUD, 51);
+  rx.tick(70);
+  equal(tags.get("live/e")!.length, 0, "a start is held for the reorder grace");
+  rx.tick(71);
+  deepEqual(tags.get("live/e")!.map(describe), second.map(describe));
+  // Late packets of the old SSRC reach nobody.
+  for (const d of a.packets(syntheticStream({ gops: 1, frames: 1 }))) {
+    rx.receive(d, CLOUD, 52);
+  }
+  equal(tags.get("live/e")!.length, second.length);
+  equal(hub.size, 1);
+});
+
+Deno.test("receiver: a BYE ends the stream after the repair budget and retires the SSRC", () => {
+  const { rx, ends } = harness();
+  const pub = new Publish("live/f", 0x7777);
+  rx.receive(pub.report(), CLOUD, 0);
+  rx.receive(pub.bye(), CLOUD, 100);
+  equal(rx.nextEventAt(), 300, "latency after the BYE");
+  rx.tick(300);
+  deepEqual(ends, ["live/f:bye"]);
+  rx.receive(pub.report(), CLOUD, 400);
+  equal(rx.size, 0, "a retired SSRC does not start again");
+  equal(rx.nextEventAt(), 100 + 10_000, "until the retirement ends");
+});
+
+Deno.test("receiver: the repair budget gives up what it cannot ask for, at once", () => {
+  const { rx, repairs, tags } = harness({ maxRepairPerSecond: 4 });
+  const pub = new Publish("live/g", 0x8888);
+  const sent = syntheticStream({ gops: 2, frames: 5 });
+  const datagrams = pub.packets(sent);
+  rx.receive(pub.report(), CLOUD, 0); // counts them: not a fresh start
+  // Every 3rd packet after the start tags is lost: far more than 4.
+  // (Not the last one: a loss at the tail is only seen through the next SR.)
+  const lost = datagrams.slice(10, -1).filter((_, i) => i % 3 === 0).map(
+    rtpSequence,
+  );
+  ok(lost.length > 4);
+  for (const d of datagrams) {
+    if (!lost.includes(rtpSequence(d))) rx.receive(d, CLOUD, 1);
+  }
+  rx.tick(rx.nextEventAt()!);
+  equal(repairs.length, 1);
+  equal(repairs[0].seqs.length, 4, "the burst of the budget");
+  equal(rx.stats.repairShed, lost.length - 4);
+  answer(rx, repairs, pub, 30);
+  const [info] = rx.streams();
+  equal(info.recovered, 4);
+  equal(info.unrecoverable, lost.length - 4, "shed = given up at once");
+  equal(info.pending_repair, 0);
+  ok(tags.get("live/g")!.length < sent.length);
+});
+
+Deno.test("receiver: a garbage datagram is counted and changes nothing", () => {
+  const { rx } = harness();
+  rx.receive(new Uint8Array([0x80, 0xc8, 0, 40]), CLOUD, 0);
+  rx.receive(new Uint8Array([1, 2, 3]), CLOUD, 0);
+  equal(rx.stats.malformed, 2);
+  equal(rx.stats.datagrams, 2);
+  equal(rx.size, 0);
+  equal(rx.nextEventAt(), undefined);
+});
+
+Deno.test("receiver: simulated loss uses the given random source", () => {
+  let i = 0;
+  const { rx } = harness({ packLoss: 0.5, random: () => (i++ % 2) * 0.9 });
+  const pub = new Publish("live/h", 0x9999);
+  rx.receive(pub.report(), CLOUD, 0);
+  const datagrams = pub.packets(syntheticStream({ gops: 1, frames: 2 }));
+  for (const d of datagrams) rx.receive(d, CLOUD, 1);
+  equal(rx.stats.simulatedDrops, Math.ceil(datagrams.length / 2));
+});
