@@ -17,11 +17,11 @@ import {
   parseKeysAnswer,
   parseRtcp,
 } from "../lib/rtcp/mod.ts";
-import { isRtcp, parseRtp, TagAssembler } from "../lib/rtp/mod.ts";
+import { isRtcp, parseRtp } from "../lib/rtp/mod.ts";
 import { SrtpReceiver } from "../lib/srtp/mod.ts";
 import { LibSrtpSession, libsrtpUnavailable } from "./support/libsrtp.ts";
 import { publishLavfi } from "./support/media.ts";
-import { RtpTestReceiver } from "./support/rtp_receiver.ts";
+import { RtpTestReceiver, tagsOfPackets } from "./support/rtp_receiver.ts";
 
 const why = libsrtpUnavailable();
 if (why) console.warn(`srtp_cloud_test: SKIPPED: ${why}`);
@@ -156,12 +156,9 @@ Deno.test({
 
       // The decrypted packets rebuild the recording tag for tag.
       plain.sort((a, b) => a.index - b.index);
-      const asm = new TagAssembler();
-      const tags: FlvTag[] = [];
-      for (const p of plain) {
-        const t = asm.push(parseRtp(p.bytes));
-        if (t) tags.push(t);
-      }
+      const tags: FlvTag[] = tagsOfPackets(
+        plain.map((p) => parseRtp(p.bytes)),
+      );
       const recordings = (await Array.fromAsync(Deno.readDir(dir))).filter(
         (e) => e.name.startsWith("live_srtp"),
       );
