@@ -1,6 +1,8 @@
 /**
  * `deno task bench`: flvcast's benchmarks in one run, printed as Markdown and
- * written to `scripts/bench/results.md`.
+ * written to a report outside the checkout (`$TMPDIR/flvcast-bench/`), so a
+ * run leaves `git status` clean; `--write-results` writes the committed
+ * `scripts/bench/results.md` instead.
  *
  * 1. Micro: FLV/RTP byte paths, RTMP chunk parsing, SRTP, QUIC retransmission.
  * 2. Pipeline flvcast: N publishers → cloud → edge → M readers per stream.
@@ -12,6 +14,7 @@
  * deno task bench                 # full run (~11 min on 2 cores)
  * deno task bench --quick         # ~1 min subset
  * deno task bench --only=flvcast,nms --profile   # V8 CPU profiles of cloud/edge
+ * deno task bench --write-results # full run that updates scripts/bench/results.md
  * ```
  *
  * Exit code 0 when the bench ran (goals missed or not); 1 when it could not
@@ -20,6 +23,7 @@
  *
  * @module
  */
+import { dirname } from "node:path";
 import {
   createTopology,
   netnsUnavailableReason,
@@ -51,24 +55,38 @@ interface Options {
 
 const HELP = `usage: deno task bench [--quick] [--only=${
   SECTIONS.join(",")
-}] [--profile] [--out=PATH]
+}] [--profile] [--write-results | --out=PATH]
 
   --quick     ~1-minute subset (shorter windows, fewer configurations)
   --only=…    run only these sections (comma-separated)
   --profile   run flvcast's cloud and edge with --cpu-prof and summarise the
               profiles in the report (adds profiler overhead to their CPU)
-  --out=PATH  Markdown output (default scripts/bench/results.md)`;
+  --write-results  write the report to scripts/bench/results.md (the
+              committed tables) instead of a file outside the checkout
+  --out=PATH  Markdown output (default \$TMPDIR/flvcast-bench/results-DATE.md)`;
+
+/** The committed report, written only with `--write-results`. */
+const COMMITTED_RESULTS = `${REPO_ROOT}/scripts/bench/results.md`;
+
+/** Where a run's report goes by default: outside the checkout. */
+function defaultOut(): string {
+  const tmp = Deno.env.get("TMPDIR") || "/tmp";
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  return `${tmp}/flvcast-bench/results-${stamp}.md`;
+}
 
 function parseArgs(args: string[]): Options {
   const o: Options = {
     quick: false,
     only: new Set(SECTIONS),
     profile: false,
-    out: `${REPO_ROOT}/scripts/bench/results.md`,
+    out: "",
   };
+  let write = false;
   for (const a of args) {
     if (a === "--quick") o.quick = true;
     else if (a === "--profile") o.profile = true;
+    else if (a === "--write-results") write = true;
     else if (a.startsWith("--only=")) {
       const names = a.slice(7).split(",").filter(Boolean);
       for (const n of names) {
@@ -85,6 +103,12 @@ function parseArgs(args: string[]): Options {
       Deno.exit(0);
     } else throw new Error(`unknown argument "${a}"\n${HELP}`);
   }
+  if (write && o.out !== "") {
+    throw new Error(
+      `expected --write-results or --out=PATH, received both (--out=${o.out})`,
+    );
+  }
+  o.out ||= write ? COMMITTED_RESULTS : defaultOut();
   return o;
 }
 
@@ -460,6 +484,7 @@ export async function main(args: string[]): Promise<number> {
   } s`;
   const md = renderReport(report);
   console.log(md);
+  await Deno.mkdir(dirname(o.out), { recursive: true });
   await Deno.writeTextFile(o.out, md);
   log(`written to ${o.out}`);
   return ran > 0 ? 0 : 1;
