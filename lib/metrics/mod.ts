@@ -4,6 +4,12 @@
  * @module
  */
 export {
+  type HistoryDocument,
+  type HistorySeries,
+  StatsHistory,
+  type StatsHistoryOptions,
+} from "./history.ts";
+export {
   type MetricFamily,
   PROMETHEUS_CONTENT_TYPE,
   renderPrometheus,
