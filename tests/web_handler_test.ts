@@ -2,6 +2,10 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import {
   APP_JS,
+  CHARTS_JS,
+  CLOUD_APP_JS,
+  cloudPageHtml,
+  cloudWebHandler,
   loadPlayerScript,
   pageHtml,
   webHandler,
@@ -100,4 +104,77 @@ Deno.test("web: the title is escaped and the page script parses", () => {
   // Compiles the browser script without running it (throws on a syntax error).
   new Function(APP_JS);
   ok(!/innerHTML/.test(APP_JS), "server data only goes through textContent");
+});
+
+Deno.test("web: the charts script and the history route (edge page)", async () => {
+  const doc = { interval_ms: 1000, length: 120, series: [], streams: [] };
+  const web = webHandler({
+    streams: () => [],
+    history: () => doc,
+    playerScript: fakeScript,
+  });
+  const html = await web(new Request(`${base}/`))!.text();
+  match(html, /<script src="\/web\/charts\.js"><\/script>/);
+  match(html, /id="history" data-history-key=""/);
+  const charts = web(new Request(`${base}/web/charts.js`))!;
+  equal(charts.status, 200);
+  match(charts.headers.get("content-type")!, /javascript/);
+  equal(await charts.text(), CHARTS_JS);
+  const hist = web(new Request(`${base}/api/history`))!;
+  equal(hist.status, 200);
+  deepEqual(await hist.json(), doc);
+  // No source: an empty history, not an error.
+  const none = webHandler({ streams: () => [], playerScript: fakeScript });
+  deepEqual(
+    (await none(new Request(`${base}/api/history`))!.json()).streams,
+    [],
+  );
+  const bad = webHandler({
+    streams: () => [],
+    history: () => {
+      throw new Error("boom");
+    },
+    playerScript: fakeScript,
+  });
+  const failed = bad(new Request(`${base}/api/history`))!;
+  equal(failed.status, 500);
+  match((await failed.json()).error, /cannot read the history: boom/);
+});
+
+Deno.test("web: the cloud's read-only page, its scripts and history", async () => {
+  const doc = { interval_ms: 1000, length: 120, series: [], streams: [] };
+  const web = cloudWebHandler({ history: () => doc, version: "9.9.9" });
+  const page = web(new Request("http://cloud.test:8090/"))!;
+  equal(page.status, 200);
+  match(page.headers.get("content-security-policy")!, /script-src 'self'/);
+  const html = await page.text();
+  match(html, /id="publishers"/);
+  match(html, /src="\/web\/charts\.js"/);
+  match(html, /src="\/web\/cloud\.js"/);
+  match(html, /9\.9\.9/);
+  equal(
+    await web(new Request("http://cloud.test:8090/web/cloud.js"))!.text(),
+    CLOUD_APP_JS,
+  );
+  equal(
+    await web(new Request("http://cloud.test:8090/web/charts.js"))!.text(),
+    CHARTS_JS,
+  );
+  deepEqual(
+    await web(new Request("http://cloud.test:8090/api/history"))!.json(),
+    doc,
+  );
+  // The API's own routes are not the page's.
+  equal(web(new Request("http://cloud.test:8090/api/streams")), undefined);
+  equal(web(new Request("http://cloud.test:8090/metrics")), undefined);
+  equal(
+    web(new Request("http://cloud.test:8090/", { method: "POST" }))!.status,
+    405,
+  );
+  const escaped = cloudPageHtml({ title: "<b>x</b>" });
+  ok(!escaped.includes("<b>x</b>"));
+  // Both scripts compile and only use textContent for server data.
+  new Function(CHARTS_JS);
+  new Function(CLOUD_APP_JS);
+  ok(!/innerHTML/.test(CHARTS_JS + CLOUD_APP_JS));
 });

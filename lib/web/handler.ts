@@ -1,8 +1,10 @@
 /**
  * The web handler an edge mounts in its HTTP-FLV server: the page at `/`,
- * its script, mpegts.js (served from the npm package, so the page works
- * offline) and a same-origin `/api/streams`. Any other request is not its
- * business: it returns `undefined` and the FLV server goes on.
+ * its script, the charts script, mpegts.js (served from the npm package, so
+ * the page works offline) and a same-origin `/api/streams` and
+ * `/api/history`. Any other request is not its business: it returns
+ * `undefined` and the FLV server goes on. {@linkcode cloudWebHandler} is the
+ * cloud API's read-only page of publishers, with the same charts.
  *
  * @module
  */
@@ -11,6 +13,8 @@ import {
   loadPlayerScript,
   type PlayerScript,
 } from "./assets.ts";
+import { CHARTS_JS, CHARTS_PATH, HISTORY_PATH } from "./charts.ts";
+import { CLOUD_APP_JS, CLOUD_APP_PATH, cloudPageHtml } from "./cloud_page.ts";
 import {
   APP_JS,
   APP_PATH,
@@ -33,6 +37,9 @@ export interface WebHandlerOptions {
   playerScript?: PlayerScript;
   /** The HLS player script; default: hls.js read once from the npm package. */
   hlsScript?: PlayerScript;
+  /** The charts' history (`/api/history`, a `HistoryDocument`); absent:
+   * the route answers an empty history. */
+  history?: () => unknown;
 }
 
 /** A request handler that answers only its own paths. */
@@ -63,6 +70,58 @@ function answer(
     status,
     headers: { ...COMMON, ...headers },
   });
+}
+
+function scriptResponse(
+  req: Request,
+  bytes: Uint8Array<ArrayBuffer>,
+): Response {
+  return answer(req, bytes, {
+    "content-type": "text/javascript; charset=utf-8",
+    "cache-control": "no-cache",
+  });
+}
+
+function htmlPage(req: Request, bytes: Uint8Array<ArrayBuffer>): Response {
+  return answer(req, bytes, {
+    "content-type": "text/html; charset=utf-8",
+    "cache-control": "no-cache",
+    "content-security-policy": CSP,
+    "referrer-policy": "no-referrer",
+  });
+}
+
+function history(req: Request, source?: () => unknown): Response {
+  try {
+    return json(req, source ? source() : EMPTY_HISTORY);
+  } catch (err) {
+    return json(req, {
+      error: `cannot read the history: ${(err as Error).message}`,
+    }, 500);
+  }
+}
+
+const EMPTY_HISTORY = {
+  interval_ms: 1000,
+  length: 120,
+  updated_at: null,
+  series: [],
+  untracked_streams: 0,
+  streams: [],
+};
+
+function methodNotAllowed(req: Request): Response {
+  return new Response(
+    `method not allowed: expected GET or HEAD, got ${req.method}\n`,
+    {
+      status: 405,
+      headers: {
+        ...COMMON,
+        allow: "GET, HEAD",
+        "content-type": "text/plain; charset=utf-8",
+      },
+    },
+  );
 }
 
 function json(req: Request, body: unknown, status = 200): Response {
@@ -102,31 +161,24 @@ export function webHandler(options: WebHandlerOptions): WebHandler {
   });
   const page = new TextEncoder().encode(html);
   const app = new TextEncoder().encode(APP_JS);
+  const charts = new TextEncoder().encode(CHARTS_JS);
   return (req) => {
     const { pathname } = new URL(req.url);
     const mine = pathname === "/" || pathname === "/index.html" ||
       pathname === APP_PATH || pathname === PLAYER_PATH ||
-      pathname === HLS_PLAYER_PATH || pathname === STREAMS_PATH;
+      pathname === HLS_PLAYER_PATH || pathname === STREAMS_PATH ||
+      pathname === CHARTS_PATH || pathname === HISTORY_PATH;
     if (!mine) return undefined;
     if (req.method !== "GET" && req.method !== "HEAD") {
-      return new Response(
-        `method not allowed: expected GET or HEAD, got ${req.method}\n`,
-        {
-          status: 405,
-          headers: {
-            ...COMMON,
-            allow: "GET, HEAD",
-            "content-type": "text/plain; charset=utf-8",
-          },
-        },
-      );
+      return methodNotAllowed(req);
     }
     switch (pathname) {
       case APP_PATH:
-        return answer(req, app, {
-          "content-type": "text/javascript; charset=utf-8",
-          "cache-control": "no-cache",
-        });
+        return scriptResponse(req, app);
+      case CHARTS_PATH:
+        return scriptResponse(req, charts);
+      case HISTORY_PATH:
+        return history(req, options.history);
       case PLAYER_PATH:
       case HLS_PLAYER_PATH: {
         const [s, name] = pathname === PLAYER_PATH
@@ -154,12 +206,60 @@ export function webHandler(options: WebHandlerOptions): WebHandler {
         return json(req, { streams: Array.isArray(streams) ? streams : [] });
       }
       default:
-        return answer(req, page, {
-          "content-type": "text/html; charset=utf-8",
-          "cache-control": "no-cache",
-          "content-security-policy": CSP,
-          "referrer-policy": "no-referrer",
-        });
+        return htmlPage(req, page);
+    }
+  };
+}
+
+/** Options for {@linkcode cloudWebHandler}. */
+export interface CloudWebHandlerOptions {
+  /** The charts' history (`/api/history`, a `HistoryDocument`). */
+  history: () => unknown;
+  /** Page title. Default `flvcast cloud`. */
+  title?: string;
+  /** Version shown in the header. */
+  version?: string;
+}
+
+/**
+ * The cloud API port's read-only page: `GET /` lists the publishers (from
+ * the API's own `/api/streams`) with their charts; `GET /web/cloud.js`,
+ * `GET /web/charts.js` its scripts; `GET /api/history` the charts' data.
+ * Anything else: `undefined` (the API goes on).
+ *
+ * @example Usage
+ * ```ts
+ * import { cloudWebHandler } from "./handler.ts";
+ * const web = cloudWebHandler({ history: () => ({ series: [], streams: [] }) });
+ * web(new Request("http://cloud:8090/"))?.status; // 200
+ * web(new Request("http://cloud:8090/api/streams")); // undefined
+ * ```
+ */
+export function cloudWebHandler(options: CloudWebHandlerOptions): WebHandler {
+  const page = new TextEncoder().encode(cloudPageHtml({
+    title: options.title ?? "flvcast cloud",
+    version: options.version,
+  }));
+  const app = new TextEncoder().encode(CLOUD_APP_JS);
+  const charts = new TextEncoder().encode(CHARTS_JS);
+  return (req) => {
+    const { pathname } = new URL(req.url);
+    const mine = pathname === "/" || pathname === "/index.html" ||
+      pathname === CLOUD_APP_PATH || pathname === CHARTS_PATH ||
+      pathname === HISTORY_PATH;
+    if (!mine) return undefined;
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return methodNotAllowed(req);
+    }
+    switch (pathname) {
+      case CLOUD_APP_PATH:
+        return scriptResponse(req, app);
+      case CHARTS_PATH:
+        return scriptResponse(req, charts);
+      case HISTORY_PATH:
+        return history(req, options.history);
+      default:
+        return htmlPage(req, page);
     }
   };
 }

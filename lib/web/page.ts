@@ -2,7 +2,8 @@
  * The edge's built-in page (pure text, no I/O): lists the live streams from
  * the same-origin `/api/streams`, plays one with mpegts.js over HTTP-FLV or
  * WebSocket-FLV, and shows live counters (bitrate, loss, recovered, players,
- * delay) next to the player's own (buffer, frames).
+ * delay) next to the player's own (buffer, frames), and the selected
+ * stream's last 2 minutes as live charts (`charts.ts`, from `/api/history`).
  *
  * Query parameters: `stream=live/movie` plays that stream at once;
  * `transport=ws` picks WebSocket-FLV, `transport=hls` LL-HLS with hls.js
@@ -10,6 +11,7 @@
  *
  * @module
  */
+import { CHARTS_CSS, CHARTS_PATH } from "./charts.ts";
 
 /** Path of the page's script (served by the web handler). */
 export const APP_PATH = "/web/app.js";
@@ -80,6 +82,8 @@ code { font-size: 12px; color: var(--dim); word-break: break-all; }
 .counter { background: #151a20; border: 1px solid var(--line); border-radius: 4px; padding: 6px 8px; }
 .counter b { display: block; font-size: 18px; font-variant-numeric: tabular-nums; }
 .counter span { color: var(--dim); font-size: 12px; }
+h2.history { margin-top: 14px; }
+${CHARTS_CSS}
 </style>
 </head>
 <body>
@@ -118,10 +122,13 @@ code { font-size: 12px; color: var(--dim); word-break: break-all; }
 <div class="counter"><b id="c-speed">–</b><span>download (KiB/s)</span></div>
 <div class="counter"><b id="c-latency">–</b><span>HLS live latency (s)</span></div>
 </div>
+<h2 class="history">Last 2 minutes</h2>
+<div id="history" data-history-key=""><p class="dim">Pick a stream.</p></div>
 </section>
 </main>
 <script src="${PLAYER_PATH}"></script>
 <script src="${HLS_PLAYER_PATH}"></script>
+<script src="${CHARTS_PATH}"></script>
 <script src="${APP_PATH}"></script>
 </body>
 </html>
@@ -369,6 +376,12 @@ export const APP_JS = `"use strict";
     state.hlsLatency = num(hlsLatency);
     $("c-latency").textContent = fmt(hlsLatency, 2);
     $("summary").textContent = state.streams.length + (state.streams.length === 1 ? " live stream" : " live streams");
+    // The charts (charts.js) follow the selected stream.
+    var hist = $("history");
+    if (hist.getAttribute("data-history-key") !== (state.key || "")) {
+      hist.setAttribute("data-history-key", state.key || "");
+      if (window.flvcastCharts) window.flvcastCharts.render();
+    }
   }
 
   function poll() {
