@@ -4,6 +4,8 @@
  */
 import { deepEqual, equal, throws } from "node:assert/strict";
 import { type HistorySeries, StatsHistory } from "../lib/metrics/mod.ts";
+import { EDGE_HISTORY_SERIES } from "../lib/edge/mod.ts";
+import { CLOUD_HISTORY_SERIES } from "../lib/cloud/mod.ts";
 
 interface Row {
   key: string;
@@ -96,4 +98,20 @@ Deno.test("history: bad options are refused naming the option", () => {
     () => new StatsHistory<Row>({ series: SERIES, maxStreams: 1.5 }),
     /StatsHistory maxStreams: expected an integer >= 1, got 1.5/,
   );
+});
+
+Deno.test("history: the edge and cloud series read their API rows", () => {
+  deepEqual(EDGE_HISTORY_SERIES.map((s) => s.name), [
+    "bitrate_kbps",
+    "lost",
+    "recovered",
+    "tags_dropped",
+    "delay_ms",
+  ]);
+  deepEqual(CLOUD_HISTORY_SERIES.map((s) => s.name), [
+    "bitrate_kbps",
+    "packets_sent",
+    "retransmissions",
+    "cache_packets",
+  ]);
 });

@@ -1,18 +1,58 @@
 /**
- * The cloud's HTTP API: `/api/streams`, `/api/node`, `/stat/livestat`,
- * `/metrics`, `/healthz`.
+ * The cloud's HTTP API: `/api/streams`, `/api/history` (their last 2
+ * minutes, charted by the read-only page at `/`), `/api/node`,
+ * `/stat/livestat`, `/metrics`, `/healthz`.
  *
  * @module
  */
 import { apiHandler } from "../api/mod.ts";
-import type { MetricFamily } from "../metrics/mod.ts";
+import type { HistorySeries, MetricFamily } from "../metrics/mod.ts";
 import { VERSION } from "../version/mod.ts";
 import type { CloudStreamInfo } from "./cloud_stream.ts";
+
+/** What the cloud's page charts per publisher (`/api/history`), in order. */
+export const CLOUD_HISTORY_SERIES: HistorySeries<CloudStreamInfo>[] = [
+  {
+    name: "bitrate_kbps",
+    label: "bitrate in",
+    unit: "kbit/s",
+    color: "#4da3ff",
+    kind: "rate",
+    scale: 8 / 1000,
+    read: (s) => s.video_bytes + s.audio_bytes + s.data_bytes,
+  },
+  {
+    name: "packets_sent",
+    label: "RTP packets sent",
+    unit: "/s",
+    color: "#5fd38d",
+    kind: "rate",
+    read: (s) => s.packets_sent,
+  },
+  {
+    name: "retransmissions",
+    label: "retransmitted",
+    unit: "/s",
+    color: "#ffb454",
+    kind: "rate",
+    read: (s) => s.retransmissions,
+  },
+  {
+    name: "cache_packets",
+    label: "repair cache",
+    unit: "pkts",
+    color: "#c792ea",
+    kind: "gauge",
+    read: (s) => s.cache_packets,
+  },
+];
 
 /** What the API reads from the node. */
 export interface CloudApiSource {
   /** Snapshots of the live streams. */
   streams(): CloudStreamInfo[];
+  /** The streams' recent history (a `HistoryDocument`); absent: no route. */
+  history?(): unknown;
   /** Node facts (fingerprint, ports…). */
   node(): Record<string, unknown>;
   /** Metric families for `/metrics`. */
@@ -62,6 +102,7 @@ export function cloudApiHandler(
   return apiHandler({
     routes: {
       "/api/streams": () => ({ streams: source.streams() }),
+      ...(source.history ? { "/api/history": () => source.history!() } : {}),
       "/api/node": () => ({ version: VERSION, ...source.node() }),
       "/stat/livestat": () => livestat(source.streams()),
     },

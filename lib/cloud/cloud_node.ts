@@ -9,6 +9,7 @@ import { FlvFileWriter, type FlvTag, recordFileName } from "../flv/mod.ts";
 import { listenHttp, type RunningHttpServer } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { nullLogger } from "../log/mod.ts";
+import { type HistoryDocument, StatsHistory } from "../metrics/mod.ts";
 import { type QuicImpl, RtxServer } from "../quic/mod.ts";
 import {
   encodeBye,
@@ -28,8 +29,10 @@ import {
   type RtmpMessage,
   RtmpServer,
 } from "../rtmp/mod.ts";
-import { cloudApiHandler } from "./api.ts";
-import { CloudStream } from "./cloud_stream.ts";
+import { VERSION } from "../version/mod.ts";
+import { cloudWebHandler } from "../web/mod.ts";
+import { CLOUD_HISTORY_SERIES, cloudApiHandler } from "./api.ts";
+import { CloudStream, type CloudStreamInfo } from "./cloud_stream.ts";
 import { RtpSender } from "./rtp_sender.ts";
 
 /** Longest stream key an SDES PRIV item carries: 255 − 1 − "key".length. */
@@ -116,6 +119,10 @@ export class CloudNode {
   #rtx: RtxServer;
   #api?: RunningHttpServer;
   #timer?: ReturnType<typeof setInterval>;
+  /** The page's charts: 2 minutes of per-publisher samples, one a second. */
+  #history = new StatsHistory<CloudStreamInfo>({
+    series: CLOUD_HISTORY_SERIES,
+  });
   #cname = `flvcast-cloud@${Deno.hostname()}`;
   #byeTimers = new Set<ReturnType<typeof setTimeout>>();
   #totals = { publishes: 0, refused: 0, tagsIn: 0, packetsSent: 0 };
@@ -194,15 +201,20 @@ export class CloudNode {
       () => this.#rtx.start(),
     );
     await bind("api_addr", `${o.api.hostname}:${o.api.port}`, () => {
-      const handler = cloudApiHandler({
+      const api = cloudApiHandler({
         streams: () => [...this.#streams.values()].map((s) => s.info()),
+        history: () => this.history(),
         node: () => this.nodeInfo(),
         metrics: () => this.#metrics(),
+      });
+      const page = cloudWebHandler({
+        history: () => this.history(),
+        version: VERSION,
       });
       this.#api = listenHttp({
         hostname: o.api.hostname,
         port: o.api.port,
-        handler,
+        handler: (req) => page(req) ?? api(req),
         logger: this.#log,
         name: "cloud api",
       });
@@ -504,6 +516,15 @@ export class CloudNode {
     for (const [ssrc, r] of this.#retired) {
       if (r.until < now) this.#retired.delete(ssrc);
     }
+    this.#history.record(
+      now,
+      [...this.#streams.values()].map((s) => s.info()),
+    );
+  }
+
+  /** The publishers' last 2 minutes, sampled each second (the charts). */
+  history(): HistoryDocument {
+    return this.#history.snapshot();
   }
 
   #metrics() {

@@ -3,7 +3,12 @@
  *
  * @module
  */
-export { cloudApiHandler, type CloudApiSource, livestat } from "./api.ts";
+export {
+  CLOUD_HISTORY_SERIES,
+  cloudApiHandler,
+  type CloudApiSource,
+  livestat,
+} from "./api.ts";
 export { CloudNode, type CloudNodeOptions } from "./cloud_node.ts";
 export {
   CloudStream,

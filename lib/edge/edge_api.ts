@@ -1,12 +1,13 @@
 /**
  * The edge's HTTP API (SPEC §8): `GET /api/streams` (per-stream receive,
- * repair and player counters), `GET /api/node`, `GET /metrics` (Prometheus
- * text) and `GET /healthz`.
+ * repair and player counters), `GET /api/history` (their last 2 minutes,
+ * charted by the page), `GET /api/node`, `GET /metrics` (Prometheus text)
+ * and `GET /healthz`.
  *
  * @module
  */
 import { apiHandler } from "../api/mod.ts";
-import type { MetricFamily } from "../metrics/mod.ts";
+import type { HistorySeries, MetricFamily } from "../metrics/mod.ts";
 
 /** One stream as the edge API shows it. */
 export interface EdgeStreamInfo {
@@ -58,10 +59,57 @@ export interface EdgeStreamInfo {
   recording: string | null;
 }
 
+/** What the edge's page charts per stream (`/api/history`), in order. */
+export const EDGE_HISTORY_SERIES: HistorySeries<EdgeStreamInfo>[] = [
+  {
+    name: "bitrate_kbps",
+    label: "bitrate in",
+    unit: "kbit/s",
+    color: "#4da3ff",
+    kind: "rate",
+    scale: 8 / 1000,
+    read: (s) => s.bytes_received,
+  },
+  {
+    name: "lost",
+    label: "packets lost",
+    unit: "/s",
+    color: "#ff6b6b",
+    kind: "rate",
+    read: (s) => s.lost,
+  },
+  {
+    name: "recovered",
+    label: "packets recovered",
+    unit: "/s",
+    color: "#5fd38d",
+    kind: "rate",
+    read: (s) => s.recovered,
+  },
+  {
+    name: "tags_dropped",
+    label: "tags dropped",
+    unit: "/s",
+    color: "#ffb454",
+    kind: "rate",
+    read: (s) => s.tags_dropped,
+  },
+  {
+    name: "delay_ms",
+    label: "cloud → edge delay",
+    unit: "ms",
+    color: "#c792ea",
+    kind: "gauge",
+    read: (s) => s.one_way_delay_ms,
+  },
+];
+
 /** What the API reads from the edge. */
 export interface EdgeApiSource {
   /** Snapshots of the live streams. */
   streams(): EdgeStreamInfo[];
+  /** The streams' recent history (a `HistoryDocument`); absent: no route. */
+  history?(): unknown;
   /** Node facts (ports, retransmission link…). */
   node(): Record<string, unknown>;
   /** Metric families for `/metrics`. */
@@ -85,6 +133,7 @@ export function edgeApiHandler(
   return apiHandler({
     routes: {
       "/api/streams": () => ({ streams: source.streams() }),
+      ...(source.history ? { "/api/history": () => source.history!() } : {}),
       "/api/node": () => source.node(),
     },
     metrics: source.metrics,

@@ -15,13 +15,21 @@ import {
 } from "../http/mod.ts";
 import { HubRecorder, StreamHub } from "../hub/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
-import type { MetricFamily } from "../metrics/mod.ts";
+import {
+  type HistoryDocument,
+  type MetricFamily,
+  StatsHistory,
+} from "../metrics/mod.ts";
 import type { SocketBufferResult } from "../net/mod.ts";
 import { RtxClient } from "../quic/mod.ts";
 import { VERSION } from "../version/mod.ts";
 import { webHandler } from "../web/mod.ts";
 import { HlsService } from "../hls/mod.ts";
-import { edgeApiHandler, type EdgeStreamInfo } from "./edge_api.ts";
+import {
+  EDGE_HISTORY_SERIES,
+  edgeApiHandler,
+  type EdgeStreamInfo,
+} from "./edge_api.ts";
 import {
   edgeMetrics,
   type EdgeMetricsSource,
@@ -68,6 +76,12 @@ export class EdgeNode {
   #recv: Promise<void> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
+  /** The page's charts: 2 minutes of per-stream samples, one a second (a
+   * timer of its own: sampling is wall-clock, not event, driven). */
+  #history = new StatsHistory<EdgeStreamInfo>({
+    series: EDGE_HISTORY_SERIES,
+  });
+  #historyTimer: ReturnType<typeof setInterval> | undefined;
   #running = false;
   #rtx = new Map<string, RtxClient>();
 
@@ -116,6 +130,7 @@ export class EdgeNode {
     this.#hls = hlsService;
     const web = options.webPage === false ? undefined : webHandler({
       streams: () => this.streams(),
+      history: () => this.history(),
       version: VERSION,
     });
     this.#flv = new FlvHttpServer({
@@ -190,6 +205,7 @@ export class EdgeNode {
         port: this.#opts.api.port,
         handler: edgeApiHandler({
           streams: () => this.streams(),
+          history: () => this.history(),
           node: () =>
             edgeNodeInfo(
               this.#opts,
@@ -220,6 +236,10 @@ export class EdgeNode {
     const cq = this.#opts.cloudQuic;
     if (cq) this.#link(cq.host, cq.port);
     this.#recv = this.#receiveLoop(this.#udp);
+    this.#historyTimer = setInterval(
+      () => this.#history.record(Date.now(), this.streams()),
+      1000,
+    );
     const p = this.ports;
     const packLoss = this.#opts.packLoss ?? 0;
     this.#log.info("edge started", {
@@ -242,6 +262,7 @@ export class EdgeNode {
     this.#running = false;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    clearInterval(this.#historyTimer);
     try {
       this.#udp?.close();
     } catch { /* already closed */ }
@@ -255,6 +276,11 @@ export class EdgeNode {
     this.#rtx.clear();
     await this.#recorder?.close();
     this.#log.info("edge stopped");
+  }
+
+  /** The live streams' last 2 minutes, sampled each second (the charts). */
+  history(): HistoryDocument {
+    return this.#history.snapshot();
   }
 
   /** Snapshots of the live streams for the API. */

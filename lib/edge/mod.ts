@@ -23,6 +23,7 @@ export type {
 export { EdgeNode } from "./edge_node.ts";
 export type { EdgeNodeOptions, ListenAddress } from "./edge_options.ts";
 export {
+  EDGE_HISTORY_SERIES,
   edgeApiHandler,
   type EdgeApiSource,
   type EdgeStreamInfo,

@@ -1,0 +1,222 @@
+/**
+ * The pages' history charts in a real browser: ffmpeg publishes → cloud →
+ * RTP → edge with 5 % simulated input loss (`packLoss`, the
+ * `edge.pack_loss` key) repaired over QUIC; headless Chromium opens the
+ * edge's page on the stream and, after 10 samples (≈ 10 s), finds the five
+ * charts drawn, with non-zero "packets lost" and "packets recovered"
+ * series; then the cloud's read-only page on its API port, with the same
+ * charts for the publisher. Screenshots of both go to the test's temp dir
+ * (kept with FLVCAST_KEEP_SCREENSHOTS=1).
+ */
+import { deepEqual, ok } from "node:assert/strict";
+import { chromium } from "playwright-core";
+import { publishLavfi } from "./support/media.ts";
+import { startCloudAndEdge } from "./support/nodes.ts";
+
+const CHROMIUM = Deno.env.get("CHROMIUM_BIN") ?? "/usr/bin/chromium";
+const chromiumPresent = (() => {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+})();
+if (!chromiumPresent) {
+  console.warn(
+    `browser_charts_test: SKIPPED: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_BIN)`,
+  );
+}
+
+const KEY = "live/charts";
+
+async function waitFor<T>(
+  read: () => Promise<T>,
+  done: (v: T) => boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last = await read();
+  while (!done(last)) {
+    if (Date.now() > until) {
+      throw new Error(
+        `timed out waiting for ${what}; last: ${JSON.stringify(last)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 250));
+    last = await read();
+  }
+  return last;
+}
+
+/** What one chart drew (its data-* attributes and SVG paths). */
+interface Drawn {
+  series: string;
+  points: number;
+  nonzero: number;
+  max: number;
+  paths: number;
+  width: number;
+}
+
+Deno.test({
+  name:
+    "browser: the edge and cloud pages chart 2 minutes of history (5 % loss: lost and recovered non-zero)",
+  ignore: !chromiumPresent,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "flvcast_charts_" });
+    const nodes = await startCloudAndEdge({
+      recordDir: dir,
+      dialCloudAtStart: true,
+      edge: { latencyMs: 200, packLoss: 0.05 },
+    });
+    const { cloud, edge } = nodes;
+    const profile = await Deno.makeTempDir({ prefix: "flvcast_chromium_" });
+    let context:
+      | Awaited<ReturnType<typeof chromium.launchPersistentContext>>
+      | undefined;
+    const pub = publishLavfi({
+      url: `rtmp://127.0.0.1:${cloud.ports.rtmp}/${KEY}`,
+      seconds: 120,
+      size: "640x360",
+    });
+    try {
+      await waitFor(
+        () => Promise.resolve(edge.streams().find((s) => s.key === KEY)),
+        (s) => (s?.tags_out ?? 0) > 50,
+        "the stream to reach the edge",
+      );
+      context = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        viewport: { width: 1280, height: 900 },
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+          "--autoplay-policy=no-user-gesture-required",
+        ],
+      });
+      const page = context.pages()[0] ?? await context.newPage();
+      const pageErrors: string[] = [];
+      page.on("pageerror", (e) => pageErrors.push(e.message));
+
+      const drawn = (box: string) =>
+        page.evaluate((sel) => {
+          // deno-lint-ignore no-explicit-any
+          const d = (globalThis as any).document;
+          const figs = [...d.querySelectorAll(`${sel} figure.chart`)];
+          // deno-lint-ignore no-explicit-any
+          return figs.map((f: any) => ({
+            series: f.getAttribute("data-series"),
+            points: Number(f.getAttribute("data-points")),
+            nonzero: Number(f.getAttribute("data-nonzero")),
+            max: Number(f.getAttribute("data-max")),
+            paths: f.querySelectorAll("svg path").length,
+            width: f.querySelector("svg").getBoundingClientRect().width,
+          }));
+        }, box) as Promise<Drawn[]>;
+      const byName = (charts: Drawn[]) =>
+        Object.fromEntries(charts.map((c) => [c.series, c]));
+
+      // --- the edge's page, on the lossy stream ---------------------------
+      const edgeUrl = `http://127.0.0.1:${edge.ports.flv}/?stream=${
+        encodeURIComponent(KEY)
+      }`;
+      await page.goto(edgeUrl);
+      const sel = `#history[data-history-key="${KEY}"]`;
+      const charts = byName(
+        await waitFor(
+          () => drawn(sel),
+          (c) => {
+            const m = byName(c);
+            return (m.lost?.points ?? 0) >= 10 &&
+              (m.lost?.nonzero ?? 0) > 0 && (m.recovered?.nonzero ?? 0) > 0;
+          },
+          "10 samples with lost and recovered packets on the edge page",
+        ),
+      );
+      deepEqual(Object.keys(charts), [
+        "bitrate_kbps",
+        "lost",
+        "recovered",
+        "tags_dropped",
+        "delay_ms",
+      ]);
+      for (const c of Object.values(charts)) {
+        ok(c.points >= 10, `${c.series}: ${c.points} samples`);
+        ok(c.width >= 150, `${c.series}: drawn ${c.width} px wide`);
+      }
+      for (const name of ["bitrate_kbps", "lost", "recovered", "delay_ms"]) {
+        ok(charts[name].paths >= 1, `${name}: expected a drawn line`);
+        ok(charts[name].nonzero > 0, `${name}: expected non-zero samples`);
+      }
+      ok(
+        charts.bitrate_kbps.max > 100,
+        `bitrate in: expected > 100 kbit/s, got ${charts.bitrate_kbps.max}`,
+      );
+      const edgeShot = `${dir}/edge_charts.png`;
+      await page.screenshot({ path: edgeShot, fullPage: true });
+      console.log(
+        `edge page: ${
+          Object.values(charts).map((c) =>
+            `${c.series} ${c.points} pts, max ${c.max}, ${c.nonzero} non-zero`
+          ).join("; ")
+        }; screenshot ${edgeShot}`,
+      );
+
+      // --- the cloud's read-only page (API port), the same charts ---------
+      await page.goto(`http://127.0.0.1:${cloud.ports.api}/`);
+      const csel = `[data-history-key="${KEY}"]`;
+      const cloudCharts = byName(
+        await waitFor(
+          () => drawn(csel),
+          (c) => {
+            const m = byName(c);
+            return (m.packets_sent?.nonzero ?? 0) >= 3 &&
+              (m.bitrate_kbps?.nonzero ?? 0) >= 3;
+          },
+          "the publisher's charts on the cloud page",
+        ),
+      );
+      deepEqual(Object.keys(cloudCharts), [
+        "bitrate_kbps",
+        "packets_sent",
+        "retransmissions",
+        "cache_packets",
+      ]);
+      ok(
+        cloudCharts.retransmissions.nonzero > 0,
+        "the cloud charts the edge's repairs",
+      );
+      const row = await page.evaluate(
+        (key) =>
+          // deno-lint-ignore no-explicit-any
+          (globalThis as any).document.querySelector(
+            `#publishers tr[data-key="${key}"]`,
+          )?.textContent ?? null,
+        KEY,
+      );
+      ok(row?.includes(KEY), `publisher row for ${KEY}: ${row}`);
+      const cloudShot = `${dir}/cloud_charts.png`;
+      await page.screenshot({ path: cloudShot, fullPage: true });
+      console.log(`cloud page: screenshot ${cloudShot}`);
+      deepEqual(pageErrors, [], "page errors");
+    } finally {
+      await context?.close().catch(() => {});
+      pub.kill();
+      await pub.done;
+      await nodes.close();
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+      if (Deno.env.get("FLVCAST_KEEP_SCREENSHOTS") === undefined) {
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    }
+  },
+});
