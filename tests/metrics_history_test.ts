@@ -85,6 +85,7 @@ Deno.test("history: streams that end are forgotten; past maxStreams new ones are
   doc = h.snapshot();
   deepEqual(doc.streams.map((s) => s.key), ["b", "c"]);
   equal(doc.untracked_streams, 0);
+  deepEqual(h.snapshot(["c", "x"]).streams.map((s) => s.key), ["c"]);
   h.record(2000, []);
   equal(h.size, 0);
 });

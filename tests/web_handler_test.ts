@@ -108,9 +108,13 @@ Deno.test("web: the title is escaped and the page script parses", () => {
 
 Deno.test("web: the charts script and the history route (edge page)", async () => {
   const doc = { interval_ms: 1000, length: 120, series: [], streams: [] };
+  const asked: (string[] | undefined)[] = [];
   const web = webHandler({
     streams: () => [],
-    history: () => doc,
+    history: (keys) => {
+      asked.push(keys);
+      return doc;
+    },
     playerScript: fakeScript,
   });
   const html = await web(new Request(`${base}/`))!.text();
@@ -123,6 +127,8 @@ Deno.test("web: the charts script and the history route (edge page)", async () =
   const hist = web(new Request(`${base}/api/history`))!;
   equal(hist.status, 200);
   deepEqual(await hist.json(), doc);
+  await web(new Request(`${base}/api/history?key=live%2Fa&key=live/b`))!.text();
+  deepEqual(asked, [undefined, ["live/a", "live/b"]]);
   // No source: an empty history, not an error.
   const none = webHandler({ streams: () => [], playerScript: fakeScript });
   deepEqual(

@@ -208,7 +208,7 @@ export class CloudNode {
         metrics: () => this.#metrics(),
       });
       const page = cloudWebHandler({
-        history: () => this.history(),
+        history: (keys) => this.history(keys),
         version: VERSION,
       });
       this.#api = listenHttp({
@@ -523,8 +523,8 @@ export class CloudNode {
   }
 
   /** The publishers' last 2 minutes, sampled each second (the charts). */
-  history(): HistoryDocument {
-    return this.#history.snapshot();
+  history(keys?: readonly string[]): HistoryDocument {
+    return this.#history.snapshot(keys);
   }
 
   #metrics() {

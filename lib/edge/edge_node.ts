@@ -130,7 +130,7 @@ export class EdgeNode {
     this.#hls = hlsService;
     const web = options.webPage === false ? undefined : webHandler({
       streams: () => this.streams(),
-      history: () => this.history(),
+      history: (keys) => this.history(keys),
       version: VERSION,
     });
     this.#flv = new FlvHttpServer({
@@ -279,8 +279,8 @@ export class EdgeNode {
   }
 
   /** The live streams' last 2 minutes, sampled each second (the charts). */
-  history(): HistoryDocument {
-    return this.#history.snapshot();
+  history(keys?: readonly string[]): HistoryDocument {
+    return this.#history.snapshot(keys);
   }
 
   /** Snapshots of the live streams for the API. */

@@ -153,10 +153,13 @@ export class StatsHistory<R extends { key: string }> {
     this.#updatedAt = nowMs;
   }
 
-  /** The history as a JSON-ready document. */
-  snapshot(): HistoryDocument {
+  /** The history as a JSON-ready document; with `keys`, of those streams
+   * only (the page asks for the one it shows). */
+  snapshot(keys?: readonly string[]): HistoryDocument {
     const streams: HistoryDocument["streams"] = [];
+    const wanted = keys ? new Set(keys) : undefined;
     for (const [key, t] of this.#tracks) {
+      if (wanted && !wanted.has(key)) continue;
       const samples: Record<string, (number | null)[]> = {};
       this.#series.forEach((s, i) => {
         const ring = t.rings[i];

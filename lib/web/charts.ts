@@ -3,7 +3,8 @@
  * used by the edge's page and the cloud's page alike, that polls the
  * same-origin `/api/history` (a {@linkcode HistoryDocument}: the last 2
  * minutes of per-stream series, see `lib/metrics/history.ts`) every second
- * and draws one small inline-SVG chart per series into every element
+ * for the streams it shows (`?key=K&key=…`; nothing while no stream is
+ * shown) and draws one small inline-SVG chart per series into every element
  * carrying a `data-history-key="STREAM KEY"` attribute. No library, no CDN:
  * works offline.
  *
@@ -160,8 +161,25 @@ export const CHARTS_JS = `"use strict";
     });
   }
 
+  /** The stream keys some element wants charted ([] = nothing to fetch). */
+  function wantedKeys() {
+    var keys = [];
+    Array.prototype.forEach.call(document.querySelectorAll("[data-history-key]"), function (box) {
+      var k = box.getAttribute("data-history-key");
+      if (k && keys.indexOf(k) < 0) keys.push(k);
+    });
+    return keys;
+  }
+
   function poll() {
-    fetch("${HISTORY_PATH}", { cache: "no-store" }).then(function (r) {
+    var keys = wantedKeys();
+    if (keys.length === 0) {
+      render();
+      setTimeout(poll, 1000);
+      return;
+    }
+    var query = keys.map(function (k) { return "key=" + encodeURIComponent(k); }).join("&");
+    fetch("${HISTORY_PATH}?" + query, { cache: "no-store" }).then(function (r) {
       if (!r.ok) throw new Error("HTTP " + r.status);
       return r.json();
     }).then(function (doc) {

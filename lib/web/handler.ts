@@ -37,9 +37,10 @@ export interface WebHandlerOptions {
   playerScript?: PlayerScript;
   /** The HLS player script; default: hls.js read once from the npm package. */
   hlsScript?: PlayerScript;
-  /** The charts' history (`/api/history`, a `HistoryDocument`); absent:
-   * the route answers an empty history. */
-  history?: () => unknown;
+  /** The charts' history (`/api/history`, a `HistoryDocument`), of the
+   * streams named by `?key=` parameters when there are any; absent: the
+   * route answers an empty history. */
+  history?: (keys?: string[]) => unknown;
 }
 
 /** A request handler that answers only its own paths. */
@@ -91,9 +92,16 @@ function htmlPage(req: Request, bytes: Uint8Array<ArrayBuffer>): Response {
   });
 }
 
-function history(req: Request, source?: () => unknown): Response {
+function history(
+  req: Request,
+  source?: (keys?: string[]) => unknown,
+): Response {
+  const keys = new URL(req.url).searchParams.getAll("key");
   try {
-    return json(req, source ? source() : EMPTY_HISTORY);
+    return json(
+      req,
+      source ? source(keys.length ? keys : undefined) : EMPTY_HISTORY,
+    );
   } catch (err) {
     return json(req, {
       error: `cannot read the history: ${(err as Error).message}`,
@@ -213,8 +221,9 @@ export function webHandler(options: WebHandlerOptions): WebHandler {
 
 /** Options for {@linkcode cloudWebHandler}. */
 export interface CloudWebHandlerOptions {
-  /** The charts' history (`/api/history`, a `HistoryDocument`). */
-  history: () => unknown;
+  /** The charts' history (`/api/history`, a `HistoryDocument`), of the
+   * streams named by `?key=` parameters when there are any. */
+  history: (keys?: string[]) => unknown;
   /** Page title. Default `flvcast cloud`. */
   title?: string;
   /** Version shown in the header. */
