@@ -329,7 +329,7 @@ Deno.test({
       ok(ended !== "timeout", `the test command timed out:\n${text}`);
       match(
         closing,
-        /^tests: [1-9]\d* passed, 0 failed$/,
+        /^tests: [1-9]\d* passed, 0 failed\b/,
         `closing line of ${[...test, INNER_FILTER].join(" ")}:\n${text}`,
       );
       equal(ended.code, 0, text);
