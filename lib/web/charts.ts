@@ -132,7 +132,11 @@ export const CHARTS_JS = `"use strict";
       var key = box.getAttribute("data-history-key");
       var frag = document.createDocumentFragment();
       if (!key) {
-        box.replaceChildren();
+        var none = document.createElement("p");
+        none.className = "dim";
+        none.textContent = "Pick a stream to see its last 2 minutes.";
+        box.classList.remove("charts");
+        box.replaceChildren(none);
         return;
       }
       if (!doc) {

@@ -123,7 +123,7 @@ ${CHARTS_CSS}
 <div class="counter"><b id="c-latency">–</b><span>HLS live latency (s)</span></div>
 </div>
 <h2 class="history">Last 2 minutes</h2>
-<div id="history" data-history-key=""><p class="dim">Pick a stream.</p></div>
+<div id="history" data-history-key=""><p class="dim">Pick a stream to see its last 2 minutes.</p></div>
 </section>
 </main>
 <script src="${PLAYER_PATH}"></script>
