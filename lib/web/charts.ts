@@ -53,7 +53,7 @@ export const CHARTS_JS = `"use strict";
   function fmt(v) {
     if (v === null || v === undefined || !isFinite(v)) return "–";
     var a = Math.abs(v);
-    if (a >= 100) return String(Math.round(v));
+    if (a >= 100 || v === Math.round(v)) return String(Math.round(v));
     if (a >= 10) return v.toFixed(1);
     return v.toFixed(a === 0 ? 0 : 2);
   }
