@@ -5,7 +5,10 @@
  *
  * Measures round trip p50/p99 for single requests and for bursts of 100,
  * packets/s over one connection and over 8, and the server's CPU time per
- * 1,000 retransmitted packets. Run standalone to print a table:
+ * 1,000 retransmitted packets; then an independent client (Deno's QUIC
+ * directly, Generic NACKs on one stream) against a native and a matrixai
+ * server, saturated and paced at 20,000 packets/s. Run standalone to print a
+ * table:
  *
  * ```sh
  * deno run -A scripts/bench/rtx.ts
@@ -15,11 +18,18 @@
  */
 import process from "node:process";
 import {
+  FrameDecoder,
+  frameMessage,
   generateSelfSigned,
+  pemBlocks,
+  pinTarget,
+  type QuicImpl,
+  RTX_ALPN,
   RtxClient,
   type RtxResult,
   RtxServer,
 } from "../../lib/quic/mod.ts";
+import { encodeAuth, encodeNack } from "../../lib/rtcp/mod.ts";
 
 /** One benchmark result. */
 export interface BenchResult {
@@ -49,7 +59,7 @@ function makePacket(seq: number): Uint8Array {
 }
 
 /** Child-process mode: serve, answer `cpu` lines with the process CPU time. */
-async function serve(): Promise<void> {
+async function serve(impl: QuicImpl): Promise<void> {
   const cache: Uint8Array[] = [];
   for (let i = 0; i < CACHED; i++) cache.push(makePacket(i));
   const tls = await generateSelfSigned();
@@ -61,11 +71,16 @@ async function serve(): Promise<void> {
     secret: "bench",
     maxRequestsPerSecond: 1e9,
     lookup: (ssrc, seq) => ssrc === SSRC ? cache[seq % CACHED] : undefined,
+    impl,
   });
   await server.start();
   const out = (o: unknown) =>
     Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(o) + "\n"));
-  out({ port: server.port, fingerprint: server.fingerprint });
+  out({
+    port: server.port,
+    fingerprint: server.fingerprint,
+    certPem: tls.certPem,
+  });
   const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
   let buf = "";
   for await (const chunk of lines) {
@@ -90,10 +105,17 @@ class ServerProcess {
   #reader: ReadableStreamDefaultReader<string>;
   #buf = "";
 
-  constructor() {
+  constructor(impl: QuicImpl = "native") {
     const config = new URL("../../deno.json", import.meta.url).pathname;
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--config", config, import.meta.filename!, "--serve"],
+      args: [
+        "run",
+        "-A",
+        "--config",
+        config,
+        import.meta.filename!,
+        `--serve=${impl}`,
+      ],
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
@@ -289,12 +311,165 @@ export async function benchRtx(): Promise<BenchResult[]> {
     await Promise.all(clients.map((c) => c.close()));
     await server.close();
   }
+  // The repair goal: an independent client, saturated and at 20,000/s.
+  results.push(
+    ...await benchRtxIndependent("native"),
+    ...await benchRtxIndependent("native", 3000, 20_000),
+    ...await benchRtxIndependent("matrixai", 1500, 20_000),
+  );
   return results;
 }
 
+/**
+ * An independent repair client: Deno's QUIC directly (no RtxClient), one
+ * stream, AUTH, then Generic NACKs of 17 packets each (PID + BLP 0xffff),
+ * `window` of them in flight; a NACK's round trip ends with its 17th packet.
+ */
+async function independentClient(
+  port: number,
+  certPem: string,
+  ms: number,
+  window: number,
+  pps = 0,
+): Promise<{ packets: number; secs: number; rtt: number[] }> {
+  const pin = pinTarget(pemBlocks(certPem, "CERTIFICATE")[0]);
+  const conn = await Deno.connectQuic({
+    hostname: "127.0.0.1",
+    port,
+    alpnProtocols: [RTX_ALPN],
+    caCerts: [pin.certPem],
+    serverName: pin.serverName,
+    congestionControl: "low-latency",
+  });
+  const stream = await conn.createBidirectionalStream();
+  const writer = stream.writable.getWriter();
+  await writer.write(frameMessage(encodeAuth("bench")));
+  const PER = 17;
+  const slots = Math.floor(CACHED / PER);
+  const sentAt = new Float64Array(slots);
+  const left = new Int32Array(slots);
+  const rtt: number[] = [];
+  let next = 0;
+  let packets = 0;
+  let inFlight = 0;
+  const t0 = performance.now();
+  const end = t0 + ms;
+  let stop = false;
+  let wake: (() => void) | undefined;
+  const reading = (async () => {
+    const reader = stream.readable.getReader();
+    const dec = new FrameDecoder();
+    while (!stop || inFlight > 0) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      for (const m of dec.push(value)) {
+        const seq = (m[2] << 8) | m[3];
+        const slot = Math.floor(seq / PER);
+        packets++;
+        if (--left[slot] === 0) {
+          rtt.push(performance.now() - sentAt[slot]);
+          inFlight--;
+          wake?.();
+        }
+      }
+    }
+    reader.releaseLock();
+  })();
+  const batch: Uint8Array[] = [];
+  let asked = 0;
+  while (performance.now() < end) {
+    // Paced (pps > 0): what the rate allows by now, 2 ms ticks; else the
+    // window refilled.
+    const due = pps > 0
+      ? Math.floor((performance.now() - t0) / 1000 * pps / PER) - asked
+      : window - inFlight;
+    for (let k = 0; k < due && inFlight < window; k++) {
+      asked++;
+      const slot = next++ % slots;
+      const seqs = Array.from({ length: PER }, (_, i) => slot * PER + i);
+      left[slot] = PER;
+      sentAt[slot] = performance.now();
+      batch.push(frameMessage(encodeNack(1, SSRC, seqs)));
+      inFlight++;
+    }
+    const n = batch.reduce((a, b) => a + b.length, 0);
+    const buf = new Uint8Array(n);
+    let o = 0;
+    for (const b of batch.splice(0)) {
+      buf.set(b, o);
+      o += b.length;
+    }
+    if (n > 0) await writer.write(buf);
+    if (pps > 0) await new Promise((r) => setTimeout(r, 2));
+    else await new Promise<void>((r) => wake = r);
+  }
+  stop = true;
+  while (inFlight > 0) await new Promise<void>((r) => wake = r);
+  const secs = (performance.now() - t0) / 1000;
+  conn.close({ closeCode: 0, reason: "done" });
+  await reading.catch(() => {});
+  return { packets, secs, rtt };
+}
+
+/**
+ * The repair goal's measurement: an independent client pulling cached
+ * packets over one connection from a server of `impl` in a child process.
+ *
+ * @returns Packets/s, server CPU µs per packet, NACK round trip p50/p99.
+ */
+export async function benchRtxIndependent(
+  impl: QuicImpl = "native",
+  ms = 3000,
+  pps = 0,
+): Promise<BenchResult[]> {
+  const server = new ServerProcess(impl);
+  try {
+    const { port, certPem } = await server.line();
+    await independentClient(Number(port), String(certPem), 300, 64);
+    const cpu0 = await server.cpu();
+    const r = await independentClient(
+      Number(port),
+      String(certPem),
+      ms,
+      pps > 0 ? 400 : 64,
+      pps,
+    );
+    const cpu1 = await server.cpu();
+    r.rtt.sort((a, b) => a - b);
+    const label = `rtx independent client, 1 connection, ${impl} server, ${
+      pps > 0 ? `paced ${pps}/s` : "saturated"
+    }`;
+    return [
+      {
+        name: `${label}: served`,
+        value: r.packets / r.secs,
+        unit: "packets/s",
+      },
+      {
+        name: `${label}: server CPU per packet`,
+        value: (cpu1.cpuUs - cpu0.cpuUs) / (cpu1.served - cpu0.served),
+        unit: "µs",
+      },
+      {
+        name: `${label}: NACK round trip p50`,
+        value: percentile(r.rtt, 50),
+        unit: "ms",
+      },
+      {
+        name: `${label}: NACK round trip p99`,
+        value: percentile(r.rtt, 99),
+        unit: "ms",
+      },
+    ];
+  } finally {
+    await server.close();
+  }
+}
+
 if (import.meta.main) {
-  if (Deno.args.includes("--serve")) {
-    await serve();
+  const serveArg = Deno.args.find((a) => a.startsWith("--serve"));
+  if (serveArg) {
+    await serve(serveArg === "--serve=matrixai" ? "matrixai" : "native");
   } else {
     const rows = await benchRtx();
     for (const r of rows) {
