@@ -29,9 +29,7 @@ Deno.test("edge e2e: ffmpeg → cloud → RTP (5 % loss) → edge → HTTP-FLV d
     quicSecret: "e2e",
     edge: {
       secret: "e2e",
-      // Generous budget: the suite runs 3 files at once on 2 cores, and a
-      // starved QUIC round trip can pass 200 ms (the product default).
-      latencyMs: 600,
+      // latency_ms: the product default (200 ms).
       packLoss: 0.05,
     },
   });

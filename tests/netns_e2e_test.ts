@@ -56,7 +56,6 @@ const RAW_GROUP = "239.255.1.2";
 const RAW_PORT = 5224;
 const QUIC_PORT = 4242;
 const SECRET = "netns-e2e-secret";
-const LATENCY_MS = 300;
 const CLIP_SECONDS = 10;
 const FPS = 25;
 const PAYLOAD_SIZE = 1180;
@@ -699,7 +698,6 @@ Deno.test({
           "--edge.api_addr=127.0.0.1:8091",
           `--edge.cloud_quic_addr=${topo.address("cloud")}:${QUIC_PORT}`,
           `--edge.cloud_fingerprint=${tls.fingerprint}`,
-          `--edge.latency_ms=${LATENCY_MS}`,
           `--record_dir=${dir}/${host}`,
         ]);
         logs.push(node.log);

@@ -432,25 +432,37 @@ export const matrixaiTransport: QuicTransport = {
 export async function peerCertificate(
   opts: Omit<QuicConnectOptions, "verify" | "keepAliveMs" | "idleTimeoutMs">,
 ): Promise<Uint8Array> {
-  let got: Uint8Array | undefined;
+  // The certificate is known at verification time: answer then, and let the
+  // refused handshake wind down in the background (the library takes its
+  // close timeout to report it).
+  const seen = Promise.withResolvers<Uint8Array>();
+  const abort = new AbortController();
+  const onAbort = () => abort.abort(opts.signal.reason);
+  opts.signal.addEventListener("abort", onAbort, { once: true });
   const tls = {
     verifyPeer: true,
     verifyCallback: (certs: Uint8Array[]) => {
-      if (certs.length > 0) got = new Uint8Array(certs[0]);
+      if (certs.length > 0) seen.resolve(new Uint8Array(certs[0]));
       return Promise.resolve(quic.native.CryptoError.BadCertificate);
     },
   };
+  const attempt = createClient({
+    ...opts,
+    signal: abort.signal,
+    verify: { kind: "none" },
+    idleTimeoutMs: opts.timeoutMs,
+    keepAliveMs: opts.timeoutMs,
+  }, tls).then(
+    async (client) => {
+      await client.destroy({ force: true }).catch(() => {});
+      throw new Error("the QUIC server presented no certificate");
+    },
+  );
   try {
-    const client = await createClient({
-      ...opts,
-      verify: { kind: "none" },
-      idleTimeoutMs: opts.timeoutMs,
-      keepAliveMs: opts.timeoutMs,
-    }, tls);
-    await client.destroy({ force: true }).catch(() => {});
-  } catch (e) {
-    if (!got) throw e;
+    return await Promise.race([seen.promise, attempt]);
+  } finally {
+    opts.signal.removeEventListener("abort", onAbort);
+    abort.abort(new Error("certificate read"));
+    attempt.catch(() => {});
   }
-  if (!got) throw new Error("the QUIC server presented no certificate");
-  return got;
 }
