@@ -12,6 +12,12 @@ import {
 } from "../scripts/setup.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
+if (Deno.uid() !== 0) {
+  console.warn(
+    "setup_test: SKIPPED: the apt-get path runs only as root (uid 0), got uid " +
+      Deno.uid(),
+  );
+}
 
 Deno.test("setup: the package list parses (comments, blanks, duplicates)", () => {
   deepEqual(
@@ -89,4 +95,79 @@ Deno.test("setup: a missing package without root → one line naming it, exit 1"
     /^setup: FAILED: missing apt packages: flvcast-no-such-package — run as root, or first: sudo apt-get update && sudo apt-get install -y --no-install-recommends flvcast-no-such-package$/,
   );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test({
+  name:
+    "setup: as root, apt-get update once, install exactly the missing ones; a second run calls apt-get never",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    // Fake dpkg-query / apt-get first on PATH: a state file lists what is
+    // "installed"; apt-get logs its arguments and installs into the state.
+    const dir = await Deno.makeTempDir({ prefix: "flvcast_setup_" });
+    await Deno.chmod(dir, 0o755);
+    const state = `${dir}/installed`;
+    const log = `${dir}/apt.log`;
+    await Deno.writeTextFile(state, "ffmpeg\n");
+    await Deno.writeTextFile(log, "");
+    await Deno.mkdir(`${dir}/bin`);
+    await Deno.writeTextFile(
+      `${dir}/bin/dpkg-query`,
+      `#!/bin/sh
+[ "$1" = --version ] && exit 0
+shift 2
+for p in "$@"; do grep -qx "$p" "${state}" && printf '%s\\tii \\n' "$p"; done
+exit 0
+`,
+      { mode: 0o755 },
+    );
+    await Deno.writeTextFile(
+      `${dir}/bin/apt-get`,
+      `#!/bin/sh
+[ "$1" = --version ] && exit 0
+echo "$DEBIAN_FRONTEND $*" >> "${log}"
+if [ "$1" = install ]; then
+  for p in "$@"; do case "$p" in -*|install) ;; *) echo "$p" >> "${state}";; esac; done
+fi
+exit 0
+`,
+      { mode: 0o755 },
+    );
+    const list = `${dir}/list.txt`;
+    await Deno.writeTextFile(list, "ffmpeg\nnftables # x\nchromium\n");
+    const script = `${dir}/setup.ts`;
+    await Deno.copyFile(`${ROOT}/scripts/setup.ts`, script);
+    const run = async () => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--no-config", script, `--list=${list}`],
+        env: { PATH: `${dir}/bin:${Deno.env.get("PATH")}` },
+        stdin: "null",
+      }).output();
+      return {
+        code: out.code,
+        out: new TextDecoder().decode(out.stdout).trim().split("\n"),
+      };
+    };
+    const first = await run();
+    deepEqual(first, {
+      code: 0,
+      out: [
+        "setup: installing nftables chromium (apt-get)",
+        "setup: 3 apt packages present (installed now)",
+      ],
+    });
+    equal(
+      await Deno.readTextFile(log),
+      "noninteractive update -qq\n" +
+        "noninteractive install -y -qq --no-install-recommends nftables chromium\n",
+    );
+    const second = await run();
+    deepEqual(second, { code: 0, out: ["setup: 3 apt packages present"] });
+    equal(
+      (await Deno.readTextFile(log)).split("\n").length,
+      3,
+      "no apt-get call when everything is there",
+    );
+    await Deno.remove(dir, { recursive: true });
+  },
 });
