@@ -5,9 +5,11 @@
  * @module
  */
 import type { Address } from "../config/mod.ts";
-import { FlvFileWriter, type FlvTag, recordFileName } from "../flv/mod.ts";
+import type { FlvTag } from "../flv/mod.ts";
+import { HubRecorder, StreamHub } from "../hub/mod.ts";
 import { listenHttp, type RunningHttpServer } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import type { MetricFamily } from "../metrics/mod.ts";
 import { nullLogger } from "../log/mod.ts";
 import { type HistoryDocument, StatsHistory } from "../metrics/mod.ts";
 import { type QuicImpl, RtxServer } from "../quic/mod.ts";
@@ -32,6 +34,7 @@ import {
 import { VERSION } from "../version/mod.ts";
 import { cloudWebHandler } from "../web/mod.ts";
 import { CLOUD_HISTORY_SERIES, cloudApiHandler } from "./api.ts";
+import { cloudMetrics } from "./cloud_metrics.ts";
 import { CloudStream, type CloudStreamInfo } from "./cloud_stream.ts";
 import { RtpSender } from "./rtp_sender.ts";
 
@@ -89,12 +92,6 @@ export interface CloudNodeOptions {
   retireMs?: number;
 }
 
-/** A recording in progress. */
-interface Recording {
-  writer: FlvFileWriter;
-  path: string;
-}
-
 /**
  * The cloud node.
  *
@@ -112,8 +109,8 @@ export class CloudNode {
   #streams = new Map<string, CloudStream>();
   #bySsrc = new Map<number, CloudStream>();
   #retired = new Map<number, { stream: CloudStream; until: number }>();
-  #recordings = new Map<CloudStream, Recording>();
-  #closing = new Set<Promise<void>>();
+  #hub = new StreamHub();
+  #recorder: HubRecorder | undefined;
   #rtmp: RtmpServer;
   #sender: RtpSender;
   #rtx: RtxServer;
@@ -131,6 +128,13 @@ export class CloudNode {
   constructor(options: CloudNodeOptions) {
     this.#opts = options;
     this.#log = options.logger ?? nullLogger;
+    if (options.enableRecord) {
+      this.#recorder = new HubRecorder({
+        hub: this.#hub,
+        dir: options.recordDir,
+        logger: this.#log,
+      });
+    }
     this.#sender = new RtpSender({
       local: options.rtpLocal,
       destinations: options.destinations,
@@ -170,6 +174,12 @@ export class CloudNode {
       quic: this.#rtx.port,
       rtp: this.#sender.port,
     };
+  }
+
+  /** The tag bus: one stream per live publish, where RTMP players and the
+   * recording subscribe. */
+  get hub(): StreamHub {
+    return this.#hub;
   }
 
   /** SHA-256 fingerprint (hex) of the QUIC certificate. */
@@ -256,12 +266,12 @@ export class CloudNode {
     await this.#sender.close();
     await this.#rtx.stop();
     await this.#api?.shutdown();
-    await Promise.allSettled([...this.#closing]);
+    await this.#recorder?.close();
   }
 
   /** Resolves when every recording that has been stopped is closed on disk. */
   async recordingsClosed(): Promise<void> {
-    await Promise.allSettled([...this.#closing]);
+    await this.#recorder?.flushed();
   }
 
   /** Node facts for `GET /api/node`. */
@@ -308,19 +318,19 @@ export class CloudNode {
         return this.#startStream(info.key, info.remoteAddr);
       },
       play: (info, send, end) => {
-        const stream = this.#streams.get(info.key);
+        const stream = this.#hub.get(info.key);
         if (!stream) return null;
-        const sendTag = (tag: FlvTag) => send(tag as RtmpMessage);
-        stream.players.set(sendTag, end);
+        const sub = stream.subscribe({
+          onTag: (tag) => send(tag as RtmpMessage),
+          onEnd: () => end(),
+        });
         this.#log.info("rtmp player joined", {
           key: info.key,
           remote: info.remoteAddr,
         });
         return {
-          startTags: stream.gop.startTags() as RtmpMessage[],
-          unsubscribe: () => {
-            stream.players.delete(sendTag);
-          },
+          startTags: sub.startTags as RtmpMessage[],
+          unsubscribe: sub.unsubscribe,
         };
       },
     };
@@ -338,6 +348,7 @@ export class CloudNode {
       remoteAddr,
       id: this.#totals.publishes + 1,
       payloadSize: o.payloadSize,
+      hub: this.#hub.open(key),
       cachePackets: o.cachePackets,
       cacheBytes: o.cacheBytes,
       srtp: o.srtp ? newKeyMaterial() : undefined,
@@ -346,7 +357,6 @@ export class CloudNode {
     this.#streams.set(key, stream);
     this.#bySsrc.set(ssrc, stream);
     this.#totals.publishes++;
-    if (o.enableRecord) this.#startRecording(stream);
     this.#log.info("stream started", { key, ssrc, publisher: remoteAddr });
     let ended = false;
     return {
@@ -357,8 +367,6 @@ export class CloudNode {
         this.#totals.tagsIn++;
         this.#totals.packetsSent += packets.length;
         this.#sender.send(packets);
-        // Write failures are reported once through the writer's onError.
-        this.#recordings.get(stream)?.writer.write(tag);
       },
       onClose: (reason) => {
         if (ended) return;
@@ -372,8 +380,8 @@ export class CloudNode {
     if (this.#streams.get(stream.key) !== stream) return;
     this.#streams.delete(stream.key);
     this.#bySsrc.delete(stream.ssrc);
-    // Only the RTP cache is needed after the end; the count is bounded.
-    stream.gop.clear();
+    // Only the RTP cache is needed after the end (the hub stream's GOP is
+    // freed when it ends); the count is bounded.
     if (this.#retired.size >= MAX_RETIRED) {
       this.#retired.delete(this.#retired.keys().next().value!);
     }
@@ -405,9 +413,7 @@ export class CloudNode {
       }, i * BYE_INTERVAL_MS);
       this.#byeTimers.add(t);
     }
-    for (const end of stream.players.values()) end();
-    stream.players.clear();
-    this.#stopRecording(stream);
+    stream.hub.end(reason); // RTMP players get their end, the file closes
     this.#log.info("stream ended", {
       key: stream.key,
       ssrc: stream.ssrc,
@@ -415,47 +421,9 @@ export class CloudNode {
     });
   }
 
-  #startRecording(stream: CloudStream): void {
-    const name = recordFileName(stream.key, new Date(stream.startedAt));
-    try {
-      Deno.mkdirSync(this.#opts.recordDir, { recursive: true });
-      const path = `${this.#opts.recordDir}/${name}`;
-      const writer = FlvFileWriter.create(path, {
-        onError: (e) => {
-          this.#log.error("recording failed; stopped", {
-            key: stream.key,
-            path,
-            error: e,
-          });
-          this.#stopRecording(stream);
-        },
-      });
-      this.#recordings.set(stream, { writer, path });
-      this.#log.info("recording", { key: stream.key, path });
-    } catch (e) {
-      this.#log.error("cannot record", {
-        key: stream.key,
-        dir: this.#opts.recordDir,
-        error: e,
-      });
-    }
-  }
-
-  #stopRecording(stream: CloudStream): void {
-    const rec = this.#recordings.get(stream);
-    if (!rec) return;
-    this.#recordings.delete(stream);
-    const closing: Promise<void> = Promise.resolve()
-      .then(() => rec.writer.close())
-      .catch(() => {})
-      .finally(() => this.#closing.delete(closing));
-    this.#closing.add(closing);
-  }
-
   /** Where the recording of a live stream goes, if it is recorded. */
   recordingPath(key: string): string | undefined {
-    const s = this.#streams.get(key);
-    return s ? this.#recordings.get(s)?.path : undefined;
+    return this.#recorder?.pathOf(key) ?? undefined;
   }
 
   #lookup(ssrc: number, seq: number): Uint8Array | undefined {
@@ -527,127 +495,13 @@ export class CloudNode {
     return this.#history.snapshot(keys);
   }
 
-  #metrics() {
-    const streams = [...this.#streams.values()].map((s) => s.info());
-    const per = (
-      name: string,
-      help: string,
-      type: "counter" | "gauge",
-      f: (i: typeof streams[0]) => number,
-    ) => ({
-      name,
-      help,
-      type,
-      samples: streams.map((i) => ({ labels: { key: i.key }, value: f(i) })),
+  #metrics(): MetricFamily[] {
+    return cloudMetrics({
+      streams: [...this.#streams.values()].map((s) => s.info()),
+      totals: this.#totals,
+      sender: this.#sender.stats,
+      rtx: this.#rtx.stats,
     });
-    const rtx = this.#rtx.stats as unknown as Record<string, number>;
-    const snd = this.#sender.stats;
-    return [
-      {
-        name: "flvcast_cloud_streams",
-        help: "Live published streams.",
-        type: "gauge" as const,
-        samples: [{ value: streams.length }],
-      },
-      {
-        name: "flvcast_cloud_publishes_total",
-        help: "Publishes accepted.",
-        type: "counter" as const,
-        samples: [{ value: this.#totals.publishes }],
-      },
-      {
-        name: "flvcast_cloud_publishes_refused_total",
-        help: "Publishes refused (key live).",
-        type: "counter" as const,
-        samples: [{ value: this.#totals.refused }],
-      },
-      {
-        name: "flvcast_cloud_tags_in_total",
-        help: "FLV tags received from publishers.",
-        type: "counter" as const,
-        samples: [{ value: this.#totals.tagsIn }],
-      },
-      {
-        name: "flvcast_cloud_rtp_packets_total",
-        help: "RTP packets produced.",
-        type: "counter" as const,
-        samples: [{ value: this.#totals.packetsSent }],
-      },
-      {
-        name: "flvcast_cloud_udp_datagrams_sent_total",
-        help: "UDP datagrams handed to the kernel.",
-        type: "counter" as const,
-        samples: [{ value: snd.datagramsSent }],
-      },
-      {
-        name: "flvcast_cloud_udp_bytes_sent_total",
-        help: "UDP bytes handed to the kernel.",
-        type: "counter" as const,
-        samples: [{ value: snd.bytesSent }],
-      },
-      {
-        name: "flvcast_cloud_udp_queue_drops_total",
-        help: "Datagrams dropped on a full send queue.",
-        type: "counter" as const,
-        samples: [{ value: snd.queueDrops }],
-      },
-      {
-        name: "flvcast_cloud_udp_send_errors_total",
-        help: "UDP sends refused by the kernel.",
-        type: "counter" as const,
-        samples: [{ value: snd.sendErrors }],
-      },
-      ...Object.entries(rtx).filter(([, v]) => typeof v === "number").map(
-        ([k, v]) => {
-          const gauge = k === "activeConnections";
-          const base = `flvcast_cloud_rtx_${
-            k.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase())
-          }`;
-          return {
-            name: gauge ? base : `${base}_total`,
-            help: `QUIC retransmission service: ${k}.`,
-            type: gauge ? "gauge" as const : "counter" as const,
-            samples: [{ value: v }],
-          };
-        },
-      ),
-      per(
-        "flvcast_cloud_stream_bytes_in_total",
-        "FLV body bytes received per stream.",
-        "counter",
-        (i) => i.video_bytes + i.audio_bytes + i.data_bytes,
-      ),
-      per(
-        "flvcast_cloud_stream_bitrate_bps",
-        "Ingest bitrate per stream.",
-        "gauge",
-        (i) => i.video_bps + i.audio_bps,
-      ),
-      per(
-        "flvcast_cloud_stream_packets_sent_total",
-        "RTP packets per stream.",
-        "counter",
-        (i) => i.packets_sent,
-      ),
-      per(
-        "flvcast_cloud_stream_retransmissions_total",
-        "Packets served again per stream.",
-        "counter",
-        (i) => i.retransmissions,
-      ),
-      per(
-        "flvcast_cloud_stream_cache_packets",
-        "Packets in the stream's cache.",
-        "gauge",
-        (i) => i.cache_packets,
-      ),
-      per(
-        "flvcast_cloud_stream_rtmp_players",
-        "RTMP players per stream.",
-        "gauge",
-        (i) => i.players,
-      ),
-    ];
   }
 }
 

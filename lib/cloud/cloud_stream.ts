@@ -1,6 +1,8 @@
 /**
- * One published stream at the cloud: FLV tags in, RTP packets out, the
- * retransmission cache, the GOP cache for RTMP players and the recording.
+ * One published stream at the cloud: FLV tags in, RTP packets out (SRTP when
+ * keyed), the retransmission cache and the ingest counters. Each tag also
+ * goes to the stream's {@linkcode HubStream}, where RTMP players and the
+ * recording subscribe.
  *
  * @module
  */
@@ -8,11 +10,11 @@ import {
   audioCodecName,
   encodeTag,
   type FlvTag,
-  GopCache,
   TAG_AUDIO,
   TAG_VIDEO,
   videoCodecName,
 } from "../flv/mod.ts";
+import type { HubStream } from "../hub/mod.ts";
 import { RtpCache, RtpPacketizer } from "../rtp/mod.ts";
 import { type SrtpKeyMaterial, SrtpSender } from "../srtp/mod.ts";
 
@@ -28,6 +30,8 @@ export interface CloudStreamOptions {
   id?: number;
   /** Max RTP payload bytes per packet. */
   payloadSize: number;
+  /** Where the stream's tags go (GOP cache, RTMP players, recording). */
+  hub: HubStream;
   /** Packets kept for retransmission. */
   cachePackets: number;
   /** Byte cap of the retransmission cache. */
@@ -86,7 +90,7 @@ export interface CloudStreamInfo {
  *
  * @example Usage
  * ```ts ignore
- * const s = new CloudStream({ key: "live/a", ssrc: 1, remoteAddr: "x", payloadSize: 1180, cachePackets: 5000, cacheBytes: 1 << 26 });
+ * const s = new CloudStream({ key: "live/a", ssrc: 1, remoteAddr: "x", hub: hub.open("live/a"), payloadSize: 1180, cachePackets: 5000, cacheBytes: 1 << 26 });
  * const packets = s.ingest({ type: 9, timestamp: 0, data });
  * ```
  */
@@ -101,10 +105,8 @@ export class CloudStream {
   readonly startedAt: number = Date.now();
   /** The retransmission cache. */
   readonly cache: RtpCache;
-  /** Metadata, sequence headers and the current GOP, for late joiners. */
-  readonly gop = new GopCache();
-  /** Live RTMP players: `send` is called with each tag, `end` at the end. */
-  readonly players = new Map<(tag: FlvTag) => void, () => void>();
+  /** The stream on the node's tag bus. */
+  readonly hub: HubStream;
   /** Packets served again over QUIC. */
   retransmissions = 0;
   /** Timestamp (ms) of the newest tag and the wall time it arrived. */
@@ -125,6 +127,7 @@ export class CloudStream {
     this.key = options.key;
     this.ssrc = options.ssrc;
     this.#remote = options.remoteAddr;
+    this.hub = options.hub;
     this.#packetizer = new RtpPacketizer({
       ssrc: options.ssrc,
       payloadSize: options.payloadSize,
@@ -163,9 +166,9 @@ export class CloudStream {
     const out: Uint8Array[] = [];
     for (
       const t of [
-        this.gop.metadata,
-        this.gop.videoSequenceHeader,
-        this.gop.audioSequenceHeader,
+        this.hub.gop.metadata,
+        this.hub.gop.videoSequenceHeader,
+        this.hub.gop.audioSequenceHeader,
       ]
     ) {
       if (t) out.push(encodeTag(t));
@@ -187,9 +190,10 @@ export class CloudStream {
   }
 
   /**
-   * Takes one tag from the publisher: caches it for players, packetizes it
-   * (and protects the packets with SRTP when keyed), stores the packets
-   * for retransmission and returns them to be sent.
+   * Takes one tag from the publisher: packetizes it (and protects the
+   * packets with SRTP when keyed), stores the packets for retransmission,
+   * hands the tag to the hub (players, recording) and returns the packets
+   * to be sent.
    */
   ingest(tag: FlvTag): Uint8Array[] {
     this.#counts.tags++;
@@ -203,7 +207,6 @@ export class CloudStream {
       this.#counts.data += tag.data.length;
     }
     this.lastTag = { timestamp: tag.timestamp, wallMs: Date.now() };
-    this.gop.push(tag);
     let packets = this.#packetizer.packetize(tag);
     if (this.#srtp) {
       // Retransmissions must carry the same protected bytes: cache those.
@@ -215,7 +218,7 @@ export class CloudStream {
       this.cache.put(seq, p);
       seq = (seq + 1) & 0xffff;
     }
-    for (const send of this.players.keys()) send(tag);
+    this.hub.push(tag);
     return packets;
   }
 
@@ -261,7 +264,7 @@ export class CloudStream {
       retransmissions: this.retransmissions,
       cache_packets: this.cache.size,
       cache_bytes: this.cache.bytes,
-      players: this.players.size,
+      players: this.hub.players,
     };
   }
 }

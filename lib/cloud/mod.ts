@@ -20,3 +20,4 @@ export {
   type RtpSenderOptions,
   type RtpSenderStats,
 } from "./rtp_sender.ts";
+export { cloudMetrics, type CloudMetricsSource } from "./cloud_metrics.ts";

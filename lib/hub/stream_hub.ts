@@ -151,6 +151,7 @@ export class HubStream {
     this.#ended = reason;
     const subs = [...this.#subs];
     this.#subs.clear();
+    this.#gop.clear(); // nothing joins an ended stream
     this.#onEnd(this);
     for (const sub of subs) {
       try {
