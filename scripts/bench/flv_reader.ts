@@ -24,6 +24,7 @@ export class FlvReader {
   #bytes = 0;
   #error?: string;
   #ended = false;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
 
   private constructor() {}
 
@@ -91,6 +92,7 @@ export class FlvReader {
       })
       : undefined;
     const reader = body.getReader();
+    this.#reader = reader;
     try {
       while (true) {
         const { value, done } = await reader.read();
@@ -112,6 +114,8 @@ export class FlvReader {
   /** Stops reading and waits for the reader to finish. */
   async close(): Promise<void> {
     this.#abort.abort();
+    // Aborting the fetch does not always end a body read in progress.
+    await this.#reader?.cancel().catch(() => {});
     await this.#done;
   }
 }

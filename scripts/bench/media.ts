@@ -27,22 +27,24 @@ export const CLIP = {
   audioKbps: 128,
 } as const;
 
+/** What a bench clip is made of (see {@linkcode CLIP}). */
+export type ClipSpec = { readonly [K in keyof typeof CLIP]: number };
+
 /** Path of the cached clip. */
-export function clipPath(): string {
-  const c = CLIP;
-  return `${CACHE_DIR}/clip_${c.width}x${c.height}_${c.fps}fps_${c.videoKbps}k_${c.seconds}s.flv`;
+export function clipPath(c: ClipSpec = CLIP): string {
+  const gop = c.gop === CLIP.gop ? "" : `_gop${c.gop}`;
+  return `${CACHE_DIR}/clip_${c.width}x${c.height}_${c.fps}fps_${c.videoKbps}k_${c.seconds}s${gop}.flv`;
 }
 
 /** Makes the clip unless it is cached; returns its path. */
-export async function ensureClip(): Promise<string> {
-  const path = clipPath();
+export async function ensureClip(c: ClipSpec = CLIP): Promise<string> {
+  const path = clipPath(c);
   try {
     if ((await Deno.stat(path)).size > 100_000) return path;
   } catch {
     // not made yet
   }
   await Deno.mkdir(CACHE_DIR, { recursive: true });
-  const c = CLIP;
   const tmp = `${path}.part.flv`;
   const r = await run("ffmpeg", [
     "-hide_banner",
@@ -112,8 +114,11 @@ export interface Clip {
   bitrate: number;
 }
 
-/** Loads a clip file into tags. */
-export async function loadClip(path: string): Promise<Clip> {
+/** Loads a clip file into tags (`fps`: its frame rate, for the loop length). */
+export async function loadClip(
+  path: string,
+  fps: number = CLIP.fps,
+): Promise<Clip> {
   const tags = demuxFlv(await Deno.readFile(path)).tags;
   let meta: FlvTag | undefined;
   const headers: FlvTag[] = [];
@@ -130,7 +135,7 @@ export async function loadClip(path: string): Promise<Clip> {
   const t0 = media[0].timestamp;
   for (const t of media) t.timestamp -= t0;
   const last = media[media.length - 1].timestamp;
-  const durationMs = last + Math.round(1000 / CLIP.fps);
+  const durationMs = last + Math.round(1000 / fps);
   let bytes = 0;
   for (const t of media) bytes += t.data.length + 11;
   return {

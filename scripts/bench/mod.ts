@@ -9,6 +9,8 @@
  * 3. Pipeline node-media-server 4.x (npm, temp folder), ratios.
  * 4. Loss sweep in network namespaces (nftables random drop).
  * 5. Fan-out limit of one cloud (unicast 1/4/16, multicast; loopback pps).
+ * 6. HLS / LL-HLS: edge CPU per viewer vs HTTP-FLV, send → part latency,
+ *    hls.js live latency in Chromium (scripts/bench/hls.ts).
  *
  * ```sh
  * deno task bench                 # full run (~11 min on 2 cores)
@@ -31,6 +33,7 @@ import {
 } from "../../tests/support/netns.ts";
 import { summarizeDir } from "./cpuprofile.ts";
 import { type FanoutCase, type FanoutResult, runFanout } from "./fanout.ts";
+import { runHlsBench } from "./hls.ts";
 import { type LossRow, runLossSweep } from "./loss.ts";
 import { ensureClip } from "./media.ts";
 import { benchRtmpChunks } from "./micro_rtmp.ts";
@@ -43,7 +46,7 @@ import {
 import { type BenchReport, type MicroRow, renderReport } from "./report.ts";
 import { disposeAll, REPO_ROOT, run, track } from "./util.ts";
 
-const SECTIONS = ["micro", "flvcast", "nms", "loss", "fanout"] as const;
+const SECTIONS = ["micro", "flvcast", "nms", "loss", "fanout", "hls"] as const;
 type Section = typeof SECTIONS[number];
 
 interface Options {
@@ -431,6 +434,7 @@ export async function main(args: string[]): Promise<number> {
     pipeline: [],
     loss: [],
     fanout: [],
+    hls: undefined,
     profiles: [],
     problems: [],
     notes: [],
@@ -470,6 +474,10 @@ export async function main(args: string[]): Promise<number> {
     await section("fanout", async () => {
       const topo = await topology(report, netState);
       await fanouts(o, ctx, topo, report);
+    });
+    await section("hls", async () => {
+      log("hls: 1 stream, 1 s GOP: 50 HTTP-FLV vs 50 LL-HLS viewers, latency");
+      report.hls = await runHlsBench({ quick: o.quick });
     });
   } catch (e) {
     report.problems.push(`bench setup failed: ${(e as Error).message}`);

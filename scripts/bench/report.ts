@@ -5,6 +5,7 @@
  * @module
  */
 import type { FanoutResult } from "./fanout.ts";
+import { type HlsBenchResult, renderHls } from "./hls.ts";
 import type { LossRow } from "./loss.ts";
 import type { PipelineResult } from "./pipeline.ts";
 import { fmt, table } from "./util.ts";
@@ -31,6 +32,8 @@ export interface BenchReport {
   loss: LossRow[];
   /** Fan-out results by case. */
   fanout: FanoutResult[];
+  /** HLS / LL-HLS section. */
+  hls?: HlsBenchResult;
   /** Profile summaries (text) when `--profile` was given. */
   profiles: string[];
   /** Sections skipped or failed, with the reason. */
@@ -454,6 +457,16 @@ export function renderReport(r: BenchReport): string {
         '"No receiver loss" is what edges would see; "on the wire" is what the cloud sent on pace (received + sink socket-buffer drops), i.e. the cloud\'s own limit.',
       "",
       fanoutTable(r.fanout),
+      "",
+    );
+  }
+  if (r.hls) {
+    out.push(
+      "## 6. HLS and LL-HLS at the edge (1 stream, 2.5 Mbit/s, 1 s GOP, 200 ms parts)",
+      "",
+      "Per-viewer figures are (row − no-viewer baseline) / viewers. LL-HLS viewers do what hls.js in low-latency mode does: blocking playlist reloads and every new part. MediaMTX documents 500 ms–3 s for its LL-HLS (README, Latency).",
+      "",
+      renderHls(r.hls),
       "",
     );
   }
