@@ -14,6 +14,7 @@ import {
   readFlvMedia,
   SYNC_SAMPLE_FLAGS,
 } from "../lib/fmp4/mod.ts";
+import { av1Tags } from "./support/av1.ts";
 import { hevcTags, hvcC } from "./support/hevc.ts";
 
 const fromHex = (s: string) =>
@@ -372,6 +373,46 @@ Deno.test("round trip: HEVC (Enhanced RTMP hvc1 tags from x265) → fMP4 decodes
       got.filter((p) => p.key).map((p) => p.dts),
       [0, 1000],
     );
+    equal(await decodeErrors(mp4), "");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("round trip: AV1 (Enhanced RTMP av01 tags from libaom) → fMP4 decodes, same frames", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const raw = `${dir}/in.obu`;
+    const made = await new Deno.Command("ffmpeg", {
+      args: [
+        ..."-hide_banner -loglevel error -y -f lavfi -i testsrc2=size=176x144:rate=25 -t 2 -c:v libaom-av1 -cpu-used 8 -g 25 -keyint_min 25 -f obu"
+          .split(" "),
+        raw,
+      ],
+    }).output();
+    equal(made.code, 0, new TextDecoder().decode(made.stderr));
+    const tags = av1Tags(await Deno.readFile(raw));
+    equal(tags.length, 51);
+    const cfg = readFlvMedia(tags[0]);
+    if (cfg?.kind !== "video-config") throw new Error("expected a config");
+    deepEqual([cfg.config.codec, cfg.config.width, cfg.config.height], [
+      "av1",
+      176,
+      144,
+    ]);
+    const mp4 = `${dir}/out.mp4`;
+    const bytes = fragmentAll(tags);
+    ok(
+      findBox(
+        findBox(bytes, "moov/trak")!.payload,
+        "mdia/minf/stbl/stsd/av01/av1C",
+      ),
+    );
+    await Deno.writeFile(mp4, bytes);
+    const got = await packets(mp4);
+    equal(got.length, 50);
+    deepEqual(got.map((p) => p.dts), tags.slice(1).map((t) => t.timestamp));
+    deepEqual(got.filter((p) => p.key).map((p) => p.dts), [0, 1000]);
     equal(await decodeErrors(mp4), "");
   } finally {
     await Deno.remove(dir, { recursive: true });
