@@ -3,10 +3,13 @@
  * clip (H.264 + AAC, 1 s GOP) to a CloudNode, which sends RTP to an
  * EdgeNode; ffmpeg reads the edge's LL-HLS playlist on the HLS port and on
  * the player port at once, following the live playlist to its ENDLIST, and
- * decodes every frame with no error.
+ * decodes every frame with no error. HEVC published over Enhanced RTMP
+ * (`hvc1`) goes the same way.
  */
 import { equal, ok } from "node:assert/strict";
 import { until } from "./edge_support.ts";
+import { TestClient } from "./rtmp_helpers.ts";
+import { hevcTags } from "./support/hevc.ts";
 import { publishLavfi } from "./support/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
 
@@ -99,6 +102,58 @@ Deno.test("hls e2e: ffmpeg → cloud → edge → LL-HLS playlist on the HLS por
     ok(value("flvcast_edge_hls_bytes_served_total") > 100_000);
   } finally {
     pub.kill();
+    await close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hls e2e: HEVC published over Enhanced RTMP (hvc1) plays over LL-HLS from the edge", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "flvcast_hls_hevc_" });
+  const raw = `${dir}/in.hevc`;
+  const made = await new Deno.Command("ffmpeg", {
+    args: [
+      ..."-hide_banner -loglevel error -y -f lavfi -i testsrc2=size=320x240:rate=25 -t 4 -c:v libx265 -x265-params log-level=none:keyint=25:min-keyint=25 -bf 0 -f hevc"
+        .split(" "),
+      raw,
+    ],
+  }).output();
+  equal(made.code, 0, new TextDecoder().decode(made.stderr));
+  const tags = hevcTags(await Deno.readFile(raw));
+  const { cloud, edge, close } = await startCloudAndEdge({
+    recordDir: dir,
+    quicSecret: "e2e",
+    edge: { secret: "e2e", latencyMs: 600 },
+  });
+  const key = "live/hevc";
+  const client = await TestClient.open(cloud.ports.rtmp);
+  try {
+    await client.handshake();
+    equal(await client.publish("live", "hevc"), "NetStream.Publish.Start");
+    const sid = 1;
+    const start = performance.now();
+    let reader: Promise<Awaited<ReturnType<typeof decode>>> | undefined;
+    for (const tag of tags) {
+      const wait = start + tag.timestamp - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      await client.send({
+        csid: 6,
+        type: 9,
+        streamId: sid,
+        timestamp: tag.timestamp,
+        data: tag.data,
+      });
+      if (!reader && edge.hub.get(key)) {
+        reader = decode(`http://127.0.0.1:${edge.ports.flv}/${key}.m3u8`);
+      }
+    }
+    client.close();
+    ok(reader, "the edge learned the stream while it was published");
+    const r = await reader;
+    equal(r.errors, "", "decode errors");
+    console.log(`hevc over ll-hls: ${r.video} of ${tags.length - 1} frames`);
+    ok(r.video >= 0.95 * (tags.length - 1), `${r.video} frames`);
+  } finally {
+    client.close();
     await close();
     await Deno.remove(dir, { recursive: true });
   }
