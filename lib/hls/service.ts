@@ -147,6 +147,7 @@ export class HlsService {
   #now: () => number;
   #sessions = new Map<string, Session>();
   #timer: ReturnType<typeof setInterval> | undefined;
+  #lastRefusalLogAt = -Infinity;
   #retired: HlsSegmenterStats = {
     segments: 0,
     parts: 0,
@@ -420,6 +421,14 @@ export class HlsService {
     if (ready()) return true;
     if (this.#stats.heldNow >= this.#maxHeld) {
       this.#stats.heldRefused++;
+      const now = this.#now();
+      if (now - this.#lastRefusalLogAt > 10_000) {
+        this.#lastRefusalLogAt = now;
+        this.#log.warn("hls: request refused, too many held requests", {
+          maxHeld: this.#maxHeld,
+          refused: this.#stats.heldRefused,
+        });
+      }
       return false;
     }
     this.#stats.held++;
