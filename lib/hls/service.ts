@@ -419,6 +419,7 @@ export class HlsService {
     timeoutMs: number,
   ): Promise<boolean> | boolean {
     if (ready()) return true;
+    if (session.seg.ended) return false; // nothing more will come
     if (this.#stats.heldNow >= this.#maxHeld) {
       this.#stats.heldRefused++;
       const now = this.#now();
