@@ -135,3 +135,25 @@ Deno.test("addresses parse, multicast groups are recognised", () => {
     group: "239.9.9.9",
   });
 });
+
+Deno.test("edge repair keys: latency_ms auto, repair_answers, repair_udp_port", () => {
+  const cfg = configFromYaml(
+    "edge:\n  latency_ms: auto\n  repair_answers: stream\n  repair_udp_port: 5300\n",
+    "w.yaml",
+  );
+  equal(cfg.edge.latency_ms, "auto");
+  equal(cfg.edge.repair_answers, "stream");
+  equal(cfg.edge.repair_udp_port, 5300);
+  const d = defaultConfig();
+  equal(d.edge.latency_ms, 200, "the default stays a number");
+  equal(d.edge.repair_answers, "udp");
+  equal(d.edge.repair_udp_port, 0);
+  throws(
+    () => configFromYaml("edge:\n  latency_ms: soon\n", "w.yaml"),
+    /key "edge.latency_ms": expected an integer 20\.\.10000, got "soon"/,
+  );
+  throws(
+    () => configFromYaml("edge:\n  repair_answers: carrier-pigeon\n", "w.yaml"),
+    /key "edge.repair_answers": expected one of udp \| stream/,
+  );
+});

@@ -23,11 +23,9 @@
 import type { EdgeStreamInfo } from "../lib/edge/mod.ts";
 import { equal, ok } from "node:assert/strict";
 import {
-  FlvDemuxer,
   type FlvTag,
   isKeyframe,
   isSequenceHeader,
-  TAG_SCRIPT,
   TAG_VIDEO,
 } from "../lib/flv/mod.ts";
 import { generateSelfSigned } from "../lib/quic/mod.ts";
@@ -42,11 +40,18 @@ import {
   type Topology,
 } from "./support/netns.ts";
 import { parseDump } from "./support/rtp_dump.ts";
+import {
+  align,
+  packetsFor,
+  readFlv,
+  recordingOf,
+  tagKeys,
+} from "./support/flv_compare.ts";
+import { type LineLog, logFields, startNode } from "./support/netns_node.ts";
 
 const UNAVAILABLE = await netnsUnavailableReason();
 
 const path = (rel: string) => new URL(rel, import.meta.url).pathname;
-const MAIN = path("../main.ts");
 const READER = path("./support/flv_reader.ts");
 const DUMP = path("./support/rtp_dump.ts");
 
@@ -69,124 +74,6 @@ const QUIC_TABLE = "flvcast_e2e_quic";
  * nft rule) became an uncaught `ErrorQUIC*Internal` that killed the process.
  */
 const QUIC_CUT_BLOCKED = false;
-
-// ---------------------------------------------------------------------------
-// Process output
-
-/** Collects a process's stdout lines and lets the test await one. */
-class LineLog {
-  readonly lines: string[] = [];
-  readonly name: string;
-  readonly closed: Promise<void>;
-  #waiters: {
-    re: RegExp;
-    from: number;
-    resolve: (line: string) => void;
-    reject: (err: Error) => void;
-  }[] = [];
-  #ended = false;
-
-  constructor(name: string, proc: NetnsProcess) {
-    this.name = name;
-    this.closed = this.#pump(proc);
-  }
-
-  async #pump(proc: NetnsProcess): Promise<void> {
-    try {
-      while (true) {
-        const line = await proc.nextLine(2_000_000_000);
-        if (line === null) break;
-        this.lines.push(line);
-        this.#waiters = this.#waiters.filter((w) => {
-          if (!w.re.test(line)) return true;
-          w.resolve(line);
-          return false;
-        });
-      }
-    } catch {
-      // The process is gone; waiters are rejected below.
-    } finally {
-      this.#ended = true;
-      for (const w of this.#waiters) {
-        w.reject(
-          new Error(
-            `expected a line matching ${w.re} from ${this.name}, received end of output; last lines:\n${
-              this.lines.slice(-15).join("\n")
-            }`,
-          ),
-        );
-      }
-      this.#waiters = [];
-    }
-  }
-
-  /** The first line (at index ≥ `from`) matching `re`, waiting up to `timeoutMs`. */
-  async waitFor(re: RegExp, timeoutMs: number, from = 0): Promise<string> {
-    const hit = this.lines.slice(from).find((l) => re.test(l));
-    if (hit !== undefined) return hit;
-    if (this.#ended) {
-      throw new Error(
-        `expected a line matching ${re} from ${this.name}, received end of output; last lines:\n${
-          this.lines.slice(-15).join("\n")
-        }`,
-      );
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      return await new Promise<string>((resolve, reject) => {
-        this.#waiters.push({ re, from, resolve, reject });
-        timer = setTimeout(() => {
-          reject(
-            new Error(
-              `expected a line matching ${re} from ${this.name} within ${timeoutMs} ms; last lines:\n${
-                this.lines.slice(-15).join("\n")
-              }`,
-            ),
-          );
-        }, timeoutMs);
-      });
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Lines matching `re`. */
-  count(re: RegExp): number {
-    return this.lines.filter((l) => re.test(l)).length;
-  }
-}
-
-/** `key=value` fields of a log line (numbers parsed). */
-function logFields(line: string): Record<string, string | number> {
-  const out: Record<string, string | number> = {};
-  for (const m of line.matchAll(/(\w+)=("[^"]*"|\S+)/g)) {
-    const n = Number(m[2]);
-    out[m[1]] = Number.isFinite(n) ? n : m[2];
-  }
-  return out;
-}
-
-/** Starts `main.ts ROLE flags…` in `host` with stderr merged into stdout. */
-function startNode(
-  topo: Topology,
-  host: string,
-  role: "cloud" | "edge",
-  flags: string[],
-): { proc: NetnsProcess; log: LineLog } {
-  const proc = topo.spawn(host, "/bin/sh", [
-    "-c",
-    'exec "$@" 2>&1',
-    "sh",
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--unstable-net",
-    MAIN,
-    role,
-    ...flags,
-  ]);
-  return { proc, log: new LineLog(`${role}@${host}`, proc) };
-}
 
 // ---------------------------------------------------------------------------
 // Inside the namespaces
@@ -478,141 +365,6 @@ async function exitedOk(proc: NetnsProcess, what: string) {
       proc.stderrText().slice(-1000)
     }`,
   );
-}
-
-// ---------------------------------------------------------------------------
-// Tags
-
-const hex = (b: ArrayBuffer) =>
-  Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join(
-    "",
-  );
-
-/** `type/timestamp/size/sha256(body)` per tag. */
-async function tagKeys(tags: FlvTag[]): Promise<string[]> {
-  return await Promise.all(
-    tags.map(async (t) =>
-      `${t.type}/${t.timestamp}/${t.data.length}/${
-        hex(await crypto.subtle.digest("SHA-256", t.data as BufferSource))
-      }`
-    ),
-  );
-}
-
-async function readFlv(file: string): Promise<FlvTag[]> {
-  return new FlvDemuxer().push(await Deno.readFile(file));
-}
-
-async function recordingOf(dir: string, key: string): Promise<string> {
-  const prefix = key.replaceAll("/", "_") + "-"; // recordFileName()
-  for await (const e of Deno.readDir(dir)) {
-    if (e.name.startsWith(prefix) && e.name.endsWith(".flv")) {
-      return `${dir}/${e.name}`;
-    }
-  }
-  throw new Error(`expected a recording of ${key} in ${dir}, found none`);
-}
-
-/** RTP packets `tags` make at the cloud's payload limit. */
-function packetsFor(tags: FlvTag[]): number {
-  return tags.reduce(
-    (n, t) => n + Math.ceil((11 + t.data.length) / PAYLOAD_SIZE),
-    0,
-  );
-}
-
-/** How a player's output lines up with the recording. */
-interface Alignment {
-  /** Leading metadata / sequence-header tags of the output (its start tags). */
-  headers: number;
-  /** Index in the recording of the output's first media tag. */
-  start: number;
-  /** Recording tags the output lacks. */
-  missing: number;
-  /** Recording tags at the end that all arrived, contiguous. */
-  completeTail: number;
-  /** Recording index of the first tag the output lacks (-1: none). */
-  firstMissing: number;
-}
-
-const isHeader = (t: FlvTag) => t.type === TAG_SCRIPT || isSequenceHeader(t);
-
-/**
- * Lines a player's tags up with the recording. HTTP-FLV starts with the
- * edge's start tags (metadata, sequence headers, then the GOP from its last
- * keyframe), so the output's leading start tags must be recording tags, and
- * from its first media tag on the output must be the recording's tags in
- * order, each exactly equal. `missing` counts the recording tags the output
- * lacks: skipped ones after its first media tag, and start tags before it
- * that the output does not have (0 for a clean stream). Callers also check
- * that the first media tag is not after the recording's first keyframe, i.e.
- * that the player connected in time to get everything.
- */
-function align(
-  rec: FlvTag[],
-  recKeys: string[],
-  out: FlvTag[],
-  outKeys: string[],
-  who: string,
-): Alignment {
-  let headers = 0;
-  while (headers < out.length && isHeader(out[headers])) {
-    ok(
-      recKeys.includes(outKeys[headers]),
-      `${who}: start tag ${headers} (${
-        outKeys[headers]
-      }) is not in the recording`,
-    );
-    headers++;
-  }
-  ok(headers < out.length, `${who}: expected media tags, received none`);
-  const start = recKeys.indexOf(outKeys[headers]);
-  ok(
-    start >= 0,
-    `${who}: first media tag (${outKeys[headers]}) is not in the recording`,
-  );
-  let r = start;
-  let missing = 0;
-  let lastMissing = -1;
-  let firstMissing = -1;
-  for (let o = headers; o < out.length; o++) {
-    const at = recKeys.indexOf(outKeys[o], r);
-    ok(
-      at >= 0,
-      `${who}: output tag ${o} (${
-        outKeys[o]
-      }) does not follow in the recording after index ${r} (expected ${
-        recKeys[r]
-      })`,
-    );
-    if (at > r) {
-      lastMissing = at - 1;
-      if (firstMissing < 0) firstMissing = r;
-    }
-    missing += at - r;
-    r = at + 1;
-  }
-  if (r < rec.length) {
-    lastMissing = rec.length - 1;
-    if (firstMissing < 0) firstMissing = r;
-  }
-  // Recording tags before the output's first media tag: only start tags
-  // (metadata, sequence headers) may precede it, and the output must have them.
-  const got = new Set(outKeys.slice(0, headers));
-  for (let k = start - 1; k >= 0; k--) {
-    if (!got.has(recKeys[k])) {
-      missing++;
-      firstMissing = k;
-    }
-  }
-  missing += rec.length - r;
-  return {
-    headers,
-    start,
-    missing,
-    completeTail: rec.length - 1 - lastMissing,
-    firstMissing,
-  };
 }
 
 /** Packets of one SSRC from a dump, in sequence order (arrival order checked). */

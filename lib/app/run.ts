@@ -121,6 +121,7 @@ export async function startNodes(
         payloadSize: cfg.rtp_payload_size,
         cachePackets: cfg.rtp_cache_size,
         cacheBytes: cfg.rtp_cache_bytes,
+        fecBlock: cfg.fec_block,
         debug: cfg.debug,
         enableRecord: cfg.enable_record,
         recordDir: cfg.record_dir,
@@ -181,6 +182,8 @@ export async function startNodes(
             segments: e.hls_segments,
           }
           : false,
+        repairAnswers: e.repair_answers,
+        repairUdpPort: e.repair_udp_port,
         logger: logger.child("edge"),
       });
       await nodes.edge.start();

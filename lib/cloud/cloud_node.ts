@@ -41,7 +41,7 @@ import { RtpSender } from "./rtp_sender.ts";
 /** Longest stream key an SDES PRIV item carries: 255 − 1 − "key".length. */
 const MAX_STREAM_KEY_BYTES = 251;
 /** How often, and how far apart, the final SR + BYE is sent. */
-const BYE_REPEATS = 3;
+const BYE_REPEATS = 5; // all 5 lost: 0.03 % at 20 % loss, 0.2 % at 30 %
 const BYE_INTERVAL_MS = 20;
 /** Ended streams whose caches still answer NACKs, at most. */
 const MAX_RETIRED = 64;
@@ -67,6 +67,8 @@ export interface CloudNodeOptions {
   cachePackets: number;
   /** Byte cap per stream cache. */
   cacheBytes: number;
+  /** FEC: one XOR parity packet per this many media packets (0/absent = off). */
+  fecBlock?: number;
   /** True: do not send RTP. */
   debug: boolean;
   /** Record every stream to FLV. */
@@ -258,7 +260,7 @@ export class CloudNode {
       this.#endStream(s, "server stopping");
     }
     if (this.#byeTimers.size > 0) {
-      // Let the BYE repeats go out (40 ms) before the socket closes.
+      // Let the BYE repeats go out before the socket closes.
       await new Promise((r) => setTimeout(r, BYE_REPEATS * BYE_INTERVAL_MS));
       for (const t of this.#byeTimers) clearTimeout(t);
       this.#byeTimers.clear();
@@ -352,6 +354,7 @@ export class CloudNode {
       cachePackets: o.cachePackets,
       cacheBytes: o.cacheBytes,
       srtp: o.srtp ? newKeyMaterial() : undefined,
+      fecBlock: o.fecBlock,
     });
     this.#sendReport(stream); // may throw: before anything is registered
     this.#streams.set(key, stream);
@@ -367,6 +370,8 @@ export class CloudNode {
         this.#totals.tagsIn++;
         this.#totals.packetsSent += packets.length;
         this.#sender.send(packets);
+        const parity = stream.parityFor(packets);
+        if (parity.length > 0) this.#sender.send(parity);
       },
       onClose: (reason) => {
         if (ended) return;

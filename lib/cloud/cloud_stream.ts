@@ -15,8 +15,14 @@ import {
   videoCodecName,
 } from "../flv/mod.ts";
 import type { HubStream } from "../hub/mod.ts";
-import { RtpCache, RtpPacketizer } from "../rtp/mod.ts";
 import { type SrtpKeyMaterial, SrtpSender } from "../srtp/mod.ts";
+import {
+  FecEncoder,
+  parseRtp,
+  randomSequence,
+  RtpCache,
+  RtpPacketizer,
+} from "../rtp/mod.ts";
 
 /** Options for {@linkcode CloudStream}. */
 export interface CloudStreamOptions {
@@ -41,6 +47,8 @@ export interface CloudStreamOptions {
    * protected (and are cached protected). Absent: plain RTP/RTCP.
    */
   srtp?: SrtpKeyMaterial;
+  /** FEC: one XOR parity packet per this many media packets (0 = off). */
+  fecBlock?: number;
 }
 
 /** A snapshot of a stream's counters, as the API shows them. */
@@ -77,6 +85,8 @@ export interface CloudStreamInfo {
   octets_sent: number;
   /** Packets served again over QUIC. */
   retransmissions: number;
+  /** FEC parity packets sent (`fec_block`). */
+  fec_packets: number;
   /** Packets in the retransmission cache. */
   cache_packets: number;
   /** Bytes in the retransmission cache. */
@@ -109,6 +119,9 @@ export class CloudStream {
   readonly hub: HubStream;
   /** Packets served again over QUIC. */
   retransmissions = 0;
+  /** FEC parity packets made. */
+  fecPackets = 0;
+  #fec?: FecEncoder;
   /** Timestamp (ms) of the newest tag and the wall time it arrived. */
   lastTag = { timestamp: 0, wallMs: Date.now() };
   #remote: string;
@@ -139,6 +152,9 @@ export class CloudStream {
     if (options.srtp) {
       this.keyMaterial = options.srtp;
       this.#srtp = new SrtpSender({ ...options.srtp, ssrc: options.ssrc });
+    }
+    if (options.fecBlock) {
+      this.#fec = new FecEncoder(options.fecBlock, randomSequence());
     }
   }
 
@@ -182,6 +198,23 @@ export class CloudStream {
    */
   protectRtcp(packet: Uint8Array): Uint8Array {
     return this.#srtp ? this.#srtp.protectRtcp(packet) : packet;
+  }
+
+  /**
+   * FEC parity packets for `packets` (what {@linkcode CloudStream.ingest}
+   * returned), to send after them; none when FEC is off. Parity is not
+   * cached: it is never asked for.
+   */
+  parityFor(packets: Uint8Array[]): Uint8Array[] {
+    const fec = this.#fec;
+    if (!fec) return [];
+    const out: Uint8Array[] = [];
+    for (const p of packets) {
+      const parity = fec.push(parseRtp(p));
+      if (parity) out.push(parity);
+    }
+    this.fecPackets += out.length;
+    return out;
   }
 
   /** The packetizer's counters, for RTCP Sender Reports. */
@@ -262,6 +295,7 @@ export class CloudStream {
       packets_sent: this.#packetizer.packetsSent,
       octets_sent: this.#packetizer.octetsSent,
       retransmissions: this.retransmissions,
+      fec_packets: this.fecPackets,
       cache_packets: this.cache.size,
       cache_bytes: this.cache.bytes,
       players: this.hub.players,

@@ -27,8 +27,8 @@ export interface EdgeConfig {
   cloud_ca: string;
   /** Accept any cloud certificate (explicit, logged). */
   insecure_skip_verify: boolean;
-  /** Reorder + repair budget in milliseconds. */
-  latency_ms: number;
+  /** Reorder + repair budget in milliseconds, or `auto` (from RTT and loss). */
+  latency_ms: number | "auto";
   /** Simulated input loss (0..1) for demos. */
   pack_loss: number;
   /** Record each stream received at the edge to FLV. */
@@ -47,6 +47,10 @@ export interface EdgeConfig {
   hls_segments: number;
   /** LL-HLS part target (ms). */
   hls_part_ms: number;
+  /** Where repair answers come: `udp` (asked after AUTH) or `stream`. */
+  repair_answers: "udp" | "stream";
+  /** UDP port of the edge's repair answer socket (0 = any). */
+  repair_udp_port: number;
 }
 
 /** The whole validated configuration. */
@@ -77,6 +81,8 @@ export interface Config {
   log_file: string;
   /** Max RTP payload bytes per packet. */
   rtp_payload_size: number;
+  /** FEC: one XOR parity packet per this many RTP packets (0 = off). */
+  fec_block: number;
   /** TTL of multicast RTP. */
   multicast_ttl: number;
   /** Directory recordings go to. */
@@ -316,6 +322,16 @@ export const CLOUD_KEYS: Record<Exclude<keyof Config, "edge">, KeySpec> = {
     default: 1180,
     help: "max RTP payload bytes per packet",
   },
+  fec_block: {
+    check: (v) => {
+      const n = int(0, 64)(v) as number;
+      if (n === 1) throw new TypeError("expected 0 (off) or 2..64, got 1");
+      return n;
+    },
+    default: 0,
+    help:
+      "FEC: one XOR parity packet (PT 101) per this many RTP packets, repairing one loss per block with no round trip; 0 = off (edges decode it when present)",
+  },
   multicast_ttl: {
     check: int(0, 255),
     default: 1,
@@ -407,9 +423,10 @@ export const EDGE_KEYS: Record<keyof EdgeConfig, KeySpec> = {
     help: "accept any cloud certificate (logged)",
   },
   latency_ms: {
-    check: int(20, 10_000),
+    check: (v) => v === "auto" ? "auto" : int(20, 10_000)(v),
     default: 200,
-    help: "reorder + repair budget (ms)",
+    help:
+      'reorder + repair budget (ms), or "auto": 4 × the measured repair round trip (5 × above 15 % loss), at least 120',
   },
   pack_loss: {
     check: num(0, 1),
@@ -457,6 +474,17 @@ export const EDGE_KEYS: Record<keyof EdgeConfig, KeySpec> = {
     check: int(50, 2000),
     default: 200,
     help: "LL-HLS part target (ms)",
+  },
+  repair_answers: {
+    check: oneOf("udp", "stream"),
+    default: "udp",
+    help:
+      "udp: the cloud sends repair answers as UDP datagrams (copies by measured loss); stream: on the QUIC stream",
+  },
+  repair_udp_port: {
+    check: int(0, 65535),
+    default: 0,
+    help: "UDP port the edge receives repair answers on (0 = any free port)",
   },
 };
 

@@ -49,8 +49,20 @@ export interface EdgeStreamInfo {
   slow_players: number;
   /** One-way delay cloud → edge from the Sender Reports (ms), if known. */
   one_way_delay_ms: number | null;
-  /** Retransmission round-trip estimate (ms). */
+  /** Retransmission round-trip estimate (ms; Karn's rule). */
   rtt_ms: number;
+  /** The repair budget in force (ms): how long a gap may wait for repair. */
+  budget_ms: number;
+  /** Where repair answers come: `udp` (asked with `RMOD`) or `stream`. */
+  repair_mode: "udp" | "stream";
+  /** Copies of each answer asked for now (1 on the stream). */
+  repair_copies: number;
+  /** Loss rate measured on the link (0..1; the copies follow it). */
+  loss_rate: number;
+  /** Packets rebuilt from FEC parity (cloud `fec_block`; also in `recovered`). */
+  fec_recovered: number;
+  /** Share of lost packets recovered (recovered / lost), `null` before a loss. */
+  repair_success: number | null;
   /** Packets held in the reorder buffer now. */
   buffered_packets: number;
   /** Packets waiting for repair now. */

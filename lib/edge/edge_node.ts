@@ -38,6 +38,7 @@ import {
 import type { EdgeNodeOptions } from "./edge_options.ts";
 import { openEdgeSocket } from "./edge_socket.ts";
 import { EdgeReceiver } from "./receiver.ts";
+import { answerCopies, autoBudget, LossEstimator } from "./repair_policy.ts";
 import type {
   EdgeNodeStats,
   PeerAddress,
@@ -84,6 +85,9 @@ export class EdgeNode {
   #historyTimer: ReturnType<typeof setInterval> | undefined;
   #running = false;
   #rtx = new Map<string, RtxClient>();
+  #linkLoss = new Map<RtxClient, LossEstimator>();
+  /** Per stream key: `lost` and `packets_received` at the last sample. */
+  #sampled = new Map<string, { lost: number; received: number }>();
 
   /**
    * Validates the options; {@linkcode start} binds the ports.
@@ -96,7 +100,7 @@ export class EdgeNode {
     this.#log = options.logger ?? nullLogger;
     this.#rx = new EdgeReceiver({
       hub: this.#hub,
-      latencyMs: options.latencyMs,
+      latencyMs: this.#fixedBudget(),
       streamTimeoutMs: options.streamTimeoutMs,
       packLoss: options.packLoss,
       random: options.random,
@@ -107,6 +111,21 @@ export class EdgeNode {
       logger: this.#log,
       onRepair: (req) => this.#repair(req),
       onStream: (_key, source) => this.#linkFor(source),
+      linkRepair: (source) => {
+        const link = this.#linkFor(source);
+        return {
+          mode: link.answerMode,
+          copies: link.answerCopies,
+          lossRate: this.#linkLoss.get(link)?.rate ?? 0,
+        };
+      },
+      streamStart: (source) => {
+        const link = this.#linkFor(source);
+        return {
+          budgetMs: this.#budgetOf(link),
+          rttMs: link.rttMs || undefined,
+        };
+      },
       linkState: (source) => {
         const link = this.#linkFor(source);
         return {
@@ -236,10 +255,11 @@ export class EdgeNode {
     const cq = this.#opts.cloudQuic;
     if (cq) this.#link(cq.host, cq.port);
     this.#recv = this.#receiveLoop(this.#udp);
-    this.#historyTimer = setInterval(
-      () => this.#history.record(Date.now(), this.streams()),
-      1000,
-    );
+    this.#historyTimer = setInterval(() => {
+      const streams = this.streams();
+      this.#history.record(Date.now(), streams);
+      this.#updateRepair(streams);
+    }, 1000);
     const p = this.ports;
     const packLoss = this.#opts.packLoss ?? 0;
     this.#log.info("edge started", {
@@ -355,7 +375,7 @@ export class EdgeNode {
 
   #repair(req: RepairRequest): void {
     const results = this.#linkFor(req.source).request(req.ssrc, req.seqs, {
-      timeoutMs: Math.max(1, this.#opts.latencyMs ?? 200),
+      timeoutMs: Math.max(1, req.budgetMs),
     });
     results.forEach((r, i) => {
       r.then((res) => {
@@ -391,11 +411,90 @@ export class EdgeNode {
         insecureSkipVerify: this.#opts.insecureSkipVerify,
         impl: this.#opts.quicImpl,
         logger: this.#log.child("rtx"),
+        udpAnswers: (this.#opts.repairAnswers ?? "udp") === "udp"
+          ? {
+            // A fixed port serves the first cloud link; more get any port.
+            port: this.#rtx.size === 0 ? this.#opts.repairUdpPort ?? 0 : 0,
+            copies: 1,
+          }
+          : undefined,
       });
       this.#rtx.set(id, client);
+      this.#linkLoss.set(client, new LossEstimator());
       // An empty request only opens the connection (the client is lazy).
       client.request(0, [], { timeoutMs: 0 });
     }
     return client;
   }
+
+  // --- repair policy (once a second) -------------------------------------
+
+  /** The configured budget, or 200 until `auto` has measured. */
+  #fixedBudget(): number {
+    const l = this.#opts.latencyMs;
+    return typeof l === "number" ? l : 200;
+  }
+
+  /** A link's budget: the configured one, or (auto) from its RTT and loss. */
+  #budgetOf(link: RtxClient): number {
+    if (this.#opts.latencyMs !== "auto" || !link.rttMs) {
+      return this.#fixedBudget();
+    }
+    return autoBudget({
+      rttMs: link.rttMs,
+      lossRate: this.#linkLoss.get(link)?.rate ?? 0,
+    });
+  }
+
+  /**
+   * Samples each link's loss rate over its streams (packets found lost vs
+   * received on the primary path since the last sample), then asks the
+   * cloud for as many copies of each answer as that loss, the link's round
+   * trip and the budget call for ({@linkcode answerCopies}), and (auto)
+   * moves the streams' budgets.
+   */
+  #updateRepair(streams: EdgeStreamInfo[]): void {
+    const counts = new Map<RtxClient, { lost: number; received: number }>();
+    const live = new Set<string>();
+    for (const s of streams) {
+      live.add(s.key);
+      const [host, port] = splitSource(s.source);
+      const link = this.#linkFor({ hostname: host, port });
+      const prev = this.#sampled.get(s.key) ?? { lost: 0, received: 0 };
+      const c = counts.get(link) ?? { lost: 0, received: 0 };
+      c.lost += Math.max(0, s.lost - prev.lost);
+      c.received += Math.max(0, s.packets_received - prev.received);
+      counts.set(link, c);
+      this.#sampled.set(s.key, { lost: s.lost, received: s.packets_received });
+    }
+    for (const key of this.#sampled.keys()) {
+      if (!live.has(key)) this.#sampled.delete(key);
+    }
+    for (const [link, c] of counts) {
+      const rate = this.#linkLoss.get(link)?.update(c.lost, c.received) ?? 0;
+      const budget = this.#budgetOf(link);
+      link.setAnswerCopies(answerCopies({
+        lossRate: rate,
+        rttMs: link.rttMs,
+        budgetMs: budget,
+        graceMs: Math.min(20, budget / 10),
+      }));
+    }
+    if (this.#opts.latencyMs === "auto") {
+      this.#rx.setBudgets((source) => {
+        const link = this.#linkFor(source);
+        return link.rttMs ? this.#budgetOf(link) : undefined;
+      });
+    }
+  }
+}
+
+/** `host:port` / `[v6]:port` → host and port. */
+function splitSource(source: string): [string, number] {
+  const i = source.lastIndexOf(":");
+  const host = source.slice(0, i);
+  return [
+    host.startsWith("[") ? host.slice(1, -1) : host,
+    Number(source.slice(i + 1)),
+  ];
 }

@@ -42,8 +42,12 @@ export interface EdgeNodeOptions {
   insecureSkipVerify?: boolean;
   /** QUIC implementation of the repair link; default `native`. */
   quicImpl?: QuicImpl;
-  /** Reorder + repair budget in ms. Default 200. */
-  latencyMs?: number;
+  /**
+   * Reorder + repair budget in ms. Default 200. `"auto"`: each stream's
+   * budget follows its link's measured round trip and loss
+   * (`autoBudget`; 200 until the link has measured).
+   */
+  latencyMs?: number | "auto";
   /** Simulated random loss of incoming RTP packets (0..1), for demos. */
   packLoss?: number;
   /** Random numbers in [0, 1) for `packLoss` (seeded in tests). */
@@ -92,4 +96,13 @@ export interface EdgeNodeOptions {
     /** Segments in the live window. Default 6. */
     segments?: number;
   };
+  /**
+   * Where repair answers come: `"udp"` (default) asks the cloud (`RMOD`) to
+   * send them as UDP datagrams to an answer socket of the edge, each sent as
+   * many times as the measured loss, round trip and budget call for;
+   * `"stream"` keeps them on the QUIC stream (SPEC §6 as first written).
+   */
+  repairAnswers?: "udp" | "stream";
+  /** UDP port of the answer socket (`repairAnswers: "udp"`); 0 = any. */
+  repairUdpPort?: number;
 }

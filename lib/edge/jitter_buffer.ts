@@ -169,6 +169,20 @@ export class JitterBuffer {
     return this.#missing.size;
   }
 
+  /** The reorder + repair budget in force (ms). */
+  get latencyMs(): number {
+    return this.#missing.latencyMs;
+  }
+
+  /** Changes the budget (e.g. as the measured round trip changes); gaps
+   * already waiting get the new deadline too. */
+  set latencyMs(ms: number) {
+    if (!(ms >= 0)) {
+      throw new RangeError(`latencyMs must be >= 0, received ${ms}`);
+    }
+    this.#missing.latencyMs = ms;
+  }
+
   /** Current round-trip estimate in milliseconds. */
   get rttMs(): number {
     return this.#rtt;

@@ -60,6 +60,16 @@ export class MissingPackets {
     this.#o = options;
   }
 
+  /** The deadline after detection in force (ms). */
+  get latencyMs(): number {
+    return this.#o.latencyMs;
+  }
+
+  /** Changes the deadline; packets already missing get the new one too. */
+  set latencyMs(ms: number) {
+    this.#o = { ...this.#o, latencyMs: ms };
+  }
+
   /** Sequence numbers missing now. */
   get size(): number {
     return this.#map.size;

@@ -23,6 +23,9 @@ import type { RtxResult } from "../quic/mod.ts";
 import { TokenBucket } from "../rate/mod.ts";
 import { ntpToUnixMs, parseRtcp, type RtcpPacket } from "../rtcp/mod.ts";
 import {
+  encodeRtp,
+  FEC_PAYLOAD_TYPE,
+  FecDecoder,
   isRtcp,
   parseRtp,
   RTP_PAYLOAD_TYPE,
@@ -34,6 +37,7 @@ import { UnnamedSsrcs } from "./unnamed_ssrcs.ts";
 import type {
   EdgeNodeStats,
   EdgeReceiverOptions,
+  LinkRepairInfo,
   PeerAddress,
   RepairRequest,
 } from "./receiver_types.ts";
@@ -52,6 +56,8 @@ interface ReceiverStream {
   endAt: number | undefined;
   loggedUnrecoverable: number;
   lossLog: RateLimitedLog;
+  /** FEC decoder, made when the first parity packet arrives. */
+  fec?: FecDecoder;
 }
 
 const LOG_INTERVAL_MS = 10_000;
@@ -81,6 +87,10 @@ export class EdgeReceiver {
   #onRepair: (request: RepairRequest) => void;
   #onStream: (key: string, source: PeerAddress) => void;
   #linkState: (source: PeerAddress) => Record<string, unknown>;
+  #linkRepair: (source: PeerAddress) => LinkRepairInfo;
+  #streamStart: (
+    source: PeerAddress,
+  ) => { budgetMs?: number; rttMs?: number };
   #streams = new Map<string, ReceiverStream>();
   #bySsrc = new Map<number, ReceiverStream>();
   #unnamed: UnnamedSsrcs;
@@ -137,6 +147,9 @@ export class EdgeReceiver {
     this.#onRepair = options.onRepair ?? (() => {});
     this.#onStream = options.onStream ?? (() => {});
     this.#linkState = options.linkState ?? (() => ({}));
+    this.#linkRepair = options.linkRepair ??
+      (() => ({ mode: "stream", copies: 1, lossRate: 0 }));
+    this.#streamStart = options.streamStart ?? (() => ({}));
     this.#shedLog = new RateLimitedLog(this.#log, {
       intervalMs: LOG_INTERVAL_MS,
     });
@@ -194,7 +207,8 @@ export class EdgeReceiver {
         this.#stats.malformed++;
         return;
       }
-      s.jb.updateRtt(now - request.sentAt);
+      // Only unambiguous samples (Karn's rule; the link decides).
+      if (result.rttMs !== undefined) s.jb.updateRtt(result.rttMs);
       this.#push(s, packet, now, "rtx");
     } else if (result.status === "unavailable") {
       this.#deliver(s, s.jb.markUnavailable([seq], now));
@@ -245,6 +259,7 @@ export class EdgeReceiver {
     return [...this.#streams.values()].map((s) => {
       const j = s.jb.stats;
       const h = s.hub.info();
+      const link = this.#linkRepair(s.source);
       return {
         key: s.key,
         ssrc: s.ssrc,
@@ -268,6 +283,14 @@ export class EdgeReceiver {
           ? null
           : Math.round(s.delayMs * 10) / 10,
         rtt_ms: Math.round(s.jb.rttMs * 10) / 10,
+        budget_ms: s.jb.latencyMs,
+        repair_mode: link.mode,
+        repair_copies: link.copies,
+        loss_rate: Math.round(link.lossRate * 10_000) / 10_000,
+        fec_recovered: s.fec?.stats.recovered ?? 0,
+        repair_success: j.lost === 0
+          ? null
+          : Math.round(j.recovered / j.lost * 10_000) / 10_000,
         buffered_packets: s.jb.bufferedPackets,
         pending_repair: s.jb.pending,
         recording: null,
@@ -295,8 +318,16 @@ export class EdgeReceiver {
     for (const p of [...sdes, ...rest]) this.#onRtcp(p, from, now, packets);
   }
 
-  #onRtp(data: Uint8Array, from: PeerAddress, now: number): void {
-    if (this.#packLoss > 0 && this.#random() < this.#packLoss) {
+  #onRtp(
+    data: Uint8Array,
+    from: PeerAddress,
+    now: number,
+    source: "udp" | "fec" = "udp",
+  ): void {
+    if (
+      source === "udp" && this.#packLoss > 0 &&
+      this.#random() < this.#packLoss
+    ) {
       this.#stats.simulatedDrops++;
       return;
     }
@@ -309,14 +340,23 @@ export class EdgeReceiver {
       this.#log.debug("bad rtp", { from: from.hostname, error: err });
       return;
     }
+    if (packet.payloadType === FEC_PAYLOAD_TYPE) {
+      // FEC parity (cloud `fec_block`): rebuilds one loss per block.
+      const s = this.#bySsrc.get(packet.ssrc);
+      if (!s) return;
+      s.bytesIn += data.length;
+      s.fec ??= new FecDecoder();
+      for (const p of s.fec.parity(packet)) this.#onFec(p, from, now);
+      return;
+    }
     if (packet.payloadType !== RTP_PAYLOAD_TYPE) {
       this.#stats.malformed++;
       return;
     }
     const stream = this.#bySsrc.get(packet.ssrc);
     if (stream) {
-      stream.bytesIn += data.length;
-      this.#push(stream, packet, now, "udp");
+      if (source === "udp") stream.bytesIn += data.length;
+      this.#push(stream, packet, now, source === "udp" ? "udp" : "rtx");
       return;
     }
     if (this.#unnamed.isRetired(packet.ssrc)) return;
@@ -359,7 +399,7 @@ export class EdgeReceiver {
           const s = this.#bySsrc.get(ssrc);
           if (s && s.ssrc === ssrc && s.endAt === undefined) {
             // Give repairs in flight the budget to finish, then end.
-            s.endAt = now + this.#latency;
+            s.endAt = now + s.jb.latencyMs;
             this.#wake(s.endAt);
             this.#log.info("stream bye", {
               key: s.key,
@@ -419,11 +459,15 @@ export class EdgeReceiver {
         });
         return;
       }
+      const start = this.#streamStart(from);
       stream = {
         key,
         ssrc,
         source: from,
-        jb: new JitterBuffer({ latencyMs: this.#latency }),
+        jb: new JitterBuffer({
+          latencyMs: start.budgetMs ?? this.#latency,
+          initialRttMs: start.rttMs,
+        }),
         hub: this.#hub.open(key),
         startedAt: new Date(this.#wall()),
         lastPacketAt: now,
@@ -467,6 +511,32 @@ export class EdgeReceiver {
     if (source === "udp") stream.lastPacketAt = now;
     this.#deliver(stream, stream.jb.push(packet, now, source));
     this.#wake(stream.jb.nextEventAt());
+    // A repaired or late packet may let parity rebuild another of its block.
+    if (stream.fec) {
+      for (const p of stream.fec.media(packet)) {
+        this.#onFec(p, stream.source, now);
+      }
+    }
+  }
+
+  /** A packet FEC rebuilt re-enters as a datagram would (counted as
+   * recovered, not received). */
+  #onFec(p: RtpPacket, from: PeerAddress, now: number): void {
+    this.#onRtp(encodeRtp(p), from, now, "fec");
+  }
+
+  /**
+   * Sets the budget of every stream whose source `budgetOf` answers for
+   * (`latency_ms: auto`: the link's round trip and loss changed).
+   */
+  setBudgets(budgetOf: (source: PeerAddress) => number | undefined): void {
+    for (const s of this.#streams.values()) {
+      const b = budgetOf(s.source);
+      if (b !== undefined && b !== s.jb.latencyMs) {
+        s.jb.latencyMs = b;
+        this.#wake(s.jb.nextEventAt());
+      }
+    }
   }
 
   #deliver(stream: ReceiverStream, tags: FlvTag[]): void {
@@ -514,6 +584,7 @@ export class EdgeReceiver {
       source: s.source,
       seqs,
       sentAt: now,
+      budgetMs: s.jb.latencyMs,
     });
   }
 

@@ -25,8 +25,20 @@ export interface RepairRequest {
   source: PeerAddress;
   /** Sequence numbers to ask for. */
   seqs: number[];
-  /** `now` when the request was made (for the round-trip estimate). */
+  /** `now` when the request was made. */
   sentAt: number;
+  /** The stream's repair budget in force (ms): the answers' deadline. */
+  budgetMs: number;
+}
+
+/** The repair link's facts a stream shows in the API. */
+export interface LinkRepairInfo {
+  /** Where answers come: `udp` (asked with `RMOD`) or `stream`. */
+  mode: "udp" | "stream";
+  /** Copies of each answer asked for now. */
+  copies: number;
+  /** Loss rate measured on the link (0..1). */
+  lossRate: number;
 }
 
 /** Node-wide counters of the receiver. */
@@ -87,4 +99,12 @@ export interface EdgeReceiverOptions {
   onStream?: (key: string, source: PeerAddress) => void;
   /** Facts about the repair link of `source` for the loss log line. */
   linkState?: (source: PeerAddress) => Record<string, unknown>;
+  /** The repair link's mode, copies and loss rate for the API. */
+  linkRepair?: (source: PeerAddress) => LinkRepairInfo;
+  /** A new stream's budget and first round-trip guess, from its link
+   * (`latency_ms: auto`, a link that has measured); default: `latencyMs`
+   * and the jitter buffer's own guess. */
+  streamStart?: (
+    source: PeerAddress,
+  ) => { budgetMs?: number; rttMs?: number };
 }

@@ -10,6 +10,8 @@ import {
   encodeApp,
   encodeAuth,
   encodeNack,
+  encodeRepairMode,
+  MAX_REPAIR_COPIES,
   orderSeqs,
   parseNavl,
   parseRtcp,
@@ -17,6 +19,7 @@ import {
 } from "../rtcp/mod.ts";
 import { normalizeFingerprint } from "./cert.ts";
 import { FrameDecoder, frameMessage, frameMessages } from "./framing.ts";
+import { answerSources, UdpAnswerReceiver } from "./udp_answers.ts";
 import { quicTransport } from "./impls.ts";
 import { RateLimitedLog } from "./limits.ts";
 import { CLOSE_REASONS, looksLikeRtcp, RTX_ALPN } from "./protocol.ts";
@@ -31,7 +34,15 @@ import {
 
 /** The outcome of asking for one packet. */
 export type RtxResult =
-  | { status: "ok"; packet: Uint8Array }
+  | {
+    status: "ok";
+    packet: Uint8Array;
+    /**
+     * Request → answer time, when this packet was asked for exactly once
+     * (Karn's rule: an answer to a repeated request is ambiguous).
+     */
+    rttMs?: number;
+  }
   | { status: "unavailable" }
   | { status: "timeout" };
 
@@ -68,6 +79,22 @@ export interface RtxClientOptions {
   backoffMaxMs?: number;
   /** SSRC put in NACKs as packet sender; default random. */
   senderSsrc?: number;
+  /**
+   * Ask the cloud (`RMOD`, after `AUTH`) to send answers as UDP datagrams to
+   * a socket of ours instead of on the stream: no head-of-line blocking and
+   * no congestion window between answers, and `copies` of each answer so a
+   * lossy path rarely loses all. Absent: answers on the stream (SPEC §6).
+   */
+  udpAnswers?: {
+    /** Local address of the answer socket (default `0.0.0.0`). */
+    hostname?: string;
+    /** Its port (default 0 = any free one). */
+    port?: number;
+    /** Copies of each answer, 1..8 (default 1; see `setAnswerCopies`). */
+    copies?: number;
+    /** Milliseconds between copies (default 5). */
+    spacingMs?: number;
+  };
   /** QUIC implementation; default `native` (Deno's built-in QUIC). */
   impl?: QuicImpl;
 }
@@ -94,6 +121,12 @@ export interface RtxClientStats {
   unsolicited: number;
   /** Messages from the cloud that could not be parsed. */
   malformed: number;
+  /** Answers received as UDP datagrams (every copy). */
+  udpAnswers: number;
+  /** UDP datagrams on the answer socket from another address (dropped). */
+  udpForeign: number;
+  /** `RMOD` messages sent. */
+  modeMessages: number;
 }
 
 interface Waiter {
@@ -168,6 +201,11 @@ export class RtxClient {
   #failLog = new RateLimitedLog(30_000);
   #lastError = "";
   #backoff: number;
+  #udp?: UdpAnswerReceiver;
+  #copies: number;
+  /** First NACK time and NACK count per key still pending (Karn's rule). */
+  #asked = new Map<number, { at: number; n: number }>();
+  #srtt = 0;
   #stats: RtxClientStats = {
     connects: 0,
     disconnects: 0,
@@ -179,6 +217,9 @@ export class RtxClient {
     packetsTimeout: 0,
     unsolicited: 0,
     malformed: 0,
+    udpAnswers: 0,
+    udpForeign: 0,
+    modeMessages: 0,
   };
 
   /**
@@ -195,6 +236,7 @@ export class RtxClient {
       (crypto.getRandomValues(new Uint32Array(1))[0] || 1);
     this.#maxOutstanding = opts.maxOutstanding ?? 16_384;
     this.#backoff = opts.backoffInitialMs ?? 50;
+    this.#copies = clampCopies(opts.udpAnswers?.copies ?? 1);
     if (opts.fingerprint) {
       normalizeFingerprint(opts.fingerprint);
       this.#verify = { kind: "pin", fingerprint: opts.fingerprint };
@@ -230,7 +272,53 @@ export class RtxClient {
 
   /** Live counters. */
   get stats(): Readonly<RtxClientStats> {
+    if (this.#udp) {
+      this.#stats.udpAnswers = this.#udp.stats.received;
+      this.#stats.udpForeign = this.#udp.stats.foreign;
+    }
     return this.#stats;
+  }
+
+  /**
+   * Smoothed request → answer round trip (ms; Karn's rule, RFC 6298 gain
+   * 1/8), seeded by the handshake time; 0 before any.
+   */
+  get rttMs(): number {
+    return this.#srtt;
+  }
+
+  /** Where answers come: `"udp"` (asked with `RMOD`) or `"stream"`. */
+  get answerMode(): "udp" | "stream" {
+    return this.#opts.udpAnswers ? "udp" : "stream";
+  }
+
+  /** The UDP port answers come to (once connected with UDP answers). */
+  get answerPort(): number | undefined {
+    return this.#udp?.port;
+  }
+
+  /** Copies of each answer the cloud is asked for (UDP answers). */
+  get answerCopies(): number {
+    return this.#copies;
+  }
+
+  /**
+   * Changes how many copies of each answer the cloud sends (UDP answers
+   * only; clamped to 1..8). Sends a new `RMOD` when it changed and the link
+   * is up; a later connection asks for the current value.
+   */
+  setAnswerCopies(copies: number): void {
+    const k = clampCopies(copies);
+    if (!this.#opts.udpAnswers || k === this.#copies) return;
+    this.#copies = k;
+    if (this.#state === "connected" && this.#writer) {
+      const msg = this.#modeMessage();
+      if (msg) {
+        this.#writer.write(frameMessage(msg)).catch((e) =>
+          this.#log.debug("retransmission RMOD write failed", { error: e })
+        );
+      }
+    }
   }
 
   /**
@@ -382,6 +470,7 @@ export class RtxClient {
     this.#client = undefined;
     this.#writer = undefined;
     if (client) await client.close(0, "shutting down");
+    await this.#udp?.close();
     await Promise.allSettled([...this.#tasks]);
     for (const list of [...this.#pending.values()]) {
       for (const w of list) this.#finish(w, TIMEOUT);
@@ -402,7 +491,10 @@ export class RtxClient {
       if (list) {
         const i = list.indexOf(w);
         if (i >= 0) list.splice(i, 1);
-        if (list.length === 0) this.#pending.delete(w.key);
+        if (list.length === 0) {
+          this.#pending.delete(w.key);
+          this.#asked.delete(w.key);
+        }
       }
     }
     this.#outstanding--;
@@ -423,6 +515,15 @@ export class RtxClient {
       return;
     }
     this.#pending.delete(key);
+    const asked = this.#asked.get(key);
+    this.#asked.delete(key);
+    if (r.status === "ok" && asked?.n === 1) {
+      const sample = performance.now() - asked.at;
+      this.#srtt = this.#srtt === 0
+        ? sample
+        : this.#srtt + (sample - this.#srtt) / 8;
+      r = { ...r, rttMs: sample };
+    }
     for (const w of list) this.#finish(w, r, true);
   }
 
@@ -467,6 +568,13 @@ export class RtxClient {
           const seqs = orderSeqs(
             [...set].filter((s) => this.#pending.has(keyOf(ssrc, s))),
           );
+          const now = performance.now();
+          for (const s of seqs) {
+            const key = keyOf(ssrc, s);
+            const a = this.#asked.get(key);
+            if (a) a.n++;
+            else this.#asked.set(key, { at: now, n: 1 });
+          }
           for (let i = 0; i < seqs.length; i += SEQS_PER_NACK) {
             msgs.push(
               encodeNack(
@@ -559,6 +667,7 @@ export class RtxClient {
   async #connectOnce(): Promise<void> {
     const { host, port } = this.#opts;
     this.#lastError = "";
+    const started = performance.now();
     const idle = this.#opts.idleTimeoutMs ?? 5000;
     const client = await quicTransport(this.#opts.impl).connect({
       host,
@@ -584,6 +693,17 @@ export class RtxClient {
       if (secret !== "") {
         await writer.write(frameMessage(encodeAuth(secret, this.#senderSsrc)));
       }
+      const u = this.#opts.udpAnswers;
+      if (u) {
+        this.#udp ??= new UdpAnswerReceiver({
+          hostname: u.hostname,
+          port: u.port,
+          onPacket: (p) => this.#onMessage(p),
+        });
+        // Answers are taken only from the cloud's address.
+        this.#udp.sources = await answerSources(client.remote);
+        await writer.write(frameMessage(this.#modeMessage()!));
+      }
     } catch (e) {
       await client.close(0, "closing");
       throw e;
@@ -596,6 +716,8 @@ export class RtxClient {
     this.#writer = writer;
     this.#state = "connected";
     this.#stats.connects++;
+    // The handshake took about one round trip or two: a first estimate.
+    if (this.#srtt === 0) this.#srtt = performance.now() - started;
     this.#log.info("retransmission connected", {
       host,
       port,
@@ -668,6 +790,19 @@ export class RtxClient {
     if (this.#state === "connected") this.#startConnecting(true);
   }
 
+  /** The `RMOD` asking for UDP answers at the current copies, if configured. */
+  #modeMessage(): Uint8Array | undefined {
+    const u = this.#opts.udpAnswers;
+    if (!u || !this.#udp) return undefined;
+    this.#stats.modeMessages++;
+    return encodeRepairMode({
+      mode: "udp",
+      port: this.#udp.port,
+      copies: this.#copies,
+      spacingMs: u.spacingMs ?? 5,
+    }, this.#senderSsrc);
+  }
+
   #onMessage(msg: Uint8Array): void {
     // The cloud answers: we are accepted, so the next drop retries quickly.
     this.#backoff = this.#opts.backoffInitialMs ?? 50;
@@ -710,4 +845,8 @@ export class RtxClient {
     packet.set(msg);
     this.#answer(keyOf(ssrc, seq), { status: "ok", packet });
   }
+}
+
+function clampCopies(k: number): number {
+  return Math.max(1, Math.min(MAX_REPAIR_COPIES, Math.round(k) || 1));
 }

@@ -7,15 +7,19 @@
 import type { Logger } from "../log/mod.ts";
 import { nullLogger } from "../log/mod.ts";
 import {
+  APP_RMOD,
   encodeNavl,
   MAX_NAVL_SEQS,
   parseAuth,
+  parseRepairMode,
   parseRtcp,
+  type RepairMode,
   type RtcpApp,
   type RtcpPacket,
 } from "../rtcp/mod.ts";
 import { fingerprintOf } from "./cert.ts";
 import { FrameDecoder, frameMessages, MAX_FRAME_SIZE } from "./framing.ts";
+import { UdpAnswerSender, type UdpAnswerTarget } from "./udp_answers.ts";
 import { quicTransport } from "./impls.ts";
 import { RateLimitedLog, TokenBucket } from "./limits.ts";
 import { CLOSE_CODES, RTX_ALPN, safeEqual } from "./protocol.ts";
@@ -131,6 +135,14 @@ export interface RtxServerStats {
   authBackoffRejected: number;
   /** Sequence numbers ignored because a NACK asked for more than `maxSeqsPerNack`. */
   nackSeqsClipped: number;
+  /** `RMOD` messages accepted (an edge chose or changed its answer mode). */
+  modeChanges: number;
+  /** Answers sent as UDP datagrams (first copies; also in `packetsServed`). */
+  udpAnswers: number;
+  /** Extra UDP copies of answers sent (beyond the first). */
+  answerCopies: number;
+  /** Extra copies shed because too many were scheduled. */
+  answerCopiesShed: number;
 }
 
 /** AUTH failures of one address and until when it is refused. */
@@ -153,6 +165,8 @@ interface ConnState {
   limitLog: RateLimitedLog;
   authTimer?: ReturnType<typeof setTimeout>;
   closing: boolean;
+  /** Set by an `RMOD` asking for UDP answers. */
+  udp?: UdpAnswerTarget;
 }
 
 /** Largest write handed to the QUIC stream at once. */
@@ -228,9 +242,14 @@ export class RtxServer {
     unauthenticatedRejected: 0,
     authBackoffRejected: 0,
     nackSeqsClipped: 0,
+    modeChanges: 0,
+    udpAnswers: 0,
+    answerCopies: 0,
+    answerCopiesShed: 0,
   };
   #addresses = new Map<string, AddressRecord>();
   #refuseLog = new RateLimitedLog(5000);
+  #udp: UdpAnswerSender;
 
   /**
    * Creates a stopped server; call {@linkcode RtxServer.start}.
@@ -242,6 +261,10 @@ export class RtxServer {
     this.#log = opts.logger ?? nullLogger;
     this.#secret = new TextEncoder().encode(opts.secret ?? "");
     this.#port = opts.port;
+    this.#udp = new UdpAnswerSender({
+      hostname: opts.hostname,
+      logger: this.#log,
+    });
   }
 
   /** The bound UDP port (the chosen one after starting with port 0). */
@@ -257,6 +280,9 @@ export class RtxServer {
   /** Live counters (the same object every time). */
   get stats(): Readonly<RtxServerStats> {
     this.#stats.activeConnections = this.#conns.size;
+    const u = this.#udp.stats;
+    this.#stats.answerCopies = u.copiesSent;
+    this.#stats.answerCopiesShed = u.copiesShed;
     return this.#stats;
   }
 
@@ -341,6 +367,7 @@ export class RtxServer {
       this.#log.warn("QUIC server stop failed", { error: e });
     }
     await Promise.allSettled([...this.#tasks]);
+    this.#udp.close();
     this.#conns.clear();
     this.#log.info("retransmission server stopped", { port: this.#port });
   }
@@ -573,6 +600,17 @@ export class RtxServer {
   ): Promise<void> {
     if (p.type === "nack") return await this.#answer(st, p, batch, flush);
     if (p.type === "app" && p.name === "AUTH") return;
+    if (p.type === "app" && p.name === APP_RMOD) {
+      let mode: RepairMode;
+      try {
+        mode = parseRepairMode(p)!;
+      } catch (e) {
+        this.#protocolError(st, (e as Error).message);
+        return;
+      }
+      this.#setMode(st, mode);
+      return;
+    }
     const handler = p.type === "app"
       ? this.#opts.requests?.[p.name]
       : undefined;
@@ -631,6 +669,29 @@ export class RtxServer {
     }
   }
 
+  /** Applies an `RMOD`: answers to this connection go on the stream or by UDP. */
+  #setMode(st: ConnState, mode: RepairMode): void {
+    this.#stats.modeChanges++;
+    const before = st.udp;
+    st.udp = mode.mode === "udp"
+      ? {
+        hostname: hostOf(st.remote),
+        port: mode.port,
+        copies: mode.copies,
+        spacingMs: mode.spacingMs,
+      }
+      : undefined;
+    if (before?.port !== st.udp?.port) {
+      this.#log.info("retransmission answer mode", {
+        conn: st.id,
+        remote: st.remote,
+        mode: mode.mode,
+        port: st.udp?.port,
+        copies: st.udp?.copies,
+      });
+    }
+  }
+
   #protocolError(st: ConnState, why: string): void {
     if (st.closing) return;
     this.#stats.protocolErrors++;
@@ -671,6 +732,7 @@ export class RtxServer {
     }
     const granted = st.bucket.take(seqs.length);
     const missing: number[] = [];
+    const udp: Uint8Array[] = [];
     for (let i = 0; i < granted; i++) {
       let pkt: Uint8Array | undefined;
       try {
@@ -681,7 +743,8 @@ export class RtxServer {
       if (pkt && pkt.length <= MAX_FRAME_SIZE) {
         stats.packetsServed++;
         stats.bytesServed += pkt.length;
-        if (batch.push(pkt)) await flush();
+        if (st.udp) udp.push(pkt);
+        else if (batch.push(pkt)) await flush();
       } else {
         stats.packetsUnavailable++;
         missing.push(seqs[i]);
@@ -700,6 +763,10 @@ export class RtxServer {
           suppressed,
         })
       );
+    }
+    if (st.udp && udp.length > 0) {
+      stats.udpAnswers += udp.length;
+      this.#udp.send(udp, st.udp);
     }
     for (let i = 0; i < missing.length; i += MAX_NAVL_SEQS) {
       stats.navlSent++;

@@ -1,6 +1,6 @@
 /**
  * RTCP (RFC 3550, RFC 4585 Generic NACK) builders and a strict parser, plus
- * the flvcast APP messages `AUTH` and `NAVL` and NTP helpers. Pure bytes.
+ * the flvcast APP messages `AUTH`, `NAVL` and `RMOD` and NTP helpers. Pure bytes.
  *
  * @example Usage
  * ```ts
@@ -38,6 +38,13 @@ export {
   parseKeysRequest,
 } from "./keys.ts";
 export { type NackFci, orderSeqs, packNack, unpackNack } from "./nack.ts";
+export {
+  APP_RMOD,
+  encodeRepairMode,
+  MAX_REPAIR_COPIES,
+  parseRepairMode,
+  type RepairMode,
+} from "./repair_mode.ts";
 export {
   NTP_UNIX_OFFSET_SECONDS,
   ntpFromDate,

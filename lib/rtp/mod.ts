@@ -31,6 +31,17 @@ export {
 } from "./packetizer.ts";
 export { assembleTag, looksLikeTagStart } from "./assembler.ts";
 export {
+  buildParity,
+  FEC_PAYLOAD_TYPE,
+  FecDecoder,
+  type FecDecoderStats,
+  FecEncoder,
+  MAX_FEC_BLOCK,
+  type Parity,
+  parseParity,
+  recoverPacket,
+} from "./fec.ts";
+export {
   MAX_RTP_CACHE_PACKETS,
   RtpCache,
   type RtpCacheOptions,

@@ -37,6 +37,8 @@ export interface LossRow {
   edge: Record<string, number>;
   /** Bytes served over QUIC / RTP bytes sent, in the window. */
   repairRatio: number;
+  /** Repair packets the cloud sent in the window (every copy counted). */
+  repairPackets: number;
   /** Latency percentiles (ms). */
   latency: { p50: number; p95: number; p99: number; max: number };
   /** Error lines of `ffmpeg -v error` decoding the player output. */
@@ -77,7 +79,17 @@ const EDGE_IP = "198.18.0.2";
 export async function runLossSweep(
   ctx: PipelineContext,
   topo: Topology,
-  opts: { latencies: number[]; losses: number[]; timing: PipelineTiming },
+  opts: {
+    latencies: number[];
+    losses: number[];
+    timing: PipelineTiming;
+    /** Drop every UDP datagram into the edge (RTP, RTCP, QUIC), not only RTP. */
+    dropAll?: boolean;
+    /** Extra YAML lines under the edge's `edge:`. */
+    edgeYaml?: string[];
+    /** Extra top-level YAML lines of the cloud. */
+    cloudYaml?: string[];
+  },
   progress: (msg: string) => void,
 ): Promise<LossRow[]> {
   ctx.tls ??= await makeTls(ctx.dir);
@@ -94,6 +106,7 @@ export async function runLossSweep(
     rtpPort: 5220,
     destinations: [`${EDGE_IP}:5222`],
     tls: ctx.tls,
+    cloudYaml: opts.cloudYaml,
   });
   try {
     for (const latencyMs of opts.latencies) {
@@ -109,12 +122,15 @@ export async function runLossSweep(
           cloudQuic: `${CLOUD_IP}:4242`,
           fingerprint: ctx.tls.fingerprint,
           latencyMs,
+          edgeYaml: opts.edgeYaml,
         });
         const edgeApi = `http://${EDGE_IP}:${8091 + latencyMs}`;
         for (const lossPct of opts.losses) {
           progress(`loss sweep: latency_ms ${latencyMs}, loss ${lossPct} %`);
           await topo.clearDrops("edge");
-          if (lossPct > 0) {
+          if (lossPct > 0 && opts.dropAll) {
+            await topo.dropAllUdp("edge", Math.round(lossPct * 10));
+          } else if (lossPct > 0) {
             await topo.dropUdp("edge", 5222, Math.round(lossPct * 10));
           }
           const key = `live/loss_${latencyMs}_${lossPct}_${rows.length}`;
@@ -143,6 +159,7 @@ export async function runLossSweep(
           const s0 = r.statsStart as Record<string, unknown>;
           const s1 = r.statsEnd as Record<string, unknown>;
           let repairRatio = NaN;
+          let repairPackets = NaN;
           const notes: string[] = [];
           if (
             typeof s0.cloudMetrics === "string" &&
@@ -151,8 +168,10 @@ export async function runLossSweep(
             const a = parsePrometheus(s0.cloudMetrics);
             const b = parsePrometheus(s1.cloudMetrics);
             const d = (k: string) => (b.get(k) ?? NaN) - (a.get(k) ?? NaN);
-            repairRatio = d("flvcast_cloud_rtx_bytes_served") /
+            repairRatio = d("flvcast_cloud_rtx_bytes_served_total") /
               d("flvcast_cloud_udp_bytes_sent_total");
+            repairPackets = d("flvcast_cloud_rtx_packets_served_total") +
+              (d("flvcast_cloud_rtx_answer_copies_total") || 0);
           } else notes.push("cloud metrics unavailable");
           const streams = (s1.edgeStreams as {
             streams?: Record<string, unknown>[];
@@ -195,6 +214,7 @@ export async function runLossSweep(
             tagsDelivered: r.tagsDelivered as number,
             edge: edgeCounters,
             repairRatio,
+            repairPackets,
             latency: r.latency as LossRow["latency"],
             decodeErrors: dec.count,
             edgeCpuPct: 100 * cpu.edge / windowS,

@@ -8,6 +8,10 @@
  * 2. Pipeline flvcast: N publishers → cloud → edge → M readers per stream.
  * 3. Pipeline node-media-server 4.x (npm, temp folder), ratios.
  * 4. Loss sweep in network namespaces (nftables random drop).
+ * 4b. Wide-area repair (`wan`): the edge behind a delay wire, random drop on
+ *    every UDP datagram into it; repair designs side by side with SRT
+ *    (`srt-live-transmit`, Debian `srt-tools`). `FLVCAST_BENCH_WAN_DESIGNS`
+ *    picks designs by label.
  * 5. Fan-out limit of one cloud (unicast 1/4/16, multicast; loopback pps).
  * 6. HLS / LL-HLS: edge CPU per viewer vs HTTP-FLV, send → part latency,
  *    hls.js live latency in Chromium (scripts/bench/hls.ts).
@@ -36,6 +40,7 @@ import { type FanoutCase, type FanoutResult, runFanout } from "./fanout.ts";
 import { runHlsBench } from "./hls.ts";
 import { type LossRow, runLossSweep } from "./loss.ts";
 import { ensureClip } from "./media.ts";
+import { hasSrt, runWan, type WanDesign } from "./wan.ts";
 import { benchRtmpChunks } from "./micro_rtmp.ts";
 import {
   type PipelineContext,
@@ -46,7 +51,15 @@ import {
 import { type BenchReport, type MicroRow, renderReport } from "./report.ts";
 import { disposeAll, REPO_ROOT, run, track } from "./util.ts";
 
-const SECTIONS = ["micro", "flvcast", "nms", "loss", "fanout", "hls"] as const;
+const SECTIONS = [
+  "micro",
+  "flvcast",
+  "nms",
+  "loss",
+  "wan",
+  "fanout",
+  "hls",
+] as const;
 type Section = typeof SECTIONS[number];
 
 interface Options {
@@ -357,6 +370,51 @@ async function lossSweep(
   );
 }
 
+/** Edge designs the wide-area section compares (`FLVCAST_BENCH_WAN_DESIGNS`
+ * picks some by label, comma-separated). */
+const WAN_DESIGNS: WanDesign[] = [
+  { label: "stream", edgeYaml: ["repair_answers: stream"] },
+  { label: "udp", edgeYaml: ["repair_answers: udp"] },
+  {
+    label: "udp+fec8",
+    edgeYaml: ["repair_answers: udp"],
+    cloudYaml: ["fec_block: 8"],
+  },
+];
+
+async function wanSweep(
+  o: Options,
+  ctx: PipelineContext,
+  report: BenchReport,
+): Promise<void> {
+  const pick = Deno.env.get("FLVCAST_BENCH_WAN_DESIGNS");
+  const designs = pick
+    ? WAN_DESIGNS.filter((d) => pick.split(",").includes(d.label))
+    : WAN_DESIGNS;
+  const srt = await hasSrt();
+  if (!srt) {
+    report.problems.push("wan: srt-live-transmit not found (srt-tools)");
+  }
+  const cells = o.quick ? [{ rttMs: 100, budgetMs: 400 }] : [
+    { rttMs: 0, budgetMs: 200 },
+    { rttMs: 100, budgetMs: 200 },
+    { rttMs: 100, budgetMs: 400 },
+    { rttMs: 200, budgetMs: 600 },
+  ];
+  const losses = o.quick ? [5, 20] : [5, 20, 30];
+  const timing: PipelineTiming = o.quick
+    ? { warmupMs: 1500, measureMs: 4000, graceMs: 1000 }
+    : { warmupMs: 2000, measureMs: 8000, graceMs: 1000 };
+  report.wan.push(
+    ...await runWan(ctx, { cells, losses, designs, timing, srt }, log),
+  );
+  report.notes.push(
+    `wan: window ${
+      timing.measureMs / 1000
+    } s per point; RTT = the delay wire's two crossings (the player's HTTP also crosses it).`,
+  );
+}
+
 async function fanouts(
   o: Options,
   ctx: PipelineContext,
@@ -435,6 +493,7 @@ export async function main(args: string[]): Promise<number> {
     loss: [],
     fanout: [],
     hls: undefined,
+    wan: [],
     profiles: [],
     problems: [],
     notes: [],
@@ -470,6 +529,13 @@ export async function main(args: string[]): Promise<number> {
     await section("loss", async () => {
       const topo = await topology(report, netState);
       if (topo) await lossSweep(o, ctx, topo, report);
+    });
+    await section("wan", async () => {
+      if (await netnsUnavailableReason()) {
+        report.problems.push("wan: network namespaces unavailable");
+        return;
+      }
+      await wanSweep(o, ctx, report);
     });
     await section("fanout", async () => {
       const topo = await topology(report, netState);

@@ -141,6 +141,8 @@ export interface CloudOptions {
   tls: Tls;
   /** Write a V8 CPU profile into this folder at exit. */
   cpuProfDir?: string;
+  /** Extra top-level YAML lines (e.g. `fec_block: 8`). */
+  cloudYaml?: string[];
 }
 
 function denoArgs(cpuProfDir?: string): string[] {
@@ -167,6 +169,7 @@ export async function startCloud(o: CloudOptions): Promise<ServerProc> {
       `quic_cert: "${o.tls.certFile}"`,
       `quic_key: "${o.tls.keyFile}"`,
       `record_dir: "${o.dir}/record"`,
+      ...(o.cloudYaml ?? []),
       "",
     ].join("\n"),
   );
@@ -210,6 +213,8 @@ export interface EdgeOptions {
   denoFlags?: string[];
   /** HLS listen address (`edge.hls_addr`); default `""`: HLS only on the FLV port. */
   hlsAddr?: string;
+  /** Extra YAML lines under `edge:` (each indented by two spaces). */
+  edgeYaml?: string[];
 }
 
 /** Starts a flvcast edge and waits until its API answers. */
@@ -231,6 +236,7 @@ export async function startEdge(o: EdgeOptions): Promise<ServerProc> {
       `  cloud_fingerprint: "${o.fingerprint}"`,
       `  latency_ms: ${o.latencyMs}`,
       `  hls_addr: "${o.hlsAddr ?? ""}"`,
+      ...(o.edgeYaml ?? []).map((l) => `  ${l}`),
       "",
     ].join("\n"),
   );

@@ -8,6 +8,7 @@ import type { FanoutResult } from "./fanout.ts";
 import { type HlsBenchResult, renderHls } from "./hls.ts";
 import type { LossRow } from "./loss.ts";
 import type { PipelineResult } from "./pipeline.ts";
+import { type WanRow, wanTable } from "./wan.ts";
 import { fmt, table } from "./util.ts";
 
 /** A micro-benchmark row. */
@@ -34,6 +35,8 @@ export interface BenchReport {
   fanout: FanoutResult[];
   /** HLS / LL-HLS section. */
   hls?: HlsBenchResult;
+  /** Wide-area repair rows (flvcast designs and SRT). */
+  wan: WanRow[];
   /** Profile summaries (text) when `--profile` was given. */
   profiles: string[];
   /** Sections skipped or failed, with the reason. */
@@ -446,6 +449,17 @@ export function renderReport(r: BenchReport): string {
       "One 2.5 Mbit/s stream, one player. Repair ratio = bytes served over QUIC / RTP bytes sent by the cloud in the window. Decode errors = lines of `ffmpeg -v error` decoding the player's saved output.",
       "",
       lossTable(r.loss),
+      "",
+    );
+  }
+  if (r.wan.length) {
+    out.push(
+      "## 4b. Wide-area repair vs SRT (edge behind a delay wire, random drop on EVERY UDP datagram into the edge)",
+      "",
+      "flvcast: tags missing at one HTTP-FLV player of a 2.5 Mbit/s stream; repair/lost = repair packets the cloud sent (every copy) / packets the edge lost. " +
+        "SRT: `srt-live-transmit` live mode carrying numbered 1,316-byte datagrams at 4 Mbit/s with `latency` = the budget, on the same wire and drop rule.",
+      "",
+      wanTable(r.wan),
       "",
     );
   }

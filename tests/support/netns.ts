@@ -506,13 +506,14 @@ export class Topology implements AsyncDisposable {
 
   /**
    * Drops about `permille`/1000 of EVERY UDP datagram arriving at host `name`
-   * (media, RTCP and QUIC alike), like a lossy path into that host. Shares
+   * from its network (media, RTCP and QUIC alike; not loopback), like a lossy
+   * path into that host. Shares
    * the table, counter and removal of {@linkcode Topology.dropUdp}.
    *
    * @throws {RangeError} for permille outside 0..1000.
    */
   async dropAllUdp(name: string, permille: number): Promise<void> {
-    await this.#addDrop(name, "meta l4proto udp", permille);
+    await this.#addDrop(name, 'iifname != "lo" meta l4proto udp', permille);
   }
 
   async #addDrop(name: string, match: string, permille: number) {

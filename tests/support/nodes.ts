@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { CloudNode } from "../../lib/cloud/mod.ts";
+import { CloudNode, type CloudNodeOptions } from "../../lib/cloud/mod.ts";
 import { EdgeNode, type EdgeNodeOptions } from "../../lib/edge/mod.ts";
 import { nullLogger } from "../../lib/log/mod.ts";
 import { generateSelfSigned } from "../../lib/quic/mod.ts";
@@ -68,6 +68,8 @@ export interface CloudAndEdgeOptions {
   dialCloudAtStart?: boolean;
   /** Further EdgeNode options (`secret`, `latencyMs`, `packLoss`, …). */
   edge?: Partial<EdgeNodeOptions>;
+  /** Further CloudNode options (e.g. `fecBlock`). */
+  cloud?: Partial<CloudNodeOptions>;
 }
 
 /** A running CloudNode + EdgeNode pair from {@linkcode startCloudAndEdge}. */
@@ -129,6 +131,7 @@ export async function startCloudAndEdge(
     quicSecret: opts.quicSecret ?? "",
     tls,
     logger: nullLogger,
+    ...opts.cloud,
   });
   try {
     await cloud.start();

@@ -1,0 +1,128 @@
+/**
+ * How much redundancy repair needs on a lossy, long path (pure arithmetic).
+ *
+ * A missing packet gets `rounds` requests within the budget: the first after
+ * the reorder grace, each next one 1.5 × RTT later, an answer arriving one
+ * RTT after its request. When every answer is sent `k` times and each copy is
+ * lost with probability `p`, a packet stays missing after all rounds with
+ * probability `p^(k × rounds)`. {@linkcode answerCopies} picks the smallest
+ * `k` that brings this under `target`, so redundancy (and its cost, `k` × the
+ * lost traffic) grows only as loss and round trip demand.
+ *
+ * @module
+ */
+
+/** Inputs of {@linkcode answerCopies}. */
+export interface CopiesInput {
+  /** Measured loss rate of the path into the edge (0..1). */
+  lossRate: number;
+  /** Measured repair round trip (ms). */
+  rttMs: number;
+  /** Repair budget (`latency_ms`). */
+  budgetMs: number;
+  /** Reorder grace before the first request (ms). */
+  graceMs: number;
+  /** Residual loss aimed at per missing packet. Default 1e-4. */
+  target?: number;
+  /** Most copies. Default 6. */
+  maxCopies?: number;
+  /** Most requests per packet. Default 8. */
+  maxRounds?: number;
+}
+
+/** Requests of one missing packet whose answers can land within the budget. */
+export function repairRounds(
+  i: Pick<CopiesInput, "rttMs" | "budgetMs" | "graceMs" | "maxRounds">,
+): number {
+  const rtt = Math.max(1, i.rttMs);
+  const spare = i.budgetMs - i.graceMs - rtt;
+  const rounds = spare < 0 ? 1 : 1 + Math.floor(spare / (1.5 * rtt));
+  return Math.max(1, Math.min(i.maxRounds ?? 8, rounds));
+}
+
+/**
+ * Copies of each answer so that a lost packet is still missing after every
+ * round with a probability below `target`.
+ *
+ * @example Usage
+ * ```ts
+ * import { answerCopies } from "./repair_policy.ts";
+ * answerCopies({ lossRate: 0.2, rttMs: 100, budgetMs: 400, graceMs: 20 }); // 3
+ * answerCopies({ lossRate: 0.05, rttMs: 1, budgetMs: 200, graceMs: 20 }); // 1
+ * ```
+ */
+export function answerCopies(i: CopiesInput): number {
+  const max = i.maxCopies ?? 6;
+  const p = Math.min(0.9, i.lossRate);
+  if (!(p > 0)) return 1;
+  const rounds = repairRounds(i);
+  const k = Math.ceil(Math.log(i.target ?? 1e-4) / (rounds * Math.log(p)));
+  return Math.max(1, Math.min(max, k));
+}
+
+/**
+ * The budget `latency_ms: auto` sets: 4 × the round trip (5 × above 15 %
+ * loss), as SRT recommends for its latency, plus the reorder grace; at least
+ * 120 ms, at most 5 s; rounded up to 10 ms.
+ *
+ * @example Usage
+ * ```ts
+ * import { autoBudget } from "./repair_policy.ts";
+ * autoBudget({ rttMs: 100, lossRate: 0.05 }); // 420
+ * autoBudget({ rttMs: 100, lossRate: 0.2 }); // 520
+ * autoBudget({ rttMs: 0.5, lossRate: 0 }); // 120
+ * ```
+ */
+export function autoBudget(
+  i: { rttMs: number; lossRate: number; graceMs?: number },
+): number {
+  const factor = i.lossRate > 0.15 ? 5 : 4;
+  const ms = factor * Math.max(0, i.rttMs) + (i.graceMs ?? 20);
+  return Math.min(5000, Math.max(120, Math.ceil(ms / 10) * 10));
+}
+
+/**
+ * Loss rate of a path from packet counts, smoothed over updates (each update
+ * covers an interval; intervals with too few packets are merged into the next).
+ */
+export class LossEstimator {
+  #rate: number;
+  #lost = 0;
+  #total = 0;
+  #minPackets: number;
+  #gain: number;
+
+  /**
+   * @param opts `initial` rate before any measurement (default 0.05: assume
+   *   some loss until told otherwise), `minPackets` per sample (default 100),
+   *   `gain` of the moving average (default 0.3).
+   */
+  constructor(
+    opts: { initial?: number; minPackets?: number; gain?: number } = {},
+  ) {
+    this.#rate = opts.initial ?? 0.05;
+    this.#minPackets = opts.minPackets ?? 100;
+    this.#gain = opts.gain ?? 0.3;
+  }
+
+  /** The current estimate (0..1). */
+  get rate(): number {
+    return this.#rate;
+  }
+
+  /**
+   * Adds an interval's counts: packets found lost and packets that arrived
+   * on the primary path. Returns the estimate.
+   */
+  update(lost: number, received: number): number {
+    this.#lost += Math.max(0, lost);
+    this.#total += Math.max(0, lost) + Math.max(0, received);
+    if (this.#total >= this.#minPackets) {
+      const sample = this.#lost / this.#total;
+      this.#rate += (sample - this.#rate) * this.#gain;
+      this.#lost = 0;
+      this.#total = 0;
+    }
+    return this.#rate;
+  }
+}
