@@ -548,3 +548,13 @@ Deno.test("jitter: looksLikeTagStart recognizes tag heads", () => {
   assert(!looksLikeTagStart(bytes.subarray(PAYLOAD, 2 * PAYLOAD), false));
   assert(!looksLikeTagStart(new Uint8Array(5), true));
 });
+
+Deno.test("jitter: the first RTT sample replaces the initial guess, later ones are smoothed (RFC 6298)", () => {
+  const jb = new JitterBuffer({ latencyMs: 400, initialRttMs: 30 });
+  jb.updateRtt(100);
+  assertEquals(jb.rttMs, 100);
+  jb.updateRtt(180);
+  assertEquals(jb.rttMs, 110);
+  jb.latencyMs = 520;
+  assertEquals(jb.latencyMs, 520, "the budget can follow the path");
+});

@@ -67,6 +67,7 @@ function nextPow2(n: number): number {
 export class JitterBuffer {
   #grace: number;
   #rtt: number;
+  #rttSampled = false;
   #size: number;
   #mask: number;
   #maxBytes: number;
@@ -191,7 +192,10 @@ export class JitterBuffer {
   /** Feeds one round-trip sample (request → retransmitted packet). */
   updateRtt(sampleMs: number): void {
     if (!(sampleMs >= 0) || !Number.isFinite(sampleMs)) return;
-    this.#rtt += (sampleMs - this.#rtt) / 8;
+    // RFC 6298: the first measurement replaces the initial guess.
+    if (!this.#rttSampled) this.#rtt = sampleMs;
+    else this.#rtt += (sampleMs - this.#rtt) / 8;
+    this.#rttSampled = true;
   }
 
   /**

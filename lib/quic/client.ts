@@ -39,7 +39,8 @@ export type RtxResult =
     packet: Uint8Array;
     /**
      * Request → answer time, when this packet was asked for exactly once
-     * (Karn's rule: an answer to a repeated request is ambiguous).
+     * (Karn's rule: an answer to a repeated request is ambiguous), or from
+     * the first request when the link has no estimate yet.
      */
     rttMs?: number;
   }
@@ -280,8 +281,9 @@ export class RtxClient {
   }
 
   /**
-   * Smoothed request → answer round trip (ms; Karn's rule, RFC 6298 gain
-   * 1/8), seeded by the handshake time; 0 before any.
+   * Smoothed request → answer round trip (ms; Karn's rule, RFC 6298: the
+   * first sample, then gain 1/8); 0 before any answer. (The QUIC handshake
+   * is no estimate: Deno's native one takes ~12 round trips on a 100 ms path.)
    */
   get rttMs(): number {
     return this.#srtt;
@@ -517,7 +519,10 @@ export class RtxClient {
     this.#pending.delete(key);
     const asked = this.#asked.get(key);
     this.#asked.delete(key);
-    if (r.status === "ok" && asked?.n === 1) {
+    // Karn's rule; but with no estimate yet an early retry (a guess below the
+    // real round trip) would discard every sample: the first answer seeds
+    // it, measured from the first request (an overestimate, never under).
+    if (r.status === "ok" && asked && (asked.n === 1 || this.#srtt === 0)) {
       const sample = performance.now() - asked.at;
       this.#srtt = this.#srtt === 0
         ? sample
@@ -667,7 +672,6 @@ export class RtxClient {
   async #connectOnce(): Promise<void> {
     const { host, port } = this.#opts;
     this.#lastError = "";
-    const started = performance.now();
     const idle = this.#opts.idleTimeoutMs ?? 5000;
     const client = await quicTransport(this.#opts.impl).connect({
       host,
@@ -716,8 +720,6 @@ export class RtxClient {
     this.#writer = writer;
     this.#state = "connected";
     this.#stats.connects++;
-    // The handshake took about one round trip or two: a first estimate.
-    if (this.#srtt === 0) this.#srtt = performance.now() - started;
     this.#log.info("retransmission connected", {
       host,
       port,
