@@ -22,12 +22,7 @@
  */
 import type { EdgeStreamInfo } from "../lib/edge/mod.ts";
 import { equal, ok } from "node:assert/strict";
-import {
-  type FlvTag,
-  isKeyframe,
-  isSequenceHeader,
-  TAG_VIDEO,
-} from "../lib/flv/mod.ts";
+import { isKeyframe, isSequenceHeader, TAG_VIDEO } from "../lib/flv/mod.ts";
 import { generateSelfSigned } from "../lib/quic/mod.ts";
 import { parseRtcp } from "../lib/rtcp/mod.ts";
 import { isRtcp, parseRtp, type RtpPacket } from "../lib/rtp/mod.ts";
