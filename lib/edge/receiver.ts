@@ -290,7 +290,7 @@ export class EdgeReceiver {
         fec_recovered: s.fec?.stats.recovered ?? 0,
         repair_success: j.lost === 0
           ? null
-          : Math.round(j.recovered / j.lost * 10_000) / 10_000,
+          : Math.round(Math.min(1, j.recovered / j.lost) * 10_000) / 10_000,
         buffered_packets: s.jb.bufferedPackets,
         pending_repair: s.jb.pending,
         recording: null,
