@@ -229,3 +229,44 @@ Deno.test("held requests are bounded (maxHeld) and refusals counted", async () =
   equal((await body(a)).status, 200);
   hls.stop();
 });
+
+Deno.test("play access: authorize refuses or lets through; a playlist's query rides on its URIs", async () => {
+  const hub = new StreamHub();
+  const stream = hub.open("live/movie");
+  for (const t of seqHeaders()) stream.push(t);
+  const asked: string[] = [];
+  const hls = new HlsService({
+    hub,
+    authorize: (req, route) => {
+      const sign = new URL(req.url).searchParams.get("sign");
+      asked.push(`${route.kind}:${sign}`);
+      return Promise.resolve(
+        sign === "good" ? undefined : new Response("forbidden\n", {
+          status: 403,
+        }),
+      );
+    },
+  });
+  const get = (p: string) => hls.handle(new Request(`http://edge${p}`));
+  equal((await body(get("/live/movie.m3u8?sign=bad"))).status, 403);
+  const first = get("/live/movie.m3u8?sign=good");
+  await new Promise((r) => setTimeout(r, 0)); // the access decision settles
+  equal(hls.produced().sessions, 1);
+  for (const t of media(0, 2500)) stream.push(t);
+  const pl = await body(first);
+  equal(pl.status, 200);
+  ok(pl.text.includes('#EXT-X-MAP:URI="movie/init1.mp4?sign=good"'), pl.text);
+  ok(pl.text.includes("movie/s0.m4s?sign=good"));
+  ok(pl.text.includes('PRELOAD-HINT:TYPE=PART,URI="movie/p12.m4s?sign=good"'));
+  const blocked = await body(
+    get("/live/movie.m3u8?sign=good&_HLS_msn=2&_HLS_part=1"),
+  );
+  ok(
+    blocked.text.includes('URI="movie/p11.m4s?sign=good"'),
+    "no _HLS_ params on URIs",
+  );
+  equal((await get("/live/movie/s0.m4s?sign=good"))!.status, 200);
+  equal((await body(get("/live/movie/s0.m4s"))).status, 403);
+  deepEqual(asked.slice(0, 2), ["playlist:bad", "playlist:good"]);
+  hls.stop();
+});

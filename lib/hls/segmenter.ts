@@ -430,6 +430,8 @@ export interface RenderOptions {
   skip?: boolean;
   /** Prefix of every URI (e.g. `movie/`). */
   prefix?: string;
+  /** Query string (without `?`) added to every URI, e.g. a play signature. */
+  query?: string;
 }
 
 /**
@@ -444,6 +446,7 @@ export function renderPlaylist(
   options: RenderOptions = {},
 ): string {
   const pre = options.prefix ?? "";
+  const q = options.query ? `?${options.query}` : "";
   const target = m.targetDuration;
   const skipUntil = 6 * target;
   const lines = [
@@ -479,7 +482,7 @@ export function renderPlaylist(
     const s = all[i];
     if (s.discontinuity) lines.push("#EXT-X-DISCONTINUITY");
     if (s.initId !== initId) {
-      lines.push(`#EXT-X-MAP:URI="${pre}init${s.initId}.mp4"`);
+      lines.push(`#EXT-X-MAP:URI="${pre}init${s.initId}.mp4${q}"`);
       initId = s.initId;
     }
     lines.push(
@@ -490,20 +493,22 @@ export function renderPlaylist(
     if (untilEnd[i] <= 3 * target * 1000 || s === m.current) {
       for (const p of s.parts) {
         lines.push(
-          `#EXT-X-PART:DURATION=${sec(p.durationMs)},URI="${pre}p${p.id}.m4s"${
+          `#EXT-X-PART:DURATION=${
+            sec(p.durationMs)
+          },URI="${pre}p${p.id}.m4s${q}"${
             p.independent ? ",INDEPENDENT=YES" : ""
           }`,
         );
       }
     }
     if (s !== m.current) {
-      lines.push(`#EXTINF:${sec(s.durationMs)},`, `${pre}s${s.msn}.m4s`);
+      lines.push(`#EXTINF:${sec(s.durationMs)},`, `${pre}s${s.msn}.m4s${q}`);
     }
   }
   if (m.ended) lines.push("#EXT-X-ENDLIST");
   else {
     lines.push(
-      `#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${pre}p${m.nextPartId}.m4s"`,
+      `#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${pre}p${m.nextPartId}.m4s${q}"`,
     );
   }
   return lines.join("\n") + "\n";

@@ -39,6 +39,16 @@ export interface HlsServiceOptions {
   logger?: Logger;
   /** Wall clock in ms (tests). */
   now?: () => number;
+  /**
+   * Play access (e.g. `auth.play`), asked for every HLS request before it
+   * is served: a Response refuses it (sent as is), undefined lets it go on.
+   * The playlist's own query parameters (other than `_HLS_*`, e.g. a
+   * `sign=`) are added to every URI in it, so the media requests carry them.
+   */
+  authorize?: (
+    req: Request,
+    route: HlsRoute,
+  ) => Response | undefined | Promise<Response | undefined>;
 }
 
 /** Counters of an {@linkcode HlsService}. */
@@ -145,6 +155,7 @@ export class HlsService {
   #maxHeld: number;
   #log: Logger;
   #now: () => number;
+  #authorize: HlsServiceOptions["authorize"];
   #sessions = new Map<string, Session>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastRefusalLogAt = -Infinity;
@@ -179,6 +190,7 @@ export class HlsService {
     this.#maxHeld = options.maxHeld ?? 10_000;
     this.#log = options.logger ?? nullLogger;
     this.#now = options.now ?? Date.now;
+    this.#authorize = options.authorize;
   }
 
   /** Counters (a live object). */
@@ -224,6 +236,18 @@ export class HlsService {
       this.#stats.segmentRequests++;
       if (route.kind === "part") this.#stats.partRequests++;
     }
+    const refusal = this.#authorize?.(req, route);
+    if (refusal instanceof Promise) {
+      return refusal.then((r) => r ?? this.#serve(req, url, route));
+    }
+    return refusal ?? this.#serve(req, url, route);
+  }
+
+  #serve(
+    req: Request,
+    url: URL,
+    route: HlsRoute,
+  ): Response | Promise<Response> {
     const session = this.#session(route.key);
     if (session === undefined) {
       this.#stats.notFound++;
@@ -503,8 +527,11 @@ export class HlsService {
         );
       }
       const prefix = session.key.slice(session.key.lastIndexOf("/") + 1) + "/";
+      const keep = new URLSearchParams(
+        [...q].filter(([k]) => !k.startsWith("_HLS_")),
+      ).toString();
       const body = new TextEncoder().encode(
-        renderPlaylist(seg.view(), { skip, prefix }),
+        renderPlaylist(seg.view(), { skip, prefix, query: keep }),
       );
       if (!head) this.#stats.bytesServed += body.length;
       return new Response(head ? null : body, {
