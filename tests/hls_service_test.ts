@@ -136,12 +136,20 @@ Deno.test("blocking reload: answered by the push that makes the part, with it in
   const held = get("/live/movie.m3u8?_HLS_msn=2&_HLS_part=3") as Promise<
     Response
   >;
-  held.then(async (r) => (answered = await r.text()));
+  let respondedAt = 0;
+  held.then(async (r) => {
+    respondedAt = performance.now();
+    answered = await r.text();
+  });
   let pushes = 0;
   const partsBefore = hls.produced().parts;
   let partsAtAnswer = -1;
+  let partMadeAt = 0;
   for (const t of media(2500, 3200)) {
+    const before = hls.produced().parts;
+    const at = performance.now();
     stream.push(t);
+    if (hls.produced().parts > before) partMadeAt = at;
     pushes++;
     for (let i = 0; i < 5; i++) await Promise.resolve();
     if (answered !== undefined) {
@@ -150,6 +158,11 @@ Deno.test("blocking reload: answered by the push that makes the part, with it in
     }
   }
   ok(answered, "answered");
+  console.log(
+    `blocking reload answered ${
+      ((respondedAt - partMadeAt) * 1000).toFixed(0)
+    } µs after the push that made the part`,
+  );
   // exactly when the part came: two more parts (p12, p13) than before
   equal(partsAtAnswer, partsBefore + 2);
   ok(answered.includes('URI="movie/p13.m4s"'), answered);
