@@ -116,3 +116,22 @@ Deno.test("history: the edge and cloud series read their API rows", () => {
     "cache_packets",
   ]);
 });
+
+Deno.test("history: a series' short label (the sparklines') is in the document only when set", () => {
+  const h = new StatsHistory<Row>({
+    series: [{ ...SERIES[0], short: "in" }, SERIES[1]],
+  });
+  deepEqual(h.snapshot().series, [
+    {
+      name: "kbps",
+      label: "bitrate",
+      short: "in",
+      unit: "kbit/s",
+      color: "#00f",
+    },
+    { name: "delay", label: "delay", unit: "ms", color: "#f0f" },
+  ]);
+  for (const s of [...EDGE_HISTORY_SERIES, ...CLOUD_HISTORY_SERIES]) {
+    equal(typeof s.short, "string", `${s.name}: short label`);
+  }
+});

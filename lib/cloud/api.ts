@@ -15,6 +15,7 @@ export const CLOUD_HISTORY_SERIES: HistorySeries<CloudStreamInfo>[] = [
   {
     name: "bitrate_kbps",
     label: "bitrate in",
+    short: "bitrate",
     unit: "kbit/s",
     color: "#4da3ff",
     kind: "rate",
@@ -24,6 +25,7 @@ export const CLOUD_HISTORY_SERIES: HistorySeries<CloudStreamInfo>[] = [
   {
     name: "packets_sent",
     label: "RTP packets sent",
+    short: "sent",
     unit: "/s",
     color: "#5fd38d",
     kind: "rate",
@@ -32,6 +34,7 @@ export const CLOUD_HISTORY_SERIES: HistorySeries<CloudStreamInfo>[] = [
   {
     name: "retransmissions",
     label: "retransmitted",
+    short: "retransmitted",
     unit: "/s",
     color: "#ffb454",
     kind: "rate",
@@ -40,6 +43,7 @@ export const CLOUD_HISTORY_SERIES: HistorySeries<CloudStreamInfo>[] = [
   {
     name: "cache_packets",
     label: "repair cache",
+    short: "cache",
     unit: "pkts",
     color: "#c792ea",
     kind: "gauge",

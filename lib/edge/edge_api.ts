@@ -76,6 +76,7 @@ export const EDGE_HISTORY_SERIES: HistorySeries<EdgeStreamInfo>[] = [
   {
     name: "bitrate_kbps",
     label: "bitrate in",
+    short: "bitrate",
     unit: "kbit/s",
     color: "#4da3ff",
     kind: "rate",
@@ -85,6 +86,7 @@ export const EDGE_HISTORY_SERIES: HistorySeries<EdgeStreamInfo>[] = [
   {
     name: "lost",
     label: "packets lost",
+    short: "lost",
     unit: "/s",
     color: "#ff6b6b",
     kind: "rate",
@@ -93,6 +95,7 @@ export const EDGE_HISTORY_SERIES: HistorySeries<EdgeStreamInfo>[] = [
   {
     name: "recovered",
     label: "packets recovered",
+    short: "recovered",
     unit: "/s",
     color: "#5fd38d",
     kind: "rate",
@@ -101,6 +104,7 @@ export const EDGE_HISTORY_SERIES: HistorySeries<EdgeStreamInfo>[] = [
   {
     name: "tags_dropped",
     label: "tags dropped",
+    short: "dropped",
     unit: "/s",
     color: "#ffb454",
     kind: "rate",
@@ -109,6 +113,7 @@ export const EDGE_HISTORY_SERIES: HistorySeries<EdgeStreamInfo>[] = [
   {
     name: "delay_ms",
     label: "cloud → edge delay",
+    short: "delay",
     unit: "ms",
     color: "#c792ea",
     kind: "gauge",

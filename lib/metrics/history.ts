@@ -19,6 +19,9 @@ export interface HistorySeries<R> {
   name: string;
   /** Label shown above the chart, e.g. `bitrate in`. */
   label: string;
+  /** Short label for the small per-row sparklines, e.g. `in`; default
+   * `label`. */
+  short?: string;
   /** Unit shown beside the value, e.g. `kbit/s`. */
   unit: string;
   /** CSS colour of the chart's line. */
@@ -52,7 +55,13 @@ export interface HistoryDocument {
   /** Wall-clock time of the newest sample (ms since the epoch), or null. */
   updated_at: number | null;
   /** The series, in display order (without the reader). */
-  series: { name: string; label: string; unit: string; color: string }[];
+  series: {
+    name: string;
+    label: string;
+    short?: string;
+    unit: string;
+    color: string;
+  }[];
   /** Live streams beyond `maxStreams` that have no history. */
   untracked_streams: number;
   /** Per stream: each series' samples, oldest first (`null` = gap). */
@@ -177,9 +186,10 @@ export class StatsHistory<R extends { key: string }> {
       interval_ms: this.#intervalMs,
       length: this.#length,
       updated_at: this.#updatedAt,
-      series: this.#series.map(({ name, label, unit, color }) => ({
+      series: this.#series.map(({ name, label, short, unit, color }) => ({
         name,
         label,
+        ...(short === undefined ? {} : { short }),
         unit,
         color,
       })),
