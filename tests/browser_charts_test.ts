@@ -4,8 +4,11 @@
  * `edge.pack_loss` key) repaired over QUIC; headless Chromium opens the
  * edge's page on the stream and, after 10 samples (≈ 10 s), finds the five
  * charts drawn, with non-zero "packets lost" and "packets recovered"
- * series; then the cloud's read-only page on its API port, with the same
- * charts for the publisher. Screenshots of both go to the test's temp dir
+ * series, and the same five as sparklines on the stream's row of the list
+ * (lost and recovered non-zero there too); then the cloud's read-only page
+ * on its API port, with the same charts for the publisher and sparklines on
+ * its row. Every `/api/history` request names each stream once (one request
+ * a poll for all shown). Screenshots of both go to the test's temp dir
  * (kept with FLVCAST_KEEP_SCREENSHOTS=1).
  */
 import { deepEqual, ok } from "node:assert/strict";
@@ -106,6 +109,13 @@ Deno.test({
       const page = context.pages()[0] ?? await context.newPage();
       const pageErrors: string[] = [];
       page.on("pageerror", (e) => pageErrors.push(e.message));
+      const historyKeys: string[][] = [];
+      page.on("request", (r) => {
+        const u = new URL(r.url());
+        if (u.pathname === "/api/history") {
+          historyKeys.push(u.searchParams.getAll("key"));
+        }
+      });
 
       const drawn = (box: string) =>
         page.evaluate((sel) => {
@@ -161,12 +171,41 @@ Deno.test({
         charts.bitrate_kbps.max > 100,
         `bitrate in: expected > 100 kbit/s, got ${charts.bitrate_kbps.max}`,
       );
+      // The same series as sparklines on the stream's row of the list.
+      const rowSel =
+        `#streams tr.spark-row[data-spark-key="${KEY}"] [data-history-style="spark"]`;
+      const sparks = byName(
+        await waitFor(
+          () => drawn(rowSel),
+          (c) => {
+            const m = byName(c);
+            return (m.lost?.points ?? 0) >= 10 &&
+              (m.lost?.nonzero ?? 0) > 0 && (m.recovered?.nonzero ?? 0) > 0;
+          },
+          "the row's sparklines with lost and recovered packets",
+        ),
+      );
+      deepEqual(Object.keys(sparks), Object.keys(charts));
+      for (const c of Object.values(sparks)) {
+        ok(c.points >= 10, `row ${c.series}: ${c.points} samples`);
+        ok(c.width >= 40, `row ${c.series}: drawn ${c.width} px wide`);
+      }
+      for (const name of ["bitrate_kbps", "lost", "recovered", "delay_ms"]) {
+        ok(sparks[name].paths >= 1, `row ${name}: expected a drawn line`);
+        ok(sparks[name].nonzero > 0, `row ${name}: expected non-zero samples`);
+      }
       const edgeShot = `${dir}/edge_charts.png`;
       await page.screenshot({ path: edgeShot, fullPage: true });
       console.log(
         `edge page: ${
           Object.values(charts).map((c) =>
             `${c.series} ${c.points} pts, max ${c.max}, ${c.nonzero} non-zero`
+          ).join("; ")
+        }; row sparklines: ${
+          Object.values(sparks).map((c) =>
+            `${c.series} ${c.nonzero}/${c.points} non-zero, ${
+              Math.round(c.width)
+            } px`
           ).join("; ")
         }; screenshot ${edgeShot}`,
       );
@@ -204,10 +243,29 @@ Deno.test({
         KEY,
       );
       ok(row?.includes(KEY), `publisher row for ${KEY}: ${row}`);
+      const cloudSparks = byName(
+        await waitFor(
+          () =>
+            drawn(
+              `#publishers tr.spark-row[data-spark-key="${KEY}"] [data-history-style="spark"]`,
+            ),
+          (c) => (byName(c).retransmissions?.nonzero ?? 0) > 0,
+          "the publisher row's sparklines",
+        ),
+      );
+      deepEqual(Object.keys(cloudSparks), Object.keys(cloudCharts));
       const cloudShot = `${dir}/cloud_charts.png`;
       await page.screenshot({ path: cloudShot, fullPage: true });
       console.log(`cloud page: screenshot ${cloudShot}`);
       deepEqual(pageErrors, [], "page errors");
+      ok(historyKeys.length > 0, "the pages asked /api/history");
+      for (const keys of historyKeys) {
+        deepEqual(
+          keys,
+          [KEY],
+          "one history request names each shown stream once",
+        );
+      }
     } finally {
       await context?.close().catch(() => {});
       pub.kill();

@@ -8,6 +8,14 @@
  * carrying a `data-history-key="STREAM KEY"` attribute. No library, no CDN:
  * works offline.
  *
+ * A box that also has `data-history-style="spark"` (a row of a stream
+ * list) gets the same charts as small sparklines: short label and last value
+ * over a thin plot, the full label, unit and peak in the tooltip. To keep a
+ * long list cheap, one request a poll carries every wanted key once, and
+ * only boxes within a screen of the viewport are fetched and redrawn (a box
+ * scrolled into view is drawn at the next poll); a box is redrawn only when
+ * a new document arrived or its key changed.
+ *
  * Each chart is a `<figure class="chart" data-series=NAME>` whose
  * `data-points`, `data-nonzero`, `data-last` and `data-max` attributes say
  * what it drew (read by the browser test).
@@ -24,7 +32,8 @@ export const HISTORY_PATH = "/api/history";
 /** Re-exported for pages that type their history source. */
 export type { HistoryDocument };
 
-/** The charts' CSS, for a page's `<style>` (uses the page's colour vars). */
+/** The charts' CSS, for a page's `<style>` (uses the page's colour vars);
+ * `.sparks` are the small per-row charts. */
 export const CHARTS_CSS = `
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(210px, 1fr)); gap: 8px; margin-top: 8px; }
 .chart { margin: 0; min-width: 0; overflow: hidden; background: #151a20; border: 1px solid var(--line, #2c333d); border-radius: 4px; padding: 6px 8px 4px; }
@@ -32,6 +41,12 @@ export const CHARTS_CSS = `
 .chart figcaption b { font-size: 15px; color: var(--text, #e6e9ee); font-variant-numeric: tabular-nums; }
 .chart figcaption .chart-max { margin-left: auto; font-size: 11px; font-variant-numeric: tabular-nums; }
 .chart svg { display: block; width: 100%; height: 48px; margin-top: 2px; }
+.sparks { display: grid; grid-template-columns: repeat(auto-fit, minmax(64px, 1fr)); gap: 0 8px; max-width: 760px; }
+.chart.spark { background: none; border: 0; border-radius: 0; padding: 0; }
+.chart.spark figcaption { flex-wrap: nowrap; font-size: 11px; column-gap: 4px; }
+.chart.spark figcaption span { overflow: hidden; text-overflow: ellipsis; }
+.chart.spark figcaption b { font-size: 11px; }
+.chart.spark svg { height: 16px; margin-top: 0; }
 .charts-axis { display: flex; justify-content: space-between; font-size: 11px; color: var(--dim, #98a2b3); grid-column: 1 / -1; }
 `;
 
@@ -64,10 +79,11 @@ export const CHARTS_JS = `"use strict";
     return e;
   }
 
-  /** One chart: caption (label, last value, unit, max) over an SVG plot. */
-  function chart(series, values, length) {
+  /** One chart: caption (label, last value, unit, max) over an SVG plot;
+   * spark: short label and last value, the rest in the tooltip. */
+  function chart(series, values, length, spark) {
     var fig = document.createElement("figure");
-    fig.className = "chart";
+    fig.className = spark ? "chart spark" : "chart";
     var max = 0, nonzero = 0, last = null;
     values.forEach(function (v) {
       if (v === null) return;
@@ -85,20 +101,25 @@ export const CHARTS_JS = `"use strict";
 
     var cap = document.createElement("figcaption");
     var label = document.createElement("span");
-    label.textContent = series.label;
+    label.textContent = spark ? series.short || series.label : series.label;
     var value = document.createElement("b");
-    value.textContent = fmt(last);
-    var unit = document.createElement("span");
-    unit.textContent = series.unit;
-    var peak = document.createElement("span");
-    peak.className = "chart-max";
-    peak.textContent = "max " + fmt(max);
-    cap.append(label, value, unit, peak);
+    value.textContent = spark && Math.abs(last) >= 10 ? String(Math.round(last)) : fmt(last);
+    if (spark) {
+      fig.title = series.label + ": " + fmt(last) + " " + series.unit + ", max " + fmt(max) + " (last " + length + " samples)";
+      cap.append(label, value);
+    } else {
+      var unit = document.createElement("span");
+      unit.textContent = series.unit;
+      var peak = document.createElement("span");
+      peak.className = "chart-max";
+      peak.textContent = "max " + fmt(max);
+      cap.append(label, value, unit, peak);
+    }
     fig.appendChild(cap);
 
     var svg = el("svg", { viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "none", role: "img" });
     svg.setAttribute("aria-label", series.label + ", last " + length + " samples");
-    [0.5, H / 2, H - 0.5].forEach(function (y) {
+    (spark ? [H - 0.5] : [0.5, H / 2, H - 0.5]).forEach(function (y) {
       svg.appendChild(el("line", { x1: 0, x2: W, y1: y, y2: y, stroke: "#2c333d", "stroke-width": 1, "vector-effect": "non-scaling-stroke" }));
     });
     // Newest sample at the right edge; a null breaks the line.
@@ -125,12 +146,27 @@ export const CHARTS_JS = `"use strict";
     return fig;
   }
 
+  /** Boxes within a screen of the viewport (the others wait until seen). */
+  function nearBoxes() {
+    var h = window.innerHeight || 800;
+    return Array.prototype.filter.call(document.querySelectorAll("[data-history-key]"), function (box) {
+      var r = box.getBoundingClientRect();
+      return r.width > 0 && r.bottom > -h && r.top < 2 * h;
+    });
+  }
+
   function render() {
     var doc = state.doc;
-    var boxes = document.querySelectorAll("[data-history-key]");
-    Array.prototype.forEach.call(boxes, function (box) {
+    nearBoxes().forEach(function (box) {
       var key = box.getAttribute("data-history-key");
+      var spark = box.getAttribute("data-history-style") === "spark";
+      if (doc && box.flvcastDrawn === doc && box.flvcastKey === key) return;
+      box.flvcastDrawn = null;
       var frag = document.createDocumentFragment();
+      if (spark && (!key || !doc)) {
+        box.replaceChildren();
+        return;
+      }
       if (!key) {
         var none = document.createElement("p");
         none.className = "dim";
@@ -150,8 +186,15 @@ export const CHARTS_JS = `"use strict";
       doc.streams.forEach(function (x) { if (x.key === key) s = x; });
       doc.series.forEach(function (series) {
         var values = s && Array.isArray(s.samples[series.name]) ? s.samples[series.name] : [];
-        frag.appendChild(chart(series, values, doc.length));
+        frag.appendChild(chart(series, values, doc.length, spark));
       });
+      box.flvcastDrawn = doc;
+      box.flvcastKey = key;
+      if (spark) {
+        box.classList.add("sparks");
+        box.replaceChildren(frag);
+        return;
+      }
       var axis = document.createElement("div");
       axis.className = "charts-axis";
       var from = document.createElement("span");
@@ -165,10 +208,11 @@ export const CHARTS_JS = `"use strict";
     });
   }
 
-  /** The stream keys some element wants charted ([] = nothing to fetch). */
+  /** The stream keys some element near the viewport wants charted, each
+   * once ([] = nothing to fetch). */
   function wantedKeys() {
     var keys = [];
-    Array.prototype.forEach.call(document.querySelectorAll("[data-history-key]"), function (box) {
+    nearBoxes().forEach(function (box) {
       var k = box.getAttribute("data-history-key");
       if (k && keys.indexOf(k) < 0) keys.push(k);
     });

@@ -1,8 +1,9 @@
 /**
  * The cloud's read-only status page (pure text, no I/O), served on its API
  * port: the publishers from the same-origin `/api/streams` with their
- * counters, and per publisher the live charts of `charts.ts` (the same code
- * as the edge's page).
+ * counters with the same series as sparklines under each row, and per
+ * publisher the live charts of `charts.ts` (the same code as the edge's
+ * page).
  *
  * @module
  */
@@ -54,6 +55,8 @@ table { width: 100%; border-collapse: collapse; }
 th, td { text-align: left; padding: 6px 4px; border-bottom: 1px solid var(--line); white-space: nowrap; }
 th { color: var(--dim); font-weight: 500; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.pub td { border-bottom: 0; padding-bottom: 2px; }
+tr.spark-row td { padding-top: 0; white-space: normal; }
 #cards { display: grid; gap: 16px; }
 ${CHARTS_CSS}
 </style>
@@ -83,6 +86,7 @@ export const CLOUD_APP_JS = `"use strict";
 (function () {
   var $ = function (id) { return document.getElementById(id); };
   var cards = {};
+  var sparks = {};
 
   function num(v) { return typeof v === "number" && isFinite(v) ? v : null; }
   function fmt(v) { v = num(v); return v === null ? "–" : String(Math.round(v)); }
@@ -92,6 +96,25 @@ export const CLOUD_APP_JS = `"use strict";
     td.textContent = text;
     if (cls) td.className = cls;
     tr.appendChild(td);
+  }
+
+  /** The row under a publisher's counters: its sparklines (charts.js),
+   * the box kept per publisher so a re-render does not redraw it. */
+  function sparkRow(key) {
+    var box = sparks[key];
+    if (!box) {
+      box = sparks[key] = document.createElement("div");
+      box.setAttribute("data-history-key", key);
+      box.setAttribute("data-history-style", "spark");
+    }
+    var tr = document.createElement("tr");
+    tr.className = "spark-row";
+    tr.setAttribute("data-spark-key", key);
+    var td = document.createElement("td");
+    td.colSpan = 99;
+    td.appendChild(box);
+    tr.appendChild(td);
+    return tr;
   }
 
   function render(list) {
@@ -115,7 +138,9 @@ export const CLOUD_APP_JS = `"use strict";
       cell(tr, fmt(s.packets_sent), "num");
       cell(tr, fmt(s.retransmissions), "num");
       cell(tr, fmt(s.players), "num");
+      tr.className = "pub";
       rows.appendChild(tr);
+      rows.appendChild(sparkRow(s.key));
       if (!cards[s.key]) {
         var card = document.createElement("section");
         var h = document.createElement("h3");
@@ -128,6 +153,7 @@ export const CLOUD_APP_JS = `"use strict";
     });
     $("publishers").tBodies[0].replaceChildren(rows);
     Object.keys(cards).forEach(function (k) { if (!live[k]) delete cards[k]; });
+    Object.keys(sparks).forEach(function (k) { if (!live[k]) delete sparks[k]; });
     var order = Object.keys(cards).sort();
     $("cards").replaceChildren.apply($("cards"), order.map(function (k) { return cards[k]; }));
     $("summary").textContent = list.length + (list.length === 1 ? " publisher" : " publishers");

@@ -3,7 +3,8 @@
  * the same-origin `/api/streams`, plays one with mpegts.js over HTTP-FLV or
  * WebSocket-FLV, and shows live counters (bitrate, loss, recovered, players,
  * delay) next to the player's own (buffer, frames), and the selected
- * stream's last 2 minutes as live charts (`charts.ts`, from `/api/history`).
+ * stream's last 2 minutes as live charts (`charts.ts`, from `/api/history`);
+ * under each listed stream's counters, the same series as sparklines.
  *
  * Query parameters: `stream=live/movie` plays that stream at once;
  * `transport=ws` picks WebSocket-FLV, `transport=hls` LL-HLS with hls.js
@@ -56,10 +57,11 @@ body { margin: 0; font: 14px/1.4 system-ui, sans-serif; background: var(--bg); c
 header { display: flex; align-items: baseline; gap: 12px; padding: 12px 20px; border-bottom: 1px solid var(--line); }
 header h1 { font-size: 18px; margin: 0; }
 header small, .dim { color: var(--dim); }
-main { display: grid; grid-template-columns: minmax(380px, 1fr) minmax(320px, 2fr); gap: 16px; padding: 16px 20px; }
+main { display: grid; grid-template-columns: minmax(380px, 1fr) minmax(320px, 1.5fr); gap: 16px; padding: 16px 20px; }
 @media (max-width: 800px) { main { grid-template-columns: 1fr; } }
 section { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 12px; min-width: 0; }
-#list { overflow-x: auto; }
+#list { overflow-x: auto; container-type: inline-size; }
+#list .sparks { position: sticky; left: 4px; width: calc(100cqw - 8px); }
 h2 #current { text-transform: none; letter-spacing: 0; color: var(--text); margin-left: 6px; }
 h2 { font-size: 14px; margin: 0 0 8px; color: var(--dim); font-weight: 600; text-transform: uppercase; letter-spacing: .04em; }
 table { width: 100%; border-collapse: collapse; }
@@ -69,6 +71,9 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.stream { cursor: pointer; }
 tr.stream:hover { background: #232a33; }
 tr.selected { background: #1f3550 !important; }
+tr.stream:has(+ tr.spark-row) td { border-bottom: 0; padding-bottom: 2px; }
+tr.spark-row { cursor: pointer; }
+tr.spark-row td { padding-top: 0; white-space: normal; }
 video { width: 100%; aspect-ratio: 16 / 9; background: #000; border-radius: 4px; }
 .controls { display: flex; flex-wrap: wrap; align-items: center; gap: 12px; margin: 8px 0; }
 .controls label { display: inline-flex; align-items: center; gap: 4px; }
@@ -154,6 +159,7 @@ export const APP_JS = `"use strict";
     bitrate: {},
     playerStats: null,
     ended: false,
+    sparks: {},
   };
 
   function status(text, cls) {
@@ -332,6 +338,33 @@ export const APP_JS = `"use strict";
     tr.appendChild(td);
   }
 
+  /** The row under a stream's counters: its sparklines (charts.js). The
+   * box is kept per stream, so a re-render does not redraw it. */
+  function sparkRow(key, selected) {
+    var box = state.sparks[key];
+    if (!box) {
+      box = state.sparks[key] = document.createElement("div");
+      box.setAttribute("data-history-key", key);
+      box.setAttribute("data-history-style", "spark");
+    }
+    var tr = document.createElement("tr");
+    tr.className = "spark-row" + (selected ? " selected" : "");
+    tr.setAttribute("data-spark-key", key);
+    var td = document.createElement("td");
+    td.colSpan = 99;
+    td.appendChild(box);
+    tr.appendChild(td);
+    tr.addEventListener("click", function () { play(key); });
+    return tr;
+  }
+
+  function pruneSparks() {
+    var live = {};
+    state.streams.forEach(function (s) { live[s.key] = true; });
+    Object.keys(state.sparks).forEach(function (k) { if (!live[k]) delete state.sparks[k]; });
+    if (window.flvcastCharts) window.flvcastCharts.render();
+  }
+
   function render() {
     var tbody = $("streams").tBodies[0];
     var rows = document.createDocumentFragment();
@@ -355,8 +388,10 @@ export const APP_JS = `"use strict";
       cell(tr, hlsPath(s.key), "dim");
       tr.addEventListener("click", function () { play(s.key); });
       rows.appendChild(tr);
+      rows.appendChild(sparkRow(s.key, s.key === state.key));
     });
     tbody.replaceChildren(rows);
+    pruneSparks();
     var cur = null;
     state.streams.forEach(function (s) { if (s.key === state.key) cur = s; });
     $("c-bitrate").textContent = cur ? fmt(state.bitrate[cur.key]) : "–";
