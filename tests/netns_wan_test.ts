@@ -7,6 +7,8 @@
  *
  * - 5 % loss: the player gets every tag of the cloud's recording, in order.
  * - 20 % loss: the player gets ≥ 99.5 % of them (aim: all).
+ * - 20 % loss with `edge.latency_ms: auto` (a restarted edge): the same, with
+ *   the budget set from the measured round trip (shown in the API).
  * - Both: the edge's counters add up (received + recovered + unrecoverable =
  *   packets the cloud sent), and the edge API shows the round trip, the budget
  *   in force and the repair success rate.
@@ -89,28 +91,44 @@ Deno.test({
       ]);
       logs.push(cloud.log);
       await cloud.log.waitFor(/flvcast running/, 20_000);
-      const edge = startNode(topo, "edge", "edge", [
-        ...common,
-        "--edge.udp_addr=:5222",
-        "--edge.flv_addr=127.0.0.1:7001",
-        "--edge.api_addr=127.0.0.1:8091",
-        `--edge.cloud_quic_addr=${topo.address("cloud")}:4242`,
-        `--edge.cloud_fingerprint=${tls.fingerprint}`,
-        `--edge.latency_ms=${BUDGET_MS}`,
-      ]);
-      logs.push(edge.log);
-      await edge.log.waitFor(/flvcast running/, 20_000);
-      // As deployed: the edge's repair link is up before streams come (its
-      // QUIC handshake takes ~1 s on this path, longer under loss).
-      await edge.log.waitFor(/retransmission connected/, 20_000);
+      const startEdge = async (latency: number | "auto") => {
+        const node = startNode(topo, "edge", "edge", [
+          ...common,
+          "--edge.udp_addr=:5222",
+          "--edge.flv_addr=127.0.0.1:7001",
+          "--edge.api_addr=127.0.0.1:8091",
+          `--edge.cloud_quic_addr=${topo.address("cloud")}:4242`,
+          `--edge.cloud_fingerprint=${tls.fingerprint}`,
+          `--edge.latency_ms=${latency}`,
+        ]);
+        logs.push(node.log);
+        await node.log.waitFor(/flvcast running/, 20_000);
+        // As deployed: the edge's repair link is up before streams come (its
+        // QUIC handshake takes ~1 s on this path, longer under loss).
+        await node.log.waitFor(/retransmission connected/, 20_000);
+        return node;
+      };
+      let edge = await startEdge(BUDGET_MS);
       const get = async (url: string) =>
         (await topo.exec("edge", "curl", ["-sS", "--max-time", "5", url]))
           .stdout;
 
-      for (const [permille, minShare] of [[50, 1], [200, 0.995]] as const) {
-        const key = `live/wan${permille}`;
+      const cases = [
+        { permille: 50, minShare: 1, budget: BUDGET_MS },
+        { permille: 200, minShare: 0.995, budget: BUDGET_MS },
+        { permille: 200, minShare: 0.995, budget: "auto" },
+      ] as const;
+      for (const { permille, minShare, budget } of cases) {
+        const key = `live/wan${permille}${budget === "auto" ? "auto" : ""}`;
+        if (budget === "auto") {
+          edge.proc.kill();
+          await edge.proc.status;
+          edge = await startEdge("auto");
+        }
         const ok1 = await t.step({
-          name: `${permille / 10} % loss on every UDP datagram into the edge: ${
+          name: `${permille / 10} % loss on every UDP datagram into the edge, ${
+            budget === "auto" ? "latency_ms auto" : `${budget} ms budget`
+          }: ${
             minShare === 1 ? "every tag" : `≥ ${minShare * 100} % of tags`
           } reach the player; counters add up`,
           fn: async () => {
@@ -121,7 +139,7 @@ Deno.test({
               "--url",
               `http://127.0.0.1:7001/${key}.flv`,
               "--out",
-              `${dir}/${permille}.flv`,
+              `${dir}/${key.slice(5)}.flv`,
               "--wait-ms",
               "30000",
             ]);
@@ -161,7 +179,7 @@ Deno.test({
             const dropped = await topo.droppedPackets("edge");
             await topo.clearDrops("edge");
             const rec = await readFlv(await recordingOf(`${dir}/cloud`, key));
-            const out = await readFlv(`${dir}/${permille}.flv`);
+            const out = await readFlv(`${dir}/${key.slice(5)}.flv`);
             const a = align(
               rec,
               await tagKeys(rec),
@@ -195,7 +213,14 @@ Deno.test({
               mid.rtt_ms >= 2 * ONE_WAY_MS,
               `API rtt_ms ${mid.rtt_ms} ≥ the wire's round trip`,
             );
-            equal(mid.budget_ms, BUDGET_MS);
+            if (budget === "auto") {
+              // 4 × the measured round trip (5 × above 15 % loss) + grace.
+              ok(
+                mid.budget_ms >= 4 * mid.rtt_ms &&
+                  mid.budget_ms <= 5 * mid.rtt_ms + 30,
+                `auto budget ${mid.budget_ms} ms for an RTT of ${mid.rtt_ms} ms`,
+              );
+            } else equal(mid.budget_ms, budget);
             equal(mid.repair_mode, "udp");
             ok(mid.repair_success !== null && mid.repair_success > 0);
           },
