@@ -86,6 +86,13 @@ export async function main(args: string[]): Promise<number> {
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(sig, () => onSignal(sig));
   }
+  if (Deno.build.os !== "windows") {
+    // SIGHUP: operator TLS certificates are read again; nothing stops.
+    Deno.addSignalListener("SIGHUP", () => {
+      logger.info("SIGHUP: reloading TLS certificates");
+      void nodes.reloadTls();
+    });
+  }
   const code = await stopped.promise;
   logger.info("stopped", { code });
   logger.close();

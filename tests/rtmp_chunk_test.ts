@@ -464,3 +464,32 @@ Deno.test("chunk: zero-length message and bytesIn / midMessage bookkeeping", () 
   ]);
   equal(dec.midMessage, false);
 });
+
+Deno.test("chunk: a message's buffer grows with the bytes that arrive, not with its header", () => {
+  // 8 MiB announced (the largest accepted), then one byte, then the rest.
+  const len = 8 * 1024 * 1024;
+  const chunk = 1 << 20;
+  const dec = new ChunkDecoder();
+  dec.setChunkSize(chunk);
+  const header = [3, 0, 0, 0, len >> 16, (len >> 8) & 0xff, len & 0xff, 9];
+  dec.push(cat(header, [1, 0, 0, 0]));
+  equal(dec.heldBytes, 0);
+  dec.push(fill(1, 7));
+  equal(dec.heldBytes, 64 * 1024);
+  const out: ChunkMessage[] = [...dec.push(fill(chunk - 1, 8))];
+  let sent = chunk;
+  while (sent < len) {
+    equal(
+      dec.heldBytes <= 2 * sent,
+      true,
+      `${dec.heldBytes} held after ${sent}`,
+    );
+    out.push(...dec.push(cat([0xc3], fill(chunk, (7 + sent) & 0xff))));
+    sent += chunk;
+  }
+  equal(out.length, 1);
+  equal(out[0].data.length, len);
+  deepEqual(out[0].data.subarray(0, 300), fill(300, 7));
+  deepEqual(out[0].data.subarray(len - 300), fill(300, (7 + len - 300) & 0xff));
+  equal(dec.heldBytes, 0);
+});

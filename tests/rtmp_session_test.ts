@@ -468,7 +468,12 @@ Deno.test("idle timeout spares a player waiting for data but closes an idle clie
       await idle.command(0, "connect", 1, { app: "live" });
       await idle.until("_result");
       equal(await idle.closedByServer(), true);
-      ok(log.lines.some((l) => /idle timeout: no data for \d+ ms"/.test(l)));
+      ok(
+        log.lines.some((l) =>
+          /idle timeout: neither publishing nor playing \d+ ms after connecting"/
+            .test(l)
+        ),
+      );
       // The player has been silent as long as the idle client; still served.
       await new Promise((r) => setTimeout(r, 300));
       probe.send!(tag(9, 0, 0x17, 1, 1));

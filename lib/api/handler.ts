@@ -11,15 +11,46 @@ import {
 } from "../metrics/mod.ts";
 import { VERSION } from "../version/mod.ts";
 
-/** A JSON response with CORS open (the status page reads it from a browser). */
-export function jsonResponse(body: unknown, status = 200): Response {
+/**
+ * A JSON response of an ops API. No CORS header: a page on another origin
+ * cannot read the ops APIs from a visitor's browser (the player routes keep
+ * `Access-Control-Allow-Origin: *`).
+ */
+export function jsonResponse(
+  body: unknown,
+  status = 200,
+  headers: Record<string, string> = {},
+): Response {
   return new Response(JSON.stringify(body, null, 2) + "\n", {
     status,
     headers: {
       "content-type": "application/json; charset=utf-8",
-      "access-control-allow-origin": "*",
+      "cache-control": "no-store",
+      ...headers,
     },
   });
+}
+
+/**
+ * Whether `req` carries `Authorization: Bearer TOKEN` (constant-time
+ * compare). An empty `token` means no token is required.
+ *
+ * @example Usage
+ * ```ts
+ * import { hasBearer } from "./handler.ts";
+ * const req = new Request("http://n/", { headers: { authorization: "Bearer t" } });
+ * hasBearer(req, "t"); // true
+ * ```
+ */
+export function hasBearer(req: Request, token: string): boolean {
+  if (token === "") return true;
+  const m = /^Bearer +(.+)$/i.exec(req.headers.get("authorization") ?? "");
+  if (!m) return false;
+  const a = new TextEncoder().encode(m[1].trim());
+  const b = new TextEncoder().encode(token);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i];
+  return diff === 0;
 }
 
 /**
@@ -48,10 +79,16 @@ export interface ApiHandlerOptions {
   routes: Record<string, () => unknown>;
   /** Metric families for `/metrics`. */
   metrics: () => MetricFamily[];
+  /**
+   * `api_token`: non-empty = every route but `/healthz` needs
+   * `Authorization: Bearer TOKEN` (401 otherwise).
+   */
+  token?: string;
 }
 
 /**
- * Builds a request handler serving `routes`, `/metrics` and `/healthz`.
+ * Builds a request handler serving `routes`, `/metrics` and `/healthz`
+ * (`/healthz` is always open; the rest need the bearer token when set).
  *
  * @example Usage
  * ```ts
@@ -64,8 +101,16 @@ export function apiHandler(
   options: ApiHandlerOptions,
 ): (req: Request) => Response {
   const paths = [...Object.keys(options.routes), "/metrics", "/healthz"];
+  const token = options.token ?? "";
   return (req) => {
     const { pathname } = new URL(req.url);
+    if (pathname !== "/healthz" && !hasBearer(req, token)) {
+      return jsonResponse(
+        { error: 'expected "Authorization: Bearer <api_token>"' },
+        401,
+        { "www-authenticate": 'Bearer realm="flvcast"' },
+      );
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       return jsonResponse({ error: `expected GET, got ${req.method}` }, 405);
     }

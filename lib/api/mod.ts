@@ -6,6 +6,7 @@
 export {
   apiHandler,
   type ApiHandlerOptions,
+  hasBearer,
   jsonResponse,
   snakeKeys,
 } from "./handler.ts";

@@ -24,6 +24,85 @@ export interface RunningNodes {
   edge?: EdgeNode;
   /** Stops every node (BYE sent, recordings closed, listeners closed). */
   stop(): Promise<void>;
+  /**
+   * Reads the operator's TLS PEMs again (`tls_cert`/`tls_key`,
+   * `edge.tls_cert`/`edge.tls_key`) and gives new connections the new
+   * certificate; live connections keep theirs (SIGHUP). A bad file is
+   * logged and the old certificate stays.
+   */
+  reloadTls(): Promise<void>;
+}
+
+/** Where a TLS pair comes from: the operator's files or state_dir. */
+interface TlsPair {
+  certPem: string;
+  keyPem: string;
+}
+
+/**
+ * The certificate of a TLS listener: the operator's PEM files when
+ * `certKey` is set, else a self-signed pair made once and kept in
+ * `state_dir` under `name` (fingerprint logged either way).
+ */
+async function tlsPairFor(
+  cfg: Config,
+  certKey: "tls_cert" | "edge.tls_cert",
+  name: string,
+  logger: Logger,
+): Promise<TlsPair> {
+  const keyKey = certKey === "tls_cert" ? "tls_key" : "edge.tls_key";
+  const certPath = certKey === "tls_cert" ? cfg.tls_cert : cfg.edge.tls_cert;
+  const keyPath = certKey === "tls_cert" ? cfg.tls_key : cfg.edge.tls_key;
+  if (certPath) {
+    const pair = await readPemPair(certKey, certPath, keyKey, keyPath);
+    logger.info(`${name} certificate from ${certKey}`, {
+      fingerprint: await fingerprintOf(pair.certPem),
+      file: certPath,
+    });
+    return pair;
+  }
+  let made;
+  try {
+    made = await loadOrCreateCertificate({ dir: cfg.state_dir, name });
+  } catch (e) {
+    throw new ConfigError(
+      `key "${certKey}" is empty and ${(e as Error).message}`,
+    );
+  }
+  logger.info(
+    made.created
+      ? `${name} self-signed certificate made and kept in state_dir`
+      : `${name} self-signed certificate loaded from state_dir`,
+    { fingerprint: made.fingerprint, file: made.path },
+  );
+  return { certPem: made.certPem, keyPem: made.keyPem };
+}
+
+async function readPemPair(
+  certKey: string,
+  certPath: string,
+  keyKey: string,
+  keyPath: string,
+): Promise<TlsPair> {
+  const certPem = await readFileFor(certKey, certPath);
+  const keyPem = await readFileFor(keyKey, keyPath);
+  try {
+    await fingerprintOf(certPem);
+  } catch (e) {
+    throw new ConfigError(
+      `key "${certKey}": expected a PEM certificate, got ${
+        JSON.stringify(certPath)
+      } (${(e as Error).message})`,
+    );
+  }
+  if (!/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(keyPem)) {
+    throw new ConfigError(
+      `key "${keyKey}": expected a PEM PRIVATE KEY block, got none in ${
+        JSON.stringify(keyPath)
+      }`,
+    );
+  }
+  return { certPem, keyPem };
 }
 
 async function readFileFor(key: string, path: string): Promise<string> {
@@ -58,6 +137,42 @@ export async function startNodes(
   const nodes: RunningNodes = {
     async stop() {
       await Promise.allSettled([nodes.edge?.stop(), nodes.cloud?.stop()]);
+    },
+    async reloadTls() {
+      const jobs: [string, string, string, string, (p: TlsPair) => void][] = [];
+      if (nodes.cloud && addr.rtmps && cfg.tls_cert) {
+        jobs.push([
+          "tls_cert",
+          cfg.tls_cert,
+          "tls_key",
+          cfg.tls_key,
+          (p) => nodes.cloud!.reloadTls(p.certPem, p.keyPem),
+        ]);
+      }
+      if (nodes.edge && addr.edgeHttps && cfg.edge.tls_cert) {
+        jobs.push([
+          "edge.tls_cert",
+          cfg.edge.tls_cert,
+          "edge.tls_key",
+          cfg.edge.tls_key,
+          (p) => nodes.edge!.reloadTls(p.certPem, p.keyPem),
+        ]);
+      }
+      for (const [ck, cp, kk, kp, apply] of jobs) {
+        try {
+          const pair = await readPemPair(ck, cp, kk, kp);
+          apply(pair);
+          logger.info("TLS certificate reloaded", {
+            key: ck,
+            fingerprint: await fingerprintOf(pair.certPem),
+          });
+        } catch (e) {
+          logger.error("TLS certificate not reloaded; the old one stays", {
+            key: ck,
+            error: (e as Error).message,
+          });
+        }
+      }
     },
   };
   try {
@@ -130,6 +245,16 @@ export async function startNodes(
         quicImpl: cfg.quic_impl,
         udpSendBuffer: cfg.udp_sndbuf,
         logger: logger.child("cloud"),
+        auth: cfg.auth,
+        hooks: cfg.hooks,
+        maxConnections: cfg.limits.max_connections,
+        maxStreams: cfg.limits.max_streams,
+        maxMessageBytes: cfg.limits.max_message_bytes,
+        rtmps: addr.rtmps && {
+          address: addr.rtmps,
+          ...await tlsPairFor(cfg, "tls_cert", "rtmps", logger.child("cloud")),
+        },
+        apiToken: cfg.api_token,
       });
       await nodes.cloud.start();
     }
@@ -185,6 +310,21 @@ export async function startNodes(
         repairAnswers: e.repair_answers,
         repairUdpPort: e.repair_udp_port,
         logger: logger.child("edge"),
+        auth: cfg.auth,
+        hooks: cfg.hooks,
+        maxPlayers: e.max_players,
+        maxPlayersPerIp: e.max_connections_per_ip,
+        playerBufferBytes: e.player_buffer_bytes,
+        https: addr.edgeHttps && {
+          address: addr.edgeHttps,
+          ...await tlsPairFor(
+            cfg,
+            "edge.tls_cert",
+            "https",
+            logger.child("edge"),
+          ),
+        },
+        apiToken: cfg.api_token,
       });
       await nodes.edge.start();
       // The helper could not set the buffer (not Linux, no FFI, or turned

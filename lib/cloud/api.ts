@@ -61,6 +61,8 @@ export interface CloudApiSource {
   node(): Record<string, unknown>;
   /** Metric families for `/metrics`. */
   metrics(): MetricFamily[];
+  /** `api_token`; empty or absent = open. */
+  token?: string;
 }
 
 /**
@@ -111,5 +113,6 @@ export function cloudApiHandler(
       "/stat/livestat": () => livestat(source.streams()),
     },
     metrics: source.metrics,
+    token: source.token,
   });
 }

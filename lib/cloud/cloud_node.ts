@@ -4,7 +4,10 @@
  *
  * @module
  */
-import type { Address } from "../config/mod.ts";
+import { hasBearer } from "../api/mod.ts";
+import { AccessControl, type AccessRequest } from "../auth/mod.ts";
+import type { Address, AuthConfig, HooksConfig } from "../config/mod.ts";
+import { Refusals } from "../limits/mod.ts";
 import type { FlvTag } from "../flv/mod.ts";
 import { HubRecorder, StreamHub } from "../hub/mod.ts";
 import { listenHttp, type RunningHttpServer } from "../http/mod.ts";
@@ -92,7 +95,30 @@ export interface CloudNodeOptions {
   logger?: Logger;
   /** How long an ended stream's cache still answers NACKs (ms). */
   retireMs?: number;
+  /** Signed-URL access (`auth:`); default off. */
+  auth?: AuthConfig;
+  /** HTTP callbacks (`hooks:`); default off. */
+  hooks?: HooksConfig;
+  /** Most RTMP connections (plain + RTMPS); default 1000. */
+  maxConnections?: number;
+  /** Most live publishes; default 256. */
+  maxStreams?: number;
+  /** Largest RTMP message; default 8 MiB. */
+  maxMessageBytes?: number;
+  /** RTMP over TLS: listen address and PEMs; default off. */
+  rtmps?: { address: Address; certPem: string; keyPem: string };
+  /** Bearer token for the API (`/healthz` stays open); empty = open. */
+  apiToken?: string;
 }
+
+const NO_AUTH: AuthConfig = { secret: "", publish: false, play: false };
+const NO_HOOKS: HooksConfig = {
+  on_publish: "",
+  on_unpublish: "",
+  on_play: "",
+  on_stop: "",
+  timeout_ms: 3000,
+};
 
 /**
  * The cloud node.
@@ -125,11 +151,24 @@ export class CloudNode {
   #cname = `flvcast-cloud@${Deno.hostname()}`;
   #byeTimers = new Set<ReturnType<typeof setTimeout>>();
   #totals = { publishes: 0, refused: 0, tagsIn: 0, packetsSent: 0 };
+  #refusals: Refusals;
+  #access: AccessControl;
 
   /** Creates the node; nothing is opened until {@linkcode CloudNode.start}. */
   constructor(options: CloudNodeOptions) {
     this.#opts = options;
     this.#log = options.logger ?? nullLogger;
+    this.#refusals = new Refusals({
+      logger: this.#log,
+      metric: "flvcast_cloud_refusals_total",
+    });
+    this.#access = new AccessControl({
+      ...(options.auth ?? NO_AUTH),
+      hooks: options.hooks ?? NO_HOOKS,
+      role: "cloud",
+      refusals: this.#refusals,
+      logger: this.#log,
+    });
     if (options.enableRecord) {
       this.#recorder = new HubRecorder({
         hub: this.#hub,
@@ -150,6 +189,15 @@ export class CloudNode {
       port: options.rtmp.port,
       handler: this.#handler(),
       logger: this.#log.child("rtmp"),
+      maxConnections: options.maxConnections ?? 1000,
+      maxMessageSize: options.maxMessageBytes,
+      refusals: this.#refusals,
+      tls: options.rtmps && {
+        hostname: options.rtmps.address.hostname,
+        port: options.rtmps.address.port,
+        certPem: options.rtmps.certPem,
+        keyPem: options.rtmps.keyPem,
+      },
     });
     this.#rtx = new RtxServer({
       hostname: options.quic.hostname,
@@ -169,9 +217,16 @@ export class CloudNode {
   }
 
   /** The bound ports (useful when configured with port 0). */
-  get ports(): { rtmp: number; api: number; quic: number; rtp: number } {
+  get ports(): {
+    rtmp: number;
+    rtmps: number;
+    api: number;
+    quic: number;
+    rtp: number;
+  } {
     return {
       rtmp: this.#rtmp.port,
+      rtmps: this.#rtmp.tlsPort,
       api: this.#api?.port ?? 0,
       quic: this.#rtx.port,
       rtp: this.#sender.port,
@@ -187,6 +242,11 @@ export class CloudNode {
   /** SHA-256 fingerprint (hex) of the QUIC certificate. */
   get fingerprint(): string {
     return this.#rtx.fingerprint;
+  }
+
+  /** Refusal counters (auth, hooks, limits) — also in `/metrics`. */
+  get refusals(): Refusals {
+    return this.#refusals;
   }
 
   /** Live streams by key. */
@@ -218,21 +278,34 @@ export class CloudNode {
         history: () => this.history(),
         node: () => this.nodeInfo(),
         metrics: () => this.#metrics(),
+        token: o.apiToken,
       });
       const page = cloudWebHandler({
         history: (keys) => this.history(keys),
         version: VERSION,
       });
+      const pageOnly = (req: Request) =>
+        new URL(req.url).pathname.startsWith("/api/") ? undefined : page(req);
       this.#api = listenHttp({
         hostname: o.api.hostname,
         port: o.api.port,
-        handler: (req) => page(req) ?? api(req),
+        // With api_token the page's data (/api/history) needs it too: a
+        // request without the token never reaches the page handler's copy.
+        handler: (req) =>
+          (hasBearer(req, o.apiToken ?? "") ? page(req) : pageOnly(req)) ??
+            api(req),
         logger: this.#log,
         name: "cloud api",
       });
       return Promise.resolve();
     });
     this.#timer = setInterval(() => this.#tick(), 1000);
+    if (!o.auth?.publish && !isLoopback(o.rtmp.hostname)) {
+      this.#log.warn(
+        "RTMP listens on a non-loopback address and auth.publish is off: anyone who reaches it may publish any stream key",
+        { rtmp_addr: `${o.rtmp.hostname}:${this.#rtmp.port}` },
+      );
+    }
     if (!o.quicSecret) {
       this.#log.warn(
         "quic_secret is empty: any host may request retransmissions",
@@ -297,7 +370,26 @@ export class CloudNode {
     };
   }
 
+  /**
+   * Replaces the RTMPS certificate (SIGHUP): new connections get it, live
+   * ones keep theirs.
+   */
+  reloadTls(certPem: string, keyPem: string): void {
+    this.#rtmp.reloadTls(certPem, keyPem);
+  }
+
   #handler(): RtmpHandler {
+    const access = this.#access;
+    const request = (
+      info: { key: string; query: string; remoteAddr: string; connId: number },
+    ): AccessRequest => ({
+      key: info.key,
+      query: info.query,
+      clientIp: hostOf(info.remoteAddr),
+      remote: info.remoteAddr,
+      clientId: info.connId,
+      proto: "rtmp",
+    });
     return {
       publish: (info) => {
         const keyBytes = utf8.encode(info.key).length;
@@ -309,36 +401,88 @@ export class CloudNode {
           });
           return `stream key: expected at most ${MAX_STREAM_KEY_BYTES} bytes of UTF-8, got ${keyBytes}`;
         }
-        if (this.#streams.has(info.key)) {
+        const req = request(info);
+        const signed = access.checkSignOnly("publish", req);
+        if (signed !== undefined) {
           this.#totals.refused++;
-          this.#log.warn("publish refused: key is live", {
+          return signed;
+        }
+        const blocked = (): string | undefined => {
+          if (this.#streams.has(info.key)) {
+            this.#totals.refused++;
+            this.#log.warn("publish refused: key is live", {
+              key: info.key,
+              remote: info.remoteAddr,
+            });
+            return `stream ${info.key} is already being published`;
+          }
+          const max = this.#opts.maxStreams ?? 256;
+          if (this.#streams.size >= max) {
+            this.#totals.refused++;
+            this.#refusals.refuse(
+              "max_streams",
+              "publish refused: limits.max_streams reached",
+              { key: info.key, remote: info.remoteAddr, limit: max },
+            );
+            return `limits.max_streams (${max}) reached`;
+          }
+          return undefined;
+        };
+        const admit = (): PublishSink | string =>
+          blocked() ?? this.#startStream(info.key, info.remoteAddr, req);
+        // Refuse before asking a hook when the answer cannot matter.
+        const early = blocked();
+        if (early !== undefined) return early;
+        if (!access.needsHook("publish")) return admit();
+        return access.checkPublish(req).then((why) => {
+          if (why === undefined) return admit();
+          this.#totals.refused++;
+          return why;
+        });
+      },
+      play: (info, send, end) => {
+        const req = request(info);
+        const signed = access.checkSignOnly("play", req);
+        if (signed !== undefined) return signed;
+        const subscribe = () => {
+          const stream = this.#hub.get(info.key);
+          if (!stream) return null;
+          const started = performance.now();
+          let bytes = 0;
+          const sub = stream.subscribe({
+            onTag: (tag) => {
+              bytes += tag.data.length;
+              send(tag as RtmpMessage);
+            },
+            onEnd: () => end(),
+          });
+          this.#log.info("rtmp player joined", {
             key: info.key,
             remote: info.remoteAddr,
           });
-          return `stream ${info.key} is already being published`;
-        }
-        return this.#startStream(info.key, info.remoteAddr);
-      },
-      play: (info, send, end) => {
-        const stream = this.#hub.get(info.key);
-        if (!stream) return null;
-        const sub = stream.subscribe({
-          onTag: (tag) => send(tag as RtmpMessage),
-          onEnd: () => end(),
-        });
-        this.#log.info("rtmp player joined", {
-          key: info.key,
-          remote: info.remoteAddr,
-        });
-        return {
-          startTags: sub.startTags as RtmpMessage[],
-          unsubscribe: sub.unsubscribe,
+          return {
+            startTags: sub.startTags as RtmpMessage[],
+            unsubscribe: () => {
+              sub.unsubscribe();
+              access.ended("play", req, {
+                durationMs: performance.now() - started,
+                bytes,
+              });
+            },
+          };
         };
+        if (!access.needsHook("play")) return subscribe();
+        if (!this.#hub.get(info.key)) return null; // no hook for nothing
+        return access.checkPlay(req).then((why) => why ?? subscribe());
       },
     };
   }
 
-  #startStream(key: string, remoteAddr: string): PublishSink {
+  #startStream(
+    key: string,
+    remoteAddr: string,
+    req: AccessRequest,
+  ): PublishSink {
     let ssrc = randomSsrc();
     while (this.#bySsrc.has(ssrc) || this.#retired.has(ssrc)) {
       ssrc = randomSsrc();
@@ -377,6 +521,11 @@ export class CloudNode {
         if (ended) return;
         ended = true;
         this.#endStream(stream, reason);
+        const i = stream.info();
+        this.#access.ended("publish", req, {
+          durationMs: Date.now() - stream.startedAt,
+          bytes: i.video_bytes + i.audio_bytes + i.data_bytes,
+        });
       },
     };
   }
@@ -501,13 +650,33 @@ export class CloudNode {
   }
 
   #metrics(): MetricFamily[] {
-    return cloudMetrics({
-      streams: [...this.#streams.values()].map((s) => s.info()),
-      totals: this.#totals,
-      sender: this.#sender.stats,
-      rtx: this.#rtx.stats,
-    });
+    return [
+      ...cloudMetrics({
+        streams: [...this.#streams.values()].map((s) => s.info()),
+        totals: this.#totals,
+        sender: this.#sender.stats,
+        rtx: this.#rtx.stats,
+      }),
+      {
+        name: "flvcast_cloud_rtmp_connections",
+        help: "RTMP connections open (plain and RTMPS).",
+        type: "gauge",
+        samples: [{ value: this.#rtmp.connections }],
+      },
+      ...this.#refusals.metrics(),
+    ];
   }
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
+/** The host part of `host:port` (IPv6 brackets removed). */
+function hostOf(remote: string): string {
+  const i = remote.lastIndexOf(":");
+  const host = i < 0 ? remote : remote.slice(0, i);
+  return host.replace(/^\[|\]$/g, "");
 }
 
 async function bind(

@@ -7,12 +7,12 @@
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import {
-  CLOUD_KEYS,
+  allKeys,
   type Config,
   ConfigError,
   defaultConfig,
-  EDGE_KEYS,
   keySpec,
+  SECTIONS,
 } from "./schema.ts";
 
 /** Which role(s) the process runs. */
@@ -34,10 +34,7 @@ export interface CommandLine {
   overrides: Record<string, string | string[]>;
 }
 
-const ALL_KEYS = [
-  ...Object.keys(CLOUD_KEYS),
-  ...Object.keys(EDGE_KEYS).map((k) => `edge.${k}`),
-];
+const ALL_KEYS = allKeys();
 
 const BOOL_KEYS = new Set(
   ALL_KEYS.filter((k) => typeof keySpec(k)!.default === "boolean"),
@@ -125,11 +122,12 @@ function applyValue(
       `${where}: key ${JSON.stringify(path)}: ${(e as Error).message}`,
     );
   }
-  if (path.startsWith("edge.")) {
-    (cfg.edge as unknown as Record<string, unknown>)[path.slice(5)] = checked;
-  } else {
-    (cfg as unknown as Record<string, unknown>)[path] = checked;
-  }
+  const dot = path.indexOf(".");
+  const root = cfg as unknown as Record<string, Record<string, unknown>>;
+  const target = dot < 0
+    ? root as unknown as Record<string, unknown>
+    : root[path.slice(0, dot)];
+  target[dot < 0 ? path : path.slice(dot + 1)] = checked;
 }
 
 /**
@@ -160,17 +158,17 @@ export function configFromYaml(text: string, file: string): Config {
     );
   }
   for (const [key, value] of Object.entries(doc)) {
-    if (key === "edge") {
+    if (Object.hasOwn(SECTIONS, key)) {
       if (value === null) continue;
       if (typeof value !== "object" || Array.isArray(value)) {
         throw new ConfigError(
-          `${file}: key "edge": expected a mapping, got ${
+          `${file}: key "${key}": expected a mapping, got ${
             JSON.stringify(value)
           }`,
         );
       }
       for (const [k, v] of Object.entries(value)) {
-        applyValue(cfg, `edge.${k}`, v, file);
+        applyValue(cfg, `${key}.${k}`, v, file);
       }
     } else {
       applyValue(cfg, key, value, file);
@@ -187,12 +185,36 @@ export function applyOverrides(
   for (const [k, v] of Object.entries(overrides)) {
     applyValue(cfg, k, v, `flag --${k}`);
   }
-  if (cfg.quic_cert !== "" && cfg.quic_key === "") {
+  for (
+    const [cert, key] of [
+      ["quic_cert", "quic_key"],
+      ["tls_cert", "tls_key"],
+      ["edge.tls_cert", "edge.tls_key"],
+    ]
+  ) {
+    const c = keyValue(cfg, cert);
+    const k = keyValue(cfg, key);
+    if ((c === "") !== (k === "")) {
+      const missing = c === "" ? cert : key;
+      throw new ConfigError(
+        `flag/file: key "${missing}": expected a PEM file when ${
+          c === "" ? key : cert
+        } is set, got ""`,
+      );
+    }
+  }
+  if ((cfg.auth.publish || cfg.auth.play) && cfg.auth.secret === "") {
     throw new ConfigError(
-      `flag/file: key "quic_key": expected a PEM key file when quic_cert is set, got ""`,
+      `flag/file: key "auth.secret": expected a signing secret when auth.publish or auth.play is true, got ""`,
     );
   }
   return cfg;
+}
+
+function keyValue(cfg: Config, path: string): unknown {
+  const dot = path.indexOf(".");
+  const root = cfg as unknown as Record<string, Record<string, unknown>>;
+  return dot < 0 ? root[path] : root[path.slice(0, dot)][path.slice(dot + 1)];
 }
 
 /**

@@ -11,6 +11,8 @@ export {
   type ParseAddressOptions,
 } from "./address.ts";
 export {
+  allKeys,
+  type AuthConfig,
   type Check,
   CLOUD_KEYS,
   type Config,
@@ -19,10 +21,14 @@ export {
   defaultConfig,
   EDGE_KEYS,
   type EdgeConfig,
+  type HooksConfig,
   type KeySpec,
   keySpec,
+  type LimitsConfig,
   resolveAddresses,
   type ResolvedAddresses,
+  type SectionName,
+  SECTIONS,
 } from "./schema.ts";
 export {
   applyOverrides,

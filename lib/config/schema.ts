@@ -51,6 +51,52 @@ export interface EdgeConfig {
   repair_answers: "udp" | "stream";
   /** UDP port of the edge's repair answer socket (0 = any). */
   repair_udp_port: number;
+  /** HTTPS/WSS listen address for the player routes; empty = off. */
+  https_addr: string;
+  /** PEM certificate for `https_addr`; empty = self-signed (state_dir). */
+  tls_cert: string;
+  /** PEM key for `tls_cert`. */
+  tls_key: string;
+  /** Most players (HTTP-FLV, WebSocket-FLV) at once. */
+  max_players: number;
+  /** Most open connections from one IP on the player ports. */
+  max_connections_per_ip: number;
+  /** All players' unsent bytes together; past it the slowest are cut. */
+  player_buffer_bytes: number;
+}
+
+/** Publish/play access by signed URL (the `auth:` section). */
+export interface AuthConfig {
+  /** Signing secret (node-media-server's scheme). */
+  secret: string;
+  /** True: RTMP publish needs `?sign=`. */
+  publish: boolean;
+  /** True: every play (cloud RTMP, edge players) needs `?sign=`. */
+  play: boolean;
+}
+
+/** SRS-style HTTP callbacks (the `hooks:` section); empty URL = off. */
+export interface HooksConfig {
+  /** POSTed before a publish is accepted. */
+  on_publish: string;
+  /** POSTed when a publish ends. */
+  on_unpublish: string;
+  /** POSTed before a play is accepted. */
+  on_play: string;
+  /** POSTed when a play ends. */
+  on_stop: string;
+  /** No answer in time = refused (fail closed). */
+  timeout_ms: number;
+}
+
+/** Resource limits of the cloud (the `limits:` section). */
+export interface LimitsConfig {
+  /** RTMP connections at the cloud (plain and RTMPS). */
+  max_connections: number;
+  /** Live publishes at the cloud. */
+  max_streams: number;
+  /** Largest RTMP message accepted. */
+  max_message_bytes: number;
 }
 
 /** The whole validated configuration. */
@@ -103,9 +149,26 @@ export interface Config {
   udp_sndbuf: number;
   /** QUIC implementation of the retransmission service (cloud and edge). */
   quic_impl: "native" | "matrixai";
+  /** RTMPS listen address; empty = off. */
+  rtmps_addr: string;
+  /** PEM certificate for RTMPS; empty = self-signed (state_dir). */
+  tls_cert: string;
+  /** PEM key for `tls_cert`. */
+  tls_key: string;
+  /** Bearer token for `/api/*`, `/stat/*`, `/metrics`; empty = open. */
+  api_token: string;
   /** Edge settings. */
   edge: EdgeConfig;
+  /** Signed-URL access. */
+  auth: AuthConfig;
+  /** HTTP callbacks. */
+  hooks: HooksConfig;
+  /** Resource limits. */
+  limits: LimitsConfig;
 }
+
+/** The nested sections of {@linkcode Config}. */
+export type SectionName = "edge" | "auth" | "hooks" | "limits";
 
 /** A configuration error: which key, which file, what was expected. */
 export class ConfigError extends Error {
@@ -254,8 +317,24 @@ export interface KeySpec {
   help: string;
 }
 
+/** An http(s) URL or empty. */
+const optionalUrl: Check = (v) => {
+  const s = str(v) as string;
+  if (s === "") return s;
+  let u: URL | undefined;
+  try {
+    u = new URL(s);
+  } catch { /* below */ }
+  if (!u || (u.protocol !== "http:" && u.protocol !== "https:")) {
+    throw new TypeError(
+      `expected an http:// or https:// URL or "", got ${JSON.stringify(v)}`,
+    );
+  }
+  return s;
+};
+
 /** Every top-level cloud key with its check, default and help text. */
-export const CLOUD_KEYS: Record<Exclude<keyof Config, "edge">, KeySpec> = {
+export const CLOUD_KEYS: Record<Exclude<keyof Config, SectionName>, KeySpec> = {
   rtp_cache_size: {
     check: int(16, 65536), // one slot per 16-bit sequence number
     default: 5000,
@@ -377,6 +456,90 @@ export const CLOUD_KEYS: Record<Exclude<keyof Config, "edge">, KeySpec> = {
     default: "native",
     help: "QUIC implementation: native (Deno's) | matrixai (@matrixai/quic)",
   },
+  rtmps_addr: {
+    check: optionalListenAddr,
+    default: "",
+    help: 'RTMP over TLS listen address, e.g. ":1936"; empty = off',
+  },
+  tls_cert: {
+    check: str,
+    default: "",
+    help: "PEM certificate for RTMPS; empty = self-signed, kept in state_dir",
+  },
+  tls_key: { check: str, default: "", help: "PEM private key for tls_cert" },
+  api_token: {
+    check: str,
+    default: "",
+    help:
+      'non-empty: /api/*, /stat/*, /metrics need "Authorization: Bearer TOKEN"',
+  },
+};
+
+/** Every key of the `auth:` section. */
+export const AUTH_KEYS: Record<keyof AuthConfig, KeySpec> = {
+  secret: {
+    check: str,
+    default: "",
+    help: "signing secret (node-media-server's ?sign=EXPIRES-MD5 scheme)",
+  },
+  publish: {
+    check: bool,
+    default: false,
+    help: "true: RTMP publish needs ?sign=",
+  },
+  play: {
+    check: bool,
+    default: false,
+    help: "true: every play (RTMP, HTTP-FLV, WS-FLV, HLS) needs ?sign=",
+  },
+};
+
+/** Every key of the `hooks:` section. */
+export const HOOKS_KEYS: Record<keyof HooksConfig, KeySpec> = {
+  on_publish: {
+    check: optionalUrl,
+    default: "",
+    help: "URL POSTed before a publish; 2xx with 0 or {code:0} allows",
+  },
+  on_unpublish: {
+    check: optionalUrl,
+    default: "",
+    help: "URL POSTed when a publish ends (duration, bytes)",
+  },
+  on_play: {
+    check: optionalUrl,
+    default: "",
+    help: "URL POSTed before a play (cloud RTMP, edge players)",
+  },
+  on_stop: {
+    check: optionalUrl,
+    default: "",
+    help: "URL POSTed when a play ends (duration, bytes)",
+  },
+  timeout_ms: {
+    check: int(100, 60_000),
+    default: 3000,
+    help: "no answer in time = refused (fail closed)",
+  },
+};
+
+/** Every key of the `limits:` section. */
+export const LIMITS_KEYS: Record<keyof LimitsConfig, KeySpec> = {
+  max_connections: {
+    check: int(1, 1_000_000),
+    default: 1000,
+    help: "RTMP connections at the cloud (plain + RTMPS)",
+  },
+  max_streams: {
+    check: int(1, 100_000),
+    default: 256,
+    help: "live publishes at the cloud",
+  },
+  max_message_bytes: {
+    check: int(4096, 0xffffff - 1),
+    default: 8 * 1024 * 1024,
+    help: "largest RTMP message accepted (bytes)",
+  },
 };
 
 /** Every key of the `edge:` section with its check, default and help text. */
@@ -486,6 +649,40 @@ export const EDGE_KEYS: Record<keyof EdgeConfig, KeySpec> = {
     default: 0,
     help: "UDP port the edge receives repair answers on (0 = any free port)",
   },
+  https_addr: {
+    check: optionalListenAddr,
+    default: "",
+    help: 'player routes over TLS (HTTPS/WSS), e.g. ":7443"; empty = off',
+  },
+  tls_cert: {
+    check: str,
+    default: "",
+    help: "PEM certificate for https_addr; empty = self-signed in state_dir",
+  },
+  tls_key: { check: str, default: "", help: "PEM private key for tls_cert" },
+  max_players: {
+    check: int(1, 1_000_000),
+    default: 10000,
+    help: "most players at once",
+  },
+  max_connections_per_ip: {
+    check: int(1, 1_000_000),
+    default: 64,
+    help: "most open connections from one IP on the player ports",
+  },
+  player_buffer_bytes: {
+    check: int(1024 * 1024, 64 * 1024 ** 3),
+    default: 256 * 1024 * 1024,
+    help: "all players' unsent data together; past it the slowest are cut",
+  },
+};
+
+/** The nested sections and their keys. */
+export const SECTIONS: Record<SectionName, Record<string, KeySpec>> = {
+  edge: EDGE_KEYS,
+  auth: AUTH_KEYS,
+  hooks: HOOKS_KEYS,
+  limits: LIMITS_KEYS,
 };
 
 /** The built-in defaults. */
@@ -494,18 +691,36 @@ export function defaultConfig(): Config {
   for (const [k, s] of Object.entries(CLOUD_KEYS)) {
     cfg[k] = structuredClone(s.default);
   }
-  const edge: Record<string, unknown> = {};
-  for (const [k, s] of Object.entries(EDGE_KEYS)) edge[k] = s.default;
-  cfg.edge = edge;
+  for (const [name, keys] of Object.entries(SECTIONS)) {
+    const section: Record<string, unknown> = {};
+    for (const [k, s] of Object.entries(keys)) {
+      section[k] = structuredClone(s.default);
+    }
+    cfg[name] = section;
+  }
   return cfg as unknown as Config;
+}
+
+/** Every dotted key (`rtp_port`, `edge.latency_ms`, `auth.publish`…). */
+export function allKeys(): string[] {
+  const out = Object.keys(CLOUD_KEYS);
+  for (const [name, keys] of Object.entries(SECTIONS)) {
+    for (const k of Object.keys(keys)) out.push(`${name}.${k}`);
+  }
+  return out;
 }
 
 /** Returns the spec of a dotted key (`rtp_port`, `edge.latency_ms`), if any. */
 export function keySpec(path: string): KeySpec | undefined {
-  if (path.startsWith("edge.")) {
-    return (EDGE_KEYS as Record<string, KeySpec>)[path.slice(5)];
+  const dot = path.indexOf(".");
+  if (dot >= 0) {
+    const keys = Object.hasOwn(SECTIONS, path.slice(0, dot))
+      ? SECTIONS[path.slice(0, dot) as SectionName]
+      : undefined;
+    const k = path.slice(dot + 1);
+    return keys && Object.hasOwn(keys, k) ? keys[k] : undefined;
   }
-  return path === "edge"
+  return Object.hasOwn(SECTIONS, path) || !Object.hasOwn(CLOUD_KEYS, path)
     ? undefined
     : (CLOUD_KEYS as Record<string, KeySpec>)[path];
 }
@@ -524,6 +739,10 @@ export interface ResolvedAddresses {
   edgeUdp: Address & { group?: string };
   /** Edge HTTP-FLV listener. */
   edgeFlv: Address;
+  /** RTMPS listener, when `rtmps_addr` is set. */
+  rtmps?: Address;
+  /** Edge HTTPS/WSS listener, when `edge.https_addr` is set. */
+  edgeHttps?: Address;
   /** Edge API listener. */
   edgeApi: Address;
   /** Edge HLS listener, when HLS is on and `edge.hls_addr` is set. */
@@ -548,6 +767,8 @@ export function resolveAddresses(cfg: Config): ResolvedAddresses {
     ),
     edgeUdp,
     edgeFlv: listen(cfg.edge.flv_addr),
+    rtmps: cfg.rtmps_addr ? listen(cfg.rtmps_addr) : undefined,
+    edgeHttps: cfg.edge.https_addr ? listen(cfg.edge.https_addr) : undefined,
     edgeApi: listen(cfg.edge.api_addr),
     edgeHls: cfg.edge.enable_hls && cfg.edge.hls_addr
       ? listen(cfg.edge.hls_addr)

@@ -131,6 +131,8 @@ export interface EdgeApiSource {
   node(): Record<string, unknown>;
   /** Metric families for `/metrics`. */
   metrics(): MetricFamily[];
+  /** `api_token`; empty or absent = open. */
+  token?: string;
 }
 
 /**
@@ -154,5 +156,27 @@ export function edgeApiHandler(
       "/api/node": () => source.node(),
     },
     metrics: source.metrics,
+    token: source.token,
   });
+}
+
+/** What the public player port lists of a stream (a viewer's needs). */
+export type PublicStreamInfo = Omit<
+  EdgeStreamInfo,
+  "ssrc" | "source" | "recording"
+>;
+
+/**
+ * A stream as the public player port lists it: the ops API's fields without
+ * what identifies the publisher or the data plane (`ssrc`, `source`) or a
+ * path on disk (`recording`).
+ *
+ * @example Usage
+ * ```ts ignore
+ * publicStreamInfo(edge.streams()[0]).ssrc; // undefined
+ * ```
+ */
+export function publicStreamInfo(info: EdgeStreamInfo): PublicStreamInfo {
+  const { ssrc: _s, source: _src, recording: _r, ...rest } = info;
+  return rest;
 }

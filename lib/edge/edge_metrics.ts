@@ -70,6 +70,8 @@ export function edgeMetrics(src: EdgeMetricsSource): MetricFamily[] {
     ["players_total", "counter", "Players accepted.", f.playersTotal],
     ["slow_disconnects_total", "counter", "Players cut off for being too slow.", f.slowDisconnects],
     ["not_found_total", "counter", "Requests for unknown streams.", f.notFound],
+    ["player_budget_cuts_total", "counter", "Players cut over edge.player_buffer_bytes.", f.budgetCuts],
+    ["player_unsent_bytes", "gauge", "All players' unsent bytes.", f.unsentBytes],
   ];
   for (const [name, type, help, value] of node) add(name, type, help, [{ value }]);
   const per: [string, Kind, string, (i: EdgeStreamInfo) => number][] = [

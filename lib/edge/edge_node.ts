@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { AccessControl, httpAccessRequest } from "../auth/mod.ts";
 import {
   FlvHttpServer,
   listenHttp,
@@ -25,10 +26,12 @@ import { RtxClient } from "../quic/mod.ts";
 import { VERSION } from "../version/mod.ts";
 import { webHandler } from "../web/mod.ts";
 import { HlsService } from "../hls/mod.ts";
+import { Refusals } from "../limits/mod.ts";
 import {
   EDGE_HISTORY_SERIES,
   edgeApiHandler,
   type EdgeStreamInfo,
+  publicStreamInfo,
 } from "./edge_api.ts";
 import {
   edgeMetrics,
@@ -88,6 +91,8 @@ export class EdgeNode {
   #linkLoss = new Map<RtxClient, LossEstimator>();
   /** Per stream key: `lost` and `packets_received` at the last sample. */
   #sampled = new Map<string, { lost: number; received: number }>();
+  #refusals: Refusals;
+  #access: AccessControl | undefined;
 
   /**
    * Validates the options; {@linkcode start} binds the ports.
@@ -145,13 +150,36 @@ export class EdgeNode {
       partMs: hls.partMs,
       windowSegments: hls.segments,
       logger: this.#log.child("hls"),
+      authorize: (req, route) => this.#hlsGate(req, route.key),
     });
     this.#hls = hlsService;
     const web = options.webPage === false ? undefined : webHandler({
-      streams: () => this.streams(),
+      // The public list: nothing that identifies the publisher.
+      streams: () => this.streams().map(publicStreamInfo),
       history: (keys) => this.history(keys),
       version: VERSION,
     });
+    this.#refusals = new Refusals({
+      logger: this.#log.child("flv"),
+      metric: "flvcast_edge_refusals_total",
+    });
+    this.#access = options.auth || options.hooks
+      ? new AccessControl({
+        secret: options.auth?.secret ?? "",
+        publish: false,
+        play: options.auth?.play ?? false,
+        hooks: options.hooks ?? {
+          on_publish: "",
+          on_unpublish: "",
+          on_play: "",
+          on_stop: "",
+          timeout_ms: 3000,
+        },
+        role: "edge",
+        refusals: this.#refusals,
+        logger: this.#log,
+      })
+      : undefined;
     this.#flv = new FlvHttpServer({
       hub: this.#hub,
       hostname: options.flv.hostname,
@@ -159,15 +187,63 @@ export class EdgeNode {
       logger: this.#log.child("flv"),
       maxQueueBytes: options.playerQueueBytes,
       handler: (req) => hlsService?.handle(req) ?? web?.(req),
+      access: this.#access,
+      maxPlayers: options.maxPlayers,
+      maxPlayersPerIp: options.maxPlayersPerIp,
+      playerBufferBytes: options.playerBufferBytes,
+      refusals: this.#refusals,
+      tls: options.https && {
+        hostname: options.https.address.hostname,
+        port: options.https.address.port,
+        certPem: options.https.certPem,
+        keyPem: options.https.keyPem,
+      },
     });
   }
 
+  /**
+   * `auth.play` for HLS (the HLS service asks before every request): no
+   * valid `sign` = 403. The service carries the playlist's `sign` onto its
+   * URIs. Hooks are not called per HLS request (a player polls).
+   */
+  #hlsGate(req: Request, key: string): Response | undefined {
+    if (!this.#access || req.method === "OPTIONS") return undefined;
+    const url = new URL(req.url);
+    const why = this.#access.checkSignOnly(
+      "play",
+      httpAccessRequest(url, key, undefined, "hls", 0),
+    );
+    return why === undefined ? undefined : new Response(`${why}\n`, {
+      status: 403,
+      headers: {
+        "access-control-allow-origin": "*",
+        "content-type": "text/plain; charset=utf-8",
+      },
+    });
+  }
+
+  /**
+   * Replaces the HTTPS/WSS certificate (SIGHUP); connected players stay.
+   *
+   * @throws {Error} When the PEMs are not accepted (the old ones stay).
+   */
+  reloadTls(certPem: string, keyPem: string): void {
+    this.#flv.reloadTls(certPem, keyPem);
+  }
+
   /** Bound ports (after {@linkcode start}). */
-  get ports(): { udp: number; flv: number; api: number; hls?: number } {
+  get ports(): {
+    udp: number;
+    flv: number;
+    https: number;
+    api: number;
+    hls?: number;
+  } {
     return {
       udp: (this.#udp?.addr as Deno.NetAddr | undefined)?.port ??
         this.#opts.udp.port,
       flv: this.#flv.port,
+      https: this.#flv.tlsPort,
       api: this.#api?.port ?? this.#opts.api.port,
       hls: this.#hlsServer?.port,
     };
@@ -233,6 +309,7 @@ export class EdgeNode {
               this.#snapshot(),
             ),
           metrics: () => this.metrics(),
+          token: this.#opts.apiToken,
         }),
         logger: this.#log,
         name: "edge api",
@@ -315,7 +392,11 @@ export class EdgeNode {
   /** Metric families for `/metrics`. */
   metrics(): MetricFamily[] {
     const src = this.#snapshot();
-    return [...edgeMetrics(src), ...(this.#hls?.metrics() ?? [])];
+    return [
+      ...edgeMetrics(src),
+      ...this.#refusals.metrics(),
+      ...(this.#hls?.metrics() ?? []),
+    ];
   }
 
   #snapshot(): EdgeMetricsSource {

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { AuthConfig, HooksConfig } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { QuicImpl } from "../quic/mod.ts";
 
@@ -105,4 +106,18 @@ export interface EdgeNodeOptions {
   repairAnswers?: "udp" | "stream";
   /** UDP port of the answer socket (`repairAnswers: "udp"`); 0 = any. */
   repairUdpPort?: number;
+  /** Signed-URL play access (`auth:`); default off. */
+  auth?: AuthConfig;
+  /** HTTP callbacks `on_play` / `on_stop` (`hooks:`); default off. */
+  hooks?: HooksConfig;
+  /** Most players at once. Default 10000. */
+  maxPlayers?: number;
+  /** Most players from one IP. Default 64. */
+  maxPlayersPerIp?: number;
+  /** All players' unsent bytes together. Default 256 MiB. */
+  playerBufferBytes?: number;
+  /** The player routes over TLS (HTTPS/WSS); default off. */
+  https?: { address: ListenAddress; certPem: string; keyPem: string };
+  /** Bearer token for the API port (`/healthz` stays open). */
+  apiToken?: string;
 }

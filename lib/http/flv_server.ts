@@ -7,8 +7,15 @@
  *
  * @module
  */
+import {
+  type AccessControl,
+  type AccessRequest,
+  httpAccessRequest,
+} from "../auth/mod.ts";
 import { encodeFlvHeader, fileTagBytes as fileTag } from "../flv/mod.ts";
+import { ConnectionCaps, Refusals } from "../limits/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
+import { type BudgetedPlayer, PlayerBudget } from "./player_budget.ts";
 import { listenHttp, type RunningHttpServer } from "./listen.ts";
 import { PlayerQueue } from "./player_queue.ts";
 import type { HubStream, HubSubscription, StreamHub } from "../hub/mod.ts";
@@ -32,7 +39,25 @@ export interface FlvHttpServerOptions {
    * Asked first for every request (e.g. the web page of `lib/web`); a
    * Response answers it, `undefined` lets the FLV routes go on.
    */
-  handler?: (req: Request) => Response | Promise<Response> | undefined;
+  handler?: (
+    req: Request,
+    remote?: Deno.NetAddr,
+  ) => Response | Promise<Response> | undefined;
+  /** Publish/play access (`auth.play`, `hooks.on_play`/`on_stop`). */
+  access?: AccessControl;
+  /** Most players at once (`edge.max_players`); default 10000. */
+  maxPlayers?: number;
+  /** Most players from one IP (`edge.max_connections_per_ip`); default 64. */
+  maxPlayersPerIp?: number;
+  /**
+   * All players' unsent bytes together (`edge.player_buffer_bytes`); past
+   * it the players holding the most are cut. Default 256 MiB.
+   */
+  playerBufferBytes?: number;
+  /** Refusal counters shared with the node; default a private one. */
+  refusals?: Refusals;
+  /** Also serve the same routes over TLS (HTTPS/WSS). */
+  tls?: { hostname?: string; port: number; certPem: string; keyPem: string };
 }
 
 /** Counters of a {@linkcode FlvHttpServer}. */
@@ -47,6 +72,10 @@ export interface FlvHttpStats {
   slowDisconnects: number;
   /** Requests for a stream that does not exist. */
   notFound: number;
+  /** Players cut because all players' unsent data passed the budget. */
+  budgetCuts: number;
+  /** All players' unsent bytes now (as last reported). */
+  unsentBytes: number;
 }
 
 const CORS = {
@@ -103,6 +132,14 @@ interface Player {
   close(): void;
 }
 
+/** Answers 403 with the refusal reason. */
+function forbidden(reason: string): Response {
+  return new Response(`${reason}\n`, {
+    status: 403,
+    headers: { ...CORS, "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
 /**
  * The player-facing HTTP server of an edge (or any node with a hub).
  *
@@ -122,17 +159,24 @@ export class FlvHttpServer {
   #log: Logger;
   #maxQueue: number;
   #statusPage: boolean;
-  #extra:
-    | ((req: Request) => Response | Promise<Response> | undefined)
-    | undefined;
+  #extra: FlvHttpServerOptions["handler"];
   #server: RunningHttpServer | undefined;
+  #tlsServer: RunningHttpServer | undefined;
   #players = new Set<Player>();
+  #access: AccessControl | undefined;
+  #caps: ConnectionCaps;
+  #budget: PlayerBudget;
+  #refusals: Refusals;
+  #tls: FlvHttpServerOptions["tls"];
+  #nextId = 1;
   #stats: FlvHttpStats = {
     httpPlayers: 0,
     wsPlayers: 0,
     playersTotal: 0,
     slowDisconnects: 0,
     notFound: 0,
+    budgetCuts: 0,
+    unsentBytes: 0,
   };
 
   /** Creates the server; {@linkcode start} binds it. */
@@ -144,6 +188,29 @@ export class FlvHttpServer {
     this.#maxQueue = options.maxQueueBytes ?? 8 * 1024 * 1024;
     this.#statusPage = options.statusPage ?? true;
     this.#extra = options.handler;
+    this.#access = options.access;
+    this.#caps = new ConnectionCaps({
+      maxTotal: options.maxPlayers ?? 10_000,
+      maxPerAddress: options.maxPlayersPerIp ?? 64,
+    });
+    this.#budget = new PlayerBudget(
+      options.playerBufferBytes ?? 256 * 1024 * 1024,
+    );
+    this.#refusals = options.refusals ?? new Refusals({
+      logger: this.#log,
+      metric: "flvcast_http_refusals_total",
+    });
+    this.#tls = options.tls;
+  }
+
+  /** The bound HTTPS/WSS port (0 without TLS). */
+  get tlsPort(): number {
+    return this.#tlsServer?.port ?? 0;
+  }
+
+  /** Refusal counters (for `/metrics`). */
+  get refusals(): Refusals {
+    return this.#refusals;
   }
 
   /** The bound port (after {@linkcode start}). */
@@ -153,6 +220,8 @@ export class FlvHttpServer {
 
   /** Counters (a live object). */
   get stats(): Readonly<FlvHttpStats> {
+    this.#stats.budgetCuts = this.#budget.cuts;
+    this.#stats.unsentBytes = this.#budget.total;
     return this.#stats;
   }
 
@@ -169,7 +238,48 @@ export class FlvHttpServer {
     this.#log.info("http-flv listening", {
       addr: `${this.#hostname}:${this.#server.port}`,
     });
+    if (this.#tls) {
+      try {
+        this.#tlsServer = this.#listenTls(this.#tls.certPem, this.#tls.keyPem);
+      } catch (err) {
+        void this.#server.shutdown();
+        this.#server = undefined;
+        throw err;
+      }
+    }
     return Promise.resolve();
+  }
+
+  #listenTls(certPem: string, keyPem: string, port?: number) {
+    const tls = this.#tls!;
+    const server = listenHttp({
+      hostname: tls.hostname ?? this.#hostname,
+      port: port ?? tls.port,
+      handler: (req, info) => this.handle(req, info.remoteAddr),
+      logger: this.#log,
+      name: "https",
+      tls: { cert: certPem, key: keyPem },
+      reusePort: true,
+    });
+    this.#log.info("https/wss listening", {
+      addr: `${tls.hostname ?? this.#hostname}:${server.port}`,
+    });
+    return server;
+  }
+
+  /**
+   * Replaces the HTTPS certificate (SIGHUP): a new listener with the new
+   * PEMs takes the port (SO_REUSEPORT), then the old one stops accepting;
+   * players already connected keep playing on their connections.
+   *
+   * @throws {Error} When the new certificate/key is not accepted (the old
+   *   listener stays).
+   */
+  reloadTls(certPem: string, keyPem: string): void {
+    const old = this.#tlsServer;
+    if (!old) throw new Error("reloadTls: this server has no HTTPS listener");
+    this.#tlsServer = this.#listenTls(certPem, keyPem, old.port);
+    void old.shutdown();
   }
 
   /** Ends every player's body / socket and stops the server. */
@@ -178,12 +288,12 @@ export class FlvHttpServer {
     if (!server) return;
     for (const p of [...this.#players]) p.close();
     this.#players.clear();
-    await server.shutdown();
+    await Promise.all([server.shutdown(), this.#tlsServer?.shutdown()]);
   }
 
   /** Answers one request (exposed so another server can embed playback). */
-  handle(req: Request, remote?: Deno.NetAddr): Response | Promise<Response> {
-    const extra = this.#extra?.(req);
+  async handle(req: Request, remote?: Deno.NetAddr): Promise<Response> {
+    const extra = this.#extra?.(req, remote);
     if (extra) return extra;
     if (req.method === "OPTIONS") {
       return new Response(null, { status: 204, headers: CORS });
@@ -193,13 +303,8 @@ export class FlvHttpServer {
       return this.#status();
     }
     const key = streamKeyFromPath(url.pathname);
-    const stream = key === undefined ? undefined : this.#hub.get(key);
-    if (stream === undefined) {
-      this.#stats.notFound++;
-      return new Response(`stream not found: ${url.pathname}\n`, {
-        status: 404,
-        headers: { ...CORS, "content-type": "text/plain; charset=utf-8" },
-      });
+    if (key === undefined || this.#hub.get(key) === undefined) {
+      return this.#notFound(url);
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
       return new Response(`method not allowed: ${req.method}\n`, {
@@ -207,28 +312,105 @@ export class FlvHttpServer {
         headers: { ...CORS, allow: "GET, HEAD, OPTIONS" },
       });
     }
-    const who = remote ? `${remote.hostname}:${remote.port}` : "?";
-    if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
-      return this.#serveWebSocket(req, stream, who);
+    const ws = req.headers.get("upgrade")?.toLowerCase() === "websocket";
+    const ar = httpAccessRequest(
+      url,
+      key,
+      remote,
+      ws ? "ws-flv" : "http-flv",
+      this.#nextId++,
+    );
+    // Admission first (cheap), so a refused crowd never reaches a hook.
+    const slot = this.#caps.admit(ar.clientIp);
+    if (typeof slot === "string") {
+      this.#refusals.refuse(
+        slot,
+        `player refused: ${
+          slot === "max_connections"
+            ? "edge.max_players"
+            : "edge.max_connections_per_ip"
+        } reached`,
+        { key, remote: ar.remote },
+      );
+      return new Response(`too many players (${slot})\n`, {
+        status: 503,
+        headers: { ...CORS, "retry-after": "5" },
+      });
     }
-    if (req.method === "HEAD") {
-      return new Response(null, { status: 200, headers: FLV_HEADERS });
+    let handedOver = false;
+    try {
+      if (this.#access) {
+        const why = await this.#access.checkPlay(ar);
+        if (why !== undefined) return forbidden(why);
+      }
+      const stream = this.#hub.get(key); // may have ended meanwhile
+      if (stream === undefined) return this.#notFound(url);
+      if (req.method === "HEAD") {
+        return new Response(null, { status: 200, headers: FLV_HEADERS });
+      }
+      const res = ws
+        ? this.#serveWebSocket(req, stream, ar, slot.release)
+        : this.#serveHttp(stream, ar, slot.release);
+      handedOver = res.status === 200 || res.status === 101;
+      return res;
+    } finally {
+      if (!handedOver) slot.release();
     }
-    return this.#serveHttp(stream, who);
   }
 
-  #serveHttp(stream: HubStream, who: string): Response {
+  #notFound(url: URL): Response {
+    this.#stats.notFound++;
+    return new Response(`stream not found: ${url.pathname}\n`, {
+      status: 404,
+      headers: { ...CORS, "content-type": "text/plain; charset=utf-8" },
+    });
+  }
+
+  /** The end of a play: the slot, the budget, `on_stop`. */
+  #ended(
+    ar: AccessRequest,
+    release: () => void,
+    player: BudgetedPlayer,
+    started: number,
+    bytes: number,
+  ): void {
+    release();
+    this.#budget.remove(player);
+    this.#access?.ended("play", ar, {
+      durationMs: performance.now() - started,
+      bytes,
+    });
+  }
+
+  #serveHttp(
+    stream: HubStream,
+    ar: AccessRequest,
+    release: () => void,
+  ): Response {
+    const who = ar.remote;
     const queue = new PlayerQueue({
       maxBytes: this.#maxQueue,
     });
+    const budget = this.#budget;
+    const started = performance.now();
+    let sent = 0;
     let open = true;
-    const player: Player = { close: () => queue.close() };
+    const player: Player & BudgetedPlayer = {
+      close: () => queue.close(),
+      cut: (reason) => {
+        if (!open) return;
+        this.#log.warn("player cut", { key: stream.key, remote: who, reason });
+        queue.fail(new Error(reason));
+        done();
+      },
+    };
     const done = () => {
       if (!open) return;
       open = false;
       sub.unsubscribe();
       this.#players.delete(player);
       this.#stats.httpPlayers--;
+      this.#ended(ar, release, player, started, sent);
       this.#log.info("player left", { key: stream.key, remote: who });
     };
     const sub: HubSubscription = stream.subscribe({
@@ -236,13 +418,17 @@ export class FlvHttpServer {
         if (!queue.push(fileTag(tag)) && open) {
           this.#slow(stream, who, "http");
           done();
+          return;
         }
+        budget.set(player, queue.bytes);
       },
       onEnd: () => queue.close(),
     });
     queue.push(FLV_HEADER, true);
     for (const tag of sub.startTags) queue.push(fileTag(tag), true);
     this.#players.add(player);
+    budget.add(player);
+    budget.set(player, queue.bytes);
     this.#stats.httpPlayers++;
     this.#stats.playersTotal++;
     this.#log.info("player joined", {
@@ -259,6 +445,8 @@ export class FlvHttpServer {
             controller.close();
             done();
           } else {
+            sent += chunk.length;
+            budget.set(player, queue.bytes);
             controller.enqueue(chunk);
           }
         } catch (err) {
@@ -274,10 +462,16 @@ export class FlvHttpServer {
     return new Response(body, { status: 200, headers: FLV_HEADERS });
   }
 
-  #serveWebSocket(req: Request, stream: HubStream, who: string): Response {
+  #serveWebSocket(
+    req: Request,
+    stream: HubStream,
+    ar: AccessRequest,
+    release: () => void,
+  ): Response {
+    const who = ar.remote;
     let upgraded: { socket: WebSocket; response: Response };
     try {
-      upgraded = Deno.upgradeWebSocket(req);
+      upgraded = Deno.upgradeWebSocket(req, { idleTimeout: 30 });
     } catch (err) {
       return new Response(
         `bad websocket upgrade: ${(err as Error).message}\n`,
@@ -289,14 +483,30 @@ export class FlvHttpServer {
     }
     const { socket, response } = upgraded;
     socket.binaryType = "arraybuffer";
+    const budget = this.#budget;
+    const started = performance.now();
+    let sent = 0;
     let sub: HubSubscription | undefined;
     let open = false;
-    const player: Player = {
+    let finished = false;
+    const player: Player & BudgetedPlayer = {
       close: () => {
         try {
           socket.close(1000, "server stopping");
         } catch { /* already closed */ }
       },
+      cut: (reason) => {
+        this.#log.warn("player cut", { key: stream.key, remote: who, reason });
+        done();
+        try {
+          socket.close(1008, "edge.player_buffer_bytes exceeded");
+        } catch { /* already closing */ }
+      },
+    };
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      this.#ended(ar, release, player, started, sent);
     };
     const done = () => {
       if (!open) return;
@@ -304,7 +514,15 @@ export class FlvHttpServer {
       sub?.unsubscribe();
       this.#players.delete(player);
       this.#stats.wsPlayers--;
+      // The socket's memory is the runtime's until it closes; the budget
+      // stops counting it here (nothing more is queued to it).
+      finish();
       this.#log.info("player left", { key: stream.key, remote: who });
+    };
+    const send = (bytes: Uint8Array) => {
+      sent += bytes.length;
+      socket.send(bytes);
+      budget.set(player, socket.bufferedAmount);
     };
     socket.onopen = () => {
       if (stream.ended !== undefined) {
@@ -313,6 +531,7 @@ export class FlvHttpServer {
       }
       open = true;
       this.#players.add(player);
+      budget.add(player);
       this.#stats.wsPlayers++;
       this.#stats.playersTotal++;
       sub = stream.subscribe({
@@ -326,7 +545,7 @@ export class FlvHttpServer {
             } catch { /* already closing */ }
             return;
           }
-          socket.send(fileTag(tag));
+          send(fileTag(tag));
         },
         onEnd: () => {
           try {
@@ -334,7 +553,7 @@ export class FlvHttpServer {
           } catch { /* already closing */ }
         },
       });
-      socket.send(concat([FLV_HEADER, ...sub.startTags.map(fileTag)]));
+      send(concat([FLV_HEADER, ...sub.startTags.map(fileTag)]));
       this.#log.info("player joined", {
         key: stream.key,
         remote: who,
@@ -342,7 +561,10 @@ export class FlvHttpServer {
         startTags: sub.startTags.length,
       });
     };
-    socket.onclose = done;
+    socket.onclose = () => {
+      done();
+      finish(); // never opened
+    };
     socket.onerror = () => {};
     return response;
   }

@@ -22,6 +22,10 @@ export interface ListenHttpOptions {
   logger?: Logger;
   /** Name used in errors and logs, e.g. `edge flv`. */
   name?: string;
+  /** Serve HTTPS with this PEM certificate chain and key. */
+  tls?: { cert: string; key: string };
+  /** SO_REUSEPORT (a replacement listener may bind the same port). */
+  reusePort?: boolean;
 }
 
 /** A listening HTTP server. */
@@ -60,6 +64,8 @@ export function listenHttp(options: ListenHttpOptions): RunningHttpServer {
     server = Deno.serve({
       hostname,
       port: options.port,
+      ...(options.tls ?? {}),
+      ...(options.reusePort ? { reusePort: true } : {}),
       onListen() {},
       onError(err) {
         log.error(`${name}: request handler failed`, { error: err });

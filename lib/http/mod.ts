@@ -12,6 +12,7 @@ export {
   streamKeyFromPath,
 } from "./flv_server.ts";
 export { PlayerQueue, type PlayerQueueOptions } from "./player_queue.ts";
+export { type BudgetedPlayer, PlayerBudget } from "./player_budget.ts";
 export {
   listenHttp,
   type ListenHttpOptions,

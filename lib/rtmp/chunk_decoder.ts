@@ -6,9 +6,11 @@
  * chunk-size change takes effect for the very next chunk of the same read).
  *
  * Memory is bounded: at most one chunk header (≤ 18 bytes) is buffered
- * between reads, payload bytes are copied once into their message's buffer,
- * and the sum of the declared lengths of unfinished messages and the number of
- * chunk streams are capped.
+ * between reads; a message's buffer grows with the bytes that actually
+ * arrive (never allocated at the announced length up front, so a header
+ * announcing 8 MiB costs nothing until 8 MiB are sent); the sum of the
+ * declared lengths of unfinished messages and the number of chunk streams
+ * are capped.
  *
  * @module
  */
@@ -57,10 +59,15 @@ interface StreamState {
   tsField: number; // last timestamp or delta field (after extension)
   extended: boolean; // last header used an extended timestamp
   hasHeader: boolean;
-  // Message being assembled.
+  // Message being assembled: `buffer` holds `filled` bytes so far and grows
+  // (doubling, capped at `length`) as payload arrives.
   buffer: Uint8Array | undefined;
   filled: number;
 }
+
+/** First allocation for a message longer than this grows as bytes arrive. */
+const INITIAL_BUFFER = 64 * 1024;
+const EMPTY = new Uint8Array(0);
 
 const MAX_HEADER = 3 + 11 + 4;
 
@@ -123,6 +130,16 @@ export class ChunkDecoder {
     return this.#bytesIn;
   }
 
+  /**
+   * Bytes allocated for unfinished messages now: grows with what arrived,
+   * not with what headers announce.
+   */
+  get heldBytes(): number {
+    let n = 0;
+    for (const st of this.#streams.values()) n += st.buffer?.length ?? 0;
+    return n;
+  }
+
   /** True while a message is partly received or a header is incomplete. */
   get midMessage(): boolean {
     return this.#headLen > 0 || this.#curLeft > 0 || this.#pendingBytes > 0;
@@ -137,7 +154,7 @@ export class ChunkDecoder {
   abort(csid: number): void {
     const st = this.#streams.get(csid);
     if (!st || !st.buffer) return;
-    this.#pendingBytes -= st.buffer.length;
+    this.#pendingBytes -= st.length;
     st.buffer = undefined;
     st.filled = 0;
     if (this.#cur === st) {
@@ -210,6 +227,16 @@ export class ChunkDecoder {
   #readPayload(bytes: Uint8Array, pos: number, out: ChunkMessage[]): number {
     const st = this.#cur!;
     const n = Math.min(this.#curLeft, bytes.length - pos);
+    if (st.filled + n > st.buffer!.length) {
+      const grown = new Uint8Array(
+        Math.min(
+          st.length,
+          Math.max(st.filled + n, 2 * st.buffer!.length, INITIAL_BUFFER),
+        ),
+      );
+      grown.set(st.buffer!.subarray(0, st.filled));
+      st.buffer = grown;
+    }
     st.buffer!.set(bytes.subarray(pos, pos + n), st.filled);
     st.filled += n;
     this.#curLeft -= n;
@@ -315,7 +342,7 @@ export class ChunkDecoder {
         );
       }
       st.timestamp = fmt === 0 ? tsField : (st.timestamp + tsField) >>> 0;
-      st.buffer = new Uint8Array(length);
+      st.buffer = length <= INITIAL_BUFFER ? new Uint8Array(length) : EMPTY;
       st.filled = 0;
       this.#pendingBytes += length;
     }
@@ -337,7 +364,7 @@ export class ChunkDecoder {
     const data = st.buffer!;
     st.buffer = undefined;
     st.filled = 0;
-    this.#pendingBytes -= data.length;
+    this.#pendingBytes -= st.length;
     this.#cur = undefined;
     const msg: ChunkMessage = {
       csid: this.#curCsid,

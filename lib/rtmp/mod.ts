@@ -47,7 +47,11 @@
  *
  * @module
  */
-export { RtmpServer, type RtmpServerOptions } from "./server.ts";
+export {
+  RtmpServer,
+  type RtmpServerOptions,
+  type RtmpTlsOptions,
+} from "./server.ts";
 export type {
   PlayInfo,
   PlaySubscription,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { Refusals } from "../limits/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
 import {
   DEFAULT_MAX_MESSAGE_SIZE,
@@ -41,6 +42,27 @@ export interface RtmpServerOptions {
   maxQueueBytes?: number;
   /** Window Acknowledgement Size / Set Peer Bandwidth sent; default 2500000. */
   windowAckSize?: number;
+  /**
+   * Most connections open at once (plain and TLS together); past it a new
+   * connection is closed at once and counted. Default 1000.
+   */
+  maxConnections?: number;
+  /** RTMPS: also accept RTMP over TLS on this listener (`tls.port` 0 = any). */
+  tls?: RtmpTlsOptions;
+  /** Refusal counters shared with the owner; default a private one. */
+  refusals?: Refusals;
+}
+
+/** The TLS listener of an {@linkcode RtmpServer} (RTMPS). */
+export interface RtmpTlsOptions {
+  /** Address to bind; default the plain listener's. */
+  hostname?: string;
+  /** TCP port; 0 picks a free one (read it back from `tlsPort`). */
+  port: number;
+  /** PEM certificate chain. */
+  certPem: string;
+  /** PEM private key. */
+  keyPem: string;
 }
 
 /**
@@ -60,10 +82,13 @@ export class RtmpServer {
   #opts: RtmpServerOptions;
   #log: Logger;
   #listener: Deno.TcpListener | undefined;
+  #tlsListener: Deno.TlsListener | undefined;
   #sessions = new Map<RtmpSession, Promise<void>>();
-  #accepting: Promise<void> | undefined;
+  #accepting: Promise<void>[] = [];
   #nextId = 1;
   #port = 0;
+  #tlsPort = 0;
+  #refusals: Refusals;
 
   /**
    * Validates the options; nothing is bound until {@linkcode start}.
@@ -90,6 +115,15 @@ export class RtmpServer {
     }
     this.#opts = options;
     this.#log = (options.logger ?? nullLogger).child("rtmp");
+    this.#refusals = options.refusals ?? new Refusals({
+      logger: this.#log,
+      metric: "flvcast_rtmp_refusals_total",
+    });
+  }
+
+  /** The bound RTMPS port (after {@linkcode start}; 0 without TLS). */
+  get tlsPort(): number {
+    return this.#tlsPort;
   }
 
   /** The bound port (after {@linkcode start}). */
@@ -120,21 +154,92 @@ export class RtmpServer {
     this.#log.info("rtmp listening", {
       addr: `${this.#opts.hostname ?? "0.0.0.0"}:${this.#port}`,
     });
-    this.#accepting = this.#acceptLoop(listener);
+    this.#accepting.push(this.#acceptLoop(listener));
+    const tls = this.#opts.tls;
+    if (tls) {
+      try {
+        this.#openTls(tls.certPem, tls.keyPem);
+      } catch (err) {
+        listener.close();
+        this.#listener = undefined;
+        throw err;
+      }
+    }
   }
 
-  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+  #openTls(certPem: string, keyPem: string): void {
+    const tls = this.#opts.tls!;
+    const hostname = tls.hostname ?? this.#opts.hostname ?? "0.0.0.0";
+    const listener = Deno.listenTls({
+      hostname,
+      // A reload re-binds the port it already had.
+      port: this.#tlsPort || tls.port,
+      cert: certPem,
+      key: keyPem,
+      transport: "tcp",
+    });
+    this.#tlsListener = listener;
+    this.#tlsPort = (listener.addr as Deno.NetAddr).port;
+    this.#log.info("rtmps listening", { addr: `${hostname}:${this.#tlsPort}` });
+    this.#accepting.push(this.#acceptLoop(listener));
+  }
+
+  /**
+   * Replaces the RTMPS certificate: the TLS listener is closed and opened
+   * again on the same port with the new PEMs. Established connections (and
+   * the plain listener) are untouched. On failure the old listener stays.
+   *
+   * @throws {Error} When the new certificate/key is not accepted.
+   */
+  reloadTls(certPem: string, keyPem: string): void {
+    const old = this.#tlsListener;
+    if (!old || !this.#opts.tls) {
+      throw new Error("reloadTls: this server has no RTMPS listener");
+    }
+    // Check the pair before giving up the port.
+    Deno.listenTls({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: certPem,
+      key: keyPem,
+    }).close();
+    this.#tlsListener = undefined;
+    old.close();
+    this.#openTls(certPem, keyPem);
+  }
+
+  /** Refusal counters (for `/metrics`). */
+  get refusals(): Refusals {
+    return this.#refusals;
+  }
+
+  async #acceptLoop(listener: Deno.Listener): Promise<void> {
+    const o = this.#opts;
+    const max = o.maxConnections ?? 1000;
     while (true) {
-      let conn: Deno.TcpConn;
+      let conn: Deno.Conn;
       try {
         conn = await listener.accept();
       } catch (err) {
-        if (this.#listener !== listener) return; // stopped
+        if (this.#listener !== listener && this.#tlsListener !== listener) {
+          return; // stopped (or replaced by a reload)
+        }
         if (err instanceof Deno.errors.BadResource) return;
         this.#log.warn("accept failed", { error: String(err) });
         continue;
       }
-      const o = this.#opts;
+      if (this.#sessions.size >= max) {
+        const a = conn.remoteAddr as Deno.NetAddr;
+        this.#refusals.refuse(
+          "max_connections",
+          "rtmp connection refused: limits.max_connections reached",
+          { remote: `${a.hostname}:${a.port}`, limit: max },
+        );
+        try {
+          conn.close();
+        } catch { /* gone */ }
+        continue;
+      }
       const session = new RtmpSession({
         conn,
         connId: this.#nextId++,
@@ -156,13 +261,17 @@ export class RtmpServer {
   async stop(): Promise<void> {
     const listener = this.#listener;
     if (!listener) return;
+    const tlsListener = this.#tlsListener;
     this.#listener = undefined;
-    try {
-      listener.close();
-    } catch {
-      // already closed
+    this.#tlsListener = undefined;
+    for (const l of [listener, tlsListener]) {
+      try {
+        l?.close();
+      } catch {
+        // already closed
+      }
     }
-    await this.#accepting;
+    await Promise.all(this.#accepting);
     for (const s of this.#sessions.keys()) s.close("server stopping");
     await Promise.all(this.#sessions.values());
     this.#log.info("rtmp stopped", { port: this.#port });

@@ -58,8 +58,8 @@ import { WriteQueue } from "./writer.ts";
 
 /** Settings of one session (the server passes its own). */
 export interface SessionOptions {
-  /** The accepted TCP connection. */
-  conn: Deno.TcpConn;
+  /** The accepted connection (TCP, or TLS for RTMPS). */
+  conn: Deno.Conn;
   /** Server-unique connection number. */
   connId: number;
   /** Application callbacks. */
@@ -68,7 +68,13 @@ export interface SessionOptions {
   logger: Logger;
   /** Outgoing chunk size announced after `connect`. */
   chunkSize: number;
-  /** Close a client that sends nothing for this long (not idle players). */
+  /**
+   * Close a client that makes no progress for this long: progress is a
+   * completed handshake phase or a completed message (a trickled byte is
+   * not). A player with nothing half-sent is exempt. A connection that is
+   * neither publishing nor playing this long after it was accepted is
+   * closed too.
+   */
   idleTimeoutMs: number;
   /** Largest incoming message. */
   maxMessageSize: number;
@@ -90,11 +96,16 @@ function stripQuery(s: string): string {
   return q < 0 ? s : s.slice(0, q);
 }
 
+function queryOf(s: string): string {
+  const q = s.indexOf("?");
+  return q < 0 ? "" : s.slice(q + 1);
+}
+
 function u32(b: Uint8Array, p = 0): number {
   return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
 }
 
-function remoteOf(conn: Deno.TcpConn): string {
+function remoteOf(conn: Deno.Conn): string {
   const a = conn.remoteAddr as Deno.NetAddr;
   return a.hostname !== undefined ? `${a.hostname}:${a.port}` : "unknown";
 }
@@ -113,7 +124,8 @@ export class RtmpSession {
   #closed = false;
   #closing = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  #lastRead = performance.now();
+  #lastProgress = performance.now();
+  #acceptedAt = performance.now();
   #phase: "c0c1" | "c2" | "chunks" = "c0c1";
   #hs = new Uint8Array(1 + HANDSHAKE_SIZE);
   #hsLen = 0;
@@ -121,6 +133,7 @@ export class RtmpSession {
   #lastAck = 0;
   #connected = false;
   #app = "";
+  #appQuery = "";
   #objectEncoding = 0;
   #nextStreamId = 1;
   #publishKey: string | undefined;
@@ -129,6 +142,7 @@ export class RtmpSession {
   #play: PlaySubscription | undefined;
   #playStreamId = 0;
   #playing = false;
+  #pending = false; // a publish/play decision (hook) is in flight
 
   /** Prepares a session for an accepted connection. */
   constructor(options: SessionOptions) {
@@ -154,7 +168,7 @@ export class RtmpSession {
   /** Runs the connection until it closes; never rejects. */
   async run(): Promise<void> {
     try {
-      this.#o.conn.setNoDelay(true);
+      (this.#o.conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
     } catch {
       // not fatal
     }
@@ -172,7 +186,6 @@ export class RtmpSession {
           );
           break;
         }
-        this.#lastRead = performance.now();
         if (this.#closing) continue;
         this.#onBytes(buf.subarray(0, n));
       }
@@ -220,16 +233,28 @@ export class RtmpSession {
     this.#idleTimer = undefined;
     if (this.#closed) return;
     const limit = this.#o.idleTimeoutMs;
-    const idle = performance.now() - this.#lastRead;
+    const now = performance.now();
+    const idle = now - this.#lastProgress;
     const exempt = this.#playing && !this.#dec.midMessage;
+    const where = this.#phase !== "chunks"
+      ? " during the handshake"
+      : this.#dec.midMessage
+      ? " mid-message"
+      : "";
     if (idle >= limit && !exempt) {
-      const where = this.#phase !== "chunks"
-        ? " during the handshake"
-        : this.#dec.midMessage
-        ? " mid-message"
-        : "";
       this.close(
-        `idle timeout: no data for ${Math.round(idle)} ms${where}`,
+        `idle timeout: no progress for ${Math.round(idle)} ms${where}`,
+        "warn",
+      );
+      return;
+    }
+    const bound = this.#sink !== undefined || this.#play !== undefined ||
+      this.#pending;
+    if (!bound && now - this.#acceptedAt >= limit) {
+      this.close(
+        `idle timeout: neither publishing nor playing ${
+          Math.round(now - this.#acceptedAt)
+        } ms after connecting${where}`,
         "warn",
       );
       return;
@@ -245,6 +270,7 @@ export class RtmpSession {
       if (bytes.length === 0) return;
     }
     const msgs = this.#dec.push(bytes);
+    if (msgs.length > 0) this.#lastProgress = performance.now();
     for (const m of msgs) {
       if (this.#closed || this.#closing) return;
       this.#onMessage(m);
@@ -272,6 +298,7 @@ export class RtmpSession {
     const rest = bytes.subarray(take);
     if (this.#hsLen < want) return rest;
     this.#hsLen = 0;
+    this.#lastProgress = performance.now();
     if (this.#phase === "c0c1") {
       const hs = createServerHandshake(this.#hs, {
         time: Math.floor(performance.now()),
@@ -500,6 +527,8 @@ export class RtmpSession {
       ? cmd as AmfObject
       : {};
     this.#app = stripQuery(str(obj.app) ?? "").replace(/^\/+|\/+$/g, "");
+    this.#appQuery = queryOf(str(obj.app) ?? "") ||
+      queryOf(str(obj.tcUrl) ?? "");
     this.#objectEncoding = typeof obj.objectEncoding === "number"
       ? obj.objectEncoding
       : 0;
@@ -528,12 +557,18 @@ export class RtmpSession {
     );
   }
 
-  #key(nameArg: AmfValue): { name: string; key: string } | undefined {
+  #key(
+    nameArg: AmfValue,
+  ): { name: string; key: string; query: string } | undefined {
     const raw = str(nameArg);
     if (raw === undefined) return undefined;
     const name = stripQuery(raw).replace(/^\/+|\/+$/g, "");
     if (!name) return undefined;
-    return { name, key: `${this.#app}/${name}` };
+    return {
+      name,
+      key: `${this.#app}/${name}`,
+      query: queryOf(raw) || this.#appQuery,
+    };
   }
 
   #onPublish(streamId: number, args: AmfValue[]): void {
@@ -543,36 +578,75 @@ export class RtmpSession {
       this.#closeAfterFlush(`publish refused: ${reason}`);
     };
     if (!k) return refuse("publish: expected a stream name");
-    if (this.#sink || this.#play) {
+    if (this.#sink || this.#play || this.#pending) {
       return refuse("this connection already publishes or plays a stream");
     }
     const info = {
       key: k.key,
       app: this.#app,
       name: k.name,
+      query: k.query,
       remoteAddr: this.#remote,
       connId: this.#o.connId,
     };
-    const answer = this.#o.handler.publish(info);
-    if (typeof answer === "string") {
-      this.#log.warn("publish refused", {
-        conn: this.#o.connId,
-        key: k.key,
-        reason: answer,
-      });
+    const accept = (answer: PublishSink | string) => {
+      if (typeof answer === "string") {
+        this.#log.warn("publish refused", {
+          conn: this.#o.connId,
+          remote: this.#remote,
+          key: k.key,
+          reason: answer,
+        });
+        this.#publishKey = k.key;
+        return refuse(answer);
+      }
+      if (this.#closed || this.#closing) {
+        // The client left while the decision was pending.
+        try {
+          answer.onClose("client left before the publish was accepted");
+        } catch { /* the sink's own problem */ }
+        return;
+      }
+      this.#sink = answer;
       this.#publishKey = k.key;
-      return refuse(answer);
-    }
-    this.#sink = answer;
-    this.#publishKey = k.key;
-    this.#publishStreamId = streamId;
-    this.#streamBegins("publish", k.key, streamId);
-    this.#status(
-      streamId,
-      "status",
-      "NetStream.Publish.Start",
-      `${k.key} is now published.`,
-      k.name,
+      this.#publishStreamId = streamId;
+      this.#streamBegins("publish", k.key, streamId);
+      this.#status(
+        streamId,
+        "status",
+        "NetStream.Publish.Start",
+        `${k.key} is now published.`,
+        k.name,
+      );
+    };
+    this.#decide<PublishSink>(
+      this.#o.handler.publish(info),
+      accept,
+      "publish",
+    );
+  }
+
+  /**
+   * Applies a handler's answer now, or when its promise settles (a hook);
+   * meanwhile the connection counts as bound and takes no other
+   * publish/play. A rejected promise refuses.
+   */
+  #decide<T>(
+    answer: T | string | Promise<T | string>,
+    apply: (a: T | string) => void,
+    what: string,
+  ): void {
+    if (!(answer instanceof Promise)) return apply(answer);
+    this.#pending = true;
+    answer.then(
+      (a) => {
+        this.#pending = false;
+        apply(a); // also when closed meanwhile: apply releases what it got
+      },
+      (err) => {
+        this.#pending = false;
+        apply(`${what} refused: ${errText(err)}`);
+      },
     );
   }
 
@@ -597,7 +671,7 @@ export class RtmpSession {
       );
       return;
     }
-    if (this.#sink || this.#play) {
+    if (this.#sink || this.#play || this.#pending) {
       this.#status(
         streamId,
         "error",
@@ -628,55 +702,77 @@ export class RtmpSession {
       key: k.key,
       app: this.#app,
       name: k.name,
+      query: k.query,
       remoteAddr: this.#remote,
       connId: this.#o.connId,
     };
-    this.#playing = true;
-    const sub = this.#o.handler.play(info, send, end);
-    if (!sub) {
-      this.#playing = false;
-      this.#log.info("play of unknown stream", {
-        conn: this.#o.connId,
-        key: k.key,
-      });
+    const apply = (sub: PlaySubscription | null | string) => {
+      if (sub && typeof sub === "object" && (this.#closed || this.#closing)) {
+        this.#unsubscribe(sub); // the client left while a hook decided
+        return;
+      }
+      if (typeof sub === "string") {
+        this.#log.warn("play refused", {
+          conn: this.#o.connId,
+          remote: this.#remote,
+          key: k.key,
+          reason: sub,
+        });
+        this.#status(streamId, "error", "NetStream.Play.Failed", sub, k.name);
+        this.#closeAfterFlush(`play refused: ${sub}`);
+        return;
+      }
+      if (!sub) {
+        this.#log.info("play of unknown stream", {
+          conn: this.#o.connId,
+          key: k.key,
+        });
+        this.#status(
+          streamId,
+          "error",
+          "NetStream.Play.StreamNotFound",
+          `${k.key} is not being published.`,
+          k.name,
+        );
+        return;
+      }
+      this.#playing = true;
+      this.#play = sub;
+      this.#playStreamId = streamId;
+      this.#publishKey = k.key;
+      this.#streamBegins("play", k.key, streamId);
       this.#status(
         streamId,
-        "error",
-        "NetStream.Play.StreamNotFound",
-        `${k.key} is not being published.`,
+        "status",
+        "NetStream.Play.Reset",
+        `Playing and resetting ${k.key}.`,
         k.name,
       );
-      return;
-    }
-    this.#play = sub;
-    this.#playStreamId = streamId;
-    this.#publishKey = k.key;
-    this.#streamBegins("play", k.key, streamId);
-    this.#status(
-      streamId,
-      "status",
-      "NetStream.Play.Reset",
-      `Playing and resetting ${k.key}.`,
-      k.name,
+      this.#status(
+        streamId,
+        "status",
+        "NetStream.Play.Start",
+        `Started playing ${k.key}.`,
+        k.name,
+      );
+      this.#send({
+        csid: CSID_DATA,
+        type: MSG_DATA_AMF0,
+        streamId,
+        timestamp: 0,
+        data: encodeAmf0("|RtmpSampleAccess", true, true),
+      });
+      ready = true;
+      for (const t of sub.startTags) this.#sendMedia(t);
+      for (const t of early) this.#sendMedia(t);
+      early.length = 0;
+      if (ended) this.#onPlayEnd();
+    };
+    this.#decide<PlaySubscription | null>(
+      this.#o.handler.play(info, send, end),
+      apply,
+      "play",
     );
-    this.#status(
-      streamId,
-      "status",
-      "NetStream.Play.Start",
-      `Started playing ${k.key}.`,
-      k.name,
-    );
-    this.#send({
-      csid: CSID_DATA,
-      type: MSG_DATA_AMF0,
-      streamId,
-      timestamp: 0,
-      data: encodeAmf0("|RtmpSampleAccess", true, true),
-    });
-    ready = true;
-    for (const t of sub.startTags) this.#sendMedia(t);
-    for (const t of early) this.#sendMedia(t);
-    if (ended) this.#onPlayEnd();
   }
 
   #sendMedia(msg: RtmpMessage): void {
@@ -738,6 +834,10 @@ export class RtmpSession {
     this.#playing = false;
     if (!sub) return;
     this.#play = undefined;
+    this.#unsubscribe(sub);
+  }
+
+  #unsubscribe(sub: PlaySubscription): void {
     try {
       sub.unsubscribe();
     } catch (err) {

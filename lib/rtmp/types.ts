@@ -39,6 +39,11 @@ export interface PublishInfo {
   app: string;
   /** Stream name from `publish` (query stripped), e.g. `movie`. */
   name: string;
+  /**
+   * The query string without `?` (e.g. `sign=1767225600-abc…`): from the
+   * stream name, else from `connect`'s `app`/`tcUrl`; `""` when none.
+   */
+  query: string;
   /** Publisher address `host:port`. */
   remoteAddr: string;
   /** Server-unique connection number. */
@@ -53,6 +58,11 @@ export interface PlayInfo {
   app: string;
   /** Stream name from `play`. */
   name: string;
+  /**
+   * The query string without `?` (e.g. `sign=1767225600-abc…`): from the
+   * stream name, else from `connect`'s `app`/`tcUrl`; `""` when none.
+   */
+  query: string;
   /** Player address `host:port`. */
   remoteAddr: string;
   /** Server-unique connection number. */
@@ -80,9 +90,13 @@ export interface RtmpHandler {
   /**
    * A client asks to publish `info.key`. Return a sink to accept, or a
    * string reason to refuse (the client gets `NetStream.Publish.BadName` with
-   * that description and is disconnected).
+   * that description and is disconnected) — or a promise of either (an
+   * HTTP hook deciding; a rejection refuses). The connection takes no other
+   * publish/play meanwhile and media sent before the answer is dropped.
    */
-  publish(info: PublishInfo): PublishSink | string;
+  publish(
+    info: PublishInfo,
+  ): PublishSink | string | Promise<PublishSink | string>;
   /**
    * A client asks to play `info.key`. Return `null` for an unknown key (the
    * client gets `NetStream.Play.StreamNotFound`), else the start tags and an
@@ -92,11 +106,17 @@ export interface RtmpHandler {
    * the stream is over (the player gets `NetStream.Play.UnpublishNotify` and
    * `NetStream.Play.Stop`, then the connection is closed once flushed).
    * Calls to `send` made before `play` returns are delivered after
-   * `startTags`.
+   * `startTags`. A string refuses (the client gets `NetStream.Play.Failed`
+   * with it and is disconnected); a promise of any of these is awaited (a
+   * rejection refuses).
    */
   play(
     info: PlayInfo,
     send: (msg: RtmpMessage) => void,
     end: () => void,
-  ): PlaySubscription | null;
+  ):
+    | PlaySubscription
+    | null
+    | string
+    | Promise<PlaySubscription | null | string>;
 }

@@ -95,17 +95,25 @@ function htmlPage(req: Request, bytes: Uint8Array<ArrayBuffer>): Response {
 function history(
   req: Request,
   source?: (keys?: string[]) => unknown,
+  cors = true,
 ): Response {
   const keys = new URL(req.url).searchParams.getAll("key");
   try {
     return json(
       req,
       source ? source(keys.length ? keys : undefined) : EMPTY_HISTORY,
+      200,
+      cors,
     );
   } catch (err) {
-    return json(req, {
-      error: `cannot read the history: ${(err as Error).message}`,
-    }, 500);
+    return json(
+      req,
+      {
+        error: `cannot read the history: ${(err as Error).message}`,
+      },
+      500,
+      cors,
+    );
   }
 }
 
@@ -132,11 +140,18 @@ function methodNotAllowed(req: Request): Response {
   );
 }
 
-function json(req: Request, body: unknown, status = 200): Response {
+/** JSON; `cors` false on the ops port (the cloud's page), where no other
+ * origin may read it. */
+function json(
+  req: Request,
+  body: unknown,
+  status = 200,
+  cors = true,
+): Response {
   return answer(req, JSON.stringify(body) + "\n", {
     "content-type": "application/json; charset=utf-8",
     "cache-control": "no-store",
-    "access-control-allow-origin": "*",
+    ...(cors ? { "access-control-allow-origin": "*" } : {}),
   }, status);
 }
 
@@ -266,7 +281,7 @@ export function cloudWebHandler(options: CloudWebHandlerOptions): WebHandler {
       case CHARTS_PATH:
         return scriptResponse(req, charts);
       case HISTORY_PATH:
-        return history(req, options.history);
+        return history(req, options.history, false);
       default:
         return htmlPage(req, page);
     }

@@ -149,6 +149,8 @@ export const APP_JS = `"use strict";
   var $ = function (id) { return document.getElementById(id); };
   var video = $("video");
   var params = new URLSearchParams(location.search);
+  // A signed page URL (?sign=EXPIRES-HASH, auth.play) signs its player URLs.
+  var sign = params.get("sign");
   var state = {
     key: null,
     transport: ["ws", "hls"].indexOf(params.get("transport")) >= 0 ? params.get("transport") : "http",
@@ -169,7 +171,8 @@ export const APP_JS = `"use strict";
   }
 
   function streamPath(key) {
-    return "/" + key.split("/").map(encodeURIComponent).join("/") + ".flv";
+    return "/" + key.split("/").map(encodeURIComponent).join("/") + ".flv" +
+      (sign ? "?sign=" + encodeURIComponent(sign) : "");
   }
 
   function hlsPath(key) {

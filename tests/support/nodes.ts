@@ -68,7 +68,7 @@ export interface CloudAndEdgeOptions {
   dialCloudAtStart?: boolean;
   /** Further EdgeNode options (`secret`, `latencyMs`, `packLoss`, …). */
   edge?: Partial<EdgeNodeOptions>;
-  /** Further CloudNode options (e.g. `fecBlock`). */
+  /** Further CloudNode options (`fecBlock`, `auth`, `hooks`, limits, …). */
   cloud?: Partial<CloudNodeOptions>;
 }
 

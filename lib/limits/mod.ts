@@ -1,0 +1,13 @@
+/**
+ * Bounding what remote peers can make the process hold: refusal counting
+ * with rate-limited logging ({@linkcode Refusals}) and per-address
+ * connection counting ({@linkcode ConnectionCaps}).
+ *
+ * @module
+ */
+export { Refusals, type RefusalsOptions } from "./refusals.ts";
+export {
+  type CapRefusal,
+  ConnectionCaps,
+  type ConnectionCapsOptions,
+} from "./connection_caps.ts";

@@ -1,0 +1,234 @@
+// Signed URLs (node-media-server's scheme) with real clients: ffmpeg and
+// GStreamer publish with and without `sign`, ffprobe plays the edge's
+// HTTP-FLV with and without it; and the api_token on both APIs.
+import { equal, match, notEqual, ok } from "node:assert/strict";
+import { checkSign, makeSign } from "../lib/auth/mod.ts";
+import { ffmpeg, probe, publishLavfi } from "./support/media.ts";
+import { startCloudAndEdge } from "./support/nodes.ts";
+
+const SECRET = "s3cret";
+const AUTH = { secret: SECRET, publish: true, play: true };
+const future = () => Math.floor(Date.now() / 1000) + 3600;
+
+async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const end = performance.now() + ms;
+  while (!(await cond())) {
+    if (performance.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+Deno.test("sign: node-media-server's hash, expiry and malformed values", () => {
+  // md5("/live/movie-1767225600-s3cret"), as NMS computes it.
+  const sign = makeSign("live/movie", 1767225600, SECRET);
+  match(sign, /^1767225600-[0-9a-f]{32}$/);
+  const now = 1767225000;
+  const check = (query: string, key = "live/movie") =>
+    checkSign({ key, query, secret: SECRET, nowSec: now });
+  equal(check(`sign=${sign}`), undefined);
+  equal(check(`?a=1&sign=${sign}`), undefined);
+  equal(check(""), "missing sign");
+  equal(check(`sign=${sign}`, "live/other"), "wrong sign");
+  equal(
+    checkSign({
+      key: "live/movie",
+      query: `sign=${sign}`,
+      secret: SECRET,
+      nowSec: 1767225601,
+    }),
+    "sign expired",
+  );
+  match(check("sign=abc") ?? "", /^malformed sign/);
+  match(check(`sign=${sign.toUpperCase()}`) ?? "", /^malformed sign/);
+});
+
+Deno.test("auth.publish / auth.play: ffmpeg and GStreamer publish only when signed; the edge answers 403 without sign and decodes with it", async () => {
+  const dir = await Deno.makeTempDir();
+  const nodes = await startCloudAndEdge({
+    recordDir: dir,
+    cloud: { auth: AUTH },
+    edge: { auth: AUTH },
+  });
+  const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}`;
+  try {
+    // Refused: no sign, expired, wrong, signed for another key.
+    const bad = {
+      nosign: "",
+      expired: `?sign=${makeSign("live/expired", 1000, SECRET)}`,
+      wrong: `?sign=${makeSign("live/wrong", future(), "not-the-secret")}`,
+      other: `?sign=${makeSign("live/somethingelse", future(), SECRET)}`,
+    };
+    for (const [name, q] of Object.entries(bad)) {
+      const key = name === "expired" || name === "wrong" ? name : name;
+      await using ff = publishLavfi({
+        url: `${rtmp}/live/${key}${q}`,
+        seconds: 2,
+        realtime: false,
+      });
+      const r = await ff.done;
+      notEqual(r.code, 0, `${name}: ffmpeg should fail`);
+      equal(nodes.cloud.streams.has(`live/${key}`), false, name);
+    }
+    const refusals = () => nodes.cloud.refusals.count("publish_auth");
+    equal(refusals(), 4);
+
+    // Accepted: a valid sign; the key has no query string.
+    const key = "live/movie";
+    await using pub = publishLavfi({
+      url: `${rtmp}/${key}?sign=${makeSign(key, future(), SECRET)}`,
+      seconds: 6,
+    });
+    await waitFor(
+      () => nodes.edge.streams().some((s) => s.key === key),
+      10_000,
+      "stream at edge",
+    );
+    ok(nodes.cloud.streams.has(key));
+    const flv = `http://127.0.0.1:${nodes.edge.ports.flv}/${key}.flv`;
+    // Play without sign, with a wrong one: 403 and nothing streamed.
+    for (const q of ["", `?sign=${makeSign(key, future(), "nope")}`]) {
+      const res = await fetch(flv + q);
+      equal(res.status, 403);
+      match(await res.text(), /play refused: (missing|wrong) sign/);
+    }
+    const denied = await probe(flv);
+    equal(denied.videoFrames, 0);
+    ok(denied.errors.some((l) => /403/.test(l)), denied.errors.join("\n"));
+    // With sign: decodes with no errors.
+    const played = await probe(
+      `${flv}?sign=${makeSign(key, future(), SECRET)}`,
+    );
+    ok(played.videoFrames > 25, `frames ${played.videoFrames}`);
+    equal(played.errors.length, 0, played.errors.join("\n"));
+    equal((await pub.done).code, 0);
+
+    // GStreamer rtmp2sink with a signed location.
+    const gkey = "live/gst";
+    const gst = new Deno.Command("gst-launch-1.0", {
+      args:
+        `-q videotestsrc num-buffers=75 is-live=true ! x264enc tune=zerolatency key-int-max=25 ! h264parse ! flvmux streamable=true ! rtmp2sink location=${rtmp}/${gkey}?sign=${
+          makeSign(gkey, future(), SECRET)
+        }`.split(" "),
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let seen = false;
+    const watch = setInterval(() => {
+      if (nodes.cloud.streams.has(gkey)) seen = true;
+    }, 20);
+    const out = await gst.output();
+    clearInterval(watch);
+    equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    ok(seen, "the signed GStreamer publish was live");
+    equal(refusals(), 4);
+  } finally {
+    await nodes.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("auth.play: RTMP play from the cloud needs a sign too", async () => {
+  const dir = await Deno.makeTempDir();
+  const nodes = await startCloudAndEdge({
+    recordDir: dir,
+    cloud: { auth: AUTH },
+  });
+  const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}`;
+  try {
+    const key = "live/rtmpplay";
+    await using pub = publishLavfi({
+      url: `${rtmp}/${key}?sign=${makeSign(key, future(), SECRET)}`,
+      seconds: 8,
+    });
+    await waitFor(() => nodes.cloud.streams.has(key), 10_000, "published");
+    const out = `${dir}/out.flv`;
+    {
+      await using denied = ffmpeg([
+        "-i",
+        `${rtmp}/${key}`,
+        "-t",
+        "1",
+        "-c",
+        "copy",
+        "-y",
+        `${dir}/no.flv`,
+      ]);
+      notEqual((await denied.done).code, 0);
+    }
+    await using ok_ = ffmpeg([
+      "-i",
+      `${rtmp}/${key}?sign=${makeSign(key, future(), SECRET)}`,
+      "-t",
+      "2",
+      "-c",
+      "copy",
+      "-y",
+      out,
+    ]);
+    equal((await ok_.done).code, 0);
+    const p = await probe(out);
+    ok(p.videoFrames > 10, `frames ${p.videoFrames}`);
+    pub.kill();
+  } finally {
+    await nodes.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("api_token: 401 without the bearer token, 200 with it, /healthz open, no CORS on the ops APIs", async () => {
+  const dir = await Deno.makeTempDir();
+  const nodes = await startCloudAndEdge({
+    recordDir: dir,
+    cloud: { apiToken: "t0ken" },
+    edge: { apiToken: "t0ken" },
+  });
+  try {
+    for (const port of [nodes.cloud.ports.api, nodes.edge.ports.api]) {
+      const base = `http://127.0.0.1:${port}`;
+      for (
+        const path of [
+          "/api/streams",
+          "/api/node",
+          "/metrics",
+          ...(port === nodes.cloud.ports.api
+            ? ["/stat/livestat", "/api/history"]
+            : []),
+        ]
+      ) {
+        const no = await fetch(base + path);
+        equal(no.status, 401, path);
+        equal(no.headers.get("www-authenticate"), 'Bearer realm="flvcast"');
+        await no.body?.cancel();
+        const wrong = await fetch(base + path, {
+          headers: { authorization: "Bearer t0keN" },
+        });
+        equal(wrong.status, 401, path);
+        await wrong.body?.cancel();
+        const yes = await fetch(base + path, {
+          headers: { authorization: "Bearer t0ken" },
+        });
+        equal(yes.status, 200, path);
+        equal(yes.headers.get("access-control-allow-origin"), null, path);
+        await yes.body?.cancel();
+      }
+      const h = await fetch(base + "/healthz");
+      equal(h.status, 200);
+      await h.body?.cancel();
+    }
+    // The player port's public list carries no publisher address or SSRC.
+    const res = await fetch(
+      `http://127.0.0.1:${nodes.edge.ports.flv}/api/streams`,
+    );
+    equal(res.status, 200);
+    equal(res.headers.get("access-control-allow-origin"), "*");
+    await res.body?.cancel();
+  } finally {
+    await nodes.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
