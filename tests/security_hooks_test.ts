@@ -1,0 +1,244 @@
+// SRS-style hooks against a small HTTP server in the test: allow, deny
+// ({"code":1}), 500 and silence past timeout_ms refuse; on_unpublish and
+// on_stop arrive with duration and bytes; a slow hook on one publish does
+// not delay another stream's packets.
+import { deepEqual, equal, notEqual, ok } from "node:assert/strict";
+import { type HooksConfig } from "../lib/config/mod.ts";
+import { ffmpeg, publishLavfi } from "./support/media.ts";
+import { startCloudAndEdge } from "./support/nodes.ts";
+
+async function waitFor(
+  cond: () => boolean,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const end = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+interface HookCall {
+  path: string;
+  body: Record<string, unknown>;
+  at: number;
+}
+
+/** A hook server: the stream name picks the answer. */
+function hookServer() {
+  const calls: HookCall[] = [];
+  const held: (() => void)[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      const body = await req.json() as Record<string, unknown>;
+      const path = new URL(req.url).pathname;
+      calls.push({ path, body, at: performance.now() });
+      const stream = String(body.stream);
+      if (path === "/end") return new Response("0");
+      if (stream.startsWith("deny")) return Response.json({ code: 1 });
+      if (stream.startsWith("err")) return new Response("0", { status: 500 });
+      if (stream.startsWith("silent")) {
+        await new Promise<void>((r) => held.push(r));
+        return new Response("0");
+      }
+      if (stream.startsWith("slow")) {
+        await new Promise((r) => setTimeout(r, 2500));
+      }
+      return stream.startsWith("json")
+        ? Response.json({ code: 0 })
+        : new Response("0");
+    },
+  );
+  return {
+    calls,
+    url: (p: string) => `http://127.0.0.1:${server.addr.port}${p}`,
+    async close() {
+      for (const r of held) r();
+      await server.shutdown();
+    },
+  };
+}
+
+Deno.test("hooks: on_publish/on_play allow on 0 or {code:0}; deny, 500 and no answer refuse; on_unpublish/on_stop carry duration and bytes", async () => {
+  const hooks = hookServer();
+  const cfg: HooksConfig = {
+    on_publish: hooks.url("/publish"),
+    on_unpublish: hooks.url("/end"),
+    on_play: hooks.url("/play"),
+    on_stop: hooks.url("/end"),
+    timeout_ms: 1000,
+  };
+  const dir = await Deno.makeTempDir();
+  const nodes = await startCloudAndEdge({
+    recordDir: dir,
+    cloud: { hooks: cfg },
+    edge: { hooks: cfg },
+  });
+  const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}/live`;
+  try {
+    for (const name of ["deny", "err", "silent"]) {
+      await using ff = publishLavfi({
+        url: `${rtmp}/${name}?token=abc`,
+        seconds: 2,
+        realtime: false,
+      });
+      notEqual((await ff.done).code, 0, name);
+      equal(nodes.cloud.streams.has(`live/${name}`), false, name);
+    }
+    equal(nodes.cloud.refusals.count("publish_hook"), 3);
+    const deny = hooks.calls.find((c) => c.body.stream === "deny")!;
+    equal(deny.path, "/publish");
+    equal(deny.body.action, "on_publish");
+    equal(deny.body.app, "live");
+    equal(deny.body.param, "?token=abc");
+    equal(deny.body.client_ip, "127.0.0.1");
+    ok(String(deny.body.client_id).length > 0);
+    deepEqual((deny.body.server as Record<string, unknown>).role, "cloud");
+
+    // Allowed ("0"), then played at the edge (on_play allowed with {code:0}
+    // since the key starts with "json"), then both end.
+    await using pub = publishLavfi({ url: `${rtmp}/json`, seconds: 4 });
+    await waitFor(
+      () => nodes.edge.streams().some((s) => s.key === "live/json"),
+      10_000,
+      "stream at edge",
+    );
+    const flv = `http://127.0.0.1:${nodes.edge.ports.flv}/live/json.flv`;
+    const res = await fetch(flv);
+    equal(res.status, 200);
+    let got = 0;
+    const reader = res.body!.getReader();
+    while (got < 100_000) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      got += value.length;
+    }
+    await reader.cancel();
+    equal((await pub.done).code, 0);
+    await waitFor(
+      () => hooks.calls.filter((c) => c.path === "/end").length >= 2,
+      10_000,
+      "end notices",
+    );
+    const stop = hooks.calls.find((c) => c.body.action === "on_stop")!;
+    equal(stop.body.stream, "json");
+    ok(Number(stop.body.bytes) >= 100_000, `on_stop bytes ${stop.body.bytes}`);
+    ok(Number(stop.body.duration_ms) >= 0);
+    equal((stop.body.server as Record<string, unknown>).role, "edge");
+    const unpub = hooks.calls.find((c) => c.body.action === "on_unpublish")!;
+    equal(unpub.body.stream, "json");
+    ok(
+      Number(unpub.body.bytes) > 100_000,
+      `on_unpublish bytes ${unpub.body.bytes}`,
+    );
+    ok(
+      Number(unpub.body.duration_ms) > 2000,
+      `duration ${unpub.body.duration_ms}`,
+    );
+    // The edge's play of a denied key: 403.
+    const play = hooks.calls.find((c) => c.body.action === "on_play")!;
+    equal(play.body.proto, "http-flv");
+  } finally {
+    await nodes.close();
+    await hooks.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hooks: a slow on_publish delays only its own publish, not another stream's packets", async () => {
+  const hooks = hookServer();
+  const cfg: HooksConfig = {
+    on_publish: hooks.url("/publish"),
+    on_unpublish: "",
+    on_play: "",
+    on_stop: "",
+    timeout_ms: 5000,
+  };
+  const dir = await Deno.makeTempDir();
+  const nodes = await startCloudAndEdge({
+    recordDir: dir,
+    cloud: { hooks: cfg },
+  });
+  const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}/live`;
+  try {
+    await using fast = publishLavfi({ url: `${rtmp}/fast`, seconds: 8 });
+    await waitFor(
+      () => nodes.cloud.streams.has("live/fast"),
+      10_000,
+      "fast live",
+    );
+    const tags = () =>
+      nodes.cloud.streams.get("live/fast")?.info().tags_in ?? 0;
+    // While the slow hook holds its publish (2.5 s), the fast stream's
+    // tags keep arriving: sample them every 100 ms over the hold.
+    await using slow = publishLavfi({ url: `${rtmp}/slow`, seconds: 4 });
+    await waitFor(
+      () => hooks.calls.some((c) => c.body.stream === "slow"),
+      10_000,
+      "slow hook called",
+    );
+    const samples: number[] = [];
+    while (!nodes.cloud.streams.has("live/slow")) {
+      samples.push(tags());
+      await new Promise((r) => setTimeout(r, 100));
+      if (samples.length > 100) throw new Error("slow publish never accepted");
+    }
+    ok(
+      samples.length >= 15,
+      `the hook held the publish ${samples.length * 100} ms`,
+    );
+    // While the hook held the other publish, this stream kept flowing:
+    // at 25 fps + audio, well over 20 tags in the ≥ 1.5 s of the hold.
+    const during = samples[samples.length - 1] - samples[0];
+    ok(during > 20, `fast stream tags during the hold: ${samples.join(",")}`);
+    equal((await slow.done).code, 0);
+    fast.kill();
+  } finally {
+    await nodes.close();
+    await hooks.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hooks: an RTMP play refused by on_play gets an error and is counted", async () => {
+  const hooks = hookServer();
+  const cfg: HooksConfig = {
+    on_publish: "",
+    on_unpublish: "",
+    on_play: hooks.url("/play"),
+    on_stop: "",
+    timeout_ms: 1000,
+  };
+  const dir = await Deno.makeTempDir();
+  const nodes = await startCloudAndEdge({
+    recordDir: dir,
+    cloud: { hooks: cfg },
+  });
+  const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}/live`;
+  try {
+    await using pub = publishLavfi({ url: `${rtmp}/denyplay`, seconds: 6 });
+    await waitFor(
+      () => nodes.cloud.streams.has("live/denyplay"),
+      10_000,
+      "live",
+    );
+    await using player = ffmpeg([
+      "-i",
+      `${rtmp}/denyplay`,
+      "-t",
+      "1",
+      "-f",
+      "null",
+      "-",
+    ]);
+    notEqual((await player.done).code, 0);
+    equal(nodes.cloud.refusals.count("play_hook"), 1);
+    pub.kill();
+  } finally {
+    await nodes.close();
+    await hooks.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
