@@ -209,11 +209,6 @@ export class HlsService {
     return { segments, parts, sessions: this.#sessions.size };
   }
 
-  /** The URL path of a stream's playlist (`live/movie` → `/live/movie.m3u8`). */
-  static playlistPath(key: string): string {
-    return `/${key}.m3u8`;
-  }
-
   /**
    * Answers an HLS request (a Promise when it is held), or undefined when
    * the path is not an HLS route so other handlers can answer it.
