@@ -7,6 +7,7 @@
  * (`hvc1`) goes the same way.
  */
 import { equal, ok } from "node:assert/strict";
+import { makeSign } from "../lib/auth/mod.ts";
 import { until } from "./edge_support.ts";
 import { TestClient } from "./rtmp_helpers.ts";
 import { hevcTags } from "./support/hevc.ts";
@@ -154,6 +155,52 @@ Deno.test("hls e2e: HEVC published over Enhanced RTMP (hvc1) plays over LL-HLS f
     ok(r.video >= 0.95 * (tags.length - 1), `${r.video} frames`);
   } finally {
     client.close();
+    await close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hls e2e: with auth.play, HLS needs ?sign= on the playlist; its URIs carry it and ffmpeg decodes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "flvcast_hls_auth_" });
+  const secret = "hls-s3cret";
+  const { cloud, edge, close } = await startCloudAndEdge({
+    recordDir: dir,
+    quicSecret: "e2e",
+    edge: {
+      secret: "e2e",
+      latencyMs: 600,
+      hls: { addr: { hostname: "127.0.0.1", port: 0 } },
+      auth: { secret, publish: false, play: true },
+    },
+  });
+  const seconds = 6;
+  await using pub = publishLavfi({
+    url: `rtmp://127.0.0.1:${cloud.ports.rtmp}/${KEY}`,
+    seconds,
+    fps: FPS,
+  });
+  try {
+    await until(() => edge.hub.get(KEY) !== undefined, "the stream", 15_000);
+    const base = `http://127.0.0.1:${edge.ports.hls}/${KEY}`;
+    const unsigned = await fetch(`${base}.m3u8`);
+    await unsigned.body?.cancel();
+    equal(unsigned.status, 403);
+    const sign = makeSign(KEY, Math.floor(Date.now() / 1000) + 3600, secret);
+    const signed = await fetch(`${base}.m3u8?sign=${sign}`);
+    const text = await signed.text();
+    equal(signed.status, 200);
+    ok(text.includes(`init1.mp4?sign=${sign}"`), text);
+    const part = /URI="(movie\/p\d+\.m4s)\?sign=/.exec(text)![1];
+    const bare = await fetch(new URL(part, `${base}.m3u8`));
+    await bare.body?.cancel();
+    equal(bare.status, 403, "a part without the signature is refused");
+    const r = await decode(`${base}.m3u8?sign=${sign}`);
+    equal(r.errors, "", "decode errors");
+    // the session starts at the first signed request, from the cached GOP
+    ok(r.video >= (seconds - 2) * FPS, `${r.video} frames`);
+    equal((await pub.done).code, 0);
+  } finally {
+    pub.kill();
     await close();
     await Deno.remove(dir, { recursive: true });
   }
