@@ -8,6 +8,7 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { makeSign } from "../lib/auth/mod.ts";
+import { generateSelfSigned } from "../lib/quic/mod.ts";
 import { until } from "./edge_support.ts";
 import { TestClient } from "./rtmp_helpers.ts";
 import { hevcTags } from "./support/hevc.ts";
@@ -197,6 +198,43 @@ Deno.test("hls e2e: with auth.play, HLS needs ?sign= on the playlist; its URIs c
     const r = await decode(`${base}.m3u8?sign=${sign}`);
     equal(r.errors, "", "decode errors");
     // the session starts at the first signed request, from the cached GOP
+    ok(r.video >= (seconds - 2) * FPS, `${r.video} frames`);
+    equal((await pub.done).code, 0);
+  } finally {
+    pub.kill();
+    await close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hls e2e: the same LL-HLS routes over the edge's HTTPS port (edge.https_addr)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "flvcast_hls_https_" });
+  const tls = await generateSelfSigned();
+  const { cloud, edge, close } = await startCloudAndEdge({
+    recordDir: dir,
+    quicSecret: "e2e",
+    edge: {
+      secret: "e2e",
+      latencyMs: 600,
+      https: {
+        address: { hostname: "127.0.0.1", port: 0 },
+        certPem: tls.certPem,
+        keyPem: tls.keyPem,
+      },
+    },
+  });
+  const seconds = 5;
+  await using pub = publishLavfi({
+    url: `rtmp://127.0.0.1:${cloud.ports.rtmp}/${KEY}`,
+    seconds,
+    fps: FPS,
+  });
+  try {
+    ok(edge.ports.https, "the HTTPS port is bound");
+    await until(() => edge.hub.get(KEY) !== undefined, "the stream", 15_000);
+    // ffmpeg does not verify certificates by default (self-signed here).
+    const r = await decode(`https://127.0.0.1:${edge.ports.https}/${KEY}.m3u8`);
+    equal(r.errors, "", "decode errors");
     ok(r.video >= (seconds - 2) * FPS, `${r.video} frames`);
     equal((await pub.done).code, 0);
   } finally {
