@@ -139,7 +139,8 @@ export async function startNodes(
       await Promise.allSettled([nodes.edge?.stop(), nodes.cloud?.stop()]);
     },
     async reloadTls() {
-      const jobs: [string, string, string, string, (p: TlsPair) => void][] = [];
+      const jobs: [string, string, string, string, (p: TlsPair) => unknown][] =
+        [];
       if (nodes.cloud && addr.rtmps && cfg.tls_cert) {
         jobs.push([
           "tls_cert",
@@ -161,7 +162,7 @@ export async function startNodes(
       for (const [ck, cp, kk, kp, apply] of jobs) {
         try {
           const pair = await readPemPair(ck, cp, kk, kp);
-          apply(pair);
+          await apply(pair);
           logger.info("TLS certificate reloaded", {
             key: ck,
             fingerprint: await fingerprintOf(pair.certPem),

@@ -374,8 +374,8 @@ export class CloudNode {
    * Replaces the RTMPS certificate (SIGHUP): new connections get it, live
    * ones keep theirs.
    */
-  reloadTls(certPem: string, keyPem: string): void {
-    this.#rtmp.reloadTls(certPem, keyPem);
+  reloadTls(certPem: string, keyPem: string): Promise<void> {
+    return this.#rtmp.reloadTls(certPem, keyPem);
   }
 
   #handler(): RtmpHandler {

@@ -85,6 +85,7 @@ export class RtmpServer {
   #tlsListener: Deno.TlsListener | undefined;
   #sessions = new Map<RtmpSession, Promise<void>>();
   #accepting: Promise<void>[] = [];
+  #loops = new Map<Deno.Listener, Promise<void>>();
   #nextId = 1;
   #port = 0;
   #tlsPort = 0;
@@ -167,45 +168,52 @@ export class RtmpServer {
     }
   }
 
-  #openTls(certPem: string, keyPem: string): void {
+  #openTls(certPem: string, keyPem: string): Deno.TlsListener {
     const tls = this.#opts.tls!;
     const hostname = tls.hostname ?? this.#opts.hostname ?? "0.0.0.0";
     const listener = Deno.listenTls({
       hostname,
-      // A reload re-binds the port it already had.
+      // A reload binds the port it already has, beside the old listener
+      // (SO_REUSEPORT; same user only), which then closes.
       port: this.#tlsPort || tls.port,
       cert: certPem,
       key: keyPem,
       transport: "tcp",
+      reusePort: true,
     });
     this.#tlsListener = listener;
     this.#tlsPort = (listener.addr as Deno.NetAddr).port;
     this.#log.info("rtmps listening", { addr: `${hostname}:${this.#tlsPort}` });
-    this.#accepting.push(this.#acceptLoop(listener));
+    const loop = this.#acceptLoop(listener);
+    this.#accepting.push(loop);
+    this.#loops.set(listener, loop);
+    return listener;
   }
 
   /**
-   * Replaces the RTMPS certificate: the TLS listener is closed and opened
-   * again on the same port with the new PEMs. Established connections (and
-   * the plain listener) are untouched. On failure the old listener stays.
+   * Replaces the RTMPS certificate: a new TLS listener with the new PEMs
+   * opens on the same port, then the old one closes. Established
+   * connections (and the plain listener) are untouched. On failure the old
+   * listener stays.
    *
-   * @throws {Error} When the new certificate/key is not accepted.
+   * @throws {Error} When the new certificate/key is not accepted (rejects).
    */
-  reloadTls(certPem: string, keyPem: string): void {
+  async reloadTls(certPem: string, keyPem: string): Promise<void> {
     const old = this.#tlsListener;
     if (!old || !this.#opts.tls) {
       throw new Error("reloadTls: this server has no RTMPS listener");
     }
-    // Check the pair before giving up the port.
-    Deno.listenTls({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert: certPem,
-      key: keyPem,
-    }).close();
-    this.#tlsListener = undefined;
+    try {
+      this.#openTls(certPem, keyPem);
+    } catch (err) {
+      this.#tlsListener = old;
+      throw err;
+    }
     old.close();
-    this.#openTls(certPem, keyPem);
+    // The old socket leaves the port's group once its accept loop ends;
+    // until then the kernel may still queue a new connection on it.
+    await this.#loops.get(old);
+    this.#loops.delete(old);
   }
 
   /** Refusal counters (for `/metrics`). */
