@@ -17,6 +17,11 @@ Deno.test("repairRounds: requests whose answers fit the budget", () => {
     "hopeless: still one try",
   );
   equal(repairRounds({ rttMs: 1, budgetMs: 200, graceMs: 20 }), 8, "capped");
+  equal(
+    repairRounds({ rttMs: 0, budgetMs: 400, graceMs: 20 }),
+    1,
+    "not measured: one",
+  );
 });
 
 Deno.test("answerCopies: grows with loss and round trip, never below 1 or above the cap", () => {

@@ -496,7 +496,13 @@ export class EdgeNode {
           ? {
             // A fixed port serves the first cloud link; more get any port.
             port: this.#rtx.size === 0 ? this.#opts.repairUdpPort ?? 0 : 0,
-            copies: 1,
+            // Nothing measured yet: the prior loss, a single round.
+            copies: answerCopies({
+              lossRate: new LossEstimator().rate,
+              rttMs: 0,
+              budgetMs: this.#fixedBudget(),
+              graceMs: 20,
+            }),
           }
           : undefined,
       });
@@ -510,10 +516,10 @@ export class EdgeNode {
 
   // --- repair policy (once a second) -------------------------------------
 
-  /** The configured budget, or 200 until `auto` has measured. */
+  /** The configured budget, or (auto) 400 until the link has measured. */
   #fixedBudget(): number {
     const l = this.#opts.latencyMs;
-    return typeof l === "number" ? l : 200;
+    return typeof l === "number" ? l : AUTO_INITIAL_BUDGET_MS;
   }
 
   /** A link's budget: the configured one, or (auto) from its RTT and loss. */
@@ -543,10 +549,14 @@ export class EdgeNode {
       const link = this.#linkFor({ hostname: host, port });
       const prev = this.#sampled.get(s.key) ?? { lost: 0, received: 0 };
       const c = counts.get(link) ?? { lost: 0, received: 0 };
-      c.lost += Math.max(0, s.lost - prev.lost);
+      // The path's loss: NACKed packets plus those FEC rebuilt first (an
+      // FEC repair that was NACKed too counts twice: an overestimate, the
+      // safe side, since the copies protect what FEC cannot).
+      const lost = s.lost + s.fec_recovered;
+      c.lost += Math.max(0, lost - prev.lost);
       c.received += Math.max(0, s.packets_received - prev.received);
       counts.set(link, c);
-      this.#sampled.set(s.key, { lost: s.lost, received: s.packets_received });
+      this.#sampled.set(s.key, { lost, received: s.packets_received });
     }
     for (const key of this.#sampled.keys()) {
       if (!live.has(key)) this.#sampled.delete(key);
@@ -569,6 +579,9 @@ export class EdgeNode {
     }
   }
 }
+
+/** `latency_ms: auto` before the link has a round-trip estimate. */
+const AUTO_INITIAL_BUDGET_MS = 400;
 
 /** `host:port` / `[v6]:port` → host and port. */
 function splitSource(source: string): [string, number] {

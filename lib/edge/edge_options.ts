@@ -46,7 +46,7 @@ export interface EdgeNodeOptions {
   /**
    * Reorder + repair budget in ms. Default 200. `"auto"`: each stream's
    * budget follows its link's measured round trip and loss
-   * (`autoBudget`; 200 until the link has measured).
+   * (`autoBudget`; 400 until the link has measured).
    */
   latencyMs?: number | "auto";
   /** Simulated random loss of incoming RTP packets (0..1), for demos. */

@@ -34,7 +34,9 @@ export interface CopiesInput {
 export function repairRounds(
   i: Pick<CopiesInput, "rttMs" | "budgetMs" | "graceMs" | "maxRounds">,
 ): number {
-  const rtt = Math.max(1, i.rttMs);
+  // Not measured yet: plan for a single round (the safe side).
+  if (!(i.rttMs > 0)) return 1;
+  const rtt = i.rttMs;
   const spare = i.budgetMs - i.graceMs - rtt;
   const rounds = spare < 0 ? 1 : 1 + Math.floor(spare / (1.5 * rtt));
   return Math.max(1, Math.min(i.maxRounds ?? 8, rounds));
