@@ -146,6 +146,20 @@ Deno.test({
         requests.some((u) => u.endsWith("/web/hls.js")),
         "hls.js from the edge",
       );
+      // the stream list shows the HLS path of the stream
+      await waitFor(
+        () =>
+          page.evaluate((key) => {
+            // deno-lint-ignore no-explicit-any
+            const d = (globalThis as any).document;
+            const row = d.querySelector(`tr[data-key="${key}"]`);
+            return row !== null &&
+              [...row.cells].some((c: { textContent: string }) =>
+                c.textContent === `/${key}.m3u8`
+              );
+          }, KEY),
+        "the stream row to show its HLS path",
+      );
       await page.screenshot({ path: `${dir}/page_hls.png` });
       console.log(
         `browser ll-hls: currentTime ${start.currentTime.toFixed(2)} → ${
