@@ -7,8 +7,6 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { FlvHttpServer } from "../lib/http/mod.ts";
-import { webHandler } from "../lib/web/mod.ts";
 import { publishLavfi } from "./support/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
 
@@ -62,29 +60,11 @@ Deno.test({
     });
     const { cloud, edge } = nodes;
 
-    // The page is served by the edge's FLV port once the web handler is
-    // mounted there; until then, by a server of this test in front of the
-    // edge's players (same origin for the page, its API and the streams).
-    let origin = `http://127.0.0.1:${edge.ports.flv}`;
-    let front: Deno.HttpServer<Deno.NetAddr> | undefined;
-    const mounted = (await fetch(`${origin}/web/app.js`).then(async (r) => {
-      await r.body?.cancel();
-      return r.status;
-    })) === 200;
-    if (!mounted) {
-      const web = webHandler({ streams: () => edge.streams() });
-      const flv = new FlvHttpServer({ hub: edge.hub, port: 0 });
-      front = Deno.serve(
-        { hostname: "127.0.0.1", port: 0, onListen() {} },
-        (req, info) => web(req) ?? flv.handle(req, info.remoteAddr),
-      );
-      origin = `http://127.0.0.1:${front.addr.port}`;
-    }
-    console.log(
-      `browser: page served by ${
-        mounted ? "the edge's FLV port" : "the test, in front of the edge's hub"
-      } at ${origin}`,
-    );
+    // The page, its API and the streams: all from the edge's FLV port.
+    const origin = `http://127.0.0.1:${edge.ports.flv}`;
+    const app = await fetch(`${origin}/web/app.js`);
+    await app.body?.cancel();
+    equal(app.status, 200, "expected the edge to serve its page's script");
 
     const profile = await Deno.makeTempDir({ prefix: "flvcast_chromium_" });
     let context:
@@ -216,7 +196,6 @@ Deno.test({
       await context?.close().catch(() => {});
       pub.kill();
       await pub.done;
-      await front?.shutdown();
       await nodes.close();
       await Deno.remove(profile, { recursive: true }).catch(() => {});
       if (Deno.env.get("FLVCAST_KEEP_SCREENSHOTS") === undefined) {

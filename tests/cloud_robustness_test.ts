@@ -4,6 +4,7 @@ import { CloudNode } from "../lib/cloud/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import { generateSelfSigned } from "../lib/quic/mod.ts";
 import { TestClient } from "./rtmp_helpers.ts";
+import { until } from "../testkit/poll.ts";
 
 const local = { hostname: "127.0.0.1", port: 0 };
 
@@ -42,7 +43,12 @@ Deno.test("cloud: a stream key too long for RTCP SDES is refused; the node goes 
     await good.handshake();
     equal(await good.publish("live", "ok"), "NetStream.Publish.Start");
     equal(cloud.streams.size, 1);
-    await new Promise((r) => setTimeout(r, 1100)); // one report tick
+    const publishedAt = Date.now();
+    await until(
+      () => (cloud.history().updated_at ?? 0) >= publishedAt,
+      "a report tick over the live stream",
+      5000,
+    );
     equal(cloud.streams.size, 1);
     good.close();
   } finally {

@@ -1,5 +1,6 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { RtpSender } from "../lib/cloud/mod.ts";
+import { until } from "../testkit/poll.ts";
 
 function collect(
   conn: Deno.DatagramConn,
@@ -17,12 +18,6 @@ function collect(
     }
   })();
   return { got, done };
-}
-
-async function until(test: () => boolean): Promise<void> {
-  for (let i = 0; i < 2000 && !test(); i++) {
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 Deno.test("RtpSender fans every datagram out to every destination exactly once", async () => {
@@ -51,7 +46,11 @@ Deno.test("RtpSender fans every datagram out to every destination exactly once",
     // Batches of 50 (a tag's worth), paced by the receivers, as a live stream is.
     for (let i = 0; i < datagrams.length; i += 50) {
       sender.send(datagrams.slice(i, i + 50));
-      await until(() => ra.got.length >= i + 50 && rb.got.length >= i + 50);
+      await until(
+        () => ra.got.length >= i + 50 && rb.got.length >= i + 50,
+        `datagrams ${i}..${i + 49} at both receivers`,
+        10_000,
+      );
     }
     // Sends of one batch are issued together; the kernel may see them in any
     // order (the edge reorders), but every datagram arrives exactly once.

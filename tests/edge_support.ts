@@ -208,19 +208,4 @@ export async function testFingerprint(): Promise<string> {
   return (await testTls()).fingerprint;
 }
 
-/** Polls `cond` every 10 ms until true; throws after `timeoutMs`. */
-export async function until(
-  cond: () => boolean,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const t0 = performance.now();
-  while (!cond()) {
-    if (performance.now() - t0 > timeoutMs) {
-      throw new Error(
-        `expected ${what} within ${timeoutMs} ms, it did not happen`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { until } from "../testkit/poll.ts";

@@ -6,6 +6,7 @@ import {
   streamKeyFromPath,
 } from "../lib/http/mod.ts";
 import { StreamHub } from "../lib/hub/mod.ts";
+import { until } from "../testkit/poll.ts";
 import {
   AAC_SEQ,
   audioFrame,
@@ -149,7 +150,7 @@ Deno.test("http: a player that never reads is cut off and does not delay a norma
         `GET /live/busy.flv HTTP/1.1\r\nHost: ${base}\r\n\r\n`,
       ),
     );
-    while (stream.players < 1) await new Promise((r) => setTimeout(r, 5));
+    await until(() => stream.players >= 1, "the player to subscribe");
     const normal = await HttpPlayer.open(`http://${base}/live/busy.flv`);
     await normal.waitFor(4);
     // 40 MiB of live video, far more than socket buffers + the 1 MiB queue.
@@ -167,12 +168,19 @@ Deno.test("http: a player that never reads is cut off and does not delay a norma
     // The slow player's connection was closed by the server: draining it ends.
     const buf = new Uint8Array(1 << 20);
     let total = 0;
+    let timedOut = false;
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      slow.close();
+    }, 10_000);
     while (true) {
       const got = await slow.read(buf).catch(() => null);
       if (got === null) break;
       total += got;
     }
-    slow.close();
+    clearTimeout(deadline);
+    ok(!timedOut, "expected the server to close the slow player within 10 s");
+    if (!timedOut) slow.close();
     ok(
       total < 40 * 1024 * 1024,
       `slow player got ${total} bytes, not everything`,
@@ -196,7 +204,7 @@ Deno.test("http: a WebSocket player that never reads is cut off too", async () =
           `Sec-WebSocket-Version: 13\r\n\r\n`,
       ),
     );
-    while (stream.players < 1) await new Promise((r) => setTimeout(r, 5));
+    await until(() => stream.players >= 1, "the player to subscribe");
     const normal = await WsPlayer.open(`ws://${base}/live/wsbusy.flv`);
     await normal.waitFor(1);
     const n = 200;

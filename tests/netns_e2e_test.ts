@@ -63,13 +63,6 @@ const EDGES = ["e1", "e2", "e3"] as const;
 const LOSS_TABLE = "flvcast_e2e_loss";
 const QUIC_TABLE = "flvcast_e2e_quic";
 
-/**
- * Switch for the QUIC-cut case. It was blocked by a product bug, now fixed in
- * lib/quic/matrixai.ts (LossTolerantSocket): a QUIC datagram the kernel refused to send (EPERM from the
- * nft rule) became an uncaught `ErrorQUIC*Internal` that killed the process.
- */
-const QUIC_CUT_BLOCKED = false;
-
 // ---------------------------------------------------------------------------
 // Inside the namespaces
 
@@ -638,7 +631,7 @@ Deno.test({
       await setRtpLoss(topo, "e3", EDGE_PORT, "first");
       const hosts2: (typeof EDGES)[number][] = [
         "e1",
-        ...(QUIC_CUT_BLOCKED ? [] : ["e2" as const]),
+        "e2",
         "e3",
       ];
       const players2 = hosts2.map((host) =>
@@ -661,7 +654,7 @@ Deno.test({
         equal(connected.event, "connected");
         return await p.nextJson(40_000);
       }));
-      const cut = QUIC_CUT_BLOCKED ? undefined : await cutQuic(topo, "e2");
+      const cut = await cutQuic(topo, "e2");
       const ends2 = new Map(
         (await ends2List).map((end, i) => [hosts2[i], end]),
       );
@@ -772,8 +765,6 @@ Deno.test({
       await step({
         name:
           "issue 4: QUIC cut: the edge serves what arrives, drops what it cannot repair, recovers when the link returns",
-        // Blocked by a product bug (reported to the lead): see QUIC_CUT_BLOCKED.
-        ignore: QUIC_CUT_BLOCKED,
         fn: async () => {
           ok(cut);
           const { before, during, after } = cut;
