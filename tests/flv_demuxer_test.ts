@@ -1,3 +1,4 @@
+import { concatBytes } from "../lib/bytes/mod.ts";
 import { deepEqual, equal, throws } from "node:assert/strict";
 import {
   demuxFlv,
@@ -7,15 +8,7 @@ import {
   type FlvTag,
 } from "../lib/flv/mod.ts";
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const concat = concatBytes;
 
 function sampleTags(): FlvTag[] {
   const tags: FlvTag[] = [];

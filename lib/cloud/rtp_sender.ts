@@ -11,7 +11,8 @@ import { lookup } from "node:dns/promises";
 import type { Address } from "../config/mod.ts";
 import { isMulticastV4 } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { nullLogger } from "../log/mod.ts";
+import { nullLogger, RateLimitedLog } from "../log/mod.ts";
+import { ChunkQueue } from "../bytes/mod.ts";
 import { setSocketBuffer, type SocketBufferResult } from "../net/mod.ts";
 
 /** Options for {@linkcode RtpSender}. */
@@ -67,9 +68,8 @@ export class RtpSender {
   #opts: RtpSenderOptions;
   #conn?: Deno.DatagramConn;
   #targets: Deno.NetAddr[];
-  #queue: Uint8Array[] = [];
+  #queue = new ChunkQueue();
   #sndbuf: SocketBufferResult | undefined;
-  #head = 0;
   #pumping = false;
   #idle?: PromiseWithResolvers<void>;
   #closed = false;
@@ -80,12 +80,13 @@ export class RtpSender {
     queueDrops: 0,
     sendErrors: 0,
   };
-  #lastErrorLog = 0;
+  #errorLog: RateLimitedLog;
 
   /** Creates a sender; call {@linkcode RtpSender.start} to open the socket. */
   constructor(options: RtpSenderOptions) {
     this.#opts = options;
     this.#log = options.logger ?? nullLogger;
+    this.#errorLog = new RateLimitedLog(this.#log, { intervalMs: 5000 });
     this.#targets = options.destinations.map((d) => ({
       transport: "udp",
       hostname: d.hostname,
@@ -169,7 +170,7 @@ export class RtpSender {
   send(datagrams: Uint8Array[]): boolean {
     if (!this.#conn || this.#closed) return true;
     const max = this.#opts.maxQueue ?? 16384;
-    if (this.#queue.length - this.#head + datagrams.length > max) {
+    if (this.#queue.length + datagrams.length > max) {
       this.#stats.queueDrops += datagrams.length * this.#targets.length;
       return false;
     }
@@ -182,27 +183,19 @@ export class RtpSender {
     this.#pumping = true;
     const conn = this.#conn!;
     try {
-      while (this.#head < this.#queue.length && !this.#closed) {
-        const end = Math.min(this.#queue.length, this.#head + BATCH);
+      while (this.#queue.length > 0 && !this.#closed) {
         const sends: Promise<number>[] = [];
-        for (let i = this.#head; i < end; i++) {
-          const d = this.#queue[i];
+        for (const d of this.#queue.takeMany(BATCH)) {
           for (const t of this.#targets) {
             sends.push(conn.send(d, t).catch(this.#onSendError));
             this.#stats.datagramsSent++;
             this.#stats.bytesSent += d.length;
           }
         }
-        this.#head = end;
         await Promise.all(sends);
-        if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
-          this.#queue = this.#queue.slice(this.#head);
-          this.#head = 0;
-        }
       }
     } finally {
-      this.#queue = [];
-      this.#head = 0;
+      this.#queue.clear();
       this.#pumping = false;
       this.#idle?.resolve();
       this.#idle = undefined;
@@ -213,11 +206,9 @@ export class RtpSender {
 
   #sendError(e: unknown): number {
     this.#stats.sendErrors++;
-    const now = Date.now();
-    if (now - this.#lastErrorLog > 5000) {
-      this.#lastErrorLog = now;
-      this.#log.warn("udp send failed", { error: (e as Error).message });
-    }
+    this.#errorLog.log(performance.now(), "udp send failed", {
+      error: (e as Error).message,
+    });
     return 0;
   }
 

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { TokenBucket } from "../rate/mod.ts";
 import type { KeysAnswer } from "../rtcp/mod.ts";
 import { type SrtpFailure, SrtpReceiver } from "../srtp/mod.ts";
 
@@ -80,8 +81,7 @@ export class SrtpGate<F = unknown> {
   #pending = new Map<number, Pending<F>>();
   #unknown = new Map<number, number>();
   #perSsrc = new Map<number, { authFailures: number; replays: number }>();
-  #tokens: number;
-  #tokensAt = 0;
+  #keysBudget: TokenBucket;
   #stats: SrtpGateStats = {
     authFailures: 0,
     replays: 0,
@@ -96,7 +96,10 @@ export class SrtpGate<F = unknown> {
   /** Creates an empty gate. */
   constructor(options: SrtpGateOptions) {
     this.#opts = options;
-    this.#tokens = options.maxRequestsPerSecond ?? 50;
+    this.#keysBudget = new TokenBucket({
+      rate: options.maxRequestsPerSecond ?? 50,
+      full: true,
+    });
   }
 
   /** Counters (a live object). */
@@ -291,15 +294,9 @@ export class SrtpGate<F = unknown> {
   }
 
   #ask(ssrc: number, p: Pending<F>, now: number): void {
-    const rate = this.#opts.maxRequestsPerSecond ?? 50;
-    this.#tokens = Math.min(
-      rate,
-      this.#tokens + (now - this.#tokensAt) * rate / 1000,
-    );
-    this.#tokensAt = now;
     p.askedAt = now;
-    if (this.#tokens < 1) return; // asked again by tick() after retryMs
-    this.#tokens--;
+    // Over the budget: asked again by tick() after retryMs.
+    if (!this.#keysBudget.tryTake(now)) return;
     this.#stats.keysRequested++;
     this.#opts.requestKeys(ssrc);
   }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { concatBytes } from "../bytes/mod.ts";
 
 const textEncoder = new TextEncoder();
 
@@ -114,16 +115,8 @@ function byteLength(parts: Uint8Array[]): number {
   return n;
 }
 
-/** Concatenates byte arrays into one new array. */
-export function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(byteLength(parts));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+/** Concatenates byte arrays into one new array (`lib/bytes`). */
+export { concatBytes };
 
 /**
  * A box: `size(u32) type(4)` then the payloads. Throws on a type that is not

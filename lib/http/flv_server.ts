@@ -12,6 +12,7 @@ import {
   type AccessRequest,
   httpAccessRequest,
 } from "../auth/mod.ts";
+import { concatBytes } from "../bytes/mod.ts";
 import { encodeFlvHeader, fileTagBytes as fileTag } from "../flv/mod.ts";
 import { ConnectionCaps, Refusals } from "../limits/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
@@ -91,18 +92,6 @@ const FLV_HEADERS = {
 };
 
 const FLV_HEADER = encodeFlvHeader();
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -553,7 +542,7 @@ export class FlvHttpServer {
           } catch { /* already closing */ }
         },
       });
-      send(concat([FLV_HEADER, ...sub.startTags.map(fileTag)]));
+      send(concatBytes([FLV_HEADER, ...sub.startTags.map(fileTag)]));
       this.#log.info("player joined", {
         key: stream.key,
         remote: who,

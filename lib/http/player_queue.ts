@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ChunkQueue } from "../bytes/mod.ts";
 
 /** Options for {@linkcode PlayerQueue}. */
 export interface PlayerQueueOptions {
@@ -29,9 +30,7 @@ export interface PlayerQueueOptions {
  * ```
  */
 export class PlayerQueue {
-  #chunks: Uint8Array[] = [];
-  #head = 0;
-  #bytes = 0;
+  #queue = new ChunkQueue();
   #max: number;
   #maxChunk: number;
   #closed = false;
@@ -51,7 +50,7 @@ export class PlayerQueue {
 
   /** Bytes waiting. */
   get bytes(): number {
-    return this.#bytes;
+    return this.#queue.bytes;
   }
 
   /** Whether the queue was closed or failed. */
@@ -66,14 +65,13 @@ export class PlayerQueue {
    */
   push(chunk: Uint8Array, force = false): boolean {
     if (this.done) return false;
-    if (!force && this.#bytes + chunk.length > this.#max) {
+    if (!force && this.#queue.bytes + chunk.length > this.#max) {
       this.fail(
         new Error(`player too slow: more than ${this.#max} bytes queued`),
       );
       return false;
     }
-    this.#chunks.push(chunk);
-    this.#bytes += chunk.length;
+    this.#queue.push(chunk);
     this.#notify();
     return true;
   }
@@ -88,9 +86,7 @@ export class PlayerQueue {
   fail(error: Error): void {
     if (this.#failed) return;
     this.#failed = error;
-    this.#chunks = [];
-    this.#head = 0;
-    this.#bytes = 0;
+    this.#queue.clear();
     this.#notify();
   }
 
@@ -99,44 +95,11 @@ export class PlayerQueue {
   async next(): Promise<Uint8Array | null> {
     while (true) {
       if (this.#failed) throw this.#failed;
-      if (this.#head < this.#chunks.length) return this.#take();
+      const chunk = this.#queue.take(this.#maxChunk);
+      if (chunk) return chunk;
       if (this.#closed) return null;
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
-  }
-
-  #take(): Uint8Array {
-    const first = this.#chunks[this.#head];
-    let n = 1;
-    let size = first.length;
-    while (
-      this.#head + n < this.#chunks.length &&
-      size + this.#chunks[this.#head + n].length <= this.#maxChunk
-    ) {
-      size += this.#chunks[this.#head + n].length;
-      n++;
-    }
-    let out = first;
-    if (n > 1) {
-      out = new Uint8Array(size);
-      let off = 0;
-      for (let i = 0; i < n; i++) {
-        const c = this.#chunks[this.#head + i];
-        out.set(c, off);
-        off += c.length;
-      }
-    }
-    for (let i = 0; i < n; i++) this.#chunks[this.#head + i] = EMPTY;
-    this.#head += n;
-    this.#bytes -= size;
-    if (this.#head === this.#chunks.length) {
-      this.#chunks = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
-      this.#chunks = this.#chunks.slice(this.#head);
-      this.#head = 0;
-    }
-    return out;
   }
 
   #notify(): void {
@@ -145,5 +108,3 @@ export class PlayerQueue {
     wake?.();
   }
 }
-
-const EMPTY = new Uint8Array(0);

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { concatBytes } from "../bytes/mod.ts";
 import { packNack } from "./nack.ts";
 import {
   APP_AUTH,
@@ -349,13 +350,5 @@ export function encodeNack(
  * @returns One buffer holding them in order.
  */
 export function encodeCompound(packets: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of packets) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of packets) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(packets);
 }

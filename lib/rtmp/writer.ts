@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ChunkQueue } from "../bytes/mod.ts";
 
 /** The write side of a connection. */
 export interface ByteSink {
@@ -17,9 +18,9 @@ const COALESCE = 64 * 1024;
 export class WriteQueue {
   #sink: ByteSink;
   #onError: (err: unknown) => void;
-  #items: Uint8Array[] = [];
-  #head = 0;
-  #bytes = 0;
+  #queue = new ChunkQueue();
+  /** Bytes of the chunk being written. */
+  #unwritten = 0;
   #writing = false;
   #failed = false;
   #idle: (() => void)[] = [];
@@ -36,74 +37,39 @@ export class WriteQueue {
 
   /** Bytes queued and not yet written. */
   get bytes(): number {
-    return this.#bytes;
+    return this.#queue.bytes + this.#unwritten;
   }
 
   /** Appends `b`; writing starts at once if idle. */
   push(b: Uint8Array): void {
     if (this.#failed || b.length === 0) return;
-    this.#items.push(b);
-    this.#bytes += b.length;
+    this.#queue.push(b);
     if (!this.#writing) this.#pump();
   }
 
   /** Resolves when everything queued so far is written (or writing failed). */
   drained(): Promise<void> {
-    if (!this.#writing && this.#bytes === 0) return Promise.resolve();
+    if (!this.#writing && this.bytes === 0) return Promise.resolve();
     return new Promise((r) => this.#idle.push(r));
-  }
-
-  #take(): Uint8Array {
-    const first = this.#items[this.#head];
-    let n = first.length;
-    let end = this.#head + 1;
-    while (
-      end < this.#items.length && n + this.#items[end].length <= COALESCE
-    ) {
-      n += this.#items[end].length;
-      end++;
-    }
-    let out: Uint8Array;
-    if (end === this.#head + 1) {
-      out = first;
-    } else {
-      out = new Uint8Array(n);
-      let p = 0;
-      for (let i = this.#head; i < end; i++) {
-        out.set(this.#items[i], p);
-        p += this.#items[i].length;
-      }
-    }
-    for (let i = this.#head; i < end; i++) {
-      this.#items[i] = undefined as unknown as Uint8Array;
-    }
-    this.#head = end;
-    if (this.#head === this.#items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return out;
   }
 
   async #pump(): Promise<void> {
     this.#writing = true;
     try {
-      while (this.#head < this.#items.length) {
-        const chunk = this.#take();
+      // Counted until written: `bytes` is what the socket has not taken.
+      let chunk: Uint8Array | undefined;
+      while ((chunk = this.#queue.take(COALESCE)) !== undefined) {
+        this.#unwritten = chunk.length;
         let off = 0;
         while (off < chunk.length) {
           off += await this.#sink.write(chunk.subarray(off));
         }
-        this.#bytes -= chunk.length;
+        this.#unwritten = 0;
       }
     } catch (err) {
       this.#failed = true;
-      this.#items = [];
-      this.#head = 0;
-      this.#bytes = 0;
+      this.#queue.clear();
+      this.#unwritten = 0;
       this.#onError(err);
     } finally {
       this.#writing = false;
