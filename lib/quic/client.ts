@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { nullLogger } from "../log/mod.ts";
+import { nullLogger, RateLimitedLog } from "../log/mod.ts";
 import {
   encodeApp,
   encodeAuth,
@@ -21,7 +21,6 @@ import { normalizeFingerprint } from "./cert.ts";
 import { FrameDecoder, frameMessage, frameMessages } from "./framing.ts";
 import { answerSources, UdpAnswerReceiver } from "./udp_answers.ts";
 import { quicTransport } from "./impls.ts";
-import { RateLimitedLog } from "./limits.ts";
 import { CLOSE_REASONS, looksLikeRtcp, RTX_ALPN } from "./protocol.ts";
 import {
   errorText,
@@ -199,7 +198,7 @@ export class RtxClient {
   #sleepTimer?: ReturnType<typeof setTimeout>;
   #wake?: () => void;
   #tasks = new Set<Promise<void>>();
-  #failLog = new RateLimitedLog(30_000);
+  #failLog: RateLimitedLog;
   #lastError = "";
   #backoff: number;
   #udp?: UdpAnswerReceiver;
@@ -233,6 +232,7 @@ export class RtxClient {
   constructor(opts: RtxClientOptions) {
     this.#opts = opts;
     this.#log = opts.logger ?? nullLogger;
+    this.#failLog = new RateLimitedLog(this.#log, { intervalMs: 30_000 });
     this.#senderSsrc = opts.senderSsrc ??
       (crypto.getRandomValues(new Uint32Array(1))[0] || 1);
     this.#maxOutstanding = opts.maxOutstanding ?? 16_384;
@@ -638,8 +638,10 @@ export class RtxClient {
           : errorText(e);
         this.#lastError = why;
         const delay = this.#nextDelay();
-        this.#failLog.emit((suppressed) =>
-          this.#log.warn("retransmission connection failed", {
+        this.#failLog.log(
+          performance.now(),
+          "retransmission connection failed",
+          {
             host: this.#opts.host,
             port: this.#opts.port,
             error: why,
@@ -650,8 +652,7 @@ export class RtxClient {
               }
               : {}),
             retryMs: delay,
-            suppressed,
-          })
+          },
         );
         await this.#sleep(delay);
       }

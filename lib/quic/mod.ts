@@ -39,7 +39,6 @@ export {
   type SelfSignedOptions,
 } from "./cert.ts";
 export { CLOSE_CODES, CLOSE_REASONS, RTX_ALPN } from "./protocol.ts";
-export { RateLimitedLog, TokenBucket } from "./limits.ts";
 export {
   QUIC_IMPLS,
   type QuicClientConnection,

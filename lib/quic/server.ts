@@ -5,7 +5,8 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { nullLogger } from "../log/mod.ts";
+import { nullLogger, RateLimitedLog } from "../log/mod.ts";
+import { TokenBucket } from "../rate/mod.ts";
 import {
   APP_RMOD,
   encodeNavl,
@@ -21,7 +22,6 @@ import { fingerprintOf } from "./cert.ts";
 import { FrameDecoder, frameMessages, MAX_FRAME_SIZE } from "./framing.ts";
 import { UdpAnswerSender, type UdpAnswerTarget } from "./udp_answers.ts";
 import { quicTransport } from "./impls.ts";
-import { RateLimitedLog, TokenBucket } from "./limits.ts";
 import { CLOSE_CODES, RTX_ALPN, safeEqual } from "./protocol.ts";
 import type {
   QuicDuplex,
@@ -224,7 +224,7 @@ export class RtxServer {
   #conns = new Set<ConnState>();
   #tasks = new Set<Promise<void>>();
   #nextId = 1;
-  #unknownLog = new RateLimitedLog(5000);
+  #unknownLog: RateLimitedLog;
   #stats: RtxServerStats = {
     connections: 0,
     activeConnections: 0,
@@ -248,7 +248,7 @@ export class RtxServer {
     answerCopiesShed: 0,
   };
   #addresses = new Map<string, AddressRecord>();
-  #refuseLog = new RateLimitedLog(5000);
+  #refuseLog: RateLimitedLog;
   #udp: UdpAnswerSender;
 
   /**
@@ -259,6 +259,8 @@ export class RtxServer {
   constructor(opts: RtxServerOptions) {
     this.#opts = opts;
     this.#log = opts.logger ?? nullLogger;
+    this.#unknownLog = new RateLimitedLog(this.#log, { intervalMs: 5000 });
+    this.#refuseLog = new RateLimitedLog(this.#log, { intervalMs: 5000 });
     this.#secret = new TextEncoder().encode(opts.secret ?? "");
     this.#port = opts.port;
     this.#udp = new UdpAnswerSender({
@@ -409,8 +411,8 @@ export class RtxServer {
       remote,
       authed: this.#secret.length === 0,
       streams: 0,
-      bucket: new TokenBucket(rate),
-      limitLog: new RateLimitedLog(5000),
+      bucket: new TokenBucket({ rate, full: true }),
+      limitLog: new RateLimitedLog(this.#log, { intervalMs: 5000 }),
       closing: false,
     };
     this.#conns.add(st);
@@ -641,12 +643,10 @@ export class RtxServer {
   }
 
   #refuse(conn: QuicServerConnection, remote: string, why: string): void {
-    this.#refuseLog.emit((suppressed) =>
-      this.#log.warn("retransmission connection refused", {
-        remote,
-        reason: why,
-        suppressed,
-      })
+    this.#refuseLog.log(
+      performance.now(),
+      "retransmission connection refused",
+      { remote, reason: why },
     );
     this.#track(conn.close(CLOSE_CODES.tooManyConnections, why));
   }
@@ -721,16 +721,13 @@ export class RtxServer {
     stats.packetsRequested += seqs.length;
     if (this.#opts.knownSsrc && !this.#opts.knownSsrc(mediaSsrc)) {
       stats.unknownSsrc++;
-      this.#unknownLog.emit((suppressed) =>
-        this.#log.warn("retransmission request for unknown SSRC", {
-          conn: st.id,
-          remote: st.remote,
-          ssrc: mediaSsrc,
-          suppressed,
-        })
+      this.#unknownLog.log(
+        performance.now(),
+        "retransmission request for unknown SSRC",
+        { conn: st.id, remote: st.remote, ssrc: mediaSsrc },
       );
     }
-    const granted = st.bucket.take(seqs.length);
+    const granted = st.bucket.take(seqs.length, performance.now());
     const missing: number[] = [];
     const udp: Uint8Array[] = [];
     for (let i = 0; i < granted; i++) {
@@ -754,14 +751,15 @@ export class RtxServer {
       const n = seqs.length - granted;
       stats.refused += n;
       for (let i = granted; i < seqs.length; i++) missing.push(seqs[i]);
-      st.limitLog.emit((suppressed) =>
-        this.#log.warn("retransmission requests over the rate limit refused", {
+      st.limitLog.log(
+        performance.now(),
+        "retransmission requests over the rate limit refused",
+        {
           conn: st.id,
           remote: st.remote,
           refused: n,
           limit: this.#opts.maxRequestsPerSecond ?? 20_000,
-          suppressed,
-        })
+        },
       );
     }
     if (st.udp && udp.length > 0) {
