@@ -1,9 +1,13 @@
 /**
- * The test kit shared by `tests/` and `scripts/bench/`: waiting with a
- * deadline, and (re-exported from their modules) free ports, ffmpeg
- * arguments, the FLV reader, the RTMP test client and the network-namespace
- * harness. Nothing here is part of the product.
+ * The test kit shared by `tests/` and `scripts/bench/` (neither imports the
+ * other): waiting with a deadline ({@linkcode until}, {@linkcode poll}), free
+ * ports, and — in their own modules, imported directly because they start
+ * processes — `media.ts` (the one builder of ffmpeg test-source arguments,
+ * ffmpeg/ffprobe runners), `netns.ts` (the network-namespace harness) with
+ * `delay_wire.ts`, and `cli.ts` (flag parsing of the helper programs).
+ * Nothing here is part of the product.
  *
  * @module
  */
-export { until } from "./poll.ts";
+export { poll, until } from "./poll.ts";
+export { freeTcpPort, freeUdpPort, freeUdpPorts } from "./ports.ts";

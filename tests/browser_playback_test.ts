@@ -7,7 +7,7 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { publishLavfi } from "./support/media.ts";
+import { publishLavfi } from "../testkit/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
 
 const CHROMIUM = Deno.env.get("CHROMIUM_BIN") ?? "/usr/bin/chromium";

@@ -13,7 +13,7 @@ import {
 } from "../lib/flv/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import { generateSelfSigned, RtxClient } from "../lib/quic/mod.ts";
-import { ffmpeg, probe, publishLavfi } from "./support/media.ts";
+import { ffmpeg, probe, publishLavfi } from "../testkit/media.ts";
 import { RtpTestReceiver } from "./support/rtp_receiver.ts";
 
 const any = { hostname: "127.0.0.1", port: 0 };

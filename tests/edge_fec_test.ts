@@ -8,7 +8,7 @@ import { equal, ok } from "node:assert/strict";
 import { until } from "./edge_support.ts";
 import { HttpPlayer } from "./http_support.ts";
 import { freeUdpPort } from "./support/nodes.ts";
-import { publishLavfi } from "./support/media.ts";
+import { publishLavfi } from "../testkit/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
 
 const KEY = "live/fec";

@@ -15,7 +15,7 @@ import {
 } from "../lib/flv/mod.ts";
 import { until } from "./edge_support.ts";
 import { HttpPlayer } from "./http_support.ts";
-import { probe, publishLavfi } from "./support/media.ts";
+import { probe, publishLavfi } from "../testkit/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
 
 const KEY = "live/movie";

@@ -12,7 +12,7 @@ import { generateSelfSigned } from "../lib/quic/mod.ts";
 import { until } from "./edge_support.ts";
 import { TestClient } from "./rtmp_helpers.ts";
 import { hevcTags } from "./support/hevc.ts";
-import { publishLavfi } from "./support/media.ts";
+import { publishLavfi } from "../testkit/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
 
 const KEY = "live/movie";

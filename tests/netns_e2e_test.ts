@@ -27,13 +27,13 @@ import { generateSelfSigned } from "../lib/quic/mod.ts";
 import { parseRtcp } from "../lib/rtcp/mod.ts";
 import { isRtcp, parseRtp, type RtpPacket } from "../lib/rtp/mod.ts";
 import { tagsOfPackets } from "./support/rtp_receiver.ts";
-import { lavfiPublishArgs, probe } from "./support/media.ts";
+import { lavfiPublishArgs, probe } from "../testkit/media.ts";
 import {
   createTopology,
   type NetnsProcess,
   netnsUnavailableReason,
   type Topology,
-} from "./support/netns.ts";
+} from "../testkit/netns.ts";
 import { parseDump } from "./support/rtp_dump.ts";
 import {
   align,

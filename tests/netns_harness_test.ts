@@ -1,4 +1,4 @@
-// Proves the network-namespace harness (tests/support/netns.ts) and the UDP
+// Proves the network-namespace harness (testkit/netns.ts) and the UDP
 // probe: isolation, multicast fan-out, nftables random loss, and cleanup.
 import { deepEqual, ok, rejects, throws } from "node:assert/strict";
 import {
@@ -7,13 +7,13 @@ import {
   netnsUnavailableReason,
   sweepStaleTopologies,
   type Topology,
-} from "./support/netns.ts";
+} from "../testkit/netns.ts";
 import type {
   ReceiveProbeResult,
   SendProbeResult,
-} from "./support/udp_probe.ts";
+} from "../testkit/udp_probe.ts";
 
-const PROBE = new URL("./support/udp_probe.ts", import.meta.url).pathname;
+const PROBE = new URL("../testkit/udp_probe.ts", import.meta.url).pathname;
 const GROUP = "239.255.0.1";
 const PORT = 5222;
 

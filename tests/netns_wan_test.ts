@@ -28,8 +28,8 @@ import {
   recordingOf,
   tagKeys,
 } from "./support/flv_compare.ts";
-import { lavfiPublishArgs } from "./support/media.ts";
-import { createTopology, netnsUnavailableReason } from "./support/netns.ts";
+import { lavfiPublishArgs } from "../testkit/media.ts";
+import { createTopology, netnsUnavailableReason } from "../testkit/netns.ts";
 import { type LineLog, logFields, startNode } from "./support/netns_node.ts";
 
 const UNAVAILABLE = await netnsUnavailableReason();

@@ -21,7 +21,7 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { FlvDemuxer, TAG_VIDEO } from "../lib/flv/mod.ts";
 import { cloneWorkingTree, freshMachineEnv } from "./support/clone.ts";
-import { probe } from "./support/media.ts";
+import { probe } from "../testkit/media.ts";
 import { freePortFlags, freeUdpPort } from "./support/nodes.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

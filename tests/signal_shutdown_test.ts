@@ -6,7 +6,7 @@
  * ffprobe.
  */
 import { equal, ok } from "node:assert/strict";
-import { probe, publishLavfi } from "./support/media.ts";
+import { probe, publishLavfi } from "../testkit/media.ts";
 import { freePortFlags, freeUdpPort } from "./support/nodes.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;

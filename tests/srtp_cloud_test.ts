@@ -20,7 +20,7 @@ import {
 import { isRtcp, parseRtp } from "../lib/rtp/mod.ts";
 import { SrtpReceiver } from "../lib/srtp/mod.ts";
 import { LibSrtpSession, libsrtpUnavailable } from "./support/libsrtp.ts";
-import { publishLavfi } from "./support/media.ts";
+import { publishLavfi } from "../testkit/media.ts";
 import { RtpTestReceiver, tagsOfPackets } from "./support/rtp_receiver.ts";
 
 const why = libsrtpUnavailable();

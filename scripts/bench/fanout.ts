@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { Topology } from "../../tests/support/netns.ts";
+import type { Topology } from "../../testkit/netns.ts";
 import {
   httpGetAt,
   makeTls,

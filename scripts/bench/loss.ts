@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { Topology } from "../../tests/support/netns.ts";
+import type { Topology } from "../../testkit/netns.ts";
 import {
   makeTls,
   type Place,

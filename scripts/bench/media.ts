@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { lavfiPublishArgs } from "../../testkit/media.ts";
 import {
   demuxFlv,
   type FlvTag,
@@ -46,53 +47,22 @@ export async function ensureClip(c: ClipSpec = CLIP): Promise<string> {
   }
   await Deno.mkdir(CACHE_DIR, { recursive: true });
   const tmp = `${path}.part.flv`;
-  const r = await run("ffmpeg", [
-    "-hide_banner",
-    "-loglevel",
-    "error",
-    "-y",
-    "-f",
-    "lavfi",
-    "-i",
-    `testsrc2=size=${c.width}x${c.height}:rate=${c.fps}`,
-    "-f",
-    "lavfi",
-    "-i",
-    "sine=frequency=440:sample_rate=48000",
-    "-t",
-    String(c.seconds),
-    "-c:v",
-    "libx264",
-    "-preset",
-    "veryfast",
-    "-tune",
-    "zerolatency",
-    "-pix_fmt",
-    "yuv420p",
-    "-g",
-    String(c.gop),
-    "-keyint_min",
-    String(c.gop),
-    "-sc_threshold",
-    "0",
-    "-b:v",
-    `${c.videoKbps}k`,
-    "-minrate",
-    `${c.videoKbps}k`,
-    "-maxrate",
-    `${c.videoKbps}k`,
-    "-bufsize",
-    `${c.videoKbps}k`,
-    "-x264-params",
-    "nal-hrd=cbr:force-cfr=1",
-    "-c:a",
-    "aac",
-    "-b:a",
-    `${c.audioKbps}k`,
-    "-f",
-    "flv",
-    tmp,
-  ], { timeoutMs: 300_000 });
+  const r = await run(
+    "ffmpeg",
+    lavfiPublishArgs({
+      url: tmp,
+      seconds: c.seconds,
+      realtime: false,
+      size: `${c.width}x${c.height}`,
+      fps: c.fps,
+      gop: c.gop,
+      preset: "veryfast",
+      cbrKbps: c.videoKbps,
+      sampleRate: 48000,
+      audioBitrate: `${c.audioKbps}k`,
+    }),
+    { timeoutMs: 300_000 },
+  );
   if (r.code !== 0) {
     throw new Error(`ffmpeg could not make the bench clip: ${r.stderr}`);
   }

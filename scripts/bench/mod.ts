@@ -34,7 +34,7 @@ import {
   createTopology,
   netnsUnavailableReason,
   type Topology,
-} from "../../tests/support/netns.ts";
+} from "../../testkit/netns.ts";
 import { summarizeDir } from "./cpuprofile.ts";
 import { type FanoutCase, type FanoutResult, runFanout } from "./fanout.ts";
 import { runHlsBench } from "./hls.ts";

@@ -9,7 +9,7 @@
  */
 import { generateSelfSigned } from "../../lib/quic/mod.ts";
 import type { AgentConfig } from "./agent.ts";
-import type { Topology } from "../../tests/support/netns.ts";
+import type { Topology } from "../../testkit/netns.ts";
 import { CACHE_DIR } from "./media.ts";
 import {
   Child,

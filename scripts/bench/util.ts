@@ -100,38 +100,7 @@ export function sampleCpu(pids: Record<string, number>): CpuSample {
   return { t: performance.now(), cpu };
 }
 
-/** A free TCP port on 127.0.0.1 (bound then released; tiny race). */
-export function freeTcpPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** `count` consecutive free UDP ports on 127.0.0.1 (bound then released). */
-export function freeUdpPorts(count: number): number {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 30000);
-    const held: Deno.DatagramConn[] = [];
-    try {
-      for (let i = 0; i < count; i++) {
-        held.push(
-          Deno.listenDatagram({
-            transport: "udp",
-            hostname: "0.0.0.0",
-            port: base + i,
-          }),
-        );
-      }
-      return base;
-    } catch {
-      // taken; try another base
-    } finally {
-      for (const c of held) c.close();
-    }
-  }
-  throw new Error(`expected ${count} free consecutive UDP ports, found none`);
-}
+export { freeTcpPort, freeUdpPorts } from "../../testkit/ports.ts";
 
 /** Percentile `p` (0..100) of an ascending array (nearest rank). */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
@@ -439,30 +408,7 @@ export async function run(
   }
 }
 
-/** Polls `f` every `everyMs` until it returns a value (not undefined) or `timeoutMs` passes. */
-export async function poll<T>(
-  what: string,
-  f: () => Promise<T | undefined>,
-  timeoutMs = 15_000,
-  everyMs = 100,
-): Promise<T> {
-  const end = performance.now() + timeoutMs;
-  let last: unknown;
-  while (performance.now() < end) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(
-    `expected ${what} within ${timeoutMs} ms${
-      last ? `, last error: ${(last as Error).message}` : ""
-    }`,
-  );
-}
+export { poll } from "../../testkit/poll.ts";
 
 /** GETs a URL as JSON (5 s timeout). */
 export async function getJson(url: string): Promise<Record<string, unknown>> {

@@ -13,16 +13,16 @@
  *
  * @module
  */
-import { createTopology, type Topology } from "../../tests/support/netns.ts";
+import { createTopology, type Topology } from "../../testkit/netns.ts";
 import type {
   ReceiveProbeResult,
   SendProbeResult,
-} from "../../tests/support/udp_probe.ts";
+} from "../../testkit/udp_probe.ts";
 import { type LossRow, runLossSweep } from "./loss.ts";
 import type { PipelineContext, PipelineTiming } from "./pipeline.ts";
 import { REPO_ROOT, run } from "./util.ts";
 
-const PROBE = `${REPO_ROOT}/tests/support/udp_probe.ts`;
+const PROBE = `${REPO_ROOT}/testkit/udp_probe.ts`;
 
 /** One edge design to measure (its `edge:` YAML lines). */
 export interface WanDesign {

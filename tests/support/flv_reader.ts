@@ -23,7 +23,7 @@
  * @module
  */
 import { FlvDemuxer } from "../../lib/flv/mod.ts";
-import { parseFlagPairs, runProgram } from "./cli.ts";
+import { parseFlagPairs, runProgram } from "../../testkit/cli.ts";
 
 /** Options for {@linkcode readFlvToFile}. */
 export interface ReadFlvOptions {

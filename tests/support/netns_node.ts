@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { NetnsProcess, Topology } from "./netns.ts";
+import type { NetnsProcess, Topology } from "../../testkit/netns.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 

@@ -12,26 +12,8 @@ import { generateSelfSigned } from "../../lib/quic/mod.ts";
 
 const local = { hostname: "127.0.0.1", port: 0 };
 
-/**
- * A UDP port on 127.0.0.1 that was free a moment ago (for a port one node
- * must know before the other starts, e.g. the cloud's QUIC service or the
- * edge's RTP port).
- *
- * @example Usage
- * ```ts ignore
- * const quicPort = freeUdpPort();
- * ```
- */
-export function freeUdpPort(): number {
-  const s = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  const port = (s.addr as Deno.NetAddr).port;
-  s.close();
-  return port;
-}
+import { freeUdpPort } from "../../testkit/ports.ts";
+export { freeUdpPort };
 
 /**
  * `main.ts` flags that put every listener of cloud + edge on a free

@@ -22,7 +22,7 @@
  */
 import { parseRtcp } from "../../lib/rtcp/mod.ts";
 import { isRtcp } from "../../lib/rtp/mod.ts";
-import { parseFlagPairs, runProgram } from "./cli.ts";
+import { parseFlagPairs, runProgram } from "../../testkit/cli.ts";
 
 /** Options for {@linkcode dumpRtp}. */
 export interface DumpOptions {

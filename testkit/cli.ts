@@ -1,6 +1,7 @@
 /**
  * Shared command-line plumbing for the small helper programs in
- * `tests/support/` (`flv_reader.ts`, `rtp_dump.ts`): `--flag value` pair
+ * `tests/support/` and `testkit/` (`flv_reader.ts`, `rtp_dump.ts`,
+ * `delay_wire.ts`): `--flag value` pair
  * parsing and the run wrapper (exit codes, JSON-lines output, SIGTERM).
  *
  * @module

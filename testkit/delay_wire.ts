@@ -6,7 +6,7 @@
  * ({@linkcode ../netns.ts}), between a host's veth and the bridge.
  *
  * ```sh
- * deno run -A tests/support/delay_wire.ts --a fcw0 --b fcv0 --delay-ms 50
+ * deno run -A testkit/delay_wire.ts --a fcw0 --b fcv0 --delay-ms 50
  * ```
  *
  * Raw `AF_PACKET` sockets through `Deno.dlopen("libc.so.6")` (Linux only, needs

@@ -6,9 +6,9 @@
  * program, typically run inside a network namespace by the netns harness:
  *
  * ```sh
- * deno run -A --unstable-net tests/support/udp_probe.ts recv \
+ * deno run -A --unstable-net testkit/udp_probe.ts recv \
  *   --port 5222 --group 239.255.0.1 --iface 198.18.0.2 --count 2000 --timeout-ms 10000
- * deno run -A --unstable-net tests/support/udp_probe.ts send \
+ * deno run -A --unstable-net testkit/udp_probe.ts send \
  *   --to 239.255.0.1:5222 --count 2000 --rate 4000
  * ```
  *

@@ -1,13 +1,14 @@
 /**
- * Real-peer helpers for end-to-end tests: ffmpeg as RTMP publisher and as
- * player, ffprobe as decoder. Every process is killed by PID on dispose.
+ * Real-peer helpers for tests and the bench: ffmpeg as RTMP publisher (or
+ * clip maker) and as player, ffprobe as decoder, and the one builder of
+ * ffmpeg's test-source arguments. Every process is killed by PID on dispose.
  *
  * @module
  */
 
 /** Options for {@linkcode publishLavfi}. */
 export interface PublishOptions {
-  /** RTMP URL to publish to. */
+  /** Where to publish: an RTMP URL, or a file path (with `-f flv`). */
   url: string;
   /** Clip length in seconds. */
   seconds: number;
@@ -21,6 +22,15 @@ export interface PublishOptions {
   size?: string;
   /** Video bitrate, e.g. `"1M"`; default lets x264 pick. */
   videoBitrate?: string;
+  /** Constant video bitrate (kbit/s, x264 NAL-HRD CBR, fixed GOP): the
+   * bench's paced clip. Overrides `videoBitrate`. */
+  cbrKbps?: number;
+  /** x264 preset (default `ultrafast`). */
+  preset?: string;
+  /** Audio sample rate (default 44100). */
+  sampleRate?: number;
+  /** Audio bitrate (default `64k`). */
+  audioBitrate?: string;
 }
 
 /** A running child process that is killed on dispose. */
@@ -102,6 +112,7 @@ export function lavfiPublishArgs(options: PublishOptions): string[] {
     "-loglevel",
     "error",
     "-nostdin",
+    "-y",
     ...(options.realtime === false ? [] : ["-re"]),
     "-f",
     "lavfi",
@@ -110,27 +121,51 @@ export function lavfiPublishArgs(options: PublishOptions): string[] {
     "-f",
     "lavfi",
     "-i",
-    "sine=frequency=440:sample_rate=44100",
+    `sine=frequency=440:sample_rate=${options.sampleRate ?? 44100}`,
     "-t",
     String(options.seconds),
     "-c:v",
     "libx264",
     "-preset",
-    "ultrafast",
+    options.preset ?? "ultrafast",
     "-tune",
     "zerolatency",
     "-pix_fmt",
     "yuv420p",
     "-g",
     String(options.gop ?? fps),
-    ...(options.videoBitrate ? ["-b:v", options.videoBitrate] : []),
+    ...(options.cbrKbps ? cbrArgs(options.cbrKbps, options.gop ?? fps) : []),
+    ...(!options.cbrKbps && options.videoBitrate
+      ? ["-b:v", options.videoBitrate]
+      : []),
     "-c:a",
     "aac",
     "-b:a",
-    "64k",
+    options.audioBitrate ?? "64k",
     "-f",
     "flv",
     options.url,
+  ];
+}
+
+/** x264 constant bitrate with a fixed GOP (what a paced replay needs). */
+function cbrArgs(kbps: number, gop: number): string[] {
+  const rate = `${kbps}k`;
+  return [
+    "-keyint_min",
+    String(gop),
+    "-sc_threshold",
+    "0",
+    "-b:v",
+    rate,
+    "-minrate",
+    rate,
+    "-maxrate",
+    rate,
+    "-bufsize",
+    rate,
+    "-x264-params",
+    "nal-hrd=cbr:force-cfr=1",
   ];
 }
 

@@ -34,7 +34,7 @@
  *
  * ```ts
  * await using topo = await createTopology({ hosts: ["tx", "rx"] });
- * const rx = topo.spawnDeno("rx", "tests/support/udp_probe.ts", ["recv", ...]);
+ * const rx = topo.spawnDeno("rx", "testkit/udp_probe.ts", ["recv", ...]);
  * ```
  *
  * @module
