@@ -41,12 +41,9 @@ import {
 import type { EdgeNodeOptions } from "./edge_options.ts";
 import { openEdgeSocket } from "./edge_socket.ts";
 import { EdgeReceiver } from "./receiver.ts";
-import { answerCopies, autoBudget, LossEstimator } from "./repair_policy.ts";
-import type {
-  EdgeNodeStats,
-  PeerAddress,
-  RepairRequest,
-} from "./receiver_types.ts";
+import { RepairLinks } from "./repair_links.ts";
+import { RepairPolicy } from "./repair_policy.ts";
+import type { EdgeNodeStats, RepairRequest } from "./receiver_types.ts";
 
 /**
  * An edge node.
@@ -87,10 +84,8 @@ export class EdgeNode {
   });
   #historyTimer: ReturnType<typeof setInterval> | undefined;
   #running = false;
-  #rtx = new Map<string, RtxClient>();
-  #linkLoss = new Map<RtxClient, LossEstimator>();
-  /** Per stream key: `lost` and `packets_received` at the last sample. */
-  #sampled = new Map<string, { lost: number; received: number }>();
+  #links: RepairLinks;
+  #policy: RepairPolicy<RtxClient>;
   #refusals: Refusals;
   #access: AccessControl | undefined;
 
@@ -103,9 +98,15 @@ export class EdgeNode {
   constructor(options: EdgeNodeOptions) {
     this.#opts = options;
     this.#log = options.logger ?? nullLogger;
+    this.#policy = new RepairPolicy(options.latencyMs, (l) => l.rttMs);
+    this.#links = new RepairLinks(
+      options,
+      this.#log,
+      this.#policy.initialCopies,
+    );
     this.#rx = new EdgeReceiver({
       hub: this.#hub,
-      latencyMs: this.#fixedBudget(),
+      latencyMs: this.#policy.fixedBudget,
       streamTimeoutMs: options.streamTimeoutMs,
       packLoss: options.packLoss,
       random: options.random,
@@ -115,24 +116,24 @@ export class EdgeNode {
       maxRepairPerSecond: options.maxRepairPerSecond,
       logger: this.#log,
       onRepair: (req) => this.#repair(req),
-      onStream: (_key, source) => this.#linkFor(source),
+      onStream: (_key, source) => this.#links.forSource(source),
       linkRepair: (source) => {
-        const link = this.#linkFor(source);
+        const link = this.#links.forSource(source);
         return {
           mode: link.answerMode,
           copies: link.answerCopies,
-          lossRate: this.#linkLoss.get(link)?.rate ?? 0,
+          lossRate: this.#policy.lossRate(link),
         };
       },
       streamStart: (source) => {
-        const link = this.#linkFor(source);
+        const link = this.#links.forSource(source);
         return {
-          budgetMs: this.#budgetOf(link),
+          budgetMs: this.#policy.budgetOf(link),
           rttMs: link.rttMs || undefined,
         };
       },
       linkState: (source) => {
-        const link = this.#linkFor(source);
+        const link = this.#links.forSource(source);
         return {
           rtxConnected: link.connected,
           rtxError: link.lastError || undefined,
@@ -280,21 +281,7 @@ export class EdgeNode {
     try {
       await this.#flv.start();
       const hlsAddr = this.#opts.hls ? this.#opts.hls.addr : undefined;
-      if (this.#hls && hlsAddr) {
-        const hls = this.#hls;
-        this.#hlsServer = listenHttp({
-          hostname: hlsAddr.hostname,
-          port: hlsAddr.port,
-          handler: (req) =>
-            hls.handle(req) ??
-              new Response("not found: HLS serves /NAME.m3u8\n", {
-                status: 404,
-                headers: { "access-control-allow-origin": "*" },
-              }),
-          logger: this.#log,
-          name: "edge hls",
-        });
-      }
+      if (hlsAddr) this.#hlsServer = this.#hls?.listen(hlsAddr, this.#log);
       this.#api = listenHttp({
         hostname: this.#opts.api.hostname,
         port: this.#opts.api.port,
@@ -330,7 +317,7 @@ export class EdgeNode {
       });
     }
     const cq = this.#opts.cloudQuic;
-    if (cq) this.#link(cq.host, cq.port);
+    if (cq) this.#links.open(cq.host, cq.port);
     this.#recv = this.#receiveLoop(this.#udp);
     this.#historyTimer = setInterval(() => {
       const streams = this.streams();
@@ -369,8 +356,7 @@ export class EdgeNode {
     await this.#hlsServer?.shutdown();
     await this.#flv.stop();
     await this.#api?.shutdown();
-    await Promise.allSettled([...this.#rtx.values()].map((c) => c.close()));
-    this.#rtx.clear();
+    await this.#links.close();
     await this.#recorder?.close();
     this.#log.info("edge stopped");
   }
@@ -404,7 +390,7 @@ export class EdgeNode {
       streams: this.streams(),
       stats: this.#rx.stats,
       players: this.#flv.stats,
-      links: [...this.#rtx.entries()].map(([cloud, c]) => ({
+      links: this.#links.entries().map(([cloud, c]) => ({
         cloud,
         connected: c.connected,
         lastError: c.lastError,
@@ -455,9 +441,13 @@ export class EdgeNode {
   // --- repair links ------------------------------------------------------
 
   #repair(req: RepairRequest): void {
-    const results = this.#linkFor(req.source).request(req.ssrc, req.seqs, {
-      timeoutMs: Math.max(1, req.budgetMs),
-    });
+    const results = this.#links.forSource(req.source).request(
+      req.ssrc,
+      req.seqs,
+      {
+        timeoutMs: Math.max(1, req.budgetMs),
+      },
+    );
     results.forEach((r, i) => {
       r.then((res) => {
         if (!this.#running) return;
@@ -467,128 +457,20 @@ export class EdgeNode {
     });
   }
 
-  #linkFor(source: PeerAddress): RtxClient {
-    const cq = this.#opts.cloudQuic;
-    return this.#link(
-      cq?.host ?? source.hostname,
-      cq?.port ?? this.#opts.quicPort,
-    );
-  }
-
-  /**
-   * The retransmission link to a cloud, opened at once (not at the first
-   * NACK) so the QUIC handshake is over before the first loss needs it.
-   */
-  #link(host: string, port: number): RtxClient {
-    const id = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-    let client = this.#rtx.get(id);
-    if (!client) {
-      client = new RtxClient({
-        host,
-        port,
-        secret: this.#opts.secret || undefined,
-        fingerprint: this.#opts.fingerprint,
-        caPem: this.#opts.caPem,
-        insecureSkipVerify: this.#opts.insecureSkipVerify,
-        impl: this.#opts.quicImpl,
-        logger: this.#log.child("rtx"),
-        udpAnswers: (this.#opts.repairAnswers ?? "udp") === "udp"
-          ? {
-            // A fixed port serves the first cloud link; more get any port.
-            port: this.#rtx.size === 0 ? this.#opts.repairUdpPort ?? 0 : 0,
-            // Nothing measured yet: the prior loss, a single round.
-            copies: answerCopies({
-              lossRate: new LossEstimator().rate,
-              rttMs: 0,
-              budgetMs: this.#fixedBudget(),
-              graceMs: 20,
-            }),
-          }
-          : undefined,
-      });
-      this.#rtx.set(id, client);
-      this.#linkLoss.set(client, new LossEstimator());
-      // An empty request only opens the connection (the client is lazy).
-      client.request(0, [], { timeoutMs: 0 });
-    }
-    return client;
-  }
-
   // --- repair policy (once a second) -------------------------------------
 
-  /** The configured budget, or (auto) 400 until the link has measured. */
-  #fixedBudget(): number {
-    const l = this.#opts.latencyMs;
-    return typeof l === "number" ? l : AUTO_INITIAL_BUDGET_MS;
-  }
-
-  /** A link's budget: the configured one, or (auto) from its RTT and loss. */
-  #budgetOf(link: RtxClient): number {
-    if (this.#opts.latencyMs !== "auto" || !link.rttMs) {
-      return this.#fixedBudget();
-    }
-    return autoBudget({
-      rttMs: link.rttMs,
-      lossRate: this.#linkLoss.get(link)?.rate ?? 0,
-    });
-  }
-
-  /**
-   * Samples each link's loss rate over its streams (packets found lost vs
-   * received on the primary path since the last sample), then asks the
-   * cloud for as many copies of each answer as that loss, the link's round
-   * trip and the budget call for ({@linkcode answerCopies}), and (auto)
-   * moves the streams' budgets.
-   */
+  /** Applies the policy's answer copies per link and (auto) budgets. */
   #updateRepair(streams: EdgeStreamInfo[]): void {
-    const counts = new Map<RtxClient, { lost: number; received: number }>();
-    const live = new Set<string>();
-    for (const s of streams) {
-      live.add(s.key);
-      const [host, port] = splitSource(s.source);
-      const link = this.#linkFor({ hostname: host, port });
-      const prev = this.#sampled.get(s.key) ?? { lost: 0, received: 0 };
-      const c = counts.get(link) ?? { lost: 0, received: 0 };
-      // The path's loss: NACKed packets plus those FEC rebuilt first (an
-      // FEC repair that was NACKed too counts twice: an overestimate, the
-      // safe side, since the copies protect what FEC cannot).
-      const lost = s.lost + s.fec_recovered;
-      c.lost += Math.max(0, lost - prev.lost);
-      c.received += Math.max(0, s.packets_received - prev.received);
-      counts.set(link, c);
-      this.#sampled.set(s.key, { lost, received: s.packets_received });
-    }
-    for (const key of this.#sampled.keys()) {
-      if (!live.has(key)) this.#sampled.delete(key);
-    }
-    for (const [link, c] of counts) {
-      const rate = this.#linkLoss.get(link)?.update(c.lost, c.received) ?? 0;
-      const budget = this.#budgetOf(link);
-      link.setAnswerCopies(answerCopies({
-        lossRate: rate,
-        rttMs: link.rttMs,
-        budgetMs: budget,
-        graceMs: Math.min(20, budget / 10),
-      }));
-    }
-    if (this.#opts.latencyMs === "auto") {
+    const plan = this.#policy.sample(
+      streams,
+      (hostname, port) => this.#links.forSource({ hostname, port }),
+    );
+    for (const { link, copies } of plan) link.setAnswerCopies(copies);
+    if (this.#policy.auto) {
       this.#rx.setBudgets((source) => {
-        const link = this.#linkFor(source);
-        return link.rttMs ? this.#budgetOf(link) : undefined;
+        const link = this.#links.forSource(source);
+        return link.rttMs ? this.#policy.budgetOf(link) : undefined;
       });
     }
   }
-}
-
-/** `latency_ms: auto` before the link has a round-trip estimate. */
-const AUTO_INITIAL_BUDGET_MS = 400;
-
-/** `host:port` / `[v6]:port` → host and port. */
-function splitSource(source: string): [string, number] {
-  const i = source.lastIndexOf(":");
-  const host = source.slice(0, i);
-  return [
-    host.startsWith("[") ? host.slice(1, -1) : host,
-    Number(source.slice(i + 1)),
-  ];
 }

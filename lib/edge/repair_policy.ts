@@ -128,3 +128,148 @@ export class LossEstimator {
     return this.#rate;
   }
 }
+
+/** `latency_ms: auto` before the link has a round-trip estimate. */
+const AUTO_INITIAL_BUDGET_MS = 400;
+
+/** One stream's counters as {@linkcode RepairPolicy.sample} reads them. */
+export interface PolicyStream {
+  /** Stream key. */
+  key: string;
+  /** `host:port` the stream's RTP comes from. */
+  source: string;
+  /** Packets found missing so far. */
+  lost: number;
+  /** Packets received on the primary path so far. */
+  packets_received: number;
+  /** Packets FEC rebuilt so far. */
+  fec_recovered: number;
+}
+
+/**
+ * The edge's repair policy per link (pure; the shell applies it): each
+ * link's loss rate, measured over its streams once a second, sets how many
+ * copies of each answer to ask the cloud for ({@linkcode answerCopies}) and,
+ * with `latency_ms: auto`, the link's budget ({@linkcode autoBudget}).
+ *
+ * @example Usage
+ * ```ts ignore
+ * const policy = new RepairPolicy<RtxClient>("auto", (l) => l.rttMs);
+ * for (const { link, copies } of policy.sample(streams, linkOf)) link.setAnswerCopies(copies);
+ * ```
+ */
+export class RepairPolicy<L> {
+  #latency: number | "auto";
+  #rttOf: (link: L) => number;
+  #loss = new Map<L, LossEstimator>();
+  /** Per stream key: `lost` and `packets_received` at the last sample. */
+  #sampled = new Map<string, { lost: number; received: number }>();
+
+  /** `latencyMs` as configured (a number, or `auto`); `rttOf` reads a
+   * link's round trip (0 = not measured yet). */
+  constructor(
+    latencyMs: number | "auto" | undefined,
+    rttOf: (link: L) => number,
+  ) {
+    this.#latency = latencyMs ?? 200;
+    this.#rttOf = rttOf;
+  }
+
+  /** Whether budgets follow the links (`latency_ms: auto`). */
+  get auto(): boolean {
+    return this.#latency === "auto";
+  }
+
+  /** The configured budget, or (auto) 400 until the link has measured. */
+  get fixedBudget(): number {
+    return typeof this.#latency === "number"
+      ? this.#latency
+      : AUTO_INITIAL_BUDGET_MS;
+  }
+
+  /** Copies of each answer to ask for on a link that has measured nothing
+   * yet: the prior loss, a single round. */
+  get initialCopies(): number {
+    return answerCopies({
+      lossRate: new LossEstimator().rate,
+      rttMs: 0,
+      budgetMs: this.fixedBudget,
+      graceMs: 20,
+    });
+  }
+
+  /** A link's loss estimate (0..1; {@linkcode LossEstimator}'s initial
+   * guess until measured). */
+  lossRate(link: L): number {
+    return this.#estimator(link).rate;
+  }
+
+  #estimator(link: L): LossEstimator {
+    let est = this.#loss.get(link);
+    if (!est) this.#loss.set(link, est = new LossEstimator());
+    return est;
+  }
+
+  /** A link's budget: the configured one, or (auto) from its RTT and loss. */
+  budgetOf(link: L): number {
+    const rtt = this.#rttOf(link);
+    if (this.#latency !== "auto" || !rtt) return this.fixedBudget;
+    return autoBudget({ rttMs: rtt, lossRate: this.lossRate(link) });
+  }
+
+  /**
+   * One sample: adds each stream's new losses and receptions to its link's
+   * estimate (`linkOf` maps a source to its link) and returns, per link, the
+   * answer copies its loss, round trip and budget call for.
+   */
+  sample(
+    streams: readonly PolicyStream[],
+    linkOf: (hostname: string, port: number) => L,
+  ): { link: L; copies: number }[] {
+    const counts = new Map<L, { lost: number; received: number }>();
+    const live = new Set<string>();
+    for (const s of streams) {
+      live.add(s.key);
+      const [host, port] = splitSource(s.source);
+      const link = linkOf(host, port);
+      const prev = this.#sampled.get(s.key) ?? { lost: 0, received: 0 };
+      const c = counts.get(link) ?? { lost: 0, received: 0 };
+      // The path's loss: NACKed packets plus those FEC rebuilt first (an
+      // FEC repair that was NACKed too counts twice: an overestimate, the
+      // safe side, since the copies protect what FEC cannot).
+      const lost = s.lost + s.fec_recovered;
+      c.lost += Math.max(0, lost - prev.lost);
+      c.received += Math.max(0, s.packets_received - prev.received);
+      counts.set(link, c);
+      this.#sampled.set(s.key, { lost, received: s.packets_received });
+    }
+    for (const key of this.#sampled.keys()) {
+      if (!live.has(key)) this.#sampled.delete(key);
+    }
+    const out: { link: L; copies: number }[] = [];
+    for (const [link, c] of counts) {
+      const rate = this.#estimator(link).update(c.lost, c.received);
+      const budget = this.budgetOf(link);
+      out.push({
+        link,
+        copies: answerCopies({
+          lossRate: rate,
+          rttMs: this.#rttOf(link),
+          budgetMs: budget,
+          graceMs: Math.min(20, budget / 10),
+        }),
+      });
+    }
+    return out;
+  }
+}
+
+/** `host:port` / `[v6]:port` → host and port. */
+function splitSource(source: string): [string, number] {
+  const i = source.lastIndexOf(":");
+  const host = source.slice(0, i);
+  return [
+    host.startsWith("[") ? host.slice(1, -1) : host,
+    Number(source.slice(i + 1)),
+  ];
+}

@@ -13,6 +13,7 @@
  * @module
  */
 import type { MetricFamily } from "../metrics/mod.ts";
+import { listenHttp, type RunningHttpServer } from "../http/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
 import type { HubStream, HubSubscription, StreamHub } from "../hub/mod.ts";
 import {
@@ -332,6 +333,28 @@ export class HlsService {
       help,
       samples: [{ value }],
     }));
+  }
+
+  /**
+   * Serves HLS alone on its own port (the seed's `:7002`): these routes, a
+   * 404 for anything else. Throws naming the address when it cannot bind.
+   */
+  listen(
+    addr: { hostname: string; port: number },
+    logger?: Logger,
+  ): RunningHttpServer {
+    return listenHttp({
+      hostname: addr.hostname,
+      port: addr.port,
+      handler: (req) =>
+        this.handle(req) ??
+          new Response("not found: HLS serves /NAME.m3u8\n", {
+            status: 404,
+            headers: { "access-control-allow-origin": "*" },
+          }),
+      logger,
+      name: "edge hls",
+    });
   }
 
   /** Stops timers, unsubscribes from every stream and releases held requests. */
