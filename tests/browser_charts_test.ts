@@ -13,22 +13,15 @@
  */
 import { deepEqual, ok } from "node:assert/strict";
 import { chromium } from "playwright-core";
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  chromiumPresent as chromiumPresentCheck,
+} from "../testkit/chromium.ts";
 import { publishLavfi } from "../testkit/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_BIN") ?? "/usr/bin/chromium";
-const chromiumPresent = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
-if (!chromiumPresent) {
-  console.warn(
-    `browser_charts_test: SKIPPED: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_BIN)`,
-  );
-}
+const chromiumPresent = chromiumPresentCheck("browser_charts_test");
 
 const KEY = "live/charts";
 
@@ -95,16 +88,7 @@ Deno.test({
         executablePath: CHROMIUM,
         headless: true,
         viewport: { width: 1280, height: 900 },
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          "--autoplay-policy=no-user-gesture-required",
-        ],
+        args: [...CHROMIUM_ARGS],
       });
       const page = context.pages()[0] ?? await context.newPage();
       const pageErrors: string[] = [];

@@ -7,35 +7,26 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { chromium } from "playwright-core";
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  chromiumPresent as chromiumPresentCheck,
+} from "../testkit/chromium.ts";
+import { until } from "../testkit/poll.ts";
 import { publishLavfi } from "../testkit/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_BIN") ?? "/usr/bin/chromium";
-const chromiumPresent = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
-if (!chromiumPresent) {
-  console.warn(
-    `browser_playback_test: SKIPPED: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_BIN)`,
-  );
-}
+const chromiumPresent = chromiumPresentCheck("browser_playback_test");
 
 const KEY = "live/browser";
 
-async function waitFor(
+/** Waits (20 s by default) for `test`, failing with `what`. */
+function waitFor(
   test: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 20_000,
 ): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await test())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return until(test, what, timeoutMs, 100);
 }
 
 interface VideoState {
@@ -86,17 +77,7 @@ Deno.test({
         executablePath: CHROMIUM,
         headless: true,
         viewport: { width: 1280, height: 800 },
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          "--autoplay-policy=no-user-gesture-required",
-        ],
+        args: [...CHROMIUM_ARGS],
       });
       const page = context.pages()[0] ?? await context.newPage();
       const pageErrors: string[] = [];

@@ -19,6 +19,7 @@
  * @module
  */
 import { chromium } from "playwright-core";
+import { CHROMIUM, CHROMIUM_ARGS } from "../../testkit/chromium.ts";
 import { findBox, readBoxes } from "../../lib/fmp4/mod.ts";
 import { FlvReader } from "./flv_reader.ts";
 import { type ClipSpec, ensureClip, loadClip } from "./media.ts";
@@ -222,19 +223,11 @@ async function hlsjsLatency(
   lowLatency: boolean,
   seconds: number,
 ): Promise<{ latency: number; endToEnd: number; samples: number } | string> {
-  const chromiumBin = Deno.env.get("CHROMIUM_BIN") ?? "/usr/bin/chromium";
   const profile = await Deno.makeTempDir({ prefix: "flvcast_bench_chromium_" });
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: chromiumBin,
+    executablePath: CHROMIUM,
     headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--autoplay-policy=no-user-gesture-required",
-    ],
+    args: [...CHROMIUM_ARGS],
   });
   try {
     const page = context.pages()[0] ?? await context.newPage();
