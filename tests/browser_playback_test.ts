@@ -6,28 +6,12 @@
  * saves a screenshot per transport in the test's temp dir.
  */
 import { equal, ok } from "node:assert/strict";
-import { chromium } from "playwright-core";
-import {
-  CHROMIUM,
-  CHROMIUM_ARGS,
-  chromiumPresent as chromiumPresentCheck,
-} from "../testkit/chromium.ts";
-import { until } from "../testkit/poll.ts";
-import { publishLavfi } from "../testkit/media.ts";
-import { startCloudAndEdge } from "./support/nodes.ts";
+import { chromiumPresent as chromiumPresentCheck } from "../testkit/chromium.ts";
+import { waitFor, withLiveBrowser } from "./support/browser.ts";
 
 const chromiumPresent = chromiumPresentCheck("browser_playback_test");
 
 const KEY = "live/browser";
-
-/** Waits (20 s by default) for `test`, failing with `what`. */
-function waitFor(
-  test: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  return until(test, what, timeoutMs, 100);
-}
 
 interface VideoState {
   currentTime: number;
@@ -43,145 +27,111 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "flvcast_browser_" });
-    const nodes = await startCloudAndEdge({
-      recordDir: dir,
-      dialCloudAtStart: true,
-      edge: { latencyMs: 200 },
-    });
-    const { cloud, edge } = nodes;
-
-    // The page, its API and the streams: all from the edge's FLV port.
-    const origin = `http://127.0.0.1:${edge.ports.flv}`;
-    const app = await fetch(`${origin}/web/app.js`);
-    await app.body?.cancel();
-    equal(app.status, 200, "expected the edge to serve its page's script");
-
-    const profile = await Deno.makeTempDir({ prefix: "flvcast_chromium_" });
-    let context:
-      | Awaited<
-        ReturnType<typeof chromium.launchPersistentContext>
-      >
-      | undefined;
-    const pub = publishLavfi({
-      url: `rtmp://127.0.0.1:${cloud.ports.rtmp}/${KEY}`,
-      seconds: 120,
-      size: "640x360",
-    });
-    try {
-      await waitFor(
-        () => edge.streams().some((s) => s.key === KEY && s.tags_out > 50),
-        "the stream to reach the edge",
-      );
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        viewport: { width: 1280, height: 800 },
-        args: [...CHROMIUM_ARGS],
-      });
-      const page = context.pages()[0] ?? await context.newPage();
-      const pageErrors: string[] = [];
-      page.on("pageerror", (e) => pageErrors.push(e.message));
-      const flvRequests: string[] = [];
-      page.on("request", (r) => {
-        if (r.url().endsWith(".flv")) flvRequests.push(r.url());
-      });
-      const sockets: string[] = [];
-      page.on("websocket", (ws) => sockets.push(ws.url()));
-
-      const video = (): Promise<VideoState> =>
-        page.evaluate(() => {
-          // deno-lint-ignore no-explicit-any
-          const d = (globalThis as any).document;
-          const v = d.getElementById("video");
-          const q = v.getVideoPlaybackQuality();
-          return {
-            currentTime: v.currentTime as number,
-            frames: q.totalVideoFrames as number,
-            paused: v.paused as boolean,
-            error: v.error ? String(v.error.message || v.error.code) : null,
-            status: d.getElementById("status").textContent as string,
-          };
+    await withLiveBrowser(
+      { key: KEY, prefix: "flvcast_browser_" },
+      async ({ edge, page, pageErrors, dir }) => {
+        // The page, its API and the streams: all from the edge's FLV port.
+        const origin = `http://127.0.0.1:${edge.ports.flv}`;
+        const app = await fetch(`${origin}/web/app.js`);
+        await app.body?.cancel();
+        equal(app.status, 200, "expected the edge to serve its page's script");
+        const flvRequests: string[] = [];
+        page.on("request", (r) => {
+          if (r.url().endsWith(".flv")) flvRequests.push(r.url());
         });
+        const sockets: string[] = [];
+        page.on("websocket", (ws) => sockets.push(ws.url()));
 
-      const assertPlays = async (transport: string) => {
-        let first: VideoState | undefined;
-        await waitFor(async () => {
-          first = await video();
-          return first.currentTime > 0.2 && first.frames > 0;
-        }, `${transport}: playback to start (last: ${JSON.stringify(first)})`);
-        const start = first!;
-        let now = start;
-        await waitFor(
-          async () => {
-            now = await video();
-            return now.currentTime >= start.currentTime + 3;
-          },
-          `${transport}: currentTime to advance 3 s (from ${
-            JSON.stringify(start)
-          }, last ${JSON.stringify(now)})`,
-        );
+        const video = (): Promise<VideoState> =>
+          page.evaluate(() => {
+            // deno-lint-ignore no-explicit-any
+            const d = (globalThis as any).document;
+            const v = d.getElementById("video");
+            const q = v.getVideoPlaybackQuality();
+            return {
+              currentTime: v.currentTime as number,
+              frames: q.totalVideoFrames as number,
+              paused: v.paused as boolean,
+              error: v.error ? String(v.error.message || v.error.code) : null,
+              status: d.getElementById("status").textContent as string,
+            };
+          });
+
+        const assertPlays = async (transport: string) => {
+          let first: VideoState | undefined;
+          await waitFor(
+            async () => {
+              first = await video();
+              return first.currentTime > 0.2 && first.frames > 0;
+            },
+            `${transport}: playback to start (last: ${JSON.stringify(first)})`,
+          );
+          const start = first!;
+          let now = start;
+          await waitFor(
+            async () => {
+              now = await video();
+              return now.currentTime >= start.currentTime + 3;
+            },
+            `${transport}: currentTime to advance 3 s (from ${
+              JSON.stringify(start)
+            }, last ${JSON.stringify(now)})`,
+          );
+          ok(
+            now.frames > start.frames,
+            `${transport}: expected decoded frames to grow, got ${start.frames} → ${now.frames}`,
+          );
+          equal(now.error, null, `${transport}: video element error`);
+          // Live counters from /api/streams: the row and the players count.
+          await waitFor(
+            () =>
+              page.evaluate((key) => {
+                // deno-lint-ignore no-explicit-any
+                const d = (globalThis as any).document;
+                const row = d.querySelector(`tr[data-key="${key}"]`);
+                const players = Number(
+                  d.getElementById("c-players").textContent,
+                );
+                return row !== null && players >= 1;
+              }, KEY),
+            `${transport}: the stream row and players ≥ 1 on the page`,
+          );
+          await page.screenshot({ path: `${dir}/page_${transport}.png` });
+          console.log(
+            `browser ${transport}: currentTime ${
+              start.currentTime.toFixed(2)
+            } → ${
+              now.currentTime.toFixed(2)
+            } s, frames ${start.frames} → ${now.frames}; screenshot ${dir}/page_${transport}.png`,
+          );
+        };
+
+        // HTTP-FLV, as a link to the page would open it.
+        await page.goto(`${origin}/?stream=${encodeURIComponent(KEY)}`);
+        await assertPlays("http-flv");
         ok(
-          now.frames > start.frames,
-          `${transport}: expected decoded frames to grow, got ${start.frames} → ${now.frames}`,
+          flvRequests.some((u) => u.endsWith(`/${KEY}.flv`)),
+          `expected an HTTP-FLV request for ${KEY}, got ${flvRequests}`,
         );
-        equal(now.error, null, `${transport}: video element error`);
-        // Live counters from /api/streams: the row and the players count.
+        equal(sockets.length, 0, "no WebSocket while on HTTP-FLV");
+
+        // WebSocket-FLV through the page's toggle.
+        await page.click("#transport-ws");
         await waitFor(
           () =>
-            page.evaluate((key) => {
-              // deno-lint-ignore no-explicit-any
-              const d = (globalThis as any).document;
-              const row = d.querySelector(`tr[data-key="${key}"]`);
-              const players = Number(d.getElementById("c-players").textContent);
-              return row !== null && players >= 1;
-            }, KEY),
-          `${transport}: the stream row and players ≥ 1 on the page`,
+            sockets.some((u) =>
+              u.startsWith("ws://") && u.endsWith(`/${KEY}.flv`)
+            ),
+          `a WebSocket-FLV connection (got ${sockets})`,
         );
-        await page.screenshot({ path: `${dir}/page_${transport}.png` });
-        console.log(
-          `browser ${transport}: currentTime ${
-            start.currentTime.toFixed(2)
-          } → ${
-            now.currentTime.toFixed(2)
-          } s, frames ${start.frames} → ${now.frames}; screenshot ${dir}/page_${transport}.png`,
+        await assertPlays("ws-flv");
+        const wsPlayers = edge.streams().find((s) => s.key === KEY)?.players;
+        ok(
+          (wsPlayers ?? 0) >= 1,
+          `expected the edge to count the player, got ${wsPlayers}`,
         );
-      };
-
-      // HTTP-FLV, as a link to the page would open it.
-      await page.goto(`${origin}/?stream=${encodeURIComponent(KEY)}`);
-      await assertPlays("http-flv");
-      ok(
-        flvRequests.some((u) => u.endsWith(`/${KEY}.flv`)),
-        `expected an HTTP-FLV request for ${KEY}, got ${flvRequests}`,
-      );
-      equal(sockets.length, 0, "no WebSocket while on HTTP-FLV");
-
-      // WebSocket-FLV through the page's toggle.
-      await page.click("#transport-ws");
-      await waitFor(
-        () =>
-          sockets.some((u) =>
-            u.startsWith("ws://") && u.endsWith(`/${KEY}.flv`)
-          ),
-        `a WebSocket-FLV connection (got ${sockets})`,
-      );
-      await assertPlays("ws-flv");
-      const wsPlayers = edge.streams().find((s) => s.key === KEY)?.players;
-      ok(
-        (wsPlayers ?? 0) >= 1,
-        `expected the edge to count the player, got ${wsPlayers}`,
-      );
-      equal(pageErrors.length, 0, `page errors: ${pageErrors.join("; ")}`);
-    } finally {
-      await context?.close().catch(() => {});
-      pub.kill();
-      await pub.done;
-      await nodes.close();
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
-      if (Deno.env.get("FLVCAST_KEEP_SCREENSHOTS") === undefined) {
-        await Deno.remove(dir, { recursive: true }).catch(() => {});
-      }
-    }
+        equal(pageErrors.length, 0, `page errors: ${pageErrors.join("; ")}`);
+      },
+    );
   },
 });

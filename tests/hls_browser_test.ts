@@ -6,28 +6,12 @@
  * parts, and prints hls.js's live latency (the number, not a pass/fail).
  */
 import { equal, ok } from "node:assert/strict";
-import { chromium } from "playwright-core";
-import {
-  CHROMIUM,
-  CHROMIUM_ARGS,
-  chromiumPresent as chromiumPresentCheck,
-} from "../testkit/chromium.ts";
-import { until } from "../testkit/poll.ts";
-import { publishLavfi } from "../testkit/media.ts";
-import { startCloudAndEdge } from "./support/nodes.ts";
+import { chromiumPresent as chromiumPresentCheck } from "../testkit/chromium.ts";
+import { waitFor, withLiveBrowser } from "./support/browser.ts";
 
 const chromiumPresent = chromiumPresentCheck("hls_browser_test");
 
 const KEY = "live/llhls";
-
-/** Waits (20 s by default) for `test`, failing with `what`. */
-function waitFor(
-  test: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  return until(test, what, timeoutMs, 100);
-}
 
 interface VideoState {
   currentTime: number;
@@ -44,116 +28,85 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "flvcast_hls_browser_" });
-    const { cloud, edge, close } = await startCloudAndEdge({
-      recordDir: dir,
-      dialCloudAtStart: true,
-      edge: { latencyMs: 200 },
-    });
-    const origin = `http://127.0.0.1:${edge.ports.flv}`;
-    const profile = await Deno.makeTempDir({ prefix: "flvcast_chromium_" });
-    let context:
-      | Awaited<ReturnType<typeof chromium.launchPersistentContext>>
-      | undefined;
-    const pub = publishLavfi({
-      url: `rtmp://127.0.0.1:${cloud.ports.rtmp}/${KEY}`,
-      seconds: 120,
-      size: "640x360",
-    });
-    try {
-      await waitFor(
-        () => edge.streams().some((s) => s.key === KEY && s.tags_out > 50),
-        "the stream to reach the edge",
-      );
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        viewport: { width: 1280, height: 800 },
-        args: [...CHROMIUM_ARGS],
-      });
-      const page = context.pages()[0] ?? await context.newPage();
-      const pageErrors: string[] = [];
-      page.on("pageerror", (e) => pageErrors.push(e.message));
-      const requests: string[] = [];
-      page.on("request", (r) => requests.push(r.url()));
-      const video = (): Promise<VideoState> =>
-        page.evaluate(() => {
-          // deno-lint-ignore no-explicit-any
-          const g = globalThis as any;
-          const v = g.document.getElementById("video");
-          const q = v.getVideoPlaybackQuality();
-          const hls = g.flvcastPage?.state?.player?.hls;
-          return {
-            currentTime: v.currentTime as number,
-            frames: q.totalVideoFrames as number,
-            error: v.error ? String(v.error.message || v.error.code) : null,
-            status: g.document.getElementById("status").textContent as string,
-            latency: typeof hls?.latency === "number" ? hls.latency : null,
-          };
-        });
-      await page.goto(
-        `${origin}/?stream=${encodeURIComponent(KEY)}&transport=hls`,
-      );
-      let first: VideoState | undefined;
-      await waitFor(async () => {
-        first = await video();
-        return first.currentTime > 0.2 && first.frames > 0;
-      }, `LL-HLS playback to start (last: ${JSON.stringify(first)})`);
-      const start = first!;
-      let now = start;
-      await waitFor(
-        async () => {
-          now = await video();
-          return now.currentTime >= start.currentTime + 3;
-        },
-        `currentTime to advance 3 s (from ${JSON.stringify(start)}, last ${
-          JSON.stringify(now)
-        })`,
-      );
-      ok(now.frames > start.frames, `frames ${start.frames} → ${now.frames}`);
-      equal(now.error, null, "video element error");
-      equal(pageErrors.length, 0, `page errors: ${pageErrors.join("; ")}`);
-      ok(now.latency !== null, "hls.js reports its live latency");
-      ok(
-        requests.some((u) => u.includes(".m3u8?_HLS_msn=")),
-        "hls.js used blocking playlist reloads",
-      );
-      ok(
-        requests.some((u) => /\/p\d+\.m4s$/.test(u)),
-        "hls.js fetched LL-HLS parts",
-      );
-      ok(
-        requests.some((u) => u.endsWith("/web/hls.js")),
-        "hls.js from the edge",
-      );
-      // the stream list shows the HLS path of the stream
-      await waitFor(
-        () =>
-          page.evaluate((key) => {
+    await withLiveBrowser(
+      { key: KEY, prefix: "flvcast_hls_browser_" },
+      async ({ edge, page, pageErrors, dir }) => {
+        const origin = `http://127.0.0.1:${edge.ports.flv}`;
+        const requests: string[] = [];
+        page.on("request", (r) => requests.push(r.url()));
+        const video = (): Promise<VideoState> =>
+          page.evaluate(() => {
             // deno-lint-ignore no-explicit-any
-            const d = (globalThis as any).document;
-            const row = d.querySelector(`tr[data-key="${key}"]`);
-            return row !== null &&
-              [...row.cells].some((c: { textContent: string }) =>
-                c.textContent === `/${key}.m3u8`
-              );
-          }, KEY),
-        "the stream row to show its HLS path",
-      );
-      await page.screenshot({ path: `${dir}/page_hls.png` });
-      console.log(
-        `browser ll-hls: currentTime ${start.currentTime.toFixed(2)} → ${
-          now.currentTime.toFixed(2)
-        } s, frames ${start.frames} → ${now.frames}, hls.js latency ${
-          now.latency!.toFixed(2)
-        } s; screenshot ${dir}/page_hls.png`,
-      );
-    } finally {
-      await context?.close();
-      pub.kill();
-      await pub.done;
-      await close();
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
-    }
+            const g = globalThis as any;
+            const v = g.document.getElementById("video");
+            const q = v.getVideoPlaybackQuality();
+            const hls = g.flvcastPage?.state?.player?.hls;
+            return {
+              currentTime: v.currentTime as number,
+              frames: q.totalVideoFrames as number,
+              error: v.error ? String(v.error.message || v.error.code) : null,
+              status: g.document.getElementById("status").textContent as string,
+              latency: typeof hls?.latency === "number" ? hls.latency : null,
+            };
+          });
+        await page.goto(
+          `${origin}/?stream=${encodeURIComponent(KEY)}&transport=hls`,
+        );
+        let first: VideoState | undefined;
+        await waitFor(async () => {
+          first = await video();
+          return first.currentTime > 0.2 && first.frames > 0;
+        }, `LL-HLS playback to start (last: ${JSON.stringify(first)})`);
+        const start = first!;
+        let now = start;
+        await waitFor(
+          async () => {
+            now = await video();
+            return now.currentTime >= start.currentTime + 3;
+          },
+          `currentTime to advance 3 s (from ${JSON.stringify(start)}, last ${
+            JSON.stringify(now)
+          })`,
+        );
+        ok(now.frames > start.frames, `frames ${start.frames} → ${now.frames}`);
+        equal(now.error, null, "video element error");
+        equal(pageErrors.length, 0, `page errors: ${pageErrors.join("; ")}`);
+        ok(now.latency !== null, "hls.js reports its live latency");
+        ok(
+          requests.some((u) => u.includes(".m3u8?_HLS_msn=")),
+          "hls.js used blocking playlist reloads",
+        );
+        ok(
+          requests.some((u) => /\/p\d+\.m4s$/.test(u)),
+          "hls.js fetched LL-HLS parts",
+        );
+        ok(
+          requests.some((u) => u.endsWith("/web/hls.js")),
+          "hls.js from the edge",
+        );
+        // the stream list shows the HLS path of the stream
+        await waitFor(
+          () =>
+            page.evaluate((key) => {
+              // deno-lint-ignore no-explicit-any
+              const d = (globalThis as any).document;
+              const row = d.querySelector(`tr[data-key="${key}"]`);
+              return row !== null &&
+                [...row.cells].some((c: { textContent: string }) =>
+                  c.textContent === `/${key}.m3u8`
+                );
+            }, KEY),
+          "the stream row to show its HLS path",
+        );
+        await page.screenshot({ path: `${dir}/page_hls.png` });
+        console.log(
+          `browser ll-hls: currentTime ${start.currentTime.toFixed(2)} → ${
+            now.currentTime.toFixed(2)
+          } s, frames ${start.frames} → ${now.frames}, hls.js latency ${
+            now.latency!.toFixed(2)
+          } s; screenshot ${dir}/page_hls.png`,
+        );
+      },
+    );
   },
 });
