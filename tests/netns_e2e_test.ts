@@ -20,7 +20,8 @@
  *
  * @module
  */
-import type { EdgeStreamInfo } from "../lib/edge/mod.ts";
+import type { EdgeStreamInfo, EndedStreamInfo } from "../lib/edge/mod.ts";
+import { until } from "../testkit/poll.ts";
 import { equal, ok } from "node:assert/strict";
 import { isKeyframe, isSequenceHeader, TAG_VIDEO } from "../lib/flv/mod.ts";
 import { generateSelfSigned } from "../lib/quic/mod.ts";
@@ -42,7 +43,7 @@ import {
   recordingOf,
   tagKeys,
 } from "./support/flv_compare.ts";
-import { type LineLog, logFields, startNode } from "./support/netns_node.ts";
+import { type LineLog, startNode } from "./support/netns_node.ts";
 
 const UNAVAILABLE = await netnsUnavailableReason();
 
@@ -69,6 +70,33 @@ const QUIC_TABLE = "flvcast_e2e_quic";
 async function httpGet(topo: Topology, host: string, url: string) {
   const r = await topo.exec(host, "curl", ["-sS", "--max-time", "5", url]);
   return r.stdout;
+}
+
+/**
+ * The final counters of `key` at `host` from the edge API's `ended` list
+ * (polled until the stream has ended there): counters come from the API,
+ * never from log text.
+ */
+async function endedStream(
+  topo: Topology,
+  host: string,
+  key: string,
+  timeoutMs = 10_000,
+): Promise<EndedStreamInfo> {
+  let found: EndedStreamInfo | undefined;
+  await until(
+    async () => {
+      const doc = JSON.parse(
+        await httpGet(topo, host, "http://127.0.0.1:8091/api/streams"),
+      ) as { ended?: EndedStreamInfo[] };
+      found = doc.ended?.findLast((s) => s.key === key);
+      return found !== undefined;
+    },
+    `${key} to have ended at ${host} (edge API)`,
+    timeoutMs,
+    100,
+  );
+  return found!;
 }
 
 /** One stream as the edge API shows it. */
@@ -501,9 +529,7 @@ Deno.test({
       const hlsStatus = await hlsReader.status;
       const [cloudEnd1, ...edgeEnd1] = await Promise.all([
         cloud.log.waitFor(/stream ended key=live\/p1 /, 10_000),
-        ...EDGES.map((h) =>
-          edges.get(h)!.log.waitFor(/stream ended key=live\/p1 /, 10_000)
-        ),
+        ...EDGES.map((h) => endedStream(topo, h, "live/p1")),
       ]);
       ok(cloudEnd1);
       const last1 = await Promise.all(watch1.map((w) => w.stop()));
@@ -593,14 +619,14 @@ Deno.test({
             const file = `${dir}/p1_${host}.flv`;
             const out = await readFlv(file);
             const a = align(rec1, recKeys1, out, await tagKeys(out), host);
-            const c = logFields(edgeEnd1[i]);
+            const c = edgeEnd1[i];
             const p = await probe(file);
             console.log(
               `  ${host}: ${out.length} tags (recording ${rec1.length}, first media tag = recording #${a.start}, ${a.missing} missing, first at #${a.firstMissing} ts ${
                 rec1[a.firstMissing]?.timestamp
               }); nft dropped ${
                 drops1[i]
-              }; edge received ${c.received} recovered ${c.recovered} unrecoverable ${c.unrecoverable} tags_dropped ${c.tags_dropped}; ${p.videoFrames} video frames; last API snapshot: ${
+              }; edge received ${c.packets_received} recovered ${c.recovered} unrecoverable ${c.unrecoverable} tags_dropped ${c.tags_dropped}; ${p.videoFrames} video frames; last API snapshot: ${
                 apiSummary(last1[i])
               }`,
             );
@@ -612,7 +638,7 @@ Deno.test({
             ok(drops1[i] > 0, `${host}: expected nft to drop some packets`);
             equal(c.unrecoverable, 0, `${host}: unrecoverable`);
             equal(c.recovered, drops1[i], `${host}: recovered = dropped`);
-            equal(c.received, sent1 - drops1[i], `${host}: received`);
+            equal(c.packets_received, sent1 - drops1[i], `${host}: received`);
             equal(p.errors.length, 0, `${host}: ffprobe: ${p.errors}`);
             ok(
               p.videoFrames >= 0.95 * CLIP_SECONDS * FPS,
@@ -663,12 +689,7 @@ Deno.test({
         await Promise.all(hosts2.map(async (h) =>
           [
             h,
-            logFields(
-              await edges.get(h)!.log.waitFor(
-                /stream ended key=live\/p2 /,
-                10_000,
-              ),
-            ),
+            await endedStream(topo, h, "live/p2"),
           ] as const
         )),
       );
@@ -704,7 +725,7 @@ Deno.test({
           console.log(
             `  e1 @20 %: ${rec2.length - a.missing}/${rec2.length} tags (${
               (delivered * 100).toFixed(2)
-            } %); nft dropped ${dropped}; edge received ${c.received} recovered ${c.recovered} unrecoverable ${c.unrecoverable} tags_dropped ${c.tags_dropped}; ${p.videoFrames} video frames; last API snapshot: ${
+            } %); nft dropped ${dropped}; edge received ${c.packets_received} recovered ${c.recovered} unrecoverable ${c.unrecoverable} tags_dropped ${c.tags_dropped}; ${p.videoFrames} video frames; last API snapshot: ${
               apiSummary(lastE1)
             }`,
           );
@@ -720,14 +741,18 @@ Deno.test({
           );
           ok(dropped > 0.1 * sent2, `e1: expected ~20 % dropped by nft`);
           equal(
-            Number(c.received) + Number(c.recovered) +
+            Number(c.packets_received) + Number(c.recovered) +
               Number(c.unrecoverable),
             sent2,
-            `e1: received ${c.received} + recovered ${c.recovered} + unrecoverable ${c.unrecoverable} = sent ${sent2} (nft dropped ${dropped}; last API snapshot ${
+            `e1: received ${c.packets_received} + recovered ${c.recovered} + unrecoverable ${c.unrecoverable} = sent ${sent2} (nft dropped ${dropped}; last API snapshot ${
               JSON.stringify(lastE1)
             })`,
           );
-          equal(c.received, sent2 - dropped, "e1: received = sent - dropped");
+          equal(
+            c.packets_received,
+            sent2 - dropped,
+            "e1: received = sent - dropped",
+          );
           equal(p.errors.length, 0, `e1: ffprobe: ${p.errors}`);
         },
       });
@@ -755,7 +780,7 @@ Deno.test({
             equal(outKeys[k], recKeys2[k], `e3: tag ${k}`);
           }
           equal(
-            `${c.received}/${c.recovered}/${c.unrecoverable}`,
+            `${c.packets_received}/${c.recovered}/${c.unrecoverable}`,
             `${sent2 - 1}/1/0`,
             "e3: received/recovered/unrecoverable",
           );
@@ -790,10 +815,10 @@ Deno.test({
             `e2: expected no packet given up after the link came back (${after.unrecoverable} at recovery, ${c.unrecoverable} at the end)`,
           );
           equal(
-            Number(c.received) + Number(c.recovered) +
+            Number(c.packets_received) + Number(c.recovered) +
               Number(c.unrecoverable),
             sent2,
-            `e2: received ${c.received} + recovered ${c.recovered} + unrecoverable ${c.unrecoverable} = sent ${sent2} (nft dropped ${
+            `e2: received ${c.packets_received} + recovered ${c.recovered} + unrecoverable ${c.unrecoverable} = sent ${sent2} (nft dropped ${
               drops2.get("e2")
             })`,
           );

@@ -19,7 +19,8 @@
  * @module
  */
 import { equal, ok } from "node:assert/strict";
-import type { EdgeStreamInfo } from "../lib/edge/mod.ts";
+import type { EdgeStreamInfo, EndedStreamInfo } from "../lib/edge/mod.ts";
+import { until } from "../testkit/poll.ts";
 import { generateSelfSigned } from "../lib/quic/mod.ts";
 import {
   align,
@@ -30,7 +31,7 @@ import {
 } from "./support/flv_compare.ts";
 import { lavfiPublishArgs } from "../testkit/media.ts";
 import { createTopology, netnsUnavailableReason } from "../testkit/netns.ts";
-import { type LineLog, logFields, startNode } from "./support/netns_node.ts";
+import { type LineLog, startNode } from "./support/netns_node.ts";
 
 const UNAVAILABLE = await netnsUnavailableReason();
 const READER = new URL("./support/flv_reader.ts", import.meta.url).pathname;
@@ -134,7 +135,6 @@ Deno.test({
           fn: async () => {
             await topo.clearDrops("edge");
             await topo.dropAllUdp("edge", permille);
-            const from = edge.log.lines.length;
             const player = topo.spawnDeno("edge", READER, [
               "--url",
               `http://127.0.0.1:7001/${key}.flv`,
@@ -170,12 +170,20 @@ Deno.test({
             }
             const end = await player.nextJson(60_000);
             equal((await ff.status).code, 0, "ffmpeg publish");
-            const line = await edge.log.waitFor(
-              new RegExp(`stream ended key=${key.replace("/", "\\/")} `),
+            // The final counters, from the API once the stream has ended.
+            let c: EndedStreamInfo | undefined;
+            await until(
+              async () => {
+                const doc = JSON.parse(
+                  await get("http://127.0.0.1:8091/api/streams"),
+                ) as { ended?: EndedStreamInfo[] };
+                c = doc.ended?.findLast((s) => s.key === key);
+                return c !== undefined;
+              },
+              `${key} to have ended (edge API)`,
               20_000,
-              from,
+              100,
             );
-            const c = logFields(line);
             const dropped = await topo.droppedPackets("edge");
             await topo.clearDrops("edge");
             const rec = await readFlv(await recordingOf(`${dir}/cloud`, key));
@@ -190,7 +198,11 @@ Deno.test({
             const sent = packetsFor(rec);
             console.log(
               `  ${key}: nft dropped ${dropped} datagrams; ${rec.length} tags recorded, player missing ${a.missing}; ` +
-                `packets sent ${sent}, edge received ${c.received} recovered ${c.recovered} unrecoverable ${c.unrecoverable}; ` +
+                `packets sent ${sent}, edge received ${
+                  c!.packets_received
+                } recovered ${c!.recovered} unrecoverable ${
+                  c!.unrecoverable
+                }; ` +
                 `API mid-stream: rtt ${mid.rtt_ms} ms, budget ${mid.budget_ms} ms, mode ${mid.repair_mode} ×${mid.repair_copies}, loss ${mid.loss_rate}, success ${mid.repair_success}; player ${
                   JSON.stringify(end)
                 }`,
@@ -204,8 +216,8 @@ Deno.test({
               } % of ${rec.length} tags, ${a.missing} missing`,
             );
             equal(
-              Number(c.received) + Number(c.recovered) +
-                Number(c.unrecoverable),
+              Number(c!.packets_received) + Number(c!.recovered) +
+                Number(c!.unrecoverable),
               sent,
               "received + recovered + unrecoverable = packets sent",
             );

@@ -121,10 +121,20 @@ export const EDGE_HISTORY_SERIES: HistorySeries<EdgeStreamInfo>[] = [
   },
 ];
 
+/** A stream that ended: its final counters, when and why it ended. */
+export interface EndedStreamInfo extends EdgeStreamInfo {
+  /** When it ended (ISO 8601). */
+  end_time: string;
+  /** Why: `bye`, `timeout`, `edge stopping`, `replaced`… */
+  end_reason: string;
+}
+
 /** What the API reads from the edge. */
 export interface EdgeApiSource {
   /** Snapshots of the live streams. */
   streams(): EdgeStreamInfo[];
+  /** Final snapshots of the last streams that ended (at most 32). */
+  ended?(): EndedStreamInfo[];
   /** The streams' recent history (a `HistoryDocument`); absent: no route. */
   history?(): unknown;
   /** Node facts (ports, retransmission link…). */
@@ -151,7 +161,10 @@ export function edgeApiHandler(
 ): (req: Request) => Response {
   return apiHandler({
     routes: {
-      "/api/streams": () => ({ streams: source.streams() }),
+      "/api/streams": () => ({
+        streams: source.streams(),
+        ended: source.ended?.() ?? [],
+      }),
       ...(source.history ? { "/api/history": () => source.history!() } : {}),
       "/api/node": () => source.node(),
     },

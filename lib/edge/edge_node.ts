@@ -287,6 +287,7 @@ export class EdgeNode {
         port: this.#opts.api.port,
         handler: edgeApiHandler({
           streams: () => this.streams(),
+          ended: () => this.#rx.ended(),
           history: () => this.history(),
           node: () =>
             edgeNodeInfo(

@@ -27,6 +27,7 @@ export {
   edgeApiHandler,
   type EdgeApiSource,
   type EdgeStreamInfo,
+  type EndedStreamInfo,
 } from "./edge_api.ts";
 export {
   type EdgeLinkSnapshot,

@@ -31,7 +31,7 @@ import {
   RTP_PAYLOAD_TYPE,
   type RtpPacket,
 } from "../rtp/mod.ts";
-import type { EdgeStreamInfo } from "./edge_api.ts";
+import type { EdgeStreamInfo, EndedStreamInfo } from "./edge_api.ts";
 import { JitterBuffer } from "./jitter_buffer.ts";
 import { UnnamedSsrcs } from "./unnamed_ssrcs.ts";
 import { type ReceiverStream, streamInfo } from "./receiver_stream.ts";
@@ -44,6 +44,8 @@ import type {
 } from "./receiver_types.ts";
 
 const LOG_INTERVAL_MS = 10_000;
+/** Ended streams whose final counters the API keeps. */
+const MAX_ENDED = 32;
 
 /**
  * The receiver core of an edge.
@@ -77,6 +79,7 @@ export class EdgeReceiver {
   #streams = new Map<string, ReceiverStream>();
   #bySsrc = new Map<number, ReceiverStream>();
   #unnamed: UnnamedSsrcs;
+  #ended: EndedStreamInfo[] = [];
   #wakeAt = Infinity;
   #shedLog: RateLimitedLog;
   #refusalLog: RateLimitedLog;
@@ -235,6 +238,11 @@ export class EdgeReceiver {
     for (const s of [...this.#streams.values()]) this.#endStream(s, reason);
     this.#unnamed.clear();
     this.#wakeAt = Infinity;
+  }
+
+  /** Final snapshots of the last streams that ended, oldest first. */
+  ended(): EndedStreamInfo[] {
+    return [...this.#ended];
   }
 
   /** Snapshots of the live streams (`recording` is the shell's to fill). */
@@ -558,6 +566,13 @@ export class EdgeReceiver {
     }
     this.#deliver(s, s.jb.poll(Number.POSITIVE_INFINITY));
     s.hub.end(reason);
+    // Final counters stay readable from the API for a while.
+    this.#ended.push({
+      ...streamInfo(s, this.#linkRepair(s.source)),
+      end_time: new Date(this.#wall()).toISOString(),
+      end_reason: reason,
+    });
+    if (this.#ended.length > MAX_ENDED) this.#ended.shift();
     const j = s.jb.stats;
     this.#log.info("stream ended", {
       key: s.key,

@@ -2,7 +2,7 @@
  * flvcast nodes inside the netns harness for end-to-end tests: `main.ts
  * cloud|edge` started in a host namespace with stderr merged into stdout, and
  * {@linkcode LineLog}, which collects a process's log lines so a test can
- * await one (`waitFor`) and read its `key=value` fields ({@linkcode logFields}).
+ * await one (`waitFor`); counters come from the API, not from these lines.
  *
  * @module
  */
@@ -91,16 +91,6 @@ export class LineLog {
   count(re: RegExp): number {
     return this.lines.filter((l) => re.test(l)).length;
   }
-}
-
-/** `key=value` fields of a log line (numbers parsed). */
-export function logFields(line: string): Record<string, string | number> {
-  const out: Record<string, string | number> = {};
-  for (const m of line.matchAll(/(\w+)=("[^"]*"|\S+)/g)) {
-    const n = Number(m[2]);
-    out[m[1]] = Number.isFinite(n) ? n : m[2];
-  }
-  return out;
 }
 
 /** Starts `main.ts ROLE flags…` in `host` with stderr merged into stdout. */
