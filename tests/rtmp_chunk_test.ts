@@ -1,3 +1,4 @@
+import { concatBytes } from "../lib/bytes/mod.ts";
 import { deepEqual, equal, throws } from "node:assert/strict";
 import {
   abortMessage,
@@ -14,14 +15,7 @@ import {
 import { seededRandom } from "./rtmp_helpers.ts";
 
 function cat(...parts: (number[] | Uint8Array)[]): Uint8Array {
-  const n = parts.reduce((a, p) => a + p.length, 0);
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts.map((p) => Uint8Array.from(p)));
 }
 
 function fill(n: number, v: number): Uint8Array {

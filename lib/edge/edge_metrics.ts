@@ -7,7 +7,11 @@
  */
 import { snakeKeys } from "../api/mod.ts";
 import type { FlvHttpStats } from "../http/mod.ts";
-import type { MetricFamily } from "../metrics/mod.ts";
+import {
+  metricFamilies,
+  type MetricFamily,
+  type MetricRow,
+} from "../metrics/mod.ts";
 import type { SocketBufferResult } from "../net/mod.ts";
 import { VERSION } from "../version/mod.ts";
 import type { EdgeNodeOptions } from "./edge_options.ts";
@@ -39,7 +43,57 @@ export interface EdgeMetricsSource {
   links: EdgeLinkSnapshot[];
 }
 
-type Kind = "counter" | "gauge";
+/** Node-wide metrics (one sample each). */
+// deno-fmt-ignore
+const NODE: readonly MetricRow<EdgeMetricsSource>[] = [
+  ["streams", "gauge", "Live streams at the edge.", (s) => s.streams.length],
+  ["streams_total", "counter", "Streams learned.", (s) => s.stats.streamsTotal],
+  ["republishes_total", "counter", "Keys taken over by a new SSRC.", (s) => s.stats.republishes],
+  ["udp_datagrams_total", "counter", "UDP datagrams received.", (s) => s.stats.datagrams],
+  ["rtcp_packets_total", "counter", "RTCP compounds received.", (s) => s.stats.rtcpPackets],
+  ["malformed_total", "counter", "Datagrams neither valid RTP nor RTCP.", (s) => s.stats.malformed],
+  ["simulated_drops_total", "counter", "RTP packets dropped by pack_loss.", (s) => s.stats.simulatedDrops],
+  ["repair_shed_total", "counter", "Missing packets given up over the repair budget.", (s) => s.stats.repairShed],
+  ["unnamed_dropped_total", "counter", "Held packets of unnamed SSRCs discarded.", (s) => s.stats.unnamedDropped],
+  ["streams_refused_total", "counter", "New streams refused (max_streams).", (s) => s.stats.streamsRefused],
+  ["players", "gauge", "Players connected.", (s) => s.players.httpPlayers + s.players.wsPlayers],
+  ["players_total", "counter", "Players accepted.", (s) => s.players.playersTotal],
+  ["slow_disconnects_total", "counter", "Players cut off for being too slow.", (s) => s.players.slowDisconnects],
+  ["not_found_total", "counter", "Requests for unknown streams.", (s) => s.players.notFound],
+  ["player_budget_cuts_total", "counter", "Players cut over edge.player_buffer_bytes.", (s) => s.players.budgetCuts],
+  ["player_unsent_bytes", "gauge", "All players' unsent bytes.", (s) => s.players.unsentBytes],
+];
+
+/** Per-stream metrics (label `key`). */
+// deno-fmt-ignore
+const PER_STREAM: readonly MetricRow<EdgeStreamInfo>[] = [
+  ["packets_received_total", "counter", "Distinct RTP packets received over UDP.", (i) => i.packets_received],
+  ["bytes_received_total", "counter", "RTP bytes received over UDP.", (i) => i.bytes_received],
+  ["packets_reordered_total", "counter", "Packets that arrived after a later one.", (i) => i.reordered],
+  ["packets_duplicate_total", "counter", "Duplicate packets dropped.", (i) => i.duplicates],
+  ["packets_late_total", "counter", "Packets that arrived too late.", (i) => i.late],
+  ["packets_lost_total", "counter", "Packets found missing.", (i) => i.lost],
+  ["nacks_total", "counter", "NACK requests issued.", (i) => i.nacked],
+  ["packets_recovered_total", "counter", "Packets recovered by retransmission.", (i) => i.recovered],
+  ["packets_unrecoverable_total", "counter", "Packets given up.", (i) => i.unrecoverable],
+  ["tags_out_total", "counter", "Tags released to players.", (i) => i.tags_out],
+  ["tags_dropped_total", "counter", "Tags dropped whole.", (i) => i.tags_dropped],
+  ["tags_skipped_total", "counter", "Video tags withheld until a keyframe.", (i) => i.tags_skipped],
+  ["players", "gauge", "Players of the stream.", (i) => i.players],
+  ["one_way_delay_ms", "gauge", "One-way delay from the Sender Reports.", (i) => i.one_way_delay_ms ?? 0],
+  ["rtt_ms", "gauge", "Retransmission round-trip estimate.", (i) => i.rtt_ms],
+];
+
+/** Per repair link metrics (label `cloud`). */
+// deno-fmt-ignore
+const PER_LINK: readonly MetricRow<EdgeLinkSnapshot>[] = [
+  ["connected", "gauge", "Retransmission link up (1) or not (0).", (c) => (c.connected ? 1 : 0)],
+  ["connects_total", "counter", "Retransmission connections made.", (c) => c.stats.connects],
+  ["connect_failures_total", "counter", "Connection attempts failed.", (c) => c.stats.connectFailures],
+  ["packets_ok_total", "counter", "Packets the cloud sent back.", (c) => c.stats.packetsOk],
+  ["packets_unavailable_total", "counter", "Packets the cloud no longer had.", (c) => c.stats.packetsUnavailable],
+  ["packets_timeout_total", "counter", "Requests without an answer in time.", (c) => c.stats.packetsTimeout],
+];
 
 /**
  * The metric families of an edge.
@@ -49,63 +103,22 @@ type Kind = "counter" | "gauge";
  * renderPrometheus(edgeMetrics({ streams, stats, players, links }));
  * ```
  */
-// deno-fmt-ignore
 export function edgeMetrics(src: EdgeMetricsSource): MetricFamily[] {
-  const { streams, stats: n, players: f, links } = src;
-  const out: MetricFamily[] = [];
-  const add = (name: string, type: Kind, help: string, samples: MetricFamily["samples"]) =>
-    out.push({ name: `flvcast_edge_${name}`, type, help, samples });
-  const node: [string, Kind, string, number][] = [
-    ["streams", "gauge", "Live streams at the edge.", streams.length],
-    ["streams_total", "counter", "Streams learned.", n.streamsTotal],
-    ["republishes_total", "counter", "Keys taken over by a new SSRC.", n.republishes],
-    ["udp_datagrams_total", "counter", "UDP datagrams received.", n.datagrams],
-    ["rtcp_packets_total", "counter", "RTCP compounds received.", n.rtcpPackets],
-    ["malformed_total", "counter", "Datagrams neither valid RTP nor RTCP.", n.malformed],
-    ["simulated_drops_total", "counter", "RTP packets dropped by pack_loss.", n.simulatedDrops],
-    ["repair_shed_total", "counter", "Missing packets given up over the repair budget.", n.repairShed],
-    ["unnamed_dropped_total", "counter", "Held packets of unnamed SSRCs discarded.", n.unnamedDropped],
-    ["streams_refused_total", "counter", "New streams refused (max_streams).", n.streamsRefused],
-    ["players", "gauge", "Players connected.", f.httpPlayers + f.wsPlayers],
-    ["players_total", "counter", "Players accepted.", f.playersTotal],
-    ["slow_disconnects_total", "counter", "Players cut off for being too slow.", f.slowDisconnects],
-    ["not_found_total", "counter", "Requests for unknown streams.", f.notFound],
-    ["player_budget_cuts_total", "counter", "Players cut over edge.player_buffer_bytes.", f.budgetCuts],
-    ["player_unsent_bytes", "gauge", "All players' unsent bytes.", f.unsentBytes],
+  return [
+    ...metricFamilies("flvcast_edge_", [src], undefined, NODE),
+    ...metricFamilies(
+      "flvcast_edge_stream_",
+      src.streams,
+      (i) => ({ key: i.key }),
+      PER_STREAM,
+    ),
+    ...metricFamilies(
+      "flvcast_edge_rtx_",
+      src.links,
+      (c) => ({ cloud: c.cloud }),
+      PER_LINK,
+    ),
   ];
-  for (const [name, type, help, value] of node) add(name, type, help, [{ value }]);
-  const per: [string, Kind, string, (i: EdgeStreamInfo) => number][] = [
-    ["packets_received_total", "counter", "Distinct RTP packets received over UDP.", (i) => i.packets_received],
-    ["bytes_received_total", "counter", "RTP bytes received over UDP.", (i) => i.bytes_received],
-    ["packets_reordered_total", "counter", "Packets that arrived after a later one.", (i) => i.reordered],
-    ["packets_duplicate_total", "counter", "Duplicate packets dropped.", (i) => i.duplicates],
-    ["packets_late_total", "counter", "Packets that arrived too late.", (i) => i.late],
-    ["packets_lost_total", "counter", "Packets found missing.", (i) => i.lost],
-    ["nacks_total", "counter", "NACK requests issued.", (i) => i.nacked],
-    ["packets_recovered_total", "counter", "Packets recovered by retransmission.", (i) => i.recovered],
-    ["packets_unrecoverable_total", "counter", "Packets given up.", (i) => i.unrecoverable],
-    ["tags_out_total", "counter", "Tags released to players.", (i) => i.tags_out],
-    ["tags_dropped_total", "counter", "Tags dropped whole.", (i) => i.tags_dropped],
-    ["tags_skipped_total", "counter", "Video tags withheld until a keyframe.", (i) => i.tags_skipped],
-    ["players", "gauge", "Players of the stream.", (i) => i.players],
-    ["one_way_delay_ms", "gauge", "One-way delay from the Sender Reports.", (i) => i.one_way_delay_ms ?? 0],
-    ["rtt_ms", "gauge", "Retransmission round-trip estimate.", (i) => i.rtt_ms],
-  ];
-  for (const [name, type, help, get] of per) {
-    add(`stream_${name}`, type, help, streams.map((i) => ({ labels: { key: i.key }, value: get(i) })));
-  }
-  const link: [string, Kind, string, (c: EdgeLinkSnapshot) => number][] = [
-    ["connected", "gauge", "Retransmission link up (1) or not (0).", (c) => (c.connected ? 1 : 0)],
-    ["connects_total", "counter", "Retransmission connections made.", (c) => c.stats.connects],
-    ["connect_failures_total", "counter", "Connection attempts failed.", (c) => c.stats.connectFailures],
-    ["packets_ok_total", "counter", "Packets the cloud sent back.", (c) => c.stats.packetsOk],
-    ["packets_unavailable_total", "counter", "Packets the cloud no longer had.", (c) => c.stats.packetsUnavailable],
-    ["packets_timeout_total", "counter", "Requests without an answer in time.", (c) => c.stats.packetsTimeout],
-  ];
-  for (const [name, type, help, get] of link) {
-    add(`rtx_${name}`, type, help, links.map((c) => ({ labels: { cloud: c.cloud }, value: get(c) })));
-  }
-  return out;
 }
 
 /**

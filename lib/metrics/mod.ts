@@ -14,3 +14,4 @@ export {
   PROMETHEUS_CONTENT_TYPE,
   renderPrometheus,
 } from "./prometheus.ts";
+export { metricFamilies, type MetricKind, type MetricRow } from "./table.ts";
