@@ -61,9 +61,9 @@ export type {
   RtmpMessage,
 } from "./types.ts";
 export { RtmpProtocolError } from "./errors.ts";
+export { Amf3Reader } from "./amf3.ts";
 export {
   Amf0Reader,
-  Amf3Reader,
   type AmfObject,
   AmfTypedObject,
   type AmfValue,
