@@ -11,6 +11,7 @@
  */
 import type { Topology } from "../../testkit/netns.ts";
 import {
+  EDGE_COUNTERS,
   makeTls,
   type Place,
   type ServerProc,
@@ -178,21 +179,9 @@ export async function runLossSweep(
           })?.streams ?? [];
           const st = streams.find((s) => s.key === key) ?? {};
           const edgeCounters: Record<string, number> = {};
-          for (
-            const f of [
-              "packets_received",
-              "lost",
-              "recovered",
-              "unrecoverable",
-              "tags_out",
-              "tags_dropped",
-              "tags_skipped",
-              "late",
-              "duplicates",
-              "nacked",
-              "rtt_ms",
-            ]
-          ) edgeCounters[f] = Number(st[f] ?? NaN);
+          for (const f of [...EDGE_COUNTERS, "rtt_ms"]) {
+            edgeCounters[f] = Number(st[f] ?? NaN);
+          }
           if ((r.corruptTags as number) > 0) {
             notes.push(`${r.corruptTags} tag(s) with a wrong body`);
           }

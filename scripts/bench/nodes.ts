@@ -407,6 +407,22 @@ export async function startNms(
   return p;
 }
 
+/** The edge API's repair and delivery counters the bench reports (they
+ * add up over streams). */
+export const EDGE_COUNTERS: readonly string[] = [
+  "packets_received",
+  "lost",
+  "recovered",
+  "unrecoverable",
+  "tags_out",
+  "tags_dropped",
+  "tags_skipped",
+  "late",
+  "duplicates",
+  "nacked",
+  "slow_players",
+];
+
 /** Sum of one numeric field over the streams of an `/api/streams` body. */
 export function sumStreams(
   body: unknown,

@@ -8,6 +8,7 @@
  */
 import type { PipelineAgentConfig } from "./agent.ts";
 import {
+  EDGE_COUNTERS,
   installNms,
   makeTls,
   type NmsInstall,
@@ -379,19 +380,7 @@ export async function runPipeline(
       const err = (es as { error?: string })?.error;
       if (err) notes.push(`edge /api/streams at window end: ${err}`);
       res.edge = { socketDrops: deltas.edgeSocketDrops ?? NaN };
-      for (
-        const f of [
-          "packets_received",
-          "lost",
-          "recovered",
-          "unrecoverable",
-          "tags_out",
-          "tags_dropped",
-          "tags_skipped",
-          "slow_players",
-          "late",
-        ]
-      ) res.edge[f] = sumStreams(es, f);
+      for (const f of EDGE_COUNTERS) res.edge[f] = sumStreams(es, f);
     }
     return res;
   } finally {
