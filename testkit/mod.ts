@@ -1,7 +1,7 @@
 /**
  * The test kit shared by `tests/` and `scripts/bench/` (neither imports the
  * other): waiting with a deadline ({@linkcode until}, {@linkcode poll}), free
- * ports, and — in their own modules, imported directly because they start
+ * ports, seeded randomness that names its seed on failure, and — in their own modules, imported directly because they start
  * processes — `media.ts` (the one builder of ffmpeg test-source arguments,
  * ffmpeg/ffprobe runners), `netns.ts` (the network-namespace harness) with
  * `delay_wire.ts`, and `cli.ts` (flag parsing of the helper programs).
@@ -11,3 +11,4 @@
  */
 export { poll, until } from "./poll.ts";
 export { freeTcpPort, freeUdpPort, freeUdpPorts } from "./ports.ts";
+export { seededRandom, withSeed } from "./random.ts";

@@ -15,6 +15,7 @@ import {
   normalizeFingerprint,
   pemBlocks,
 } from "../lib/quic/mod.ts";
+import { seededRandom, withSeed } from "../testkit/random.ts";
 
 const bytes = (...b: number[]) => new Uint8Array(b);
 
@@ -34,12 +35,11 @@ Deno.test("frameMessage: u16 big-endian length prefix (RFC 4571)", () => {
   );
 });
 
-function randomMessages(n: number): Uint8Array[] {
+function randomMessages(n: number, random: () => number): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
-    const len = i % 7 === 0 ? 0 : Math.floor(Math.random() * 1500);
-    const m = new Uint8Array(len);
-    crypto.getRandomValues(m);
+    const len = i % 7 === 0 ? 0 : Math.floor(random() * 1500);
+    const m = new Uint8Array(len).map(() => random() * 256);
     out.push(m);
   }
   out.push(new Uint8Array(65535).fill(0xab));
@@ -57,7 +57,7 @@ function splitAt(buf: Uint8Array, sizes: () => number): Uint8Array[] {
 }
 
 Deno.test("FrameDecoder: 1-byte reads", () => {
-  const msgs = randomMessages(40);
+  const msgs = randomMessages(40, seededRandom(40));
   const stream = frameMessages(msgs);
   const d = new FrameDecoder();
   const got: Uint8Array[] = [];
@@ -67,20 +67,22 @@ Deno.test("FrameDecoder: 1-byte reads", () => {
 });
 
 Deno.test("FrameDecoder: all frames in one read, and random boundaries", () => {
-  const msgs = randomMessages(200);
-  const stream = frameMessages(msgs);
-  assertEquals(new FrameDecoder().push(stream), msgs);
-  for (let round = 0; round < 20; round++) {
-    const d = new FrameDecoder();
-    const got: Uint8Array[] = [];
-    const max = [2, 3, 100, 1500, 70000][round % 5];
-    for (
-      const part of splitAt(stream, () => 1 + Math.floor(Math.random() * max))
-    ) {
-      got.push(...d.push(part));
+  withSeed((random) => {
+    const msgs = randomMessages(200, random);
+    const stream = frameMessages(msgs);
+    assertEquals(new FrameDecoder().push(stream), msgs);
+    for (let round = 0; round < 20; round++) {
+      const d = new FrameDecoder();
+      const got: Uint8Array[] = [];
+      const max = [2, 3, 100, 1500, 70000][round % 5];
+      for (
+        const part of splitAt(stream, () => 1 + Math.floor(random() * max))
+      ) {
+        got.push(...d.push(part));
+      }
+      assertEquals(got, msgs);
     }
-    assertEquals(got, msgs);
-  }
+  });
 });
 
 Deno.test("FrameDecoder: split inside the length prefix; empty pushes", () => {

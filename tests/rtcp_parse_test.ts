@@ -18,6 +18,7 @@ import {
   parseRtcp,
   unpackNack,
 } from "../lib/rtcp/mod.ts";
+import { withSeed } from "../testkit/random.ts";
 
 const hex = (s: string) =>
   new Uint8Array(
@@ -195,18 +196,20 @@ Deno.test("NACK packing: random sets round trip, circular order, minimal FCIs fo
   assertEquals(orderSeqs([3, 1, 2]), [1, 2, 3]);
   assertEquals(orderSeqs([40000, 10]), [40000, 10]);
   assertEquals(orderSeqs([30000, 10]), [10, 30000]);
-  for (let round = 0; round < 200; round++) {
-    const base = Math.floor(Math.random() * 65536);
-    const set = new Set<number>();
-    const n = 1 + Math.floor(Math.random() * 300);
-    for (let i = 0; i < n; i++) {
-      set.add((base + Math.floor(Math.random() * 600)) & 0xffff);
+  withSeed((random) => {
+    for (let round = 0; round < 200; round++) {
+      const base = Math.floor(random() * 65536);
+      const set = new Set<number>();
+      const n = 1 + Math.floor(random() * 300);
+      for (let i = 0; i < n; i++) {
+        set.add((base + Math.floor(random() * 600)) & 0xffff);
+      }
+      const fcis = packNack(set);
+      const back = unpackNack(fcis);
+      assertEquals(new Set(back), set);
+      equal(back.length, set.size);
     }
-    const fcis = packNack(set);
-    const back = unpackNack(fcis);
-    assertEquals(new Set(back), set);
-    equal(back.length, set.size);
-  }
+  });
   // A run of 170 consecutive numbers across the wrap packs into 10 FCIs.
   const run = Array.from({ length: 170 }, (_, i) => (65500 + i) & 0xffff);
   equal(packNack(run).length, 10);
