@@ -3,7 +3,7 @@
 // HTTP-FLV with and without it; and the api_token on both APIs.
 import { equal, match, notEqual, ok } from "node:assert/strict";
 import { checkSign, makeSign } from "../lib/auth/mod.ts";
-import { ffmpeg, probe, publishLavfi } from "./support/media.ts";
+import { ffmpeg, probe, publishLavfi } from "../testkit/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
 
 const SECRET = "s3cret";

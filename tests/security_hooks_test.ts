@@ -4,7 +4,7 @@
 // not delay another stream's packets.
 import { deepEqual, equal, notEqual, ok } from "node:assert/strict";
 import { type HooksConfig } from "../lib/config/mod.ts";
-import { ffmpeg, publishLavfi } from "./support/media.ts";
+import { ffmpeg, publishLavfi } from "../testkit/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
 
 async function waitFor(

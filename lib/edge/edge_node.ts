@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { AccessControl, httpAccessRequest } from "../auth/mod.ts";
 import {
   FlvHttpServer,
   listenHttp,
@@ -23,10 +22,8 @@ import {
 } from "../metrics/mod.ts";
 import type { SocketBufferResult } from "../net/mod.ts";
 import { RtxClient } from "../quic/mod.ts";
-import { VERSION } from "../version/mod.ts";
-import { webHandler } from "../web/mod.ts";
-import { HlsService } from "../hls/mod.ts";
-import { Refusals } from "../limits/mod.ts";
+import type { HlsService } from "../hls/mod.ts";
+import type { Refusals } from "../limits/mod.ts";
 import {
   EDGE_HISTORY_SERIES,
   edgeApiHandler,
@@ -39,6 +36,7 @@ import {
   edgeNodeInfo,
 } from "./edge_metrics.ts";
 import type { EdgeNodeOptions } from "./edge_options.ts";
+import { edgePlayers } from "./edge_players.ts";
 import { openEdgeSocket } from "./edge_socket.ts";
 import { EdgeReceiver } from "./receiver.ts";
 import { RepairLinks } from "./repair_links.ts";
@@ -87,7 +85,6 @@ export class EdgeNode {
   #links: RepairLinks;
   #policy: RepairPolicy<RtxClient>;
   #refusals: Refusals;
-  #access: AccessControl | undefined;
 
   /**
    * Validates the options; {@linkcode start} binds the ports.
@@ -132,95 +129,20 @@ export class EdgeNode {
           rttMs: link.rttMs || undefined,
         };
       },
-      linkState: (source) => {
-        const link = this.#links.forSource(source);
-        return {
-          rtxConnected: link.connected,
-          rtxError: link.lastError || undefined,
-        };
-      },
+      linkState: (source) => this.#links.stateOf(source),
     });
     if (!options.fingerprint && !options.caPem && !options.insecureSkipVerify) {
       throw new TypeError(
         "EdgeNode: expected one of fingerprint, caPem or insecureSkipVerify to verify the cloud, received none",
       );
     }
-    const hls = options.hls ?? {};
-    const hlsService = hls === false ? undefined : new HlsService({
-      hub: this.#hub,
-      partMs: hls.partMs,
-      windowSegments: hls.segments,
-      logger: this.#log.child("hls"),
-      authorize: (req, route) => this.#hlsGate(req, route.key),
-    });
-    this.#hls = hlsService;
-    const web = options.webPage === false ? undefined : webHandler({
-      // The public list: nothing that identifies the publisher.
+    const players = edgePlayers(options, this.#hub, this.#log, {
       streams: () => this.streams().map(publicStreamInfo),
       history: (keys) => this.history(keys),
-      version: VERSION,
     });
-    this.#refusals = new Refusals({
-      logger: this.#log.child("flv"),
-      metric: "flvcast_edge_refusals_total",
-    });
-    this.#access = options.auth || options.hooks
-      ? new AccessControl({
-        secret: options.auth?.secret ?? "",
-        publish: false,
-        play: options.auth?.play ?? false,
-        hooks: options.hooks ?? {
-          on_publish: "",
-          on_unpublish: "",
-          on_play: "",
-          on_stop: "",
-          timeout_ms: 3000,
-        },
-        role: "edge",
-        refusals: this.#refusals,
-        logger: this.#log,
-      })
-      : undefined;
-    this.#flv = new FlvHttpServer({
-      hub: this.#hub,
-      hostname: options.flv.hostname,
-      port: options.flv.port,
-      logger: this.#log.child("flv"),
-      maxQueueBytes: options.playerQueueBytes,
-      handler: (req) => hlsService?.handle(req) ?? web?.(req),
-      access: this.#access,
-      maxPlayers: options.maxPlayers,
-      maxPlayersPerIp: options.maxPlayersPerIp,
-      playerBufferBytes: options.playerBufferBytes,
-      refusals: this.#refusals,
-      tls: options.https && {
-        hostname: options.https.address.hostname,
-        port: options.https.address.port,
-        certPem: options.https.certPem,
-        keyPem: options.https.keyPem,
-      },
-    });
-  }
-
-  /**
-   * `auth.play` for HLS (the HLS service asks before every request): no
-   * valid `sign` = 403. The service carries the playlist's `sign` onto its
-   * URIs. Hooks are not called per HLS request (a player polls).
-   */
-  #hlsGate(req: Request, key: string): Response | undefined {
-    if (!this.#access || req.method === "OPTIONS") return undefined;
-    const url = new URL(req.url);
-    const why = this.#access.checkSignOnly(
-      "play",
-      httpAccessRequest(url, key, undefined, "hls", 0),
-    );
-    return why === undefined ? undefined : new Response(`${why}\n`, {
-      status: 403,
-      headers: {
-        "access-control-allow-origin": "*",
-        "content-type": "text/plain; charset=utf-8",
-      },
-    });
+    this.#flv = players.flv;
+    this.#hls = players.hls;
+    this.#refusals = players.refusals;
   }
 
   /**
@@ -442,13 +364,9 @@ export class EdgeNode {
   // --- repair links ------------------------------------------------------
 
   #repair(req: RepairRequest): void {
-    const results = this.#links.forSource(req.source).request(
-      req.ssrc,
-      req.seqs,
-      {
-        timeoutMs: Math.max(1, req.budgetMs),
-      },
-    );
+    const link = this.#links.forSource(req.source);
+    const timeoutMs = Math.max(1, req.budgetMs);
+    const results = link.request(req.ssrc, req.seqs, { timeoutMs });
     results.forEach((r, i) => {
       r.then((res) => {
         if (!this.#running) return;

@@ -50,6 +50,15 @@ export class RepairLinks {
     );
   }
 
+  /** How the link of `source` is doing, for log lines. */
+  stateOf(source: PeerAddress): Record<string, unknown> {
+    const link = this.forSource(source);
+    return {
+      rtxConnected: link.connected,
+      rtxError: link.lastError || undefined,
+    };
+  }
+
   /** The link to `host:port`, opened now if it is not open. */
   open(host: string, port: number): RtxClient {
     const id = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
