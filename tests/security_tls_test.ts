@@ -6,7 +6,7 @@ import { equal, ok, rejects } from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { makeSign } from "../lib/auth/mod.ts";
 import { generateSelfSigned } from "../lib/quic/mod.ts";
-import { ffmpeg, probe, publishLavfi } from "./support/media.ts";
+import { ffmpeg, probe, publishLavfi } from "../testkit/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
 
 const CHROMIUM = Deno.env.get("CHROMIUM_BIN") ?? "/usr/bin/chromium";
