@@ -15,6 +15,7 @@ import {
 import { concatBytes } from "../bytes/mod.ts";
 import { encodeFlvHeader, fileTagBytes as fileTag } from "../flv/mod.ts";
 import { ConnectionCaps, Refusals } from "../limits/mod.ts";
+import { abortTcp, releaseFreedMemory } from "../net/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
 import { type BudgetedPlayer, PlayerBudget } from "./player_budget.ts";
 import { listenHttp, type RunningHttpServer } from "./listen.ts";
@@ -158,6 +159,7 @@ export class FlvHttpServer {
   #refusals: Refusals;
   #tls: FlvHttpServerOptions["tls"];
   #nextId = 1;
+  #trimTimer: ReturnType<typeof setTimeout> | undefined;
   #stats: FlvHttpStats = {
     httpPlayers: 0,
     wsPlayers: 0,
@@ -275,6 +277,8 @@ export class FlvHttpServer {
   async stop(): Promise<void> {
     const server = this.#server;
     if (!server) return;
+    clearTimeout(this.#trimTimer);
+    this.#trimTimer = undefined;
     for (const p of [...this.#players]) p.close();
     this.#players.clear();
     await Promise.all([server.shutdown(), this.#tlsServer?.shutdown()]);
@@ -338,7 +342,7 @@ export class FlvHttpServer {
         return new Response(null, { status: 200, headers: FLV_HEADERS });
       }
       const res = ws
-        ? this.#serveWebSocket(req, stream, ar, slot.release)
+        ? this.#serveWebSocket(req, stream, ar, slot.release, remote)
         : this.#serveHttp(stream, ar, slot.release);
       handedOver = res.status === 200 || res.status === 101;
       return res;
@@ -456,6 +460,7 @@ export class FlvHttpServer {
     stream: HubStream,
     ar: AccessRequest,
     release: () => void,
+    remote: Deno.NetAddr | undefined,
   ): Response {
     const who = ar.remote;
     let upgraded: { socket: WebSocket; response: Response };
@@ -490,6 +495,7 @@ export class FlvHttpServer {
         try {
           socket.close(1008, "edge.player_buffer_bytes exceeded");
         } catch { /* already closing */ }
+        this.#abort(remote);
       },
     };
     const finish = () => {
@@ -532,6 +538,7 @@ export class FlvHttpServer {
             try {
               socket.close(1008, "player too slow");
             } catch { /* already closing */ }
+            this.#abort(remote);
             return;
           }
           send(fileTag(tag));
@@ -556,6 +563,24 @@ export class FlvHttpServer {
     };
     socket.onerror = () => {};
     return response;
+  }
+
+  /**
+   * Ends a cut WebSocket player's TCP connection: its unsent frames sit in
+   * the runtime until the socket fails, and a peer that never reads never
+   * lets it fail — so shut the socket down (the memory is freed at once).
+   */
+  #abort(remote: Deno.NetAddr | undefined): void {
+    if (!remote) return;
+    if (!abortTcp(this.port, remote) && this.tlsPort) {
+      abortTcp(this.tlsPort, remote);
+    }
+    // The failed writes free their frames; give the allocator's pages back
+    // to the system a moment later (at most once a second).
+    this.#trimTimer ??= setTimeout(() => {
+      this.#trimTimer = undefined;
+      releaseFreedMemory();
+    }, 1000);
   }
 
   #slow(stream: HubStream, who: string, proto: string): void {

@@ -10,3 +10,8 @@ export {
   type SocketBufferResult,
   udpSocketFds,
 } from "./socket_buffer.ts";
+export {
+  abortTcp,
+  abortTcpUnavailable,
+  releaseFreedMemory,
+} from "./tcp_abort.ts";

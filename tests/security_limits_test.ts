@@ -1,0 +1,313 @@
+// Resource attacks on the cloud's RTMP port, each followed by a real ffmpeg
+// publish and an ffprobe play at the edge in the same process. RSS figures
+// are printed (in-process: the attackers' client sockets cost nothing).
+import { equal, ok } from "node:assert/strict";
+import {
+  ChunkEncoder,
+  createClientHandshake,
+  encodeAmf0,
+  HANDSHAKE_SIZE,
+} from "../lib/rtmp/mod.ts";
+import { probe, publishLavfi } from "./support/media.ts";
+import { type CloudAndEdge, startCloudAndEdge } from "./support/nodes.ts";
+
+const MB = 1024 * 1024;
+const rss = () => Deno.memoryUsage().rss;
+
+async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const end = performance.now() + ms;
+  while (!(await cond())) {
+    if (performance.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Resolves with the ms until the server closes `conn` (EOF or reset). */
+async function closedAfter(conn: Deno.Conn, t0: number): Promise<number> {
+  const buf = new Uint8Array(65536);
+  try {
+    while ((await conn.read(buf)) !== null) { /* server replies */ }
+  } catch { /* reset */ }
+  return performance.now() - t0;
+}
+
+/** A real publish and play still work: ffmpeg → cloud → edge → ffprobe. */
+async function publishAndPlay(
+  nodes: CloudAndEdge,
+  name: string,
+): Promise<void> {
+  const key = `live/${name}`;
+  await using pub = publishLavfi({
+    url: `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}/${key}`,
+    seconds: 4,
+  });
+  await waitFor(
+    () => nodes.edge.streams().some((s) => s.key === key),
+    15_000,
+    `${key} at the edge`,
+  );
+  const p = await probe(`http://127.0.0.1:${nodes.edge.ports.flv}/${key}.flv`);
+  ok(p.videoFrames > 25, `${key}: frames ${p.videoFrames}`);
+  equal(p.errors.length, 0, p.errors.join("\n"));
+  equal((await pub.done).code, 0);
+}
+
+Deno.test("limits: 1,100 idle RTMP connections — past limits.max_connections refused at once, the rest closed within 15 s; then a publish and play work", async () => {
+  const dir = await Deno.makeTempDir();
+  const nodes = await startCloudAndEdge({ recordDir: dir });
+  const conns: Deno.Conn[] = [];
+  try {
+    const before = rss();
+    const t0 = performance.now();
+    for (let i = 0; i < 1100; i++) {
+      conns.push(
+        await Deno.connect({
+          hostname: "127.0.0.1",
+          port: nodes.cloud.ports.rtmp,
+        }),
+      );
+    }
+    const closes = conns.map((c) => closedAfter(c, t0));
+    await waitFor(
+      () => nodes.cloud.refusals.count("max_connections") >= 100,
+      10_000,
+      "100 refusals",
+    );
+    const times = await Promise.all(closes);
+    const slowest = Math.max(...times);
+    ok(
+      slowest < 15_000,
+      `every idle connection closed within 15 s (slowest ${
+        Math.round(slowest)
+      } ms)`,
+    );
+    ok(nodes.cloud.refusals.count("max_connections") >= 100);
+    console.log(
+      `1,100 idle: ${
+        nodes.cloud.refusals.count("max_connections")
+      } refused at once, all closed after ${Math.round(slowest)} ms; RSS ${
+        Math.round(before / MB)
+      } → ${Math.round(rss() / MB)} MB`,
+    );
+    await publishAndPlay(nodes, "after_idle");
+  } finally {
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await nodes.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Opens an RTMP connection through the handshake and `connect`. */
+async function rtmpConnect(port: number): Promise<Deno.Conn> {
+  const c = await Deno.connect({ hostname: "127.0.0.1", port });
+  await c.write(createClientHandshake({}));
+  const s = new Uint8Array(1 + 2 * HANDSHAKE_SIZE);
+  let got = 0;
+  while (got < s.length) {
+    const n = await c.read(s.subarray(got));
+    if (n === null) throw new Error("EOF in handshake");
+    got += n;
+  }
+  await c.write(s.subarray(1, 1 + HANDSHAKE_SIZE));
+  await c.write(new ChunkEncoder().encode({
+    csid: 3,
+    type: 20,
+    streamId: 0,
+    timestamp: 0,
+    data: encodeAmf0("connect", 1, { app: "live" }),
+  }));
+  return c;
+}
+
+/** A type-0 video message header on chunk stream 6 announcing `length`. */
+function announce(length: number): Uint8Array {
+  return new Uint8Array([
+    6,
+    0,
+    0,
+    0,
+    length >> 16,
+    (length >> 8) & 0xff,
+    length & 0xff,
+    9,
+    1,
+    0,
+    0,
+    0,
+  ]);
+}
+
+Deno.test("limits: 20 × 16 MiB announcements are refused at the header; 20 × 8 MiB announcements trickling a byte a second are closed within 15 s and hold no buffers; then a publish and play work", async () => {
+  const dir = await Deno.makeTempDir();
+  const nodes = await startCloudAndEdge({ recordDir: dir });
+  const conns: Deno.Conn[] = [];
+  const timers: ReturnType<typeof setInterval>[] = [];
+  try {
+    const port = nodes.cloud.ports.rtmp;
+    // 16 MiB − 1 (the largest the header can say): over max_message_bytes.
+    const t16 = performance.now();
+    const big: Promise<number>[] = [];
+    for (let i = 0; i < 20; i++) {
+      const c = await rtmpConnect(port);
+      conns.push(c);
+      await c.write(announce(0xffffff));
+      big.push(closedAfter(c, t16));
+    }
+    const bigTimes = await Promise.all(big);
+    // 8 MiB (accepted) then a byte a second: not progress.
+    const before = rss();
+    let peak = before;
+    const t8 = performance.now();
+    const trickled: Promise<number>[] = [];
+    for (let i = 0; i < 20; i++) {
+      const c = await rtmpConnect(port);
+      conns.push(c);
+      await c.write(announce(8 * MB));
+      timers.push(
+        setInterval(
+          () => void c.write(new Uint8Array([0x17])).catch(() => {}),
+          1000,
+        ),
+      );
+      trickled.push(closedAfter(c, t8));
+    }
+    const sampler = setInterval(() => (peak = Math.max(peak, rss())), 200);
+    const times = await Promise.all(trickled);
+    clearInterval(sampler);
+    const slowest = Math.max(...times);
+    ok(
+      slowest < 15_000,
+      `tricklers closed within 15 s (slowest ${Math.round(slowest)} ms)`,
+    );
+    ok(
+      peak - before < 50 * MB,
+      `RSS growth ${Math.round((peak - before) / MB)} MB`,
+    );
+    console.log(
+      `20 × 16 MiB: closed after ${
+        Math.round(Math.max(...bigTimes))
+      } ms; 20 × 8 MiB trickling: closed after ${Math.round(slowest)} ms; RSS ${
+        Math.round(before / MB)
+      } → peak ${Math.round(peak / MB)} MB`,
+    );
+    await publishAndPlay(nodes, "after_trickle");
+  } finally {
+    for (const t of timers) clearInterval(t);
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await nodes.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A WebSocket client that upgrades and then never reads again. */
+async function deafWebSocket(port: number, path: string): Promise<Deno.Conn> {
+  const c = await Deno.connect({ hostname: "127.0.0.1", port });
+  await c.write(new TextEncoder().encode(
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  ));
+  const buf = new Uint8Array(1);
+  let head = "";
+  while (!head.endsWith("\r\n\r\n")) {
+    if ((await c.read(buf)) === null) {
+      throw new Error(`EOF in upgrade: ${head}`);
+    }
+    head += String.fromCharCode(buf[0]);
+  }
+  if (!head.startsWith("HTTP/1.1 101")) throw new Error(`no upgrade: ${head}`);
+  return c;
+}
+
+Deno.test("limits: 100 WebSocket players that never read on an 8 Mbit/s stream are cut and their memory released; then a publish and play work", async () => {
+  const dir = await Deno.makeTempDir();
+  // All 100 come from 127.0.0.1: raise the per-IP cap (64 by default, the
+  // first defence) so that the budget and the per-player cap are tested.
+  const nodes = await startCloudAndEdge({
+    recordDir: dir,
+    edge: { maxPlayersPerIp: 128 },
+  });
+  const conns: Deno.Conn[] = [];
+  const key = "live/ws8";
+  const hubStream = nodes.edge.hub.open(key);
+  let ts = 0;
+  let n = 0;
+  const frame = new Uint8Array(40_000).fill(0x55); // 40 kB every 40 ms = 8 Mbit/s
+  const pusher = setInterval(() => {
+    const data = frame.slice();
+    data[0] = n % 25 === 0 ? 0x17 : 0x27;
+    data[1] = 1;
+    hubStream.push({ type: 9, timestamp: ts, data });
+    ts += 40;
+    n++;
+  }, 40);
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = rss();
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, rss())), 100);
+    for (let i = 0; i < 100; i++) {
+      conns.push(await deafWebSocket(nodes.edge.ports.flv, `/${key}.flv`));
+    }
+    await waitFor(
+      () => hubStream.players === 0 && countCut(nodes) >= 100,
+      60_000,
+      "all 100 cut",
+    );
+    // The edge frees what the cut sockets held (abort + allocator trim).
+    let after = rss();
+    await waitFor(
+      () => (after = rss()) - before < 50 * MB,
+      15_000,
+      "RSS back within 50 MB",
+    ).catch(() => {});
+    clearInterval(sampler);
+    console.log(
+      `100 deaf WebSocket players at 8 Mbit/s: RSS ${
+        Math.round(before / MB)
+      } → peak ${Math.round(peak / MB)} → after cut ${
+        Math.round(after / MB)
+      } MB`,
+    );
+    ok(
+      after - before < 50 * MB,
+      `RSS after the cut ${
+        Math.round((after - before) / MB)
+      } MB above the start`,
+    );
+    clearInterval(pusher);
+    hubStream.end("test over");
+    await publishAndPlay(nodes, "after_ws");
+  } finally {
+    clearInterval(pusher);
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await nodes.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Players the edge has cut (too slow, or over the shared budget). */
+function countCut(nodes: CloudAndEdge): number {
+  const text = nodes.edge.metrics().flatMap((f) =>
+    f.name === "flvcast_edge_slow_disconnects_total" ||
+      f.name === "flvcast_edge_player_budget_cuts_total"
+      ? f.samples.map((s) => s.value)
+      : []
+  );
+  return text.reduce((a, b) => a + b, 0);
+}
