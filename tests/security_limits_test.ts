@@ -8,7 +8,7 @@ import {
   encodeAmf0,
   HANDSHAKE_SIZE,
 } from "../lib/rtmp/mod.ts";
-import { probe, publishLavfi } from "./support/media.ts";
+import { probe, publishLavfi } from "../testkit/media.ts";
 import { type CloudAndEdge, startCloudAndEdge } from "./support/nodes.ts";
 
 const MB = 1024 * 1024;
@@ -311,3 +311,49 @@ function countCut(nodes: CloudAndEdge): number {
   );
   return text.reduce((a, b) => a + b, 0);
 }
+
+Deno.test("limits: 500 slowloris HTTP connections on the player port (a header byte every 2 s) are closed within 15 s; then a publish and play work", async () => {
+  const dir = await Deno.makeTempDir();
+  // All from 127.0.0.1: lift the per-IP cap so the header timeout is what
+  // ends them (the cap alone would end all but 64 at once).
+  const nodes = await startCloudAndEdge({
+    recordDir: dir,
+    edge: { maxPlayersPerIp: 1000 },
+  });
+  const conns: Deno.Conn[] = [];
+  let timer: ReturnType<typeof setInterval> | undefined;
+  try {
+    const port = nodes.edge.ports.flv;
+    const t0 = performance.now();
+    for (let i = 0; i < 500; i++) {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      await c.write(
+        new TextEncoder().encode("GET /live/x.flv HTTP/1.1\r\nHost: e\r\n"),
+      );
+      conns.push(c);
+    }
+    timer = setInterval(() => {
+      for (const c of conns) {
+        void c.write(new Uint8Array([0x58])).catch(() => {});
+      }
+    }, 2000);
+    const times = await Promise.all(conns.map((c) => closedAfter(c, t0)));
+    const slowest = Math.max(...times);
+    ok(
+      slowest < 15_000,
+      `slowest slowloris connection closed after ${Math.round(slowest)} ms`,
+    );
+    console.log(`500 slowloris: all closed after ${Math.round(slowest)} ms`);
+    clearInterval(timer);
+    await publishAndPlay(nodes, "after_slowloris");
+  } finally {
+    clearInterval(timer);
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await nodes.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -159,6 +159,7 @@ export class FlvHttpServer {
   #refusals: Refusals;
   #tls: FlvHttpServerOptions["tls"];
   #nextId = 1;
+  #maxPerIp: number;
   #trimTimer: ReturnType<typeof setTimeout> | undefined;
   #stats: FlvHttpStats = {
     httpPlayers: 0,
@@ -180,9 +181,10 @@ export class FlvHttpServer {
     this.#statusPage = options.statusPage ?? true;
     this.#extra = options.handler;
     this.#access = options.access;
+    this.#maxPerIp = options.maxPlayersPerIp ?? 64;
     this.#caps = new ConnectionCaps({
       maxTotal: options.maxPlayers ?? 10_000,
-      maxPerAddress: options.maxPlayersPerIp ?? 64,
+      maxPerAddress: this.#maxPerIp,
     });
     this.#budget = new PlayerBudget(
       options.playerBufferBytes ?? 256 * 1024 * 1024,
@@ -192,6 +194,26 @@ export class FlvHttpServer {
       metric: "flvcast_http_refusals_total",
     });
     this.#tls = options.tls;
+  }
+
+  /**
+   * The connection guard of the player ports: 10 s to send a request head
+   * (slowloris), idle keep-alive connections ended, at most
+   * `maxPlayersPerIp` connections an address; ended ones are counted.
+   */
+  #guard() {
+    return {
+      guard: { idleMs: 10_000, maxPerIp: this.#maxPerIp },
+      onGuardEnded: (count: number) => {
+        for (let i = 0; i < count; i++) {
+          this.#refusals.refuse(
+            "http_idle_or_per_ip",
+            "http connection ended: no request within 10 s, or over edge.max_connections_per_ip",
+            { port: this.port },
+          );
+        }
+      },
+    };
   }
 
   /** The bound HTTPS/WSS port (0 without TLS). */
@@ -225,6 +247,7 @@ export class FlvHttpServer {
       handler: (req, info) => this.handle(req, info.remoteAddr),
       logger: this.#log,
       name: "flv http",
+      ...this.#guard(),
     });
     this.#log.info("http-flv listening", {
       addr: `${this.#hostname}:${this.#server.port}`,
@@ -251,6 +274,7 @@ export class FlvHttpServer {
       name: "https",
       tls: { cert: certPem, key: keyPem },
       reusePort: true,
+      ...this.#guard(),
     });
     this.#log.info("https/wss listening", {
       addr: `${tls.hostname ?? this.#hostname}:${server.port}`,

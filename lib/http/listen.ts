@@ -5,7 +5,9 @@
  *
  * @module
  */
+import { ConnectionTracker } from "../limits/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
+import { abortTcpPeers, establishedPeers, peerKey } from "../net/mod.ts";
 
 /** Options for {@linkcode listenHttp}. */
 export interface ListenHttpOptions {
@@ -26,6 +28,17 @@ export interface ListenHttpOptions {
   tls?: { cert: string; key: string };
   /** SO_REUSEPORT (a replacement listener may bind the same port). */
   reusePort?: boolean;
+  /**
+   * End connections that hold no request: no complete request head (or
+   * no next one on a keep-alive connection) within `idleMs` — Deno.serve
+   * has no header timeout — and, past `maxPerIp`, an address's newest idle
+   * ones. Checked every `sweepMs` (default 1000) from the kernel's TCP
+   * table; Linux + FFI only (elsewhere off, said once in the log).
+   * Default: `idleMs` 10000.
+   */
+  guard?: { idleMs?: number; maxPerIp?: number; sweepMs?: number } | false;
+  /** Called with how many connections each sweep ended (for counters). */
+  onGuardEnded?: (count: number, reason: "idle") => void;
 }
 
 /** A listening HTTP server. */
@@ -59,6 +72,23 @@ export function listenHttp(options: ListenHttpOptions): RunningHttpServer {
   const hostname = options.hostname || "0.0.0.0";
   const log = options.logger ?? nullLogger;
   const name = options.name ?? "http";
+  const guard = options.guard === false ? undefined : {
+    idleMs: options.guard?.idleMs ?? 10_000,
+    maxPerIp: options.guard?.maxPerIp,
+    sweepMs: options.guard?.sweepMs ?? 1000,
+  };
+  const tracker = guard && new ConnectionTracker(guard);
+  const handler = tracker
+    ? (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
+      const peer = peerKey(info.remoteAddr.hostname, info.remoteAddr.port);
+      const upgrade = req.headers.get("upgrade") !== null;
+      tracker.begin(peer, performance.now(), upgrade);
+      // `completed` rejects when the response could not be sent: end either way.
+      const end = () => tracker.end(peer, performance.now());
+      info.completed.then(end, end);
+      return options.handler(req, info);
+    }
+    : options.handler;
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = Deno.serve({
@@ -71,7 +101,7 @@ export function listenHttp(options: ListenHttpOptions): RunningHttpServer {
         log.error(`${name}: request handler failed`, { error: err });
         return new Response("internal error\n", { status: 500 });
       },
-    }, options.handler);
+    }, handler);
   } catch (err) {
     throw new Error(
       `${name}: cannot listen on ${hostname}:${options.port}: ${
@@ -81,10 +111,22 @@ export function listenHttp(options: ListenHttpOptions): RunningHttpServer {
     );
   }
   let stopped: Promise<void> | undefined;
+  let sweeper: ReturnType<typeof setInterval> | undefined;
+  if (tracker && guard) {
+    const port = server.addr.port;
+    sweeper = setInterval(() => {
+      const victims = tracker.sweep(establishedPeers(port), performance.now());
+      if (victims.length === 0) return;
+      const ended = abortTcpPeers(port, victims);
+      if (ended > 0) options.onGuardEnded?.(ended, "idle");
+    }, guard.sweepMs);
+    Deno.unrefTimer(sweeper);
+  }
   return {
     hostname,
     port: server.addr.port,
     shutdown() {
+      clearInterval(sweeper);
       stopped ??= server.shutdown();
       return stopped;
     },

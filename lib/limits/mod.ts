@@ -11,3 +11,7 @@ export {
   ConnectionCaps,
   type ConnectionCapsOptions,
 } from "./connection_caps.ts";
+export {
+  ConnectionTracker,
+  type ConnectionTrackerOptions,
+} from "./connection_tracker.ts";

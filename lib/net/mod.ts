@@ -12,6 +12,9 @@ export {
 } from "./socket_buffer.ts";
 export {
   abortTcp,
+  abortTcpPeers,
   abortTcpUnavailable,
+  peerKey,
   releaseFreedMemory,
 } from "./tcp_abort.ts";
+export { establishedPeers, parseTcpTable } from "./tcp_table.ts";

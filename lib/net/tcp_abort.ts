@@ -68,16 +68,42 @@ function addrOf(sa: Uint8Array): string | undefined {
   return `[${groups.join(":")}]:${port}`;
 }
 
-function normalize(host: string, port: number): string {
-  const h = host.replace(/^\[|\]$/g, "").replace(/^::ffff:/i, "");
+/**
+ * The key of a TCP peer: `a.b.c.d:port` for IPv4 (and IPv4-mapped IPv6),
+ * `[x:x:x:x:x:x:x:x]:port` (8 lowercase groups, no leading zeros) for IPv6,
+ * whatever form the address came in.
+ *
+ * @example Usage
+ * ```ts
+ * peerKey("::ffff:127.0.0.1", 5000); // "127.0.0.1:5000"
+ * ```
+ */
+export function peerKey(host: string, port: number): string {
+  const h = host.replace(/^\[|\]$/g, "");
   if (!h.includes(":")) return `${h}:${port}`;
-  // Expand for comparison with the kernel's form.
-  const [head, tail = ""] = h.split("::");
-  const hs = head ? head.split(":") : [];
-  const ts = tail ? tail.split(":") : [];
-  const mid = new Array(8 - hs.length - ts.length).fill("0");
-  const all = h.includes("::") ? [...hs, ...mid, ...ts] : hs;
-  return `[${all.map((g) => parseInt(g, 16).toString(16)).join(":")}]:${port}`;
+  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(h);
+  let groups: number[];
+  {
+    let text = h;
+    let tail: number[] = [];
+    if (dotted) {
+      const b = dotted[2].split(".").map(Number);
+      tail = [(b[0] << 8) | b[1], (b[2] << 8) | b[3]];
+      text = dotted[1].endsWith("::") ? dotted[1] : dotted[1].slice(0, -1);
+    }
+    const [head, rest = ""] = text.split("::");
+    const hs = head ? head.split(":").map((g) => parseInt(g, 16)) : [];
+    const ts = rest ? rest.split(":").map((g) => parseInt(g, 16)) : [];
+    const fill = text.includes("::")
+      ? new Array(8 - hs.length - ts.length - tail.length).fill(0)
+      : [];
+    groups = [...hs, ...fill, ...ts, ...tail];
+  }
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    const a = groups[6], b = groups[7];
+    return `${a >> 8}.${a & 0xff}.${b >> 8}.${b & 0xff}:${port}`;
+  }
+  return `[${groups.map((g) => g.toString(16)).join(":")}]:${port}`;
 }
 
 /**
@@ -94,19 +120,33 @@ export function abortTcp(
   localPort: number,
   remote: { hostname: string; port: number },
 ): boolean {
+  return abortTcpPeers(localPort, [peerKey(remote.hostname, remote.port)]) > 0;
+}
+
+/**
+ * Shuts down this process's TCP connections from `localPort` to each of
+ * `peers` ({@linkcode peerKey} form), with one scan of the descriptors.
+ * Returns how many were shut down; never throws.
+ */
+export function abortTcpPeers(
+  localPort: number,
+  peers: Iterable<string>,
+): number {
   const c = openLibc();
-  if (!c) return false;
-  const want = normalize(remote.hostname, remote.port);
+  if (!c) return 0;
+  const want = new Set(peers);
+  if (want.size === 0) return 0;
   let entries: Iterable<Deno.DirEntry>;
   try {
     entries = Deno.readDirSync("/proc/self/fd");
   } catch {
-    return false;
+    return 0;
   }
   const sa = new Uint8Array(128);
   const len = new Uint32Array(1);
   const opt = new Int32Array(1);
   const optLen = new Uint32Array(1);
+  let done = 0;
   for (const e of entries) {
     const fd = Number(e.name);
     if (!Number.isInteger(fd)) continue;
@@ -125,10 +165,13 @@ export function abortTcp(
     if (((sa[2] << 8) | sa[3]) !== localPort) continue;
     len[0] = sa.length;
     if (c.getpeername(fd, sa, len) !== 0) continue;
-    if (addrOf(sa) !== want) continue;
-    return c.shutdown(fd, SHUT_RDWR) === 0;
+    const peer = addrOf(sa);
+    if (peer === undefined || !want.has(peer)) continue;
+    if (c.shutdown(fd, SHUT_RDWR) === 0) done++;
+    want.delete(peer);
+    if (want.size === 0) break;
   }
-  return false;
+  return done;
 }
 
 /** Why {@linkcode abortTcp} cannot work here ("" when it can). */
