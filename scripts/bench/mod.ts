@@ -64,6 +64,10 @@ type Section = typeof SECTIONS[number];
 
 interface Options {
   quick: boolean;
+  /** Pipeline configurations (publishers × readers), when given. */
+  configs?: [number, number][];
+  /** Pipeline measurement window (s), when given. */
+  windowS?: number;
   only: Set<Section>;
   profile: boolean;
   out: string;
@@ -72,6 +76,7 @@ interface Options {
 const HELP = `usage: deno task bench [--quick] [--only=${
   SECTIONS.join(",")
 }] [--profile] [--write-results | --out=PATH]
+                        [--configs=50x1,10x2] [--window=SECONDS]
 
   --quick     ~1-minute subset (shorter windows, fewer configurations)
   --only=…    run only these sections (comma-separated)
@@ -79,7 +84,10 @@ const HELP = `usage: deno task bench [--quick] [--only=${
               profiles in the report (adds profiler overhead to their CPU)
   --write-results  write the report to scripts/bench/results.md (the
               committed tables) instead of a file outside the checkout
-  --out=PATH  Markdown output (default \$TMPDIR/flvcast-bench/results-DATE.md)`;
+  --out=PATH  Markdown output (default \$TMPDIR/flvcast-bench/results-DATE.md)
+  --configs=… pipeline configurations, publishers x readers per stream
+              (default 1x1,1x20,10x2,50x1; --quick 10x2)
+  --window=S  pipeline measurement window in seconds (default 20; --quick 4)`;
 
 /** The committed report, written only with `--write-results`. */
 const COMMITTED_RESULTS = `${REPO_ROOT}/scripts/bench/results.md`;
@@ -115,7 +123,24 @@ function parseArgs(args: string[]): Options {
       }
       o.only = new Set(names as Section[]);
     } else if (a.startsWith("--out=")) o.out = a.slice(6);
-    else if (a === "--help" || a === "-h") {
+    else if (a.startsWith("--configs=")) {
+      o.configs = a.slice(10).split(",").filter(Boolean).map((c) => {
+        const m = /^(\d+)x(\d+)$/.exec(c);
+        if (!m) {
+          throw new Error(
+            `--configs: expected NxM (e.g. 50x1), received "${c}"`,
+          );
+        }
+        return [Number(m[1]), Number(m[2])];
+      });
+    } else if (a.startsWith("--window=")) {
+      o.windowS = Number(a.slice(9));
+      if (!(o.windowS >= 1)) {
+        throw new Error(
+          `--window: expected seconds >= 1, received "${a.slice(9)}"`,
+        );
+      }
+    } else if (a === "--help" || a === "-h") {
       console.log(HELP);
       Deno.exit(0);
     } else throw new Error(`unknown argument "${a}"\n${HELP}`);
@@ -221,12 +246,12 @@ async function pipelines(
   system: "flvcast" | "nms",
   report: BenchReport,
 ): Promise<void> {
-  const configs: [number, number][] = o.quick
-    ? [[10, 2]]
-    : [[1, 1], [1, 50], [10, 2], [50, 1]];
+  const configs: [number, number][] = o.configs ??
+    (o.quick ? [[10, 2]] : [[1, 1], [1, 20], [10, 2], [50, 1]]);
   const timing: PipelineTiming = o.quick
     ? { warmupMs: 1500, measureMs: 4000, graceMs: 1000 }
     : { warmupMs: 3000, measureMs: 20_000, graceMs: 1500 };
+  if (o.windowS) timing.measureMs = o.windowS * 1000;
   const missing = (n: number, m: number) => {
     const r = report.pipeline.find((p) =>
       p.system === "flvcast" && !p.variant && p.n === n && p.m === m
