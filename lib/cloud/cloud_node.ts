@@ -6,7 +6,7 @@
  */
 import { hasBearer } from "../api/mod.ts";
 import { AccessControl, type AccessRequest } from "../auth/mod.ts";
-import type { Address, AuthConfig, HooksConfig } from "../config/mod.ts";
+import type { AuthConfig, HooksConfig } from "../config/mod.ts";
 import { Refusals } from "../limits/mod.ts";
 import type { FlvTag } from "../flv/mod.ts";
 import { HubRecorder, StreamHub } from "../hub/mod.ts";
@@ -15,16 +15,12 @@ import type { Logger } from "../log/mod.ts";
 import type { MetricFamily } from "../metrics/mod.ts";
 import { nullLogger } from "../log/mod.ts";
 import { type HistoryDocument, StatsHistory } from "../metrics/mod.ts";
-import { type QuicImpl, RtxServer } from "../quic/mod.ts";
+import { RtxServer } from "../quic/mod.ts";
 import {
   encodeBye,
   encodeCompound,
-  encodeKeysAnswer,
   encodeKeysUnknown,
   encodeSdes,
-  encodeSenderReport,
-  KEYS_PROFILE,
-  ntpFromDate,
 } from "../rtcp/mod.ts";
 import { newKeyMaterial } from "../srtp/mod.ts";
 import { randomSsrc } from "../rtp/mod.ts";
@@ -40,6 +36,9 @@ import { CLOUD_HISTORY_SERIES, cloudApiHandler } from "./api.ts";
 import { cloudMetrics } from "./cloud_metrics.ts";
 import { CloudStream, type CloudStreamInfo } from "./cloud_stream.ts";
 import { RtpSender } from "./rtp_sender.ts";
+import { bind, hostOf, isLoopback } from "./addresses.ts";
+import type { CloudNodeOptions } from "./cloud_options.ts";
+export type { CloudNodeOptions };
 
 /** Longest stream key an SDES PRIV item carries: 255 − 1 − "key".length. */
 const MAX_STREAM_KEY_BYTES = 251;
@@ -49,67 +48,6 @@ const BYE_INTERVAL_MS = 20;
 /** Ended streams whose caches still answer NACKs, at most. */
 const MAX_RETIRED = 64;
 const utf8 = new TextEncoder();
-
-/** Options for {@linkcode CloudNode}. */
-export interface CloudNodeOptions {
-  /** RTMP listen address. */
-  rtmp: Address;
-  /** HTTP API listen address. */
-  api: Address;
-  /** QUIC retransmission listen address. */
-  quic: Address;
-  /** Local UDP address RTP is sent from. */
-  rtpLocal: Address;
-  /** RTP destinations (unicast edges or multicast groups). */
-  destinations: Address[];
-  /** Multicast TTL. */
-  multicastTtl: number;
-  /** Max RTP payload per packet. */
-  payloadSize: number;
-  /** Packets cached per stream. */
-  cachePackets: number;
-  /** Byte cap per stream cache. */
-  cacheBytes: number;
-  /** FEC: one XOR parity packet per this many media packets (0/absent = off). */
-  fecBlock?: number;
-  /** True: do not send RTP. */
-  debug: boolean;
-  /** Record every stream to FLV. */
-  enableRecord: boolean;
-  /** Where recordings go. */
-  recordDir: string;
-  /** QUIC shared secret; empty = no auth. */
-  quicSecret: string;
-  /** PEM certificate and key; generated when absent. */
-  tls: { certPem: string; keyPem: string };
-  /** QUIC implementation of the retransmission server; default `native`. */
-  quicImpl?: QuicImpl;
-  /** UDP send buffer for RTP (bytes, `udp_sndbuf`); 0 = kernel default. */
-  udpSendBuffer?: number;
-  /**
-   * Protect RTP/RTCP with SRTP (a random master key and salt per publish,
-   * handed to edges by `KEYS` over QUIC). Default false: plain RTP/RTCP.
-   */
-  srtp?: boolean;
-  /** Logger. */
-  logger?: Logger;
-  /** How long an ended stream's cache still answers NACKs (ms). */
-  retireMs?: number;
-  /** Signed-URL access (`auth:`); default off. */
-  auth?: AuthConfig;
-  /** HTTP callbacks (`hooks:`); default off. */
-  hooks?: HooksConfig;
-  /** Most RTMP connections (plain + RTMPS); default 1000. */
-  maxConnections?: number;
-  /** Most live publishes; default 256. */
-  maxStreams?: number;
-  /** Largest RTMP message; default 8 MiB. */
-  maxMessageBytes?: number;
-  /** RTMP over TLS: listen address and PEMs; default off. */
-  rtmps?: { address: Address; certPem: string; keyPem: string };
-  /** Bearer token for the API (`/healthz` stays open); empty = open. */
-  apiToken?: string;
-}
 
 const NO_AUTH: AuthConfig = { secret: "", publish: false, play: false };
 const NO_HOOKS: HooksConfig = {
@@ -548,7 +486,7 @@ export class CloudNode {
     const bye = () => {
       try {
         this.#sender.send([stream.protectRtcp(encodeCompound([
-          this.#senderReport(stream),
+          stream.senderReport(Date.now()),
           // BYE reasons are at most 255 bytes: keep printable ASCII.
           encodeBye(
             stream.ssrc,
@@ -587,42 +525,16 @@ export class CloudNode {
     return packet;
   }
 
-  #senderReport(stream: CloudStream): Uint8Array {
-    const now = Date.now();
-    const { ntpSec, ntpFrac } = ntpFromDate(now);
-    return encodeSenderReport({
-      ssrc: stream.ssrc,
-      ntpSec,
-      ntpFrac,
-      rtpTimestamp: stream.rtpTimestampAt(now),
-      packetCount: stream.packetizer.packetsSent >>> 0,
-      octetCount: stream.packetizer.octetsSent >>> 0,
-    });
-  }
-
   #sendReport(stream: CloudStream): void {
     this.#sender.send([stream.protectRtcp(encodeCompound([
-      this.#senderReport(stream),
+      stream.senderReport(Date.now()),
       encodeSdes(stream.ssrc, { cname: this.#cname, key: stream.key }),
     ]))]);
   }
 
   /** The `KEYS` answer for `ssrc`: keys, position, name and state. */
   #keysAnswer(ssrc: number): Uint8Array {
-    const stream = this.#bySsrc.get(ssrc);
-    if (!stream) return encodeKeysUnknown(ssrc);
-    const km = stream.keyMaterial;
-    const pos = stream.position;
-    return encodeKeysAnswer({
-      ssrc,
-      profile: km ? KEYS_PROFILE.aesCm128HmacSha1_80 : KEYS_PROFILE.plain,
-      masterKey: km?.masterKey ?? new Uint8Array(),
-      masterSalt: km?.masterSalt ?? new Uint8Array(),
-      roc: pos.roc,
-      highestSeq: pos.highestSeq,
-      streamKey: stream.key,
-      stateTags: stream.stateTags(),
-    });
+    return this.#bySsrc.get(ssrc)?.keysAnswer() ?? encodeKeysUnknown(ssrc);
   }
 
   #tick(): void {
@@ -665,34 +577,5 @@ export class CloudNode {
       },
       ...this.#refusals.metrics(),
     ];
-  }
-}
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host.startsWith("127.");
-}
-
-/** The host part of `host:port` (IPv6 brackets removed). */
-function hostOf(remote: string): string {
-  const i = remote.lastIndexOf(":");
-  const host = i < 0 ? remote : remote.slice(0, i);
-  return host.replace(/^\[|\]$/g, "");
-}
-
-async function bind(
-  key: string,
-  addr: string,
-  open: () => Promise<void>,
-): Promise<void> {
-  try {
-    await open();
-  } catch (e) {
-    const cause = (e as Error).cause ?? e;
-    const why = cause instanceof Deno.errors.AddrInUse
-      ? "address already in use"
-      : (cause as Error).message;
-    throw new Error(
-      `${key}: expected a free address to listen on, got ${addr}: ${why}`,
-    );
   }
 }

@@ -15,6 +15,12 @@ import {
   videoCodecName,
 } from "../flv/mod.ts";
 import type { HubStream } from "../hub/mod.ts";
+import {
+  encodeKeysAnswer,
+  encodeSenderReport,
+  KEYS_PROFILE,
+  ntpFromDate,
+} from "../rtcp/mod.ts";
 import { type SrtpKeyMaterial, SrtpSender } from "../srtp/mod.ts";
 import {
   FecEncoder,
@@ -268,6 +274,36 @@ export class CloudStream {
     this.#rate.video = this.#counts.video;
     this.#rate.audio = this.#counts.audio;
     this.#rate.at = now;
+  }
+
+  /** This stream's RTCP Sender Report at wall time `now` (ms). */
+  senderReport(now: number): Uint8Array {
+    const { ntpSec, ntpFrac } = ntpFromDate(now);
+    return encodeSenderReport({
+      ssrc: this.ssrc,
+      ntpSec,
+      ntpFrac,
+      rtpTimestamp: this.rtpTimestampAt(now),
+      packetCount: this.#packetizer.packetsSent >>> 0,
+      octetCount: this.#packetizer.octetsSent >>> 0,
+    });
+  }
+
+  /** The answer to an edge's `KEYS` request for this stream: its SRTP
+   * keys (or plain), where the sender stands and the decoder's state tags. */
+  keysAnswer(): Uint8Array {
+    const km = this.keyMaterial;
+    const pos = this.position;
+    return encodeKeysAnswer({
+      ssrc: this.ssrc,
+      profile: km ? KEYS_PROFILE.aesCm128HmacSha1_80 : KEYS_PROFILE.plain,
+      masterKey: km?.masterKey ?? new Uint8Array(),
+      masterSalt: km?.masterSalt ?? new Uint8Array(),
+      roc: pos.roc,
+      highestSeq: pos.highestSeq,
+      streamKey: this.key,
+      stateTags: this.stateTags(),
+    });
   }
 
   /** The RTP timestamp that corresponds to wall time `now` (for SR). */
