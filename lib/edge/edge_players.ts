@@ -77,6 +77,7 @@ export function edgePlayers(
     hub,
     partMs: hls.partMs,
     windowSegments: hls.segments,
+    maxHeldPerClient: options.maxPlayersPerIp,
     logger: log.child("hls"),
     authorize: (req, route) => hlsGate(access, req, route.key),
   });
@@ -92,7 +93,7 @@ export function edgePlayers(
     port: options.flv.port,
     logger: log.child("flv"),
     maxQueueBytes: options.playerQueueBytes,
-    handler: (req) => hlsService?.handle(req) ?? web?.(req),
+    handler: (req, remote) => hlsService?.handle(req, remote) ?? web?.(req),
     access,
     maxPlayers: options.maxPlayers,
     maxPlayersPerIp: options.maxPlayersPerIp,

@@ -19,5 +19,6 @@ export {
   HlsService,
   type HlsServiceOptions,
   type HlsStats,
+  MAX_CARRIED_QUERY,
   parseHlsPath,
 } from "./service.ts";

@@ -36,6 +36,12 @@ export interface HlsServiceOptions {
   lingerMs?: number;
   /** Requests held at once (blocking reloads, hinted parts) across all streams (default 10000). */
   maxHeld?: number;
+  /**
+   * Requests held at once for one client address (default 64; the edge
+   * passes `edge.max_connections_per_ip`), so one address cannot take the
+   * whole `maxHeld` from every other viewer.
+   */
+  maxHeldPerClient?: number;
   /** Logger. */
   logger?: Logger;
   /** Wall clock in ms (tests). */
@@ -64,7 +70,8 @@ export interface HlsStats {
   held: number;
   /** Held requests that timed out (503 / 404). */
   heldTimeouts: number;
-  /** Held requests refused because `maxHeld` were already held. */
+  /** Held requests refused because `maxHeld` were already held (or
+   * `maxHeldPerClient` for that address). */
   heldRefused: number;
   /** Requests held now. */
   heldNow: number;
@@ -72,7 +79,8 @@ export interface HlsStats {
   bytesServed: number;
   /** Requests for a stream that is not live (404). */
   notFound: number;
-  /** Requests with bad `_HLS_*` parameters (400). */
+  /** Requests with bad `_HLS_*` parameters (400) or a playlist query
+   * too long to carry on its URIs (414). */
   badRequests: number;
 }
 
@@ -82,6 +90,8 @@ const CORS = {
   "access-control-allow-headers": "*",
 };
 const PLAYLIST_TYPE = "application/vnd.apple.mpegurl";
+/** Longest query (other than `_HLS_*`) a playlist carries onto its URIs. */
+export const MAX_CARRIED_QUERY = 2048;
 
 interface Session {
   key: string;
@@ -154,6 +164,8 @@ export class HlsService {
   #idleMs: number;
   #lingerMs: number;
   #maxHeld: number;
+  #maxHeldPerClient: number;
+  #heldBy = new Map<string, number>();
   #log: Logger;
   #now: () => number;
   #authorize: HlsServiceOptions["authorize"];
@@ -189,6 +201,7 @@ export class HlsService {
     this.#idleMs = options.idleMs ?? 30_000;
     this.#lingerMs = options.lingerMs ?? 30_000;
     this.#maxHeld = options.maxHeld ?? 10_000;
+    this.#maxHeldPerClient = options.maxHeldPerClient ?? 64;
     this.#log = options.logger ?? nullLogger;
     this.#now = options.now ?? Date.now;
     this.#authorize = options.authorize;
@@ -213,8 +226,12 @@ export class HlsService {
   /**
    * Answers an HLS request (a Promise when it is held), or undefined when
    * the path is not an HLS route so other handlers can answer it.
+   * `remote` (the client's address) bounds what one address may hold.
    */
-  handle(req: Request): Response | Promise<Response> | undefined {
+  handle(
+    req: Request,
+    remote?: Deno.NetAddr,
+  ): Response | Promise<Response> | undefined {
     const url = new URL(req.url);
     const route = parseHlsPath(url.pathname);
     if (route === undefined) return undefined;
@@ -234,15 +251,18 @@ export class HlsService {
     }
     const refusal = this.#authorize?.(req, route);
     if (refusal instanceof Promise) {
-      return refusal.then((r) => r ?? this.#serve(req, url, route));
+      return refusal.then((r) =>
+        r ?? this.#serve(req, url, route, remote?.hostname)
+      );
     }
-    return refusal ?? this.#serve(req, url, route);
+    return refusal ?? this.#serve(req, url, route, remote?.hostname);
   }
 
   #serve(
     req: Request,
     url: URL,
     route: HlsRoute,
+    client: string | undefined,
   ): Response | Promise<Response> {
     const session = this.#session(route.key);
     if (session === undefined) {
@@ -253,13 +273,13 @@ export class HlsService {
     const head = req.method === "HEAD";
     switch (route.kind) {
       case "playlist":
-        return this.#playlist(session, url, head);
+        return this.#playlist(session, url, head, client);
       case "init":
         return this.#media(session.seg.init(route.id), "video/mp4", head);
       case "segment":
-        return this.#segment(session, route.msn, head);
+        return this.#segment(session, route.msn, head, client);
       case "part":
-        return this.#part(session, route.id, head);
+        return this.#part(session, route.id, head, client);
     }
   }
 
@@ -346,8 +366,8 @@ export class HlsService {
     return listenHttp({
       hostname: addr.hostname,
       port: addr.port,
-      handler: (req) =>
-        this.handle(req) ??
+      handler: (req, info) =>
+        this.handle(req, info.remoteAddr) ??
           new Response("not found: HLS serves /NAME.m3u8\n", {
             status: 404,
             headers: { "access-control-allow-origin": "*" },
@@ -459,16 +479,25 @@ export class HlsService {
     session: Session,
     ready: () => boolean,
     timeoutMs: number,
+    client: string | undefined,
   ): Promise<boolean> | boolean {
     if (ready()) return true;
     if (session.seg.ended) return false; // nothing more will come
-    if (this.#stats.heldNow >= this.#maxHeld) {
+    const mine = client === undefined ? 0 : this.#heldBy.get(client) ?? 0;
+    if (
+      this.#stats.heldNow >= this.#maxHeld || mine >= this.#maxHeldPerClient
+    ) {
       this.#stats.heldRefused++;
       const now = this.#now();
       if (now - this.#lastRefusalLogAt > 10_000) {
         this.#lastRefusalLogAt = now;
         this.#log.warn("hls: request refused, too many held requests", {
+          reason: this.#stats.heldNow >= this.#maxHeld
+            ? "maxHeld"
+            : "maxHeldPerClient",
           maxHeld: this.#maxHeld,
+          maxHeldPerClient: this.#maxHeldPerClient,
+          client,
           refused: this.#stats.heldRefused,
         });
       }
@@ -476,11 +505,17 @@ export class HlsService {
     }
     this.#stats.held++;
     this.#stats.heldNow++;
+    if (client !== undefined) this.#heldBy.set(client, mine + 1);
     return new Promise((resolve) => {
       const done = (ok: boolean) => {
         clearTimeout(timer);
         session.waiters.delete(check);
         this.#stats.heldNow--;
+        if (client !== undefined) {
+          const n = (this.#heldBy.get(client) ?? 1) - 1;
+          if (n > 0) this.#heldBy.set(client, n);
+          else this.#heldBy.delete(client);
+        }
         if (!ok) this.#stats.heldTimeouts++;
         resolve(ok);
       };
@@ -503,6 +538,7 @@ export class HlsService {
     session: Session,
     url: URL,
     head: boolean,
+    client: string | undefined,
   ): Response | Promise<Response> {
     const q = url.searchParams;
     const msnText = q.get("_HLS_msn");
@@ -520,6 +556,16 @@ export class HlsService {
       return text(
         400,
         `bad request: expected _HLS_msn=<integer> [&_HLS_part=<integer>], got ${url.search}`,
+      );
+    }
+    const keep = new URLSearchParams(
+      [...q].filter(([k]) => !k.startsWith("_HLS_")),
+    ).toString();
+    if (keep.length > MAX_CARRIED_QUERY) {
+      this.#stats.badRequests++;
+      return text(
+        414,
+        `query too long: a playlist carries at most ${MAX_CARRIED_QUERY} bytes of query onto its URIs, received ${keep.length}`,
       );
     }
     const seg = session.seg;
@@ -545,9 +591,6 @@ export class HlsService {
         );
       }
       const prefix = session.key.slice(session.key.lastIndexOf("/") + 1) + "/";
-      const keep = new URLSearchParams(
-        [...q].filter(([k]) => !k.startsWith("_HLS_")),
-      ).toString();
       const body = new TextEncoder().encode(
         renderPlaylist(seg.view(), { skip, prefix, query: keep }),
       );
@@ -560,7 +603,7 @@ export class HlsService {
         },
       });
     };
-    const waited = this.#wait(session, ready, this.#holdMs(session));
+    const waited = this.#wait(session, ready, this.#holdMs(session), client);
     return typeof waited === "boolean" ? answer(waited) : waited.then(answer);
   }
 
@@ -588,6 +631,7 @@ export class HlsService {
     session: Session,
     msn: number,
     head: boolean,
+    client: string | undefined,
   ): Response | Promise<Response> {
     const seg = session.seg;
     const have = seg.segment(msn);
@@ -599,6 +643,7 @@ export class HlsService {
       session,
       () => seg.segment(msn) !== undefined,
       this.#holdMs(session),
+      client,
     );
     const answer = () =>
       this.#media(seg.segment(msn)?.bytes, "video/mp4", head);
@@ -609,6 +654,7 @@ export class HlsService {
     session: Session,
     id: number,
     head: boolean,
+    client: string | undefined,
   ): Response | Promise<Response> {
     const seg = session.seg;
     const have = seg.part(id);
@@ -620,6 +666,7 @@ export class HlsService {
       session,
       () => seg.part(id) !== undefined,
       this.#holdMs(session),
+      client,
     );
     const answer = () => this.#media(seg.part(id)?.bytes, "video/mp4", head);
     return typeof waited === "boolean" ? answer() : waited.then(answer);
