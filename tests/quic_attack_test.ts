@@ -1,0 +1,194 @@
+/**
+ * The repair link as a stranger (no secret) and as an edge would attack it:
+ * `RMOD`, NACK and `KEYS` before `AUTH` get nothing (no datagram to the port
+ * they name, no key handler called); an authenticated peer's UDP answers go
+ * only to its own QUIC address, never to another host it cannot name.
+ */
+import { equal, ok } from "node:assert/strict";
+import { encodeApp, encodeNack, encodeRepairMode } from "../lib/rtcp/mod.ts";
+import {
+  frameMessage,
+  generateSelfSigned,
+  RTX_ALPN,
+  RTX_SERVER_NAME,
+  RtxServer,
+} from "../lib/quic/mod.ts";
+import { encodeAuth } from "../lib/rtcp/mod.ts";
+
+const SSRC = 0x51515152;
+const tls = await generateSelfSigned();
+
+function rtp(seq: number): Uint8Array {
+  const p = new Uint8Array(1000);
+  const v = new DataView(p.buffer);
+  p[0] = 0x80;
+  p[1] = 100;
+  v.setUint16(2, seq);
+  v.setUint32(8, SSRC);
+  return p;
+}
+
+async function until(test: () => boolean, what: string, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Counts the datagrams a UDP socket receives until closed. */
+function counter(hostname: string, port = 0) {
+  const conn = Deno.listenDatagram({ transport: "udp", hostname, port });
+  const st = { n: 0 };
+  (async () => {
+    const buf = new Uint8Array(2048);
+    try {
+      // deno-lint-ignore no-explicit-any
+      while (await (conn as any).receive(buf)) st.n++;
+    } catch { /* closed */ }
+  })();
+  return { conn, st, port: (conn.addr as Deno.NetAddr).port };
+}
+
+Deno.test({
+  name:
+    "attack: RMOD, NACK and KEYS before AUTH get nothing — no datagram to the named port, no key handler call",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    let keysCalls = 0;
+    const server = new RtxServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      certPem: tls.certPem,
+      keyPem: tls.keyPem,
+      secret: "s3cret",
+      lookup: (ssrc, seq) => ssrc === SSRC ? rtp(seq) : undefined,
+      requests: { KEYS: () => void keysCalls++ },
+    });
+    await server.start();
+    const victim = counter("127.0.0.1");
+    try {
+      for (
+        const first of [
+          encodeRepairMode({
+            mode: "udp",
+            port: victim.port,
+            copies: 8,
+            spacingMs: 0,
+          }),
+          encodeNack(1, SSRC, Array.from({ length: 1000 }, (_, i) => i)),
+          encodeApp({
+            subtype: 0,
+            ssrc: SSRC,
+            name: "KEYS",
+            data: new Uint8Array(4),
+          }),
+        ]
+      ) {
+        const c = await Deno.connectQuic({
+          hostname: "127.0.0.1",
+          port: server.port,
+          alpnProtocols: [RTX_ALPN],
+          caCerts: [tls.certPem],
+          serverName: RTX_SERVER_NAME,
+        });
+        const s = await c.createBidirectionalStream();
+        const w = s.writable.getWriter();
+        // Everything at once: the hostile message, then a NACK after it.
+        await w.write(
+          frameMessage(first),
+        ).catch(() => {});
+        await w.write(
+          frameMessage(encodeNack(1, SSRC, [1, 2, 3])),
+        ).catch(() => {});
+        const info = await c.closed.catch((e) => e);
+        ok(info, "the server closed the connection");
+      }
+      await until(() => server.stats.authFailures === 3, "3 AUTH failures");
+      // Give any (wrong) answer datagram time to land: one round trip of a
+      // NACK answered by a real edge beside it.
+      const real = await Deno.connectQuic({
+        hostname: "127.0.0.1",
+        port: server.port,
+        alpnProtocols: [RTX_ALPN],
+        caCerts: [tls.certPem],
+        serverName: RTX_SERVER_NAME,
+      });
+      const s = await real.createBidirectionalStream();
+      const w = s.writable.getWriter();
+      await w.write(frameMessage(encodeAuth("s3cret")));
+      await w.write(frameMessage(encodeNack(1, SSRC, [9])));
+      const r = s.readable.getReader();
+      const got = await r.read();
+      ok(!got.done && got.value.length > 1000, "the real edge is answered");
+      real.close();
+      equal(victim.st.n, 0, "no datagram reached the port a stranger named");
+      equal(keysCalls, 0, "KEYS before AUTH never reaches the handler");
+      equal(server.stats.modeChanges, 0);
+      equal(server.stats.packetsServed, 1);
+    } finally {
+      victim.conn.close();
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "attack: an authenticated peer's UDP answers go to its own QUIC address only (no reflection to another host)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const server = new RtxServer({
+      hostname: "0.0.0.0",
+      port: 0,
+      certPem: tls.certPem,
+      keyPem: tls.keyPem,
+      secret: "s3cret",
+      lookup: (ssrc, seq) => ssrc === SSRC ? rtp(seq) : undefined,
+    });
+    await server.start();
+    // The peer connects from 127.0.0.2; the victim listens on 127.0.0.1 at
+    // the same port the peer names in RMOD.
+    const own = counter("127.0.0.2");
+    const victim = counter("127.0.0.1", own.port);
+    const endpoint = new Deno.QuicEndpoint({ hostname: "127.0.0.2", port: 0 });
+    try {
+      const c = await Deno.connectQuic({
+        endpoint,
+        hostname: "127.0.0.1",
+        port: server.port,
+        alpnProtocols: [RTX_ALPN],
+        caCerts: [tls.certPem],
+        serverName: RTX_SERVER_NAME,
+      });
+      const s = await c.createBidirectionalStream();
+      const w = s.writable.getWriter();
+      await w.write(frameMessage(encodeAuth("s3cret")));
+      await w.write(
+        frameMessage(
+          encodeRepairMode({
+            mode: "udp",
+            port: own.port,
+            copies: 3,
+            spacingMs: 0,
+          }),
+        ),
+      );
+      await w.write(
+        frameMessage(
+          encodeNack(1, SSRC, Array.from({ length: 20 }, (_, i) => i)),
+        ),
+      );
+      await until(() => own.st.n === 60, "20 answers × 3 copies at the peer");
+      equal(victim.st.n, 0, "nothing to another host at the same port");
+      c.close();
+    } finally {
+      endpoint.close();
+      own.conn.close();
+      victim.conn.close();
+      await server.stop();
+    }
+  },
+});
