@@ -32,6 +32,11 @@ export interface UdpAnswerSenderOptions {
   hostname?: string;
   /** Most bytes of extra copies waiting for their time (default 4 MiB). */
   maxScheduledBytes?: number;
+  /**
+   * Most of those bytes for one target (address and port; default 1 MiB), so
+   * one edge asking for many copies cannot shed every other edge's.
+   */
+  maxScheduledBytesPerTarget?: number;
   /** Logger. */
   logger?: Logger;
 }
@@ -51,16 +56,18 @@ export interface UdpAnswerTarget {
 /**
  * The cloud's answer socket, opened on first use and shared by every edge
  * connection. Bounded: extra copies waiting for their time never exceed
- * `maxScheduledBytes` (beyond, they are shed and counted; the first copy is
- * always sent).
+ * `maxScheduledBytes`, nor `maxScheduledBytesPerTarget` for one target
+ * (beyond, they are shed and counted; the first copy is always sent).
  */
 export class UdpAnswerSender {
   #opts: UdpAnswerSenderOptions;
   #log: Logger;
   #conn?: Deno.DatagramConn;
   #scheduled = 0;
+  #scheduledBy = new Map<string, number>();
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #errorLoggedAt = 0;
+  #shedLoggedAt = -Infinity;
   #stats: UdpAnswerSenderStats = {
     answersSent: 0,
     copiesSent: 0,
@@ -96,15 +103,33 @@ export class UdpAnswerSender {
     this.#stats.answersSent += packets.length;
     const bytes = packets.reduce((n, p) => n + p.length, 0);
     const max = this.#opts.maxScheduledBytes ?? 4 * 1024 * 1024;
+    const maxMine = this.#opts.maxScheduledBytesPerTarget ?? 1024 * 1024;
+    const target = `${to.hostname}:${to.port}`;
     for (let i = 1; i < to.copies; i++) {
-      if (this.#scheduled + bytes > max) {
+      const mine = this.#scheduledBy.get(target) ?? 0;
+      if (this.#scheduled + bytes > max || mine + bytes > maxMine) {
         this.#stats.copiesShed += packets.length * (to.copies - i);
+        const now = performance.now();
+        if (now - this.#shedLoggedAt > 5000) {
+          this.#shedLoggedAt = now;
+          this.#log.warn("repair answer copies shed: too many waiting", {
+            to: target,
+            reason: mine + bytes > maxMine
+              ? "maxScheduledBytesPerTarget"
+              : "maxScheduledBytes",
+            copiesShed: this.#stats.copiesShed,
+          });
+        }
         break;
       }
       this.#scheduled += bytes;
+      this.#scheduledBy.set(target, mine + bytes);
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
         this.#scheduled -= bytes;
+        const left = (this.#scheduledBy.get(target) ?? bytes) - bytes;
+        if (left > 0) this.#scheduledBy.set(target, left);
+        else this.#scheduledBy.delete(target);
         if (!this.#conn) return;
         this.#sendAll(packets, addr);
         this.#stats.copiesSent += packets.length;
@@ -118,6 +143,7 @@ export class UdpAnswerSender {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     this.#scheduled = 0;
+    this.#scheduledBy.clear();
     try {
       this.#conn?.close();
     } catch {
