@@ -7,7 +7,12 @@
 import { equal, ok } from "node:assert/strict";
 import type { FlvTag } from "../lib/flv/mod.ts";
 import { StreamHub } from "../lib/hub/mod.ts";
-import { HlsService } from "../lib/hls/mod.ts";
+import {
+  HlsSegmenter,
+  HlsService,
+  MAX_PART_BYTES,
+  MAX_SEGMENT_BYTES,
+} from "../lib/hls/mod.ts";
 import { listenHttp } from "../lib/http/mod.ts";
 import { createLogger } from "../lib/log/mod.ts";
 
@@ -169,4 +174,38 @@ Deno.test("attack: a huge query string is not copied onto every URI of the playl
   ok(body.length < 1000, `short refusal, got ${body.length} bytes`);
   hls.stop();
   await server.shutdown();
+});
+
+Deno.test("attack: a publisher whose timestamps stand still cannot make HLS hold unbounded memory", () => {
+  const seg = new HlsSegmenter();
+  seg.push({ type: 9, timestamp: 0, data: AVC_SEQ }, 0);
+  const frame = (key: boolean) => {
+    const d = new Uint8Array(100_000);
+    d.set([key ? 0x17 : 0x27, 1, 0, 0, 0, 0, 1, 0x86, 0x9b]);
+    return d;
+  };
+  seg.push({ type: 9, timestamp: 0, data: frame(true) }, 0);
+  // 200 MB of inter frames at timestamps 0 and 1: no duration ever passes.
+  for (let i = 0; i < 2000; i++) {
+    seg.push({ type: 9, timestamp: i % 2, data: frame(false) }, 0);
+  }
+  let held = 0;
+  for (let id = 0; id < seg.nextPartId; id++) {
+    held += seg.part(id)?.bytes.length ?? 0;
+  }
+  console.log(
+    `frozen timestamps, 200 MB pushed: ${seg.stats.segments} segments, ${seg.stats.parts} parts, ${
+      (held / 1e6).toFixed(1)
+    } MB in the window`,
+  );
+  // Cut by size: what is not in a part yet is at most one part's worth.
+  ok(
+    seg.stats.parts >= 200_000_000 / MAX_PART_BYTES - 1,
+    "cut into parts by size",
+  );
+  ok(seg.stats.segments >= 1, "cut into segments by size");
+  ok(
+    held <= (6 + 1) * MAX_SEGMENT_BYTES,
+    `window holds ${held} bytes, at most 7 segments of ${MAX_SEGMENT_BYTES}`,
+  );
 });

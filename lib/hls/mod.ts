@@ -10,6 +10,8 @@ export {
   HlsSegmenter,
   type HlsSegmenterOptions,
   type HlsSegmenterStats,
+  MAX_PART_BYTES,
+  MAX_SEGMENT_BYTES,
   type PlaylistModel,
   type RenderOptions,
   renderPlaylist,

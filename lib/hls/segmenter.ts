@@ -16,6 +16,13 @@
 import type { FlvTag } from "../flv/mod.ts";
 import { concatBytes, FlvFragmenter, readFlvMedia } from "../fmp4/mod.ts";
 
+/** A part is cut once its samples reach this many bytes, whatever their
+ * duration (memory bound: a publisher's timestamps may stand still). */
+export const MAX_PART_BYTES = 4 * 1024 * 1024;
+/** A segment is cut once its parts reach this many bytes (the GOP cache's
+ * bound), keyframe or not. */
+export const MAX_SEGMENT_BYTES = 32 * 1024 * 1024;
+
 /** Options for {@linkcode HlsSegmenter}. */
 export interface HlsSegmenterOptions {
   /** LL-HLS part target in ms (default 200). */
@@ -127,6 +134,9 @@ export class HlsSegmenter {
   #partIndependent = true;
   #lastMainDts = 0;
   #lastDelta = 0;
+  /** Sample bytes since the last cut, and in the current segment's parts. */
+  #partBytes = 0;
+  #segBytes = 0;
   #targetS: number | undefined;
   #ended = false;
   #stats: HlsSegmenterStats = {
@@ -267,6 +277,7 @@ export class HlsSegmenter {
       }
       this.#started = true;
       this.#openSegment(m.dts, true);
+      this.#partBytes = m.data.length;
       this.#partStart = m.dts;
       this.#partIndependent = true;
       this.#lastMainDts = m.dts;
@@ -274,6 +285,7 @@ export class HlsSegmenter {
     }
     if (!main) {
       if (!this.#frag.add(m).accepted) this.#stats.skipped++;
+      else this.#partBytes += m.data.length;
       return;
     }
     const delta = m.dts - this.#lastMainDts;
@@ -283,11 +295,16 @@ export class HlsSegmenter {
     const targetMs = this.#targetS === undefined
       ? this.#maxSegMs
       : Math.min(this.#maxSegMs, this.#targetS * 1000 + 499);
+    const size = m.data.length;
     const newSeg = (sync && segMs >= this.#minSegMs) ||
-      segMs + this.#lastDelta > targetMs;
+      segMs + this.#lastDelta > targetMs ||
+      this.#segBytes + this.#partBytes + size > MAX_SEGMENT_BYTES;
     const newPart = newSeg ||
-      m.dts + this.#lastDelta - this.#partStart > this.#partMs;
+      m.dts + this.#lastDelta - this.#partStart > this.#partMs ||
+      this.#partBytes + size > MAX_PART_BYTES;
     const r = this.#frag.add(m, newPart);
+    if (r.fragment) this.#partBytes = 0;
+    this.#partBytes += size;
     if (r.fragment) {
       this.#addPart(r.fragment, m.dts - this.#partStart, now);
       if (newSeg) {
@@ -355,6 +372,7 @@ export class HlsSegmenter {
     };
     this.#pendingDiscontinuity = false;
     this.#segStart = dts;
+    this.#segBytes = 0;
   }
 
   #addPart(bytes: Uint8Array, durationMs: number, now: number): void {
@@ -370,6 +388,7 @@ export class HlsSegmenter {
       createdAt: now,
     });
     seg.durationMs += d;
+    this.#segBytes += bytes.length;
     this.#stats.parts++;
   }
 
