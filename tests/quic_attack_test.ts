@@ -288,3 +288,62 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "attack: a datagram spoofing the cloud's address on the answer port cannot answer a KEYS request (only RTP comes by UDP)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    let asked = 0;
+    const server = new RtxServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      certPem: tls.certPem,
+      keyPem: tls.keyPem,
+      secret: "s3cret",
+      lookup: (ssrc, seq) => ssrc === SSRC ? rtp(seq) : undefined,
+      // The real cloud is slow to answer this one.
+      requests: { KEYS: () => void asked++ },
+    });
+    await server.start();
+    const edge = new RtxClient({
+      host: "127.0.0.1",
+      port: server.port,
+      secret: "s3cret",
+      fingerprint: server.fingerprint,
+      udpAnswers: {},
+    });
+    const spoofer = Deno.listenDatagram({
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: 0,
+    });
+    try {
+      const answer = edge.requestApp("KEYS", SSRC, { timeoutMs: 1500 });
+      await until(
+        () => asked === 1 && edge.answerPort !== undefined,
+        "the KEYS request",
+      );
+      // A forged answer (its source address is the cloud's: 127.0.0.1).
+      const forged = encodeApp({
+        subtype: 0,
+        ssrc: SSRC,
+        name: "KEYS",
+        data: new Uint8Array(64).fill(7),
+      });
+      const to: Deno.NetAddr = {
+        transport: "udp",
+        hostname: "127.0.0.1",
+        port: edge.answerPort!,
+      };
+      for (let i = 0; i < 5; i++) await spoofer.send(forged, to);
+      equal(await answer, undefined, "the forged KEYS answer was taken");
+      ok(edge.stats.malformed >= 5, JSON.stringify(edge.stats));
+    } finally {
+      spoofer.close();
+      await edge.close();
+      await server.stop();
+    }
+  },
+});

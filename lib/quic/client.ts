@@ -703,7 +703,7 @@ export class RtxClient {
         this.#udp ??= new UdpAnswerReceiver({
           hostname: u.hostname,
           port: u.port,
-          onPacket: (p) => this.#onMessage(p),
+          onPacket: (p) => this.#onUdpAnswer(p),
         });
         // Answers are taken only from the cloud's address.
         this.#udp.sources = await answerSources(client.remote);
@@ -804,6 +804,19 @@ export class RtxClient {
       copies: this.#copies,
       spacingMs: u.spacingMs ?? 5,
     }, this.#senderSsrc);
+  }
+
+  /**
+   * A datagram on the answer port: only RTP answers come this way (NAVL and
+   * APP answers such as KEYS only on the authenticated stream — a datagram's
+   * source address can be forged).
+   */
+  #onUdpAnswer(msg: Uint8Array): void {
+    if (looksLikeRtcp(msg)) {
+      this.#stats.malformed++;
+      return;
+    }
+    this.#onMessage(msg);
   }
 
   #onMessage(msg: Uint8Array): void {
