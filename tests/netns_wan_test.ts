@@ -226,10 +226,14 @@ Deno.test({
               `API rtt_ms ${mid.rtt_ms} ≥ the wire's round trip`,
             );
             if (budget === "auto") {
-              // 4 × the measured round trip (5 × above 15 % loss) + grace.
+              // 4 × the measured round trip (5 × above 15 % loss) + grace,
+              // rounded up to 10 ms. The budget is re-derived once a second
+              // from the RTT estimate of that moment while rtt_ms is the
+              // latest, so the two may differ by the estimate's drift within
+              // a second (a few %): allow 5 % of the RTT either way.
               ok(
-                mid.budget_ms >= 4 * mid.rtt_ms &&
-                  mid.budget_ms <= 5 * mid.rtt_ms + 30,
+                mid.budget_ms >= 4 * 0.95 * mid.rtt_ms &&
+                  mid.budget_ms <= 5 * 1.05 * mid.rtt_ms + 30,
                 `auto budget ${mid.budget_ms} ms for an RTT of ${mid.rtt_ms} ms`,
               );
             } else equal(mid.budget_ms, budget);
