@@ -1,7 +1,11 @@
 import { equal, match, ok } from "node:assert/strict";
 import { EdgeNode } from "../lib/edge/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
-import { setSocketBuffer, udpSocketFds } from "../lib/net/mod.ts";
+import {
+  setSocketBuffer,
+  UdpBatchSender,
+  udpSocketFds,
+} from "../lib/net/mod.ts";
 
 const isRoot = Deno.uid() === 0;
 
@@ -118,5 +122,51 @@ Deno.test("socket buffer: the edge sets edge.udp_rcvbuf (default 8 MiB) and show
     } finally {
       await edge.stop();
     }
+  }
+});
+
+Deno.test("udp batch: sendmmsg delivers 300 datagrams (views at offsets too) byte-identical and in order; an oversized one is refused alone", async () => {
+  const rx = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  const tx = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  try {
+    setSocketBuffer((rx.addr as Deno.NetAddr).port, "receive", 8 << 20);
+    const batch = UdpBatchSender.open(tx, rx.addr as Deno.NetAddr, 64);
+    ok(batch, "sendmmsg available on Linux with FFI");
+    const backing = new Uint8Array(300 * 1300);
+    crypto.getRandomValues(backing.subarray(0, 65536));
+    const sent = Array.from(
+      { length: 300 },
+      (_, i) => backing.subarray(i * 1300 + (i % 7), i * 1300 + 100 + i * 3),
+    );
+    sent.forEach((d, i) =>
+      new DataView(d.buffer, d.byteOffset).setUint16(0, i)
+    );
+    // One refused datagram in the middle (larger than UDP allows).
+    const list = [
+      ...sent.slice(0, 150),
+      new Uint8Array(70_000),
+      ...sent.slice(150),
+    ];
+    const r = batch.send(list);
+    equal(r.sent, 300);
+    equal(r.failed, 1);
+    equal(r.errno, 90); // EMSGSIZE
+    const buf = new Uint8Array(2048);
+    for (let i = 0; i < 300; i++) {
+      const [data] = await rx.receive(buf);
+      equal(data.length, sent[i].length, `datagram ${i}`);
+      ok(data.every((b, k) => b === sent[i][k]), `datagram ${i} bytes`);
+    }
+  } finally {
+    rx.close();
+    tx.close();
   }
 });

@@ -13,7 +13,11 @@ import { isMulticastV4 } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { nullLogger, RateLimitedLog } from "../log/mod.ts";
 import { ChunkQueue } from "../bytes/mod.ts";
-import { setSocketBuffer, type SocketBufferResult } from "../net/mod.ts";
+import {
+  setSocketBuffer,
+  type SocketBufferResult,
+  UdpBatchSender,
+} from "../net/mod.ts";
 
 /** Options for {@linkcode RtpSender}. */
 export interface RtpSenderOptions {
@@ -32,6 +36,11 @@ export interface RtpSenderOptions {
    * the libc helper of lib/net; 0 leaves the kernel default. Default 4 MiB.
    */
   sendBuffer?: number;
+  /**
+   * Batch sends with `sendmmsg` (lib/net) where available; default true.
+   * False: one `DatagramConn.send` per datagram.
+   */
+  batchSends?: boolean;
   /** Logger. */
   logger?: Logger;
 }
@@ -70,6 +79,7 @@ export class RtpSender {
   #targets: Deno.NetAddr[];
   #queue = new ChunkQueue();
   #sndbuf: SocketBufferResult | undefined;
+  #batch: (UdpBatchSender | undefined)[] = [];
   #pumping = false;
   #idle?: PromiseWithResolvers<void>;
   #closed = false;
@@ -142,6 +152,9 @@ export class RtpSender {
       if (r.warning) this.#log.warn(r.warning, fields);
       else this.#log.info("cloud UDP send buffer set", fields);
     }
+    this.#batch = this.#opts.batchSends === false
+      ? []
+      : this.#targets.map((t) => UdpBatchSender.open(this.#conn!, t, BATCH));
     const ttl = this.#opts.multicastTtl ?? 1;
     const group = this.#targets.find((t) => isMulticastV4(t.hostname));
     if (group && ttl !== 1) {
@@ -184,15 +197,34 @@ export class RtpSender {
     const conn = this.#conn!;
     try {
       while (this.#queue.length > 0 && !this.#closed) {
+        const chunk = this.#queue.takeMany(BATCH);
         const sends: Promise<number>[] = [];
-        for (const d of this.#queue.takeMany(BATCH)) {
-          for (const t of this.#targets) {
-            sends.push(conn.send(d, t).catch(this.#onSendError));
+        for (let t = 0; t < this.#targets.length; t++) {
+          const target = this.#targets[t];
+          // sendmmsg: one call for the chunk; what would block (or every
+          // datagram, without the batch sender) goes through Deno's send.
+          let from = 0;
+          const batch = this.#batch[t];
+          if (batch) {
+            const r = batch.send(chunk);
+            from = r.sent + r.failed;
+            for (let i = 0; i < r.sent; i++) {
+              this.#stats.bytesSent += chunk[i].length;
+            }
+            this.#stats.datagramsSent += r.sent;
+            for (let i = 0; i < r.failed; i++) {
+              this.#sendError(new Error(`sendmmsg: errno ${r.errno}`));
+            }
+          }
+          for (let i = from; i < chunk.length; i++) {
+            const d = chunk[i];
+            sends.push(conn.send(d, target).catch(this.#onSendError));
             this.#stats.datagramsSent++;
             this.#stats.bytesSent += d.length;
           }
         }
-        await Promise.all(sends);
+        if (sends.length > 0) await Promise.all(sends);
+        else await new Promise<void>((r) => queueMicrotask(r));
       }
     } finally {
       this.#queue.clear();

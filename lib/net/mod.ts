@@ -18,3 +18,4 @@ export {
   releaseFreedMemory,
 } from "./tcp_abort.ts";
 export { establishedPeers, parseTcpTable } from "./tcp_table.ts";
+export { type BatchSendResult, UdpBatchSender } from "./udp_batch.ts";

@@ -1,0 +1,192 @@
+/**
+ * Batched UDP sends with `sendmmsg(2)` through libc FFI, on the socket of a
+ * `Deno.DatagramConn`: one synchronous, non-blocking call sends many
+ * datagrams (Deno's `send` is one async op per datagram). Linux x86_64 /
+ * aarch64 with FFI only; {@linkcode UdpBatchSender.open} returns `undefined`
+ * elsewhere and callers keep `DatagramConn.send`.
+ *
+ * @module
+ */
+import { udpSocketFds } from "./socket_buffer.ts";
+
+const MSG_DONTWAIT = 0x40;
+const EAGAIN = 11;
+/** sizeof(struct mmsghdr) on LP64 Linux. */
+const MMSGHDR = 64;
+/** sizeof(struct iovec). */
+const IOVEC = 16;
+
+const SYMBOLS = {
+  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const;
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | undefined;
+let tried = false;
+
+function openLib() {
+  if (tried) return lib;
+  tried = true;
+  if (
+    Deno.build.os !== "linux" ||
+    (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64") ||
+    Deno.permissions.querySync({ name: "ffi" }).state !== "granted"
+  ) return undefined;
+  try {
+    lib = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+  } catch {
+    lib = undefined;
+  }
+  return lib;
+}
+
+/** An IPv4 destination as a `sockaddr_in`. */
+function sockaddrIn(addr: Deno.NetAddr): Uint8Array | undefined {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(addr.hostname);
+  if (!m) return undefined;
+  const sa = new Uint8Array(16);
+  sa[0] = 2; // AF_INET, little-endian u16
+  sa[2] = addr.port >> 8;
+  sa[3] = addr.port & 0xff;
+  for (let i = 0; i < 4; i++) sa[4 + i] = Number(m[i + 1]);
+  return sa;
+}
+
+/** What one {@linkcode UdpBatchSender.send} call did. */
+export interface BatchSendResult {
+  /** Datagrams the kernel took, from the start of the list. */
+  sent: number;
+  /** Datagrams refused with an error other than "would block" (skipped). */
+  failed: number;
+  /** The last such error's errno. */
+  errno: number;
+}
+
+/**
+ * Sends lists of datagrams to one IPv4 destination with `sendmmsg`.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const conn = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 0 });
+ * const batch = UdpBatchSender.open(conn, { hostname: "127.0.0.1", port: 5222 });
+ * const r = batch?.send([a, b, c]); // { sent: 3, failed: 0, errno: 0 }
+ * ```
+ */
+export class UdpBatchSender {
+  #fd: number;
+  #lib: NonNullable<typeof lib>;
+  #name: Uint8Array;
+  #namePtr: bigint;
+  #max: number;
+  #hdrs: Uint8Array;
+  #hdrView: DataView;
+  #iovs: Uint8Array;
+  #iovView: DataView;
+  #iovPtr: bigint;
+
+  private constructor(
+    fd: number,
+    l: NonNullable<typeof lib>,
+    name: Uint8Array,
+    max: number,
+  ) {
+    this.#fd = fd;
+    this.#lib = l;
+    this.#name = name;
+    this.#namePtr = BigInt(
+      Deno.UnsafePointer.value(Deno.UnsafePointer.of(name)),
+    );
+    this.#max = max;
+    this.#hdrs = new Uint8Array(max * MMSGHDR);
+    this.#hdrView = new DataView(this.#hdrs.buffer);
+    this.#iovs = new Uint8Array(max * IOVEC);
+    this.#iovView = new DataView(this.#iovs.buffer);
+    this.#iovPtr = BigInt(
+      Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.#iovs)),
+    );
+    for (let i = 0; i < max; i++) {
+      const h = i * MMSGHDR;
+      this.#hdrView.setBigUint64(h, this.#namePtr, true);
+      this.#hdrView.setUint32(h + 8, name.length, true);
+      this.#hdrView.setBigUint64(
+        h + 16,
+        this.#iovPtr + BigInt(i * IOVEC),
+        true,
+      );
+      this.#hdrView.setBigUint64(h + 24, 1n, true);
+    }
+  }
+
+  /**
+   * A sender on `conn`'s socket to `dest`, or `undefined` where batching is
+   * unavailable (not Linux, no FFI permission, not IPv4, socket not found).
+   *
+   * @param conn The socket (its local port identifies it).
+   * @param dest An IPv4 destination.
+   * @param max Most datagrams per call; default 64.
+   */
+  static open(
+    conn: Deno.DatagramConn,
+    dest: Deno.NetAddr,
+    max = 64,
+  ): UdpBatchSender | undefined {
+    const l = openLib();
+    if (!l) return undefined;
+    const name = sockaddrIn(dest);
+    if (!name) return undefined;
+    const fds = udpSocketFds((conn.addr as Deno.NetAddr).port);
+    if (fds.length !== 1) return undefined;
+    return new UdpBatchSender(fds[0], l, name, max);
+  }
+
+  /** Most datagrams one {@linkcode UdpBatchSender.send} call takes. */
+  get max(): number {
+    return this.#max;
+  }
+
+  /**
+   * Sends up to {@linkcode UdpBatchSender.max} datagrams without blocking.
+   * Stops at the first "would block" (the caller sends the rest another
+   * way); a datagram refused with another error is counted and skipped.
+   *
+   * @param datagrams The datagrams, in order.
+   * @param from Index of the first one to send. Default 0.
+   * @returns How many were sent and failed, from `from` on.
+   */
+  send(datagrams: readonly Uint8Array[], from = 0): BatchSendResult {
+    const r: BatchSendResult = { sent: 0, failed: 0, errno: 0 };
+    let i = from;
+    while (i < datagrams.length) {
+      const n = Math.min(this.#max, datagrams.length - i);
+      for (let k = 0; k < n; k++) {
+        const d = datagrams[i + k];
+        const o = k * IOVEC;
+        this.#iovView.setBigUint64(
+          o,
+          BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(d))),
+          true,
+        );
+        this.#iovView.setBigUint64(o + 8, BigInt(d.length), true);
+      }
+      const got = this.#lib.sendmmsg(this.#fd, this.#hdrs, n, MSG_DONTWAIT);
+      if (got > 0) {
+        r.sent += got;
+        i += got;
+        if (got < n) continue;
+      } else {
+        const errno = this.#errno();
+        if (errno === EAGAIN) break;
+        // The first datagram was refused: skip it, go on with the rest.
+        r.failed++;
+        r.errno = errno;
+        i++;
+      }
+    }
+    return r;
+  }
+
+  #errno(): number {
+    const p = this.#lib.__errno_location();
+    return p ? new Deno.UnsafePointerView(p).getInt32() : 0;
+  }
+}
