@@ -1,8 +1,9 @@
-import { equal, match, ok } from "node:assert/strict";
+import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { EdgeNode } from "../lib/edge/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import {
   setSocketBuffer,
+  UdpBatchReceiver,
   UdpBatchSender,
   udpSocketFds,
 } from "../lib/net/mod.ts";
@@ -165,6 +166,47 @@ Deno.test("udp batch: sendmmsg delivers 300 datagrams (views at offsets too) byt
       equal(data.length, sent[i].length, `datagram ${i}`);
       ok(data.every((b, k) => b === sent[i][k]), `datagram ${i} bytes`);
     }
+  } finally {
+    rx.close();
+    tx.close();
+  }
+});
+
+Deno.test("udp batch: recvmmsg drains what is queued, byte-identical with the sender's address, after one awaited receive", async () => {
+  const rx = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  const tx = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  try {
+    setSocketBuffer((rx.addr as Deno.NetAddr).port, "receive", 8 << 20);
+    const batch = UdpBatchReceiver.open(rx, 16, 2048);
+    ok(batch, "recvmmsg available on Linux with FFI");
+    const sent = Array.from({ length: 200 }, (_, i) => {
+      const d = new Uint8Array(50 + i * 5);
+      crypto.getRandomValues(d);
+      new DataView(d.buffer).setUint16(0, i);
+      return d;
+    });
+    for (const d of sent) await tx.send(d, rx.addr);
+    const buf = new Uint8Array(65536);
+    const [first, from] = await rx.receive(buf);
+    const got: Uint8Array[] = [first.slice()];
+    const txPort = (tx.addr as Deno.NetAddr).port;
+    equal((from as Deno.NetAddr).port, txPort);
+    const n = batch.drain((d, a) => {
+      equal(a.hostname, "127.0.0.1");
+      equal(a.port, txPort);
+      got.push(d.slice());
+    }, 1000);
+    equal(n, 199);
+    equal(batch.drain(() => {}), 0); // nothing left: returns at once
+    got.forEach((d, i) => deepStrictEqual(d, sent[i], `datagram ${i}`));
   } finally {
     rx.close();
     tx.close();

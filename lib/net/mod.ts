@@ -18,4 +18,8 @@ export {
   releaseFreedMemory,
 } from "./tcp_abort.ts";
 export { establishedPeers, parseTcpTable } from "./tcp_table.ts";
-export { type BatchSendResult, UdpBatchSender } from "./udp_batch.ts";
+export {
+  type BatchSendResult,
+  UdpBatchReceiver,
+  UdpBatchSender,
+} from "./udp_batch.ts";
