@@ -495,6 +495,13 @@ Deno.test({
           topo.address(host),
           "--out",
           `${dir}/raw_${host}.dump`,
+          // SRTP (the default): keys from the cloud, as an edge gets them.
+          "--keys-from",
+          `${topo.address("cloud")}:${QUIC_PORT}`,
+          "--secret",
+          SECRET,
+          "--fingerprint",
+          tls.fingerprint,
         ])
       );
       const players1 = EDGES.map((host) =>

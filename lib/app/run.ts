@@ -244,6 +244,7 @@ export async function startNodes(
         quicSecret: secret,
         tls,
         quicImpl: cfg.quic_impl,
+        srtp: cfg.srtp,
         udpSendBuffer: cfg.udp_sndbuf,
         logger: logger.child("cloud"),
         auth: cfg.auth,
@@ -258,6 +259,11 @@ export async function startNodes(
         apiToken: cfg.api_token,
       });
       await nodes.cloud.start();
+      if (!cfg.srtp) {
+        logger.child("cloud").warn(
+          "srtp is false: RTP/RTCP go to edges in the clear and unauthenticated (debugging only); edges need edge.srtp: false",
+        );
+      }
     }
     if (role !== "cloud") {
       const e = cfg.edge;
@@ -294,6 +300,7 @@ export async function startNodes(
         caPem,
         insecureSkipVerify: e.insecure_skip_verify,
         quicImpl: cfg.quic_impl,
+        srtp: e.srtp,
         latencyMs: e.latency_ms,
         packLoss: e.pack_loss,
         enableRecord: e.enable_record,
@@ -328,6 +335,11 @@ export async function startNodes(
         apiToken: cfg.api_token,
       });
       await nodes.edge.start();
+      if (!e.srtp) {
+        logger.child("edge").warn(
+          "edge.srtp is false: plain RTP is accepted unauthenticated; anyone who can send to the UDP port can forge streams",
+        );
+      }
       // The helper could not set the buffer (not Linux, no FFI, or turned
       // off): warn when the kernel default is small.
       if ((nodes.edge.receiveBuffer?.method ?? "default") === "default") {

@@ -37,6 +37,8 @@ export interface EdgeConfig {
   stream_timeout_ms: number;
   /** Most packets asked for repair per second (all streams). */
   repair_max_pps: number;
+  /** Accept only SRTP/SRTCP with keys from the cloud; false = plain only. */
+  srtp: boolean;
   /** UDP receive buffer to ask for (bytes); 0 = kernel default. */
   udp_rcvbuf: number;
   /** Serve HLS / LL-HLS (`/live/NAME.m3u8`) on `hls_addr` and the player port. */
@@ -157,6 +159,8 @@ export interface Config {
   tls_key: string;
   /** Bearer token for `/api/*`, `/stat/*`, `/metrics`; empty = open. */
   api_token: string;
+  /** Protect RTP/RTCP to edges with SRTP/SRTCP (keys over QUIC). */
+  srtp: boolean;
   /** Edge settings. */
   edge: EdgeConfig;
   /** Signed-URL access. */
@@ -473,6 +477,12 @@ export const CLOUD_KEYS: Record<Exclude<keyof Config, SectionName>, KeySpec> = {
     help:
       'non-empty: /api/*, /stat/*, /metrics need "Authorization: Bearer TOKEN"',
   },
+  srtp: {
+    check: bool,
+    default: true,
+    help:
+      "protect RTP/RTCP with SRTP (AES_CM_128_HMAC_SHA1_80, keys per publish handed to edges over QUIC); false = plain (debugging, warned)",
+  },
 };
 
 /** Every key of the `auth:` section. */
@@ -612,6 +622,13 @@ export const EDGE_KEYS: Record<keyof EdgeConfig, KeySpec> = {
     help:
       "most packets asked for repair per second; past it losses are given up (no repair storm)",
   },
+  srtp: {
+    check: bool,
+    default: true,
+    help:
+      "accept only SRTP/SRTCP, keyed by the cloud over QUIC; false = plain RTP only (for a cloud with srtp: false)",
+  },
+
   udp_rcvbuf: {
     check: int(0, 1 << 30),
     default: 8 << 20,

@@ -63,6 +63,10 @@ export interface EdgeStreamInfo {
   fec_recovered: number;
   /** Share of lost packets recovered (recovered / lost), `null` before a loss. */
   repair_success: number | null;
+  /** SRTP/SRTCP datagrams of this SSRC that failed authentication. */
+  srtp_auth_failures: number;
+  /** SRTP/SRTCP datagrams of this SSRC refused as replays. */
+  srtp_replays: number;
   /** Packets held in the reorder buffer now. */
   buffered_packets: number;
   /** Packets waiting for repair now. */

@@ -24,6 +24,7 @@ import { type SocketBufferResult, UdpBatchReceiver } from "../net/mod.ts";
 import { RtxClient } from "../quic/mod.ts";
 import type { HlsService } from "../hls/mod.ts";
 import type { Refusals } from "../limits/mod.ts";
+import { type KeysAnswer, parseKeysAnswer } from "../rtcp/mod.ts";
 import {
   EDGE_HISTORY_SERIES,
   edgeApiHandler,
@@ -41,7 +42,11 @@ import { openEdgeSocket } from "./edge_socket.ts";
 import { EdgeReceiver } from "./receiver.ts";
 import { RepairLinks } from "./repair_links.ts";
 import { RepairPolicy } from "./repair_policy.ts";
-import type { EdgeNodeStats, RepairRequest } from "./receiver_types.ts";
+import type {
+  EdgeNodeStats,
+  PeerAddress,
+  RepairRequest,
+} from "./receiver_types.ts";
 
 /**
  * An edge node.
@@ -114,6 +119,8 @@ export class EdgeNode {
       maxRepairPerSecond: options.maxRepairPerSecond,
       logger: this.#log,
       onRepair: (req) => this.#repair(req),
+      srtp: options.srtp,
+      onKeys: (ssrc, source) => this.#askKeys(ssrc, source),
       onStream: (_key, source) => this.#links.forSource(source),
       linkRepair: (source) => {
         const link = this.#links.forSource(source);
@@ -383,6 +390,23 @@ export class EdgeNode {
         this.#rx.repaired(req, req.seqs[i], res, performance.now());
         this.#arm();
       });
+    });
+  }
+
+  #askKeys(ssrc: number, source: PeerAddress): void {
+    this.#links.forSource(source).requestApp("KEYS", ssrc, {
+      timeoutMs: 1000,
+    }).then((app) => {
+      if (!this.#running) return;
+      let answer: KeysAnswer | null | undefined;
+      try {
+        answer = app ? parseKeysAnswer(app) : undefined;
+      } catch (e) {
+        this.#log.warn("malformed KEYS answer", { ssrc, error: e });
+        answer = undefined;
+      }
+      this.#rx.keys(ssrc, answer, performance.now());
+      this.#arm();
     });
   }
 

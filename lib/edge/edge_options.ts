@@ -49,6 +49,11 @@ export interface EdgeNodeOptions {
    * (`autoBudget`; 400 until the link has measured).
    */
   latencyMs?: number | "auto";
+  /**
+   * Accept SRTP/SRTCP only, with keys from the cloud (`KEYS` over the
+   * repair link); plain RTP is refused. Default false (plain RTP/RTCP).
+   */
+  srtp?: boolean;
   /** Simulated random loss of incoming RTP packets (0..1), for demos. */
   packLoss?: number;
   /** Random numbers in [0, 1) for `packLoss` (seeded in tests). */

@@ -16,12 +16,17 @@
  *
  * @module
  */
-import type { FlvTag } from "../flv/mod.ts";
+import { decodeTag, type FlvTag } from "../flv/mod.ts";
 import type { StreamHub } from "../hub/mod.ts";
 import { type Logger, nullLogger, RateLimitedLog } from "../log/mod.ts";
 import type { RtxResult } from "../quic/mod.ts";
 import { TokenBucket } from "../rate/mod.ts";
-import { ntpToUnixMs, parseRtcp, type RtcpPacket } from "../rtcp/mod.ts";
+import {
+  type KeysAnswer,
+  ntpToUnixMs,
+  parseRtcp,
+  type RtcpPacket,
+} from "../rtcp/mod.ts";
 import {
   encodeRtp,
   FEC_PAYLOAD_TYPE,
@@ -33,6 +38,7 @@ import {
 } from "../rtp/mod.ts";
 import type { EdgeStreamInfo, EndedStreamInfo } from "./edge_api.ts";
 import { JitterBuffer } from "./jitter_buffer.ts";
+import { datagramSsrc, SrtpGate } from "./srtp_gate.ts";
 import { UnnamedSsrcs } from "./unnamed_ssrcs.ts";
 import { type ReceiverStream, streamInfo } from "./receiver_stream.ts";
 import type {
@@ -80,6 +86,10 @@ export class EdgeReceiver {
   #bySsrc = new Map<number, ReceiverStream>();
   #unnamed: UnnamedSsrcs;
   #ended: EndedStreamInfo[] = [];
+  /** SRTP: every datagram authenticates here first (`srtp: true`). */
+  #gate: SrtpGate<PeerAddress> | undefined;
+  /** Stream state from `KEYS` answers, by SSRC, until the stream is named. */
+  #state = new Map<number, FlvTag[]>();
   #wakeAt = Infinity;
   #shedLog: RateLimitedLog;
   #refusalLog: RateLimitedLog;
@@ -94,6 +104,14 @@ export class EdgeReceiver {
     republishes: 0,
     streamsRefused: 0,
     repairShed: 0,
+    srtpAuthFailures: 0,
+    srtpReplays: 0,
+    srtpMalformed: 0,
+    srtpHeldDropped: 0,
+    keysRequested: 0,
+    keysReceived: 0,
+    keysUnknown: 0,
+    keysRefused: 0,
   };
 
   /** @throws {RangeError} on a bad latency, timeout or loss rate. */
@@ -131,6 +149,15 @@ export class EdgeReceiver {
       full: true,
     });
     this.#onRepair = options.onRepair ?? (() => {});
+    if (options.srtp) {
+      const onKeys = options.onKeys ?? (() => {});
+      this.#gate = new SrtpGate<PeerAddress>({
+        requestKeys: (ssrc, from) => onKeys(ssrc, from as PeerAddress),
+        pendingTimeoutMs: this.#timeout,
+        maxPendingSsrcs: options.maxHeldSsrcs,
+        maxHeldPerSsrc: options.maxHeldPackets,
+      });
+    }
     this.#onStream = options.onStream ?? (() => {});
     this.#linkState = options.linkState ?? (() => ({}));
     this.#linkRepair = options.linkRepair ??
@@ -147,6 +174,17 @@ export class EdgeReceiver {
   /** Node-wide counters (a live object). */
   get stats(): Readonly<EdgeNodeStats> {
     this.#stats.unnamedDropped = this.#unnamed.dropped;
+    const g = this.#gate?.stats;
+    if (g) {
+      this.#stats.srtpAuthFailures = g.authFailures;
+      this.#stats.srtpReplays = g.replays;
+      this.#stats.srtpMalformed = g.malformed;
+      this.#stats.srtpHeldDropped = g.heldDropped;
+      this.#stats.keysRequested = g.keysRequested;
+      this.#stats.keysReceived = g.keysReceived;
+      this.#stats.keysUnknown = g.keysUnknown;
+      this.#stats.keysRefused = g.keysRefused;
+    }
     return this.#stats;
   }
 
@@ -162,6 +200,30 @@ export class EdgeReceiver {
    */
   receive(datagram: Uint8Array, from: PeerAddress, now: number): void {
     this.#stats.datagrams++;
+    // Simulated network loss (RTP only), before anything sees the packet.
+    if (
+      this.#packLoss > 0 && !isRtcp(datagram) &&
+      this.#random() < this.#packLoss
+    ) {
+      this.#stats.simulatedDrops++;
+      return;
+    }
+    if (this.#gate) {
+      const ssrc = datagramSsrc(datagram);
+      // Late datagrams of an ended stream: not worth a key request.
+      if (!this.#gate.has(ssrc) && this.#unnamed.isRetired(ssrc)) return;
+      const v = this.#gate.inbound(datagram, from, now);
+      if (!v.pass) {
+        this.#wake(this.#gate.nextEventAt());
+        return;
+      }
+      datagram = v.bytes;
+    }
+    this.#dispatch(datagram, from, now);
+  }
+
+  /** A plain (authenticated, when SRTP is on) RTP or RTCP datagram. */
+  #dispatch(datagram: Uint8Array, from: PeerAddress, now: number): void {
     try {
       if (isRtcp(datagram)) this.#onRtcpCompound(datagram, from, now);
       else this.#onRtp(datagram, from, now);
@@ -182,9 +244,16 @@ export class EdgeReceiver {
     const s = this.#streams.get(request.key);
     if (!s || s.ssrc !== request.ssrc) return;
     if (result.status === "ok") {
+      let bytes = result.packet;
+      if (this.#gate) {
+        // SRTP as first sent: authenticate it like any datagram.
+        const plain = this.#gate.repaired(bytes);
+        if (!plain) return; // counted by the gate; the deadline handles it
+        bytes = plain;
+      }
       let packet: RtpPacket;
       try {
-        packet = parseRtp(result.packet);
+        packet = parseRtp(bytes);
       } catch {
         this.#stats.malformed++;
         return;
@@ -203,11 +272,50 @@ export class EdgeReceiver {
   }
 
   /**
+   * The cloud's `KEYS` answer for `ssrc` (asked for through `onKeys`):
+   * `null` when the cloud has no such live stream, `undefined` when no
+   * answer came in time (asked again later). With keys, the datagrams held
+   * for `ssrc` are released (decrypted) as if they arrived now, and the
+   * stream is named by the answer's stream key if nothing named it; a stream
+   * joined after its start gets the answer's onMetaData and sequence headers
+   * first, so players can decode from the next keyframe.
+   */
+  keys(ssrc: number, answer: KeysAnswer | null | undefined, now: number): void {
+    if (!this.#gate) return;
+    if (answer) {
+      if (this.#state.size >= 64) {
+        this.#state.delete(this.#state.keys().next().value!);
+      }
+      const tags: FlvTag[] = [];
+      for (const t of answer.stateTags) {
+        try {
+          tags.push(decodeTag(t));
+        } catch {
+          this.#stats.malformed++;
+        }
+      }
+      this.#state.set(ssrc, tags);
+    }
+    const released = this.#gate.keys(ssrc, answer, now);
+    for (const r of released) this.#dispatch(r.bytes, r.from, now);
+    if (
+      answer && released.length > 0 && !this.#bySsrc.has(ssrc) &&
+      !this.#unnamed.isRetired(ssrc)
+    ) {
+      this.#name(ssrc, answer.streamKey, released[0].from, now, false);
+    }
+    this.#state.delete(ssrc);
+    this.#wake(this.#gate.nextEventAt());
+    this.#wake(now + this.#timeout);
+  }
+
+  /**
    * Applies what is due at `now`: deadlines, NACKs (through the repair
    * budget to `onRepair`), stream ends and timeouts, expiry of held and
    * retired SSRCs.
    */
   tick(now: number): void {
+    this.#gate?.tick(now);
     for (const s of [...this.#streams.values()]) {
       this.#deliver(s, s.jb.poll(now));
       const seqs = s.jb.nacks(now);
@@ -248,7 +356,7 @@ export class EdgeReceiver {
   /** Snapshots of the live streams (`recording` is the shell's to fill). */
   streams(): EdgeStreamInfo[] {
     return [...this.#streams.values()].map((s) =>
-      streamInfo(s, this.#linkRepair(s.source))
+      streamInfo(s, this.#linkRepair(s.source), this.#gate?.countsOf(s.ssrc))
     );
   }
 
@@ -278,13 +386,6 @@ export class EdgeReceiver {
     now: number,
     source: "udp" | "fec" = "udp",
   ): void {
-    if (
-      source === "udp" && this.#packLoss > 0 &&
-      this.#random() < this.#packLoss
-    ) {
-      this.#stats.simulatedDrops++;
-      return;
-    }
     let packet: RtpPacket;
     try {
       // The receive buffer is reused: keep a copy.
@@ -443,6 +544,11 @@ export class EdgeReceiver {
     this.#bySsrc.set(ssrc, stream);
     this.#wake(now + this.#timeout);
     if (fresh) stream.jb.expectStreamStart();
+    else {
+      // Joined after the start: the decoder state comes from `KEYS`.
+      for (const tag of this.#state.get(ssrc) ?? []) stream.hub.push(tag);
+    }
+    this.#state.delete(ssrc);
     const held = this.#unnamed.take(ssrc);
     if (held) {
       held.packets.forEach((p, i) => {
@@ -509,7 +615,11 @@ export class EdgeReceiver {
       const end = Math.min(s.endAt ?? Infinity, s.lastPacketAt + this.#timeout);
       if (end < next) next = end;
     }
-    return Math.min(next, this.#unnamed.nextEventAt());
+    return Math.min(
+      next,
+      this.#unnamed.nextEventAt(),
+      this.#gate?.nextEventAt() ?? Infinity,
+    );
   }
 
   // --- repair ------------------------------------------------------------
@@ -568,11 +678,16 @@ export class EdgeReceiver {
     s.hub.end(reason);
     // Final counters stay readable from the API for a while.
     this.#ended.push({
-      ...streamInfo(s, this.#linkRepair(s.source)),
+      ...streamInfo(
+        s,
+        this.#linkRepair(s.source),
+        this.#gate?.countsOf(s.ssrc),
+      ),
       end_time: new Date(this.#wall()).toISOString(),
       end_reason: reason,
     });
     if (this.#ended.length > MAX_ENDED) this.#ended.shift();
+    this.#gate?.forget(s.ssrc);
     const j = s.jb.stats;
     this.#log.info("stream ended", {
       key: s.key,

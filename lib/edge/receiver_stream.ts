@@ -32,6 +32,10 @@ export interface ReceiverStream {
 export function streamInfo(
   s: ReceiverStream,
   link: LinkRepairInfo,
+  srtp: { authFailures: number; replays: number } = {
+    authFailures: 0,
+    replays: 0,
+  },
 ): EdgeStreamInfo {
   const j = s.jb.stats;
   const h = s.hub.info();
@@ -68,6 +72,8 @@ export function streamInfo(
       : Math.round(Math.min(1, j.recovered / j.lost) * 10_000) / 10_000,
     buffered_packets: s.jb.bufferedPackets,
     pending_repair: s.jb.pending,
+    srtp_auth_failures: srtp.authFailures,
+    srtp_replays: srtp.replays,
     recording: null,
   };
 }

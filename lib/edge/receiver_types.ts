@@ -63,6 +63,22 @@ export interface EdgeNodeStats {
   streamsRefused: number;
   /** Missing packets given up without asking, over `maxRepairPerSecond`. */
   repairShed: number;
+  /** SRTP/SRTCP datagrams that failed authentication (dropped). */
+  srtpAuthFailures: number;
+  /** SRTP/SRTCP datagrams refused as replays (dropped). */
+  srtpReplays: number;
+  /** Datagrams too short to be SRTP/SRTCP (dropped). */
+  srtpMalformed: number;
+  /** Datagrams held for an SSRC without keys that were discarded. */
+  srtpHeldDropped: number;
+  /** `KEYS` requests sent. */
+  keysRequested: number;
+  /** `KEYS` answers with keys. */
+  keysReceived: number;
+  /** `KEYS` answers: not a live stream. */
+  keysUnknown: number;
+  /** `KEYS` answers for plain RTP, refused by an SRTP edge. */
+  keysRefused: number;
 }
 
 /** Options for {@linkcode EdgeReceiver}. */
@@ -97,6 +113,15 @@ export interface EdgeReceiverOptions {
   onRepair?: (request: RepairRequest) => void;
   /** A stream was learned from `source` (e.g. open its repair link now). */
   onStream?: (key: string, source: PeerAddress) => void;
+  /**
+   * SRTP/SRTCP only (`edge.srtp`): every datagram must authenticate with
+   * the keys the cloud hands out (`KEYS`); plain RTP is refused. Default
+   * false: plain RTP/RTCP, named by SDES.
+   */
+  srtp?: boolean;
+  /** Ask the cloud behind `source` for the keys of `ssrc`; the answer goes
+   * to `EdgeReceiver.keys`. */
+  onKeys?: (ssrc: number, source: PeerAddress) => void;
   /** Facts about the repair link of `source` for the loss log line. */
   linkState?: (source: PeerAddress) => Record<string, unknown>;
   /** The repair link's mode, copies and loss rate for the API. */

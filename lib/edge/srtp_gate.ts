@@ -13,11 +13,25 @@ import { TokenBucket } from "../rate/mod.ts";
 import type { KeysAnswer } from "../rtcp/mod.ts";
 import { type SrtpFailure, SrtpReceiver } from "../srtp/mod.ts";
 
+/**
+ * The SSRC of an RTP (bytes 8–11) or RTCP (bytes 4–7, by RFC 5761's
+ * payload-type rule) datagram, or -1 when it is too short.
+ *
+ * @param d The datagram.
+ */
+export function datagramSsrc(d: Uint8Array): number {
+  const rtcp = d.length >= 2 && d[1] >= 192 && d[1] <= 223;
+  const at = rtcp ? 4 : 8;
+  if (d.length < at + 4) return -1;
+  return ((d[at] << 24) | (d[at + 1] << 16) | (d[at + 2] << 8) | d[at + 3]) >>>
+    0;
+}
+
 /** Options for {@linkcode SrtpGate}. */
 export interface SrtpGateOptions {
-  /** Ask the cloud for the keys of `ssrc`; the answer comes back through
-   * {@linkcode SrtpGate.keys}. */
-  requestKeys: (ssrc: number) => void;
+  /** Ask the cloud for the keys of `ssrc` (whose datagrams came from
+   * `from`); the answer comes back through {@linkcode SrtpGate.keys}. */
+  requestKeys: (ssrc: number, from: unknown) => void;
   /** SSRCs waiting for keys at once (the oldest is dropped). Default 16. */
   maxPendingSsrcs?: number;
   /** Datagrams held per SSRC waiting for keys (oldest dropped). Default 512. */
@@ -139,8 +153,7 @@ export class SrtpGate<F = unknown> {
       this.#stats.malformed++;
       return { pass: false, failure: "malformed" };
     }
-    const ssrc = ((datagram[at] << 24) | (datagram[at + 1] << 16) |
-      (datagram[at + 2] << 8) | datagram[at + 3]) >>> 0;
+    const ssrc = datagramSsrc(datagram);
     const ctx = this.#contexts.get(ssrc);
     if (ctx) return this.#unprotect(ctx, datagram, rtcp);
     const until = this.#unknown.get(ssrc);
@@ -284,9 +297,9 @@ export class SrtpGate<F = unknown> {
       }
       p = { held: [], firstAt: now, askedAt: -Infinity };
       this.#pending.set(ssrc, p);
-      this.#ask(ssrc, p, now);
     }
     p.held.push({ bytes, from, at: now });
+    if (p.askedAt === -Infinity) this.#ask(ssrc, p, now);
     if (p.held.length > (this.#opts.maxHeldPerSsrc ?? 512)) {
       p.held.shift();
       this.#stats.heldDropped++;
@@ -298,7 +311,7 @@ export class SrtpGate<F = unknown> {
     // Over the budget: asked again by tick() after retryMs.
     if (!this.#keysBudget.tryTake(now)) return;
     this.#stats.keysRequested++;
-    this.#opts.requestKeys(ssrc);
+    this.#opts.requestKeys(ssrc, p.held[0]?.from);
   }
 
   #markUnknown(ssrc: number, now: number): void {

@@ -52,6 +52,8 @@ export interface CloudAndEdgeOptions {
   edge?: Partial<EdgeNodeOptions>;
   /** Further CloudNode options (`fecBlock`, `auth`, `hooks`, limits, …). */
   cloud?: Partial<CloudNodeOptions>;
+  /** SRTP between cloud and edge (the product's default); default true. */
+  srtp?: boolean;
 }
 
 /** A running CloudNode + EdgeNode pair from {@linkcode startCloudAndEdge}. */
@@ -94,6 +96,7 @@ export async function startCloudAndEdge(
     quicPort,
     fingerprint: tls.fingerprint,
     logger: nullLogger,
+    srtp: opts.srtp ?? true,
     ...opts.edge,
   });
   await edge.start();
@@ -114,6 +117,7 @@ export async function startCloudAndEdge(
     tls,
     logger: nullLogger,
     ...opts.cloud,
+    srtp: opts.srtp ?? true,
   });
   try {
     await cloud.start();

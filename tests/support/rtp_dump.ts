@@ -20,7 +20,9 @@
  *
  * @module
  */
-import { parseRtcp } from "../../lib/rtcp/mod.ts";
+import { SrtpGate } from "../../lib/edge/srtp_gate.ts";
+import { RtxClient } from "../../lib/quic/mod.ts";
+import { parseKeysAnswer, parseRtcp } from "../../lib/rtcp/mod.ts";
 import { isRtcp } from "../../lib/rtp/mod.ts";
 import { parseFlagPairs, runProgram } from "../../testkit/cli.ts";
 
@@ -38,6 +40,12 @@ export interface DumpOptions {
   maxBytes?: number;
   /** Called once the socket is bound (and the group joined). */
   onReady?: (info: { port: number }) => void;
+  /**
+   * SRTP: ask this cloud for each SSRC's keys (`KEYS`, as an edge does)
+   * and dump the decrypted RTP/RTCP; datagrams that do not authenticate
+   * are left out and counted.
+   */
+  keys?: { host: string; port: number; secret: string; fingerprint: string };
   /** Aborting stops the recorder (reason `"aborted"`). */
   signal?: AbortSignal;
 }
@@ -81,6 +89,48 @@ export async function dumpRtp(opts: DumpOptions): Promise<DumpResult> {
     }
   };
   const onAbort = () => stop("aborted");
+  let client: RtxClient | undefined;
+  let gate: SrtpGate | undefined;
+  const asks: Promise<void>[] = [];
+  const keep = (data: Uint8Array) => {
+    if (bytes + data.length > maxBytes) {
+      stop("full");
+      return;
+    }
+    kept.push(data);
+    bytes += data.length;
+    if (isRtcp(data)) {
+      rtcp++;
+      let bye = false;
+      try {
+        bye = parseRtcp(data).some((p) => p.type === "bye");
+      } catch {
+        // Not ours to judge: the test parses the dump.
+      }
+      if (bye) stop("bye");
+    }
+  };
+  if (opts.keys) {
+    const k = opts.keys;
+    const c = client = new RtxClient({
+      host: k.host,
+      port: k.port,
+      secret: k.secret,
+      fingerprint: k.fingerprint,
+    });
+    const g = gate = new SrtpGate({
+      requestKeys: (ssrc) => {
+        asks.push(
+          c.requestApp("KEYS", ssrc, { timeoutMs: 2000 }).then((app) => {
+            const answer = app ? parseKeysAnswer(app) : undefined;
+            for (const r of g.keys(ssrc, answer, performance.now())) {
+              if (!closed) keep(r.bytes);
+            }
+          }),
+        );
+      },
+    });
+  }
   try {
     if (opts.group !== undefined) {
       await conn.joinMulticastV4(opts.group, opts.iface ?? "0.0.0.0");
@@ -97,21 +147,12 @@ export async function dumpRtp(opts: DumpOptions): Promise<DumpResult> {
         if (closed) break;
         throw err;
       }
-      if (bytes + data.length > maxBytes) {
-        stop("full");
-        break;
-      }
-      kept.push(data.slice());
-      bytes += data.length;
-      if (isRtcp(data)) {
-        rtcp++;
-        let bye = false;
-        try {
-          bye = parseRtcp(data).some((p) => p.type === "bye");
-        } catch {
-          // Not ours to judge: the test parses the dump.
-        }
-        if (bye) stop("bye");
+      if (gate) {
+        gate.tick(performance.now());
+        const v = gate.inbound(data, null, performance.now());
+        if (v.pass) keep(v.bytes);
+      } else {
+        keep(data.slice());
       }
     }
   } finally {
@@ -120,6 +161,8 @@ export async function dumpRtp(opts: DumpOptions): Promise<DumpResult> {
       closed = true;
       conn.close();
     }
+    await Promise.allSettled(asks);
+    await client?.close();
   }
   const out = new Uint8Array(bytes + 2 * kept.length);
   let off = 0;
@@ -136,6 +179,9 @@ export async function dumpRtp(opts: DumpOptions): Promise<DumpResult> {
     datagrams: kept.length,
     rtcp,
     bytes,
+    ...(gate
+      ? { srtpFailures: gate.stats.authFailures + gate.stats.replays }
+      : {}),
   };
 }
 
@@ -179,6 +225,9 @@ function parseArgs(args: string[]): DumpOptions {
   const out = take("out");
   if (out === undefined) throw new TypeError("missing required --out FILE");
   const maxRaw = take("max-bytes");
+  const cloud = take("keys-from");
+  const secret = take("secret");
+  const fingerprint = take("fingerprint");
   const opts: DumpOptions = {
     port,
     out,
@@ -186,6 +235,15 @@ function parseArgs(args: string[]): DumpOptions {
     iface: take("iface"),
     maxBytes: maxRaw === undefined ? undefined : Number(maxRaw),
   };
+  if (cloud !== undefined) {
+    const m = /^(.+):(\d+)$/.exec(cloud);
+    if (!m || secret === undefined || fingerprint === undefined) {
+      throw new TypeError(
+        "--keys-from HOST:PORT needs --secret and --fingerprint too",
+      );
+    }
+    opts.keys = { host: m[1], port: Number(m[2]), secret, fingerprint };
+  }
   flags.rejectUnknown();
   return opts;
 }
