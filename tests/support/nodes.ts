@@ -41,7 +41,7 @@ export function freePortFlags(edgeUdpPort: number): string[] {
 
 /** Options for {@linkcode startCloudAndEdge}. */
 export interface CloudAndEdgeOptions {
-  /** The cloud's record directory (recording stays off). */
+  /** The cloud's record directory (recording off unless `record`). */
   recordDir: string;
   /** Secret the cloud's QUIC service requires; default none (`""`). */
   quicSecret?: string;
@@ -54,6 +54,8 @@ export interface CloudAndEdgeOptions {
   cloud?: Partial<CloudNodeOptions>;
   /** SRTP between cloud and edge (the product's default); default true. */
   srtp?: boolean;
+  /** Record every stream at the cloud into `recordDir`; default false. */
+  record?: boolean;
 }
 
 /** A running CloudNode + EdgeNode pair from {@linkcode startCloudAndEdge}. */
@@ -111,7 +113,7 @@ export async function startCloudAndEdge(
     cachePackets: 5000,
     cacheBytes: 64 << 20,
     debug: false,
-    enableRecord: false,
+    enableRecord: opts.record ?? false,
     recordDir: opts.recordDir,
     quicSecret: opts.quicSecret ?? "",
     tls,
