@@ -41,6 +41,7 @@ function answerFor(
     ...keys,
     roc: 0,
     highestSeq: 99,
+    firstSeq: 0,
     streamKey: "live/x",
     stateTags: [],
     ...extra,

@@ -7,10 +7,10 @@
  * edges `e1`…`e3` (198.18.0.2–4). The cloud sends every RTP/RTCP packet to
  * two multicast groups: 239.255.1.1:5222, which the edges join, and
  * 239.255.1.2:5224, which raw recorders join (no loss on that port). Loss is
- * an nftables rule on an edge's input that drops RTP datagrams for 5222 at
- * random (RTCP is exempt: a lost BYE together with the stream's last packets
- * leaves the receiver nothing that tells it the tail existed, which no repair
- * can fix and would make the counters test flaky). Every player, recorder and
+ * an nftables rule on an edge's input that drops RTP and RTCP datagrams for
+ * 5222 at the same random rate (SRTP is on: the edges get their keys over
+ * QUIC; the final SR + BYE is sent three times, and a stream whose every BYE
+ * is lost ends by silence). Every player, recorder and
  * API request runs inside the namespaces; the test reads their files.
  *
  * Publish 1 (`live/p1`): 5 % loss on every edge, a player per edge, two raw
@@ -190,9 +190,8 @@ async function nft(topo: Topology, host: string, script: string) {
 /**
  * Sets the RTP loss on `host` for datagrams to `port`, resetting the drop
  * counter: `{ permille }` drops that share at random; `"first"` drops exactly
- * the first RTP datagram after the call. RTCP is never dropped: a lost BYE
- * together with the stream's last packets leaves a receiver nothing that
- * tells it the tail existed, which no repair can fix (the test would flake).
+ * the first RTP datagram after the call. With `{ permille }` RTCP is dropped
+ * at the same rate by its own rule (not counted as RTP loss).
  */
 async function setRtpLoss(
   topo: Topology,
@@ -209,7 +208,11 @@ async function setRtpLoss(
       `delete table inet ${LOSS_TABLE}`,
       `add table inet ${LOSS_TABLE}`,
       `add chain inet ${LOSS_TABLE} input { type filter hook input priority 0; policy accept; }`,
-      // RTCP (rtcp-mux): second byte = packet type 192..223.
+      // RTCP (rtcp-mux): second byte = packet type 192..223. Lost at the
+      // same rate as RTP (counted apart); the "first" mode keeps RTCP.
+      ...(loss === "first" ? [] : [
+        `${rtp} @th,72,8 192-223 numgen random mod 1000 < ${loss.permille} counter drop comment "rtcp"`,
+      ]),
       `${rtp} @th,72,8 192-223 accept`,
       loss === "first"
         // numgen inc counts the RTP datagrams reaching the rule: 0 = first.
@@ -232,7 +235,10 @@ async function rtpDropped(topo: Topology, host: string): Promise<number> {
   let total = 0;
   const doc = JSON.parse(stdout) as { nftables: Record<string, unknown>[] };
   for (const item of doc.nftables) {
-    const rule = item.rule as { expr?: Record<string, unknown>[] } | undefined;
+    const rule = item.rule as
+      | { expr?: Record<string, unknown>[]; comment?: string }
+      | undefined;
+    if (rule?.comment === "rtcp") continue; // RTCP drops are not RTP
     for (const e of rule?.expr ?? []) {
       const c = e.counter as { packets?: number } | undefined;
       if (c?.packets !== undefined) total += c.packets;

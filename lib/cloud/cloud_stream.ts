@@ -166,17 +166,27 @@ export class CloudStream {
 
   /**
    * Where the sender stands, for a `KEYS` answer: the ROC of the highest
-   * sequence number sent, and that number (undefined before the first).
+   * sequence number sent, that number (undefined before the first) and the
+   * publish's first sequence number.
    */
-  get position(): { roc: number; highestSeq?: number } {
+  get position(): { roc: number; highestSeq?: number; firstSeq: number } {
+    const pk = this.#packetizer;
+    const firstSeq = (pk.nextSequence - pk.packetsSent) & 0xffff;
     if (this.#srtp) {
       const seq = this.#srtp.highestSeq;
-      return { roc: this.#srtp.roc, highestSeq: seq < 0 ? undefined : seq };
+      return {
+        roc: this.#srtp.roc,
+        highestSeq: seq < 0 ? undefined : seq,
+        firstSeq,
+      };
     }
-    if (this.#packetizer.packetsSent === 0) return { roc: 0 };
+    if (pk.packetsSent === 0) return { roc: 0, firstSeq };
+    // Plain RTP: the ROC is counted the same way (wraps since the start).
+    const sent = pk.packetsSent;
     return {
-      roc: 0,
-      highestSeq: (this.#packetizer.nextSequence - 1) & 0xffff,
+      roc: Math.floor((firstSeq + sent - 1) / 65536),
+      highestSeq: (pk.nextSequence - 1) & 0xffff,
+      firstSeq,
     };
   }
 
@@ -301,6 +311,7 @@ export class CloudStream {
       masterSalt: km?.masterSalt ?? new Uint8Array(),
       roc: pos.roc,
       highestSeq: pos.highestSeq,
+      firstSeq: pos.firstSeq,
       streamKey: this.key,
       stateTags: this.stateTags(),
     });

@@ -35,6 +35,7 @@ import {
   parseRtp,
   RTP_PAYLOAD_TYPE,
   type RtpPacket,
+  seqDiff,
 } from "../rtp/mod.ts";
 import type { EdgeStreamInfo, EndedStreamInfo } from "./edge_api.ts";
 import { JitterBuffer } from "./jitter_buffer.ts";
@@ -52,6 +53,9 @@ import type {
 const LOG_INTERVAL_MS = 10_000;
 /** Ended streams whose final counters the API keeps. */
 const MAX_ENDED = 32;
+/** A stream whose first held RTP packet is within this many of the
+ * publish's first sequence number is received from its start. */
+const FRESH_WINDOW = 64;
 
 /**
  * The receiver core of an edge.
@@ -302,7 +306,16 @@ export class EdgeReceiver {
       answer && released.length > 0 && !this.#bySsrc.has(ssrc) &&
       !this.#unnamed.isRetired(ssrc)
     ) {
-      this.#name(ssrc, answer.streamKey, released[0].from, now, false);
+      // Fresh: what was held starts within the first packets of the
+      // publish (its SR + SDES was lost): the stream is received from its
+      // start and needs no state from the answer.
+      const firstRtp = released.find((r) => !isRtcp(r.bytes));
+      const from0 = firstRtp === undefined ? -1 : seqDiff(
+        (firstRtp.bytes[2] << 8) | firstRtp.bytes[3],
+        answer.firstSeq,
+      );
+      const fresh = answer.roc === 0 && from0 >= 0 && from0 < FRESH_WINDOW;
+      this.#name(ssrc, answer.streamKey, released[0].from, now, fresh);
     }
     this.#state.delete(ssrc);
     this.#wake(this.#gate.nextEventAt());

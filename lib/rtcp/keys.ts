@@ -22,9 +22,11 @@
  * | 4      | 4    | ROC of the highest sequence number sent                      |
  * | 8      | 2    | highest sequence number sent                                 |
  * | 10     | 2    | stream key length L                                          |
- * | 12     | K    | master key                                                   |
- * | 12+K   | S    | master salt                                                  |
- * | 12+K+S | L    | stream key, UTF-8 (`app/name`)                               |
+ * | 12     | 2    | first sequence number of the publish (ROC 0)                 |
+ * | 14     | 2    | reserved, 0                                                  |
+ * | 16     | K    | master key                                                   |
+ * | 16+K   | S    | master salt                                                  |
+ * | 16+K+S | L    | stream key, UTF-8 (`app/name`)                               |
  * | …      | 2    | number N of state tags                                       |
  * | …      | …    | N × (u32 length T, then T bytes: an FLV tag, 11-byte header + body) |
  *
@@ -58,6 +60,8 @@ export interface KeysAnswer {
   roc: number;
   /** Highest sequence number sent, when any was. */
   highestSeq?: number;
+  /** The publish's first sequence number (sent with ROC 0). */
+  firstSeq: number;
   /** Stream key `app/name`. */
   streamKey: string;
   /** State tags (onMetaData, sequence headers), each 11-byte header + body. */
@@ -145,7 +149,7 @@ export function encodeKeysAnswer(a: KeysAnswer): Uint8Array {
     tagBytes += 4 + t.length;
   }
   const K = a.masterKey.length, S = a.masterSalt.length;
-  const data = new Uint8Array(12 + K + S + name.length + 2 + tagBytes);
+  const data = new Uint8Array(16 + K + S + name.length + 2 + tagBytes);
   const v = new DataView(data.buffer);
   data[0] = a.profile;
   data[1] = K;
@@ -154,10 +158,11 @@ export function encodeKeysAnswer(a: KeysAnswer): Uint8Array {
   v.setUint32(4, a.roc >>> 0);
   v.setUint16(8, (a.highestSeq ?? 0) & 0xffff);
   v.setUint16(10, name.length);
-  data.set(a.masterKey, 12);
-  data.set(a.masterSalt, 12 + K);
-  data.set(name, 12 + K + S);
-  let o = 12 + K + S + name.length;
+  v.setUint16(12, a.firstSeq & 0xffff);
+  data.set(a.masterKey, 16);
+  data.set(a.masterSalt, 16 + K);
+  data.set(name, 16 + K + S);
+  let o = 16 + K + S + name.length;
   v.setUint16(o, tags.length);
   o += 2;
   for (const t of tags) {
@@ -185,19 +190,19 @@ export function parseKeysAnswer(
   const bad = (what: string): never => {
     throw new RangeError(`Malformed KEYS answer: ${what}`);
   };
-  if (d.length < 14) {
-    bad(`expected at least 14 data bytes, received ${d.length}`);
+  if (d.length < 18) {
+    bad(`expected at least 18 data bytes, received ${d.length}`);
   }
   const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
   const K = d[1], S = d[2];
   const L = v.getUint16(10);
-  let o = 12 + K + S + L;
+  let o = 16 + K + S + L;
   if (o + 2 > d.length) {
     bad(`key/salt/name lengths ${K}/${S}/${L} overrun ${d.length} bytes`);
   }
   let streamKey: string;
   try {
-    streamKey = fromUtf8.decode(d.subarray(12 + K + S, o));
+    streamKey = fromUtf8.decode(d.subarray(16 + K + S, o));
   } catch {
     return bad("stream key is not UTF-8");
   }
@@ -216,10 +221,11 @@ export function parseKeysAnswer(
   return {
     ssrc: p.ssrc,
     profile: d[0],
-    masterKey: d.slice(12, 12 + K),
-    masterSalt: d.slice(12 + K, 12 + K + S),
+    masterKey: d.slice(16, 16 + K),
+    masterSalt: d.slice(16 + K, 16 + K + S),
     roc: v.getUint32(4),
     highestSeq: d[3] & 1 ? v.getUint16(8) : undefined,
+    firstSeq: v.getUint16(12),
     streamKey,
     stateTags,
   };
