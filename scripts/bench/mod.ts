@@ -288,6 +288,26 @@ async function pipelines(
       }
     }
   }
+  // SRTP's cost: 10 × 2 again with plain RTP (cloud srtp and edge.srtp off).
+  if (system === "flvcast") {
+    log("pipeline flvcast: 10 × 2 again with SRTP off (its cost)");
+    try {
+      const r = await runPipeline(
+        { ...ctx, srtp: false, cpuProfDir: undefined },
+        "flvcast",
+        10,
+        2,
+        timing,
+      );
+      report.pipeline.push(r);
+    } catch (e) {
+      report.problems.push(
+        `pipeline flvcast 10×2 srtp-off failed: ${
+          (e as Error).message.slice(0, 400)
+        }`,
+      );
+    }
+  }
   // Diagnosis: when flvcast lost tags at 50 streams, run that configuration
   // once more with repair turned off (the edge's QUIC peer is a dead port),
   // to tell the receive path's own limit from a repair-traffic collapse.

@@ -139,6 +139,8 @@ export interface CloudOptions {
   destinations: string[];
   /** TLS material. */
   tls: Tls;
+  /** SRTP to edges; default true (the product's default). */
+  srtp?: boolean;
   /** Write a V8 CPU profile into this folder at exit. */
   cpuProfDir?: string;
   /** Extra top-level YAML lines (e.g. `fec_block: 8`). */
@@ -166,6 +168,7 @@ export async function startCloud(o: CloudOptions): Promise<ServerProc> {
       "log_level: warn",
       "enable_log_file: false",
       `quic_secret: "${BENCH_SECRET}"`,
+      `srtp: ${o.srtp ?? true}`,
       `quic_cert: "${o.tls.certFile}"`,
       `quic_key: "${o.tls.keyFile}"`,
       `record_dir: "${o.dir}/record"`,
@@ -207,6 +210,8 @@ export interface EdgeOptions {
   fingerprint: string;
   /** Reorder/repair budget. */
   latencyMs: number;
+  /** Accept SRTP only; default true (the product's default). */
+  srtp?: boolean;
   /** CPU profile folder. */
   cpuProfDir?: string;
   /** Extra `deno run` flags (e.g. `--inspect=…` for diagnosis). */
@@ -235,6 +240,7 @@ export async function startEdge(o: EdgeOptions): Promise<ServerProc> {
       `  cloud_quic_addr: "${o.cloudQuic}"`,
       `  cloud_fingerprint: "${o.fingerprint}"`,
       `  latency_ms: ${o.latencyMs}`,
+      `  srtp: ${o.srtp ?? true}`,
       `  hls_addr: "${o.hlsAddr ?? ""}"`,
       ...(o.edgeYaml ?? []).map((l) => `  ${l}`),
       "",

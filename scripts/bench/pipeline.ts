@@ -103,6 +103,9 @@ export interface PipelineContext {
    * A dead address turns repair off, to see the receive path alone.
    */
   edgeCloudQuic?: string;
+  /** SRTP between cloud and edge (the product default, true); false for
+   * the "srtp off" comparison. */
+  srtp?: boolean;
 }
 
 /**
@@ -226,6 +229,7 @@ export async function runPipeline(
         rtpPort: 0,
         destinations: [`127.0.0.1:${edgeUdp}`],
         tls: ctx.tls,
+        srtp: ctx.srtp,
         cpuProfDir: ctx.cpuProfDir && `${ctx.cpuProfDir}/cloud`,
       });
       procs.push(cloud);
@@ -239,6 +243,7 @@ export async function runPipeline(
         cloudQuic: ctx.edgeCloudQuic ?? `127.0.0.1:${quic}`,
         fingerprint: ctx.tls.fingerprint,
         latencyMs: 200,
+        srtp: ctx.srtp,
         cpuProfDir: ctx.cpuProfDir && `${ctx.cpuProfDir}/edge`,
       });
       procs.push(edge);
@@ -316,7 +321,11 @@ export async function runPipeline(
     const windowS = (r.windowMs as number) / 1000;
     const res: PipelineResult = {
       system,
-      variant: ctx.edgeCloudQuic ? "repair off" : undefined,
+      variant: ctx.edgeCloudQuic
+        ? "repair off"
+        : ctx.srtp === false
+        ? "srtp off"
+        : undefined,
       n,
       m,
       windowS,
