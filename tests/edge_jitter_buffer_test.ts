@@ -226,6 +226,22 @@ Deno.test("jitter: loss at the tail is found through the Sender Report's packet 
   assertEquals(jb.nacks(700), []);
 });
 
+Deno.test("jitter: a Sender Report never moves the anchor ahead of the packets received", () => {
+  const tags = stream(1, 4);
+  const packets = packetize(tags, { seq: 100 });
+  const jb = new JitterBuffer({ latencyMs: 100, reorderGraceMs: 5 });
+  const out = feed(jb, packets.slice(0, 10));
+  // A report counting 1 packet (forged, or from another world) would put
+  // the sender's first packet at the last one received: not believed.
+  assertEquals(jb.senderReport(0x1234, 1, 40), []);
+  assertEquals(jb.stats.reportsIgnored, 1);
+  // The genuine report then finds nothing missing ahead of what arrived.
+  assertEquals(jb.senderReport(0x1234, 10, 50), []);
+  assertEquals(jb.nacks(500), []);
+  out.push(...feed(jb, packets.slice(10), 60));
+  same(out, tags);
+});
+
 Deno.test("jitter: a fresh stream whose first packets were lost gets them back", () => {
   const tags = stream(1, 3);
   const packets = packetize(tags, { seq: 3 }); // the probes wrap below 0

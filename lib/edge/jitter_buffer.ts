@@ -93,6 +93,8 @@ export class JitterBuffer {
   #needKeyframe = true;
   #candidate: RtpPacket | undefined;
   #anchor: number | undefined;
+  /** The first sequence number received since the start (or a resync). */
+  #firstSeq = 0;
   #probeStart = 0;
   /** Latest `now` of a drain: deadlines up to it are applied. */
   #drainedAt = -Infinity;
@@ -110,6 +112,7 @@ export class JitterBuffer {
     tagsSkipped: 0,
     tagsOut: 0,
     outOfWindow: 0,
+    reportsIgnored: 0,
     resyncs: 0,
   };
 
@@ -219,6 +222,7 @@ export class JitterBuffer {
     if (!this.#started) {
       this.#started = true;
       this.#startAt = now;
+      this.#firstSeq = seq;
       this.#head = seq;
       this.#high = (seq - 1) & 0xffff;
       // A fresh stream: the packets just before the first one received may
@@ -299,6 +303,14 @@ export class JitterBuffer {
   senderReport(ssrc: number, packetCount: number, now: number): FlvTag[] {
     if (!this.#started || ssrc !== this.#ssrc || packetCount <= 0) return [];
     const anchor = (this.#high - ((packetCount - 1) & 0xffff)) & 0xffff;
+    // The sender's first packet cannot come after the first one received:
+    // such a report (a count too small for what arrived) is not believed,
+    // so it can never move the anchor — and with it the expected tail —
+    // ahead of the packets actually received.
+    if (seqDiff(anchor, this.#firstSeq) > 0) {
+      this.#stats.reportsIgnored++;
+      return [];
+    }
     if (this.#anchor === undefined || seqDiff(anchor, this.#anchor) > 0) {
       this.#anchor = anchor;
     }

@@ -59,6 +59,9 @@ export interface JitterStats {
   tagsOut: number;
   /** Packets far outside the window (held on probation, then discarded). */
   outOfWindow: number;
+  /** Sender Reports not believed: their packet count put the sender's
+   * first packet after the first one received. */
+  reportsIgnored: number;
   /** Times the stream's SSRC changed (republish) or its sequence jumped. */
   resyncs: number;
 }
