@@ -86,11 +86,16 @@ Deno.test("gate: held until KEYS, released decrypted; forgeries and replays coun
   equal(gate.stats.authFailures, 1);
   equal(gate.stats.replays, 1);
   deepEqual(gate.countsOf(SSRC), { authFailures: 1, replays: 1 });
-  // Repairs are SRTP too; the genuine packet decrypts, a replay does not.
+  // Repairs are SRTP too; the genuine packet decrypts, a second copy does
+  // not (and is not counted as a replay: answer copies are normal).
   const p102 = tx.protectRtp(rtp(102, [7]));
   deepEqual([...gate.repaired(p102)!], [...rtp(102, [7])]);
   equal(gate.repaired(p102), undefined);
-  equal(gate.stats.replays, 2);
+  equal(gate.stats.replays, 1);
+  const p103 = tx.protectRtp(rtp(103, [8]));
+  p103[13] ^= 1;
+  equal(gate.repaired(p103), undefined);
+  equal(gate.stats.authFailures, 2, "a forged repair is counted");
 });
 
 Deno.test("gate: an SSRC the cloud does not know is dropped and not asked about again for a while", () => {

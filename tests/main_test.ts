@@ -123,6 +123,15 @@ Deno.test("cloud and edge roles refuse an empty quic_secret with exit 2", async 
   }
 });
 
+Deno.test("FEC with SRTP on is refused naming fec_block", async () => {
+  const r = await flvcast(["cloud", "--quic_secret=s", "--fec_block=4"]);
+  equal(r.code, 2, r.stderr);
+  match(
+    r.stderr,
+    /key "fec_block": expected 0 while srtp is true .*got 4/,
+  );
+});
+
 Deno.test("an edge without edge.cloud_quic_addr refuses to start", async () => {
   const r = await flvcast(["edge", "--quic_secret=s"]);
   equal(r.code, 2, r.stderr);

@@ -5,7 +5,7 @@
  * the same bytes our own receiver gets; the decrypted packets rebuild the
  * cloud's recording tag for tag; retransmissions carry the exact protected
  * bytes that went out; `KEYS` names the stream and carries onMetaData and
- * the sequence headers; the stream ends with a final SR + BYE three times.
+ * the sequence headers; the stream ends with a final SR + BYE five times.
  */
 import { deepEqual, equal, fail, ok } from "node:assert/strict";
 import { CloudNode } from "../lib/cloud/mod.ts";
@@ -44,7 +44,7 @@ async function waitFor(
 
 Deno.test({
   name:
-    "cloud SRTP: libsrtp decrypts the cloud's RTP/RTCP with the KEYS it hands out; tags equal the recording; RTX bytes identical; BYE ×3",
+    "cloud SRTP: libsrtp decrypts the cloud's RTP/RTCP with the KEYS it hands out; tags equal the recording; RTX bytes identical; final SR + BYE ×5",
   ignore: why !== undefined && Deno.env.get("CI") !== "true",
   sanitizeOps: false,
   sanitizeResources: false,
@@ -106,7 +106,7 @@ Deno.test({
 
       const { code, stderr } = await pub.done;
       equal(code, 0, `ffmpeg publish failed: ${stderr}`);
-      // The BYE goes out three times (a final SR in each compound).
+      // The BYE goes out five times (a final SR in each compound).
       await waitFor(() => !cloud.streams.has("live/srtp"), "the stream end");
       await cloud.recordingsClosed();
       await new Promise((r) => setTimeout(r, 200));
@@ -150,7 +150,7 @@ Deno.test({
         plain.push({ index: mine.index, bytes: theirs });
         protectedBySeq.set((d[2] << 8) | d[3], d);
       }
-      equal(byes, 3);
+      equal(byes, 5);
       ok(reports >= 1);
       ok(rx.unparsedRtcp > 0, "RTCP on the wire is encrypted");
 

@@ -43,7 +43,7 @@ export type { CloudNodeOptions };
 /** Longest stream key an SDES PRIV item carries: 255 − 1 − "key".length. */
 const MAX_STREAM_KEY_BYTES = 251;
 /** How often, and how far apart, the final SR + BYE is sent. */
-const BYE_REPEATS = 3;
+const BYE_REPEATS = 5;
 const BYE_INTERVAL_MS = 20;
 /** Ended streams whose caches still answer NACKs, at most. */
 const MAX_RETIRED = 64;

@@ -180,7 +180,9 @@ export class SrtpGate<F = unknown> {
       packet[11]) >>> 0;
     const ctx = this.#contexts.get(ssrc);
     if (!ctx) return undefined;
-    const v = this.#unprotect(ctx, packet, false);
+    // A repair may come twice (answer copies, or the original arriving
+    // late): a replay here is benign and not counted as one.
+    const v = this.#unprotect(ctx, packet, false, false);
     return v.pass ? v.bytes : undefined;
   }
 
@@ -270,6 +272,7 @@ export class SrtpGate<F = unknown> {
     ctx: SrtpReceiver,
     bytes: Uint8Array,
     rtcp: boolean,
+    countReplays = true,
   ): GateVerdict {
     const r = rtcp ? ctx.unprotectRtcp(bytes) : ctx.unprotectRtp(bytes);
     if (r.ok) return { pass: true, bytes: r.packet };
@@ -279,8 +282,10 @@ export class SrtpGate<F = unknown> {
       this.#stats.authFailures++;
       c.authFailures++;
     } else if (r.failure === "replay") {
-      this.#stats.replays++;
-      c.replays++;
+      if (countReplays) {
+        this.#stats.replays++;
+        c.replays++;
+      }
     } else {
       this.#stats.malformed++;
     }

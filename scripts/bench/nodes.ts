@@ -139,7 +139,7 @@ export interface CloudOptions {
   destinations: string[];
   /** TLS material. */
   tls: Tls;
-  /** SRTP to edges; default true (the product's default). */
+  /** SRTP to edges; absent: the product's default (true). */
   srtp?: boolean;
   /** Write a V8 CPU profile into this folder at exit. */
   cpuProfDir?: string;
@@ -168,7 +168,7 @@ export async function startCloud(o: CloudOptions): Promise<ServerProc> {
       "log_level: warn",
       "enable_log_file: false",
       `quic_secret: "${BENCH_SECRET}"`,
-      `srtp: ${o.srtp ?? true}`,
+      ...(o.srtp === undefined ? [] : [`srtp: ${o.srtp}`]),
       `quic_cert: "${o.tls.certFile}"`,
       `quic_key: "${o.tls.keyFile}"`,
       `record_dir: "${o.dir}/record"`,
@@ -210,7 +210,7 @@ export interface EdgeOptions {
   fingerprint: string;
   /** Reorder/repair budget. */
   latencyMs: number;
-  /** Accept SRTP only; default true (the product's default). */
+  /** Accept SRTP only; absent: the product's default (true). */
   srtp?: boolean;
   /** CPU profile folder. */
   cpuProfDir?: string;
@@ -240,7 +240,7 @@ export async function startEdge(o: EdgeOptions): Promise<ServerProc> {
       `  cloud_quic_addr: "${o.cloudQuic}"`,
       `  cloud_fingerprint: "${o.fingerprint}"`,
       `  latency_ms: ${o.latencyMs}`,
-      `  srtp: ${o.srtp ?? true}`,
+      ...(o.srtp === undefined ? [] : [`  srtp: ${o.srtp}`]),
       `  hls_addr: "${o.hlsAddr ?? ""}"`,
       ...(o.edgeYaml ?? []).map((l) => `  ${l}`),
       "",
