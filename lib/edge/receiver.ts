@@ -300,21 +300,29 @@ export class EdgeReceiver {
       }
       this.#state.set(ssrc, tags);
     }
-    const released = this.#gate.keys(ssrc, answer, now);
+    let released = this.#gate.keys(ssrc, answer, now);
+    // Fresh: what was held starts within the first packets of the publish
+    // (its SR + SDES was lost): the stream is received from its start and
+    // needs no state from the answer.
+    const firstRtp = released.find((r) => !isRtcp(r.bytes));
+    const from0 = !answer || firstRtp === undefined ? -1 : seqDiff(
+      (firstRtp.bytes[2] << 8) | firstRtp.bytes[3],
+      answer.firstSeq,
+    );
+    const fresh = answer?.roc === 0 && from0 >= 0 && from0 < FRESH_WINDOW;
+    if (answer && !fresh && !this.#bySsrc.has(ssrc)) {
+      // Joined mid-stream: start at a tag boundary, the packet after the
+      // first marker (M=1 ends a tag), not inside a tag.
+      const m = released.findIndex((r) =>
+        !isRtcp(r.bytes) && (r.bytes[1] & 0x80) !== 0
+      );
+      released = released.filter((r, i) => isRtcp(r.bytes) || i > m);
+    }
     for (const r of released) this.#dispatch(r.bytes, r.from, now);
     if (
       answer && released.length > 0 && !this.#bySsrc.has(ssrc) &&
       !this.#unnamed.isRetired(ssrc)
     ) {
-      // Fresh: what was held starts within the first packets of the
-      // publish (its SR + SDES was lost): the stream is received from its
-      // start and needs no state from the answer.
-      const firstRtp = released.find((r) => !isRtcp(r.bytes));
-      const from0 = firstRtp === undefined ? -1 : seqDiff(
-        (firstRtp.bytes[2] << 8) | firstRtp.bytes[3],
-        answer.firstSeq,
-      );
-      const fresh = answer.roc === 0 && from0 >= 0 && from0 < FRESH_WINDOW;
       this.#name(ssrc, answer.streamKey, released[0].from, now, fresh);
     }
     this.#state.delete(ssrc);
