@@ -409,7 +409,7 @@ export function renderReport(r: BenchReport): string {
         ["benchmark", "value", "unit"],
         r.micro.map((m) => [
           m.name,
-          m.unit === "MB/s" || m.unit === "ms"
+          m.unit === "MB/s" || m.unit === "ms" || m.unit === "µs/packet"
             ? fmt(m.value, 2)
             : fmt(m.value, 0),
           m.unit,
