@@ -420,6 +420,28 @@ export const matrixaiTransport: QuicTransport = {
 };
 
 /**
+ * `@matrixai/quic` can reject a promise nobody awaits from inside its socket
+ * message handler when a connection it is tearing down gets one more
+ * datagram (`ErrorQUICConnectionNotRunning`, seen when a cloud restarts
+ * while an edge reads its certificate). Unhandled, that ends the process;
+ * such library-internal rejections are counted and ignored instead.
+ */
+let libraryRejections = 0;
+globalThis.addEventListener("unhandledrejection", (e) => {
+  const r = e.reason as { name?: unknown; constructor?: { name?: string } };
+  const name = typeof r?.name === "string" ? r.name : r?.constructor?.name;
+  if (typeof name === "string" && name.startsWith("ErrorQUIC")) {
+    e.preventDefault();
+    libraryRejections++;
+  }
+});
+
+/** Rejections inside `@matrixai/quic` that were ignored (see above). */
+export function matrixaiLibraryRejections(): number {
+  return libraryRejections;
+}
+
+/**
  * Reads the certificate a QUIC server presents, without trusting it: a
  * handshake that stops at certificate verification (the server sees a
  * refused handshake, no connection). Lets a client that only takes trust
