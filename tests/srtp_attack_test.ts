@@ -22,7 +22,7 @@ import {
 } from "../lib/rtcp/mod.ts";
 import { until } from "./edge_support.ts";
 import { HttpPlayer } from "./http_support.ts";
-import { publishLavfi } from "./support/media.ts";
+import { publishLavfi } from "../testkit/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
 
 const KEY = "live/attacked";

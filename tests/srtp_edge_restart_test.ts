@@ -18,7 +18,7 @@ import { EdgeNode } from "../lib/edge/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import { until } from "./edge_support.ts";
 import { HttpPlayer } from "./http_support.ts";
-import { probe, publishLavfi } from "./support/media.ts";
+import { probe, publishLavfi } from "../testkit/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
 
 const KEY = "live/restart";

@@ -9,7 +9,7 @@ import { EdgeNode } from "../lib/edge/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import { until } from "./edge_support.ts";
 import { HttpPlayer } from "./http_support.ts";
-import { publishLavfi } from "./support/media.ts";
+import { publishLavfi } from "../testkit/media.ts";
 import { freeUdpPort } from "./support/nodes.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
