@@ -98,6 +98,11 @@ export class JitterBuffer {
   #probeStart = 0;
   /** Latest `now` of a drain: deadlines up to it are applied. */
   #drainedAt = -Infinity;
+  /** The last FEC parity block seen (FEC is on for this stream). */
+  #parity: { base: number; count: number } | undefined;
+  /** Mean time between media packets (ms), for the FEC hold. */
+  #spacing = 0;
+  #lastArrival: { seq: number; at: number } | undefined;
 
   #stats: JitterStats = {
     received: 0,
@@ -292,6 +297,19 @@ export class JitterBuffer {
   }
 
   /**
+   * A FEC parity packet of this stream arrived for the block `base` ..
+   * `base + count - 1` (after whatever it rebuilt was pushed). From now on a
+   * gap's first NACK waits until its block's parity has arrived or could
+   * have (the block's remaining packets at the measured spacing plus the
+   * reorder grace, at most a quarter of the budget); the packets of this
+   * block still missing now are ones parity cannot rebuild: NACKed at once.
+   */
+  parityArrived(base: number, count: number): void {
+    this.#parity = { base: base & 0xffff, count };
+    for (let i = 0; i < count; i++) this.#missing.release((base + i) & 0xffff);
+  }
+
+  /**
    * A Sender Report of this stream said the sender has sent `packetCount`
    * packets. Loss at the tail (the last packets before a pause or the end of
    * the stream, which no later packet reveals) is detected here: the count
@@ -398,12 +416,44 @@ export class JitterBuffer {
       if (source === "udp") this.#stats.reordered++;
     } else if (seqDiff(seq, this.#high) > 0) {
       for (let s = (this.#high + 1) & 0xffff; s !== seq; s = (s + 1) & 0xffff) {
-        this.#missing.add(s, now);
+        this.#missing.add(s, now, false, this.#parityHold(s, seq, now));
       }
       this.#high = seq;
     }
+    if (source === "udp") this.#measureSpacing(seq, now);
     while (this.#bytes > this.#maxBytes && this.#count() > 0) this.#forceOne();
     return this.#drain(now);
+  }
+
+  /** Mean arrival spacing of in-order media packets (EWMA, 1/16). */
+  #measureSpacing(seq: number, now: number): void {
+    const last = this.#lastArrival;
+    const n = last ? seqDiff(seq, last.seq) : 0;
+    if (last && n > 0 && n < 64) {
+      const gap = Math.min((now - last.at) / n, 100);
+      this.#spacing = this.#spacing === 0
+        ? gap
+        : this.#spacing + (gap - this.#spacing) / 16;
+    }
+    if (!last || n > 0) this.#lastArrival = { seq, at: now };
+  }
+
+  /** Until when the first NACK of `seq` (found missing at `now`, when `high`
+   * arrived) waits for its block's FEC parity; 0 when FEC is off. */
+  #parityHold(seq: number, high: number, now: number): number {
+    const p = this.#parity;
+    if (!p) return 0;
+    const d = seqDiff(seq, p.base);
+    if (d < p.count) return 0; // that block's parity came already
+    const end = (p.base + (Math.floor(d / p.count) + 1) * p.count - 1) &
+      0xffff;
+    // Media packets still to come in the block, then its parity.
+    const remaining = Math.max(0, seqDiff(end, high)) + 1;
+    const wait = Math.min(
+      remaining * this.#spacing + this.#grace,
+      this.#missing.latencyMs / 4,
+    );
+    return now + wait;
   }
 
   /** A packet far from the window: believed only if the next one follows. */
@@ -432,6 +482,8 @@ export class JitterBuffer {
     this.#hist.fill(0);
     this.#histSeq.fill(-1);
     this.#missing.clear();
+    this.#parity = undefined;
+    this.#lastArrival = undefined;
     this.#started = false;
     this.#advancedAny = false;
     this.#afterGap = true;

@@ -17,6 +17,8 @@ interface Miss {
   /** A guess (before the first packet of a fresh stream): not counted as
    * lost or unrecoverable when the sender never had it. */
   probe: boolean;
+  /** No first NACK before this time: FEC parity may still rebuild it. */
+  holdUntil: number;
 }
 
 /** Timing of a {@linkcode MissingPackets} table. */
@@ -81,15 +83,28 @@ export class MissingPackets {
   }
 
   /** Marks `seq` missing since `now`; a `probe` is asked at once and is not
-   * counted when the sender never had it. */
-  add(seq: number, now: number, probe = false): void {
+   * counted when the sender never had it. A `holdUntil` later than the
+   * grace delays the first NACK (the block's FEC parity may rebuild it). */
+  add(seq: number, now: number, probe = false, holdUntil = 0): void {
     this.#map.set(seq, {
       detectedAt: now,
       nacks: 0,
       lastNackAt: 0,
       unavailable: false,
       probe,
+      holdUntil,
     });
+  }
+
+  /** Ends the FEC hold of `seq` (its parity came and could not rebuild it):
+   * it is NACKed once the reorder grace is over. */
+  release(seq: number): void {
+    const m = this.#map.get(seq);
+    if (m) m.holdUntil = 0;
+  }
+
+  #firstNackAt(m: Miss): number {
+    return Math.max(m.detectedAt + this.#o.graceMs, m.holdUntil);
   }
 
   /** `seq` arrived or was given up; returns its entry's kind if it was
@@ -133,7 +148,7 @@ export class MissingPackets {
       if (m.nacks === 0) {
         // A probe is asked at once: the whole start waits for the answer.
         if (!m.probe) {
-          if (now < m.detectedAt + this.#o.graceMs) continue;
+          if (now < this.#firstNackAt(m)) continue;
           counts.lost++;
         }
       } else if (
@@ -168,7 +183,7 @@ export class MissingPackets {
       if (deadline <= nacked) continue;
       let t: number;
       if (m.nacks === 0) {
-        t = m.probe ? m.detectedAt : m.detectedAt + this.#o.graceMs;
+        t = m.probe ? m.detectedAt : this.#firstNackAt(m);
       } else if (m.nacks < this.#o.maxNacks) {
         t = Math.max(m.lastNackAt + retry, nacked);
         if (t + rttMs / 2 > deadline) continue;

@@ -32,6 +32,8 @@ import {
   FEC_PAYLOAD_TYPE,
   FecDecoder,
   isRtcp,
+  type Parity,
+  parseParity,
   parseRtp,
   RTP_PAYLOAD_TYPE,
   type RtpPacket,
@@ -423,6 +425,18 @@ export class EdgeReceiver {
       s.bytesIn += data.length;
       s.fec ??= new FecDecoder();
       for (const p of s.fec.parity(packet)) this.#onFec(p, from, now);
+      // What the parity left missing in its block is NACKed now; later
+      // gaps wait for their block's parity first.
+      let block: Parity | undefined;
+      try {
+        block = parseParity(packet);
+      } catch {
+        block = undefined; // counted unusable by the decoder
+      }
+      if (block) {
+        s.jb.parityArrived(block.base, block.count);
+        this.#wake(s.jb.nextEventAt());
+      }
       return;
     }
     if (packet.payloadType !== RTP_PAYLOAD_TYPE) {
