@@ -419,6 +419,7 @@ export const EDGE_COUNTERS: readonly string[] = [
   "packets_received",
   "lost",
   "recovered",
+  "fec_recovered",
   "unrecoverable",
   "tags_out",
   "tags_dropped",
