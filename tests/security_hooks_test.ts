@@ -242,3 +242,73 @@ Deno.test("hooks: an RTMP play refused by on_play gets an error and is counted",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("hooks: an HLS viewer is one session — on_play once per client address (a denied one gets 403), on_stop when it ends", async () => {
+  const hooks = hookServer();
+  const cfg: HooksConfig = {
+    on_publish: "",
+    on_unpublish: "",
+    on_play: hooks.url("/play"),
+    on_stop: hooks.url("/end"),
+    timeout_ms: 1000,
+  };
+  const dir = await Deno.makeTempDir();
+  const nodes = await startCloudAndEdge({
+    recordDir: dir,
+    edge: { hooks: cfg },
+  });
+  const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}/live`;
+  let stopped = false;
+  try {
+    await using _pubOk = publishLavfi({ url: `${rtmp}/hlsok`, seconds: 8 });
+    await using _pubDeny = publishLavfi({ url: `${rtmp}/deny`, seconds: 8 });
+    await waitFor(
+      () =>
+        ["live/hlsok", "live/deny"].every((k) =>
+          nodes.edge.streams().some((s) => s.key === k)
+        ),
+      10_000,
+      "streams at edge",
+    );
+    const base = `http://127.0.0.1:${nodes.edge.ports.flv}/live`;
+    const plays = () => hooks.calls.filter((c) => c.path === "/play");
+    // A viewer polls: three playlist requests are one session, one on_play.
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${base}/hlsok.m3u8?token=t`);
+      await r.body?.cancel();
+      notEqual(r.status, 403, `request ${i}`);
+    }
+    equal(plays().length, 1, "one on_play for one viewer");
+    const play = plays()[0];
+    equal(play.body.action, "on_play");
+    equal(play.body.stream, "hlsok");
+    equal(play.body.proto, "hls");
+    equal(play.body.param, "?token=t");
+    // A denied viewer gets 403, and is asked again next time.
+    for (let i = 0; i < 2; i++) {
+      const r = await fetch(`${base}/deny.m3u8`);
+      await r.body?.cancel();
+      equal(r.status, 403, `denied request ${i}`);
+    }
+    equal(plays().length, 3, "a refused viewer has no session");
+    // The edge stopping ends the session: on_stop with its duration.
+    await nodes.edge.stop();
+    stopped = true;
+    await waitFor(
+      () => hooks.calls.some((c) => c.path === "/end"),
+      5_000,
+      "on_stop",
+    );
+    const stop = hooks.calls.filter((c) => c.path === "/end");
+    equal(stop.length, 1, "on_stop only for the allowed viewer");
+    equal(stop[0].body.action, "on_stop");
+    equal(stop[0].body.stream, "hlsok");
+    ok(Number(stop[0].body.duration_ms) >= 0);
+    equal(stop[0].body.bytes, 0);
+  } finally {
+    if (stopped) await nodes.cloud.stop();
+    else await nodes.close();
+    await hooks.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

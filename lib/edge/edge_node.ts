@@ -37,7 +37,7 @@ import {
   edgeNodeInfo,
 } from "./edge_metrics.ts";
 import type { EdgeNodeOptions } from "./edge_options.ts";
-import { edgePlayers } from "./edge_players.ts";
+import { type EdgePlayers, edgePlayers } from "./edge_players.ts";
 import { openEdgeSocket } from "./edge_socket.ts";
 import { EdgeReceiver } from "./receiver.ts";
 import { RepairLinks } from "./repair_links.ts";
@@ -72,6 +72,7 @@ export class EdgeNode {
   #rx: EdgeReceiver;
   #flv: FlvHttpServer;
   #hls: HlsService | undefined;
+  #hlsGate: EdgePlayers["hlsGate"];
   #hlsServer: RunningHttpServer | undefined;
   #recorder: HubRecorder | undefined;
   #api: RunningHttpServer | undefined;
@@ -150,6 +151,7 @@ export class EdgeNode {
     });
     this.#flv = players.flv;
     this.#hls = players.hls;
+    this.#hlsGate = players.hlsGate;
     this.#refusals = players.refusals;
   }
 
@@ -284,6 +286,7 @@ export class EdgeNode {
     await this.#recv;
     this.#rx.endAll("edge stopping");
     this.#hls?.stop();
+    this.#hlsGate.close();
     await this.#hlsServer?.shutdown();
     await this.#flv.stop();
     await this.#api?.shutdown();

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { AccessControl, httpAccessRequest } from "../auth/mod.ts";
+import { AccessControl } from "../auth/mod.ts";
 import { HlsService } from "../hls/mod.ts";
 import { FlvHttpServer } from "../http/mod.ts";
 import type { StreamHub } from "../hub/mod.ts";
@@ -17,6 +17,7 @@ import { VERSION } from "../version/mod.ts";
 import { webHandler } from "../web/mod.ts";
 import type { PublicStreamInfo } from "./edge_api.ts";
 import type { EdgeNodeOptions } from "./edge_options.ts";
+import { HlsPlayGate } from "./hls_gate.ts";
 
 /** What the web page reads from the node. */
 export interface EdgePageSource {
@@ -32,6 +33,8 @@ export interface EdgePlayers {
   flv: FlvHttpServer;
   /** HLS / LL-HLS, unless turned off. */
   hls: HlsService | undefined;
+  /** HLS play access: the sign on every request, hooks once per viewer. */
+  hlsGate: HlsPlayGate;
   /** Refusal counters (logged once per interval). */
   refusals: Refusals;
 }
@@ -72,6 +75,10 @@ export function edgePlayers(
       logger: log,
     })
     : undefined;
+  const hlsGate = new HlsPlayGate({
+    access,
+    hooks: Boolean(options.hooks?.on_play || options.hooks?.on_stop),
+  });
   const hls = options.hls ?? {};
   const hlsService = hls === false ? undefined : new HlsService({
     hub,
@@ -79,7 +86,7 @@ export function edgePlayers(
     windowSegments: hls.segments,
     maxHeldPerClient: options.maxPlayersPerIp,
     logger: log.child("hls"),
-    authorize: (req, route) => hlsGate(access, req, route.key),
+    authorize: (req, route, remote) => hlsGate.check(req, route.key, remote),
   });
   const web = options.webPage === false ? undefined : webHandler({
     // The public list: nothing that identifies the publisher.
@@ -106,30 +113,5 @@ export function edgePlayers(
       keyPem: options.https.keyPem,
     },
   });
-  return { flv, hls: hlsService, refusals };
-}
-
-/**
- * `auth.play` for HLS (the HLS service asks before every request): no
- * valid `sign` = 403. The service carries the playlist's `sign` onto its
- * URIs. Hooks are not called per HLS request (a player polls).
- */
-function hlsGate(
-  access: AccessControl | undefined,
-  req: Request,
-  key: string,
-): Response | undefined {
-  if (!access || req.method === "OPTIONS") return undefined;
-  const url = new URL(req.url);
-  const why = access.checkSignOnly(
-    "play",
-    httpAccessRequest(url, key, undefined, "hls", 0),
-  );
-  return why === undefined ? undefined : new Response(`${why}\n`, {
-    status: 403,
-    headers: {
-      "access-control-allow-origin": "*",
-      "content-type": "text/plain; charset=utf-8",
-    },
-  });
+  return { flv, hls: hlsService, hlsGate, refusals };
 }

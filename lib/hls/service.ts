@@ -55,6 +55,7 @@ export interface HlsServiceOptions {
   authorize?: (
     req: Request,
     route: HlsRoute,
+    remote?: Deno.NetAddr,
   ) => Response | undefined | Promise<Response | undefined>;
 }
 
@@ -249,7 +250,7 @@ export class HlsService {
       this.#stats.segmentRequests++;
       if (route.kind === "part") this.#stats.partRequests++;
     }
-    const refusal = this.#authorize?.(req, route);
+    const refusal = this.#authorize?.(req, route, remote);
     if (refusal instanceof Promise) {
       return refusal.then((r) =>
         r ?? this.#serve(req, url, route, remote?.hostname)
