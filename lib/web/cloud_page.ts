@@ -7,14 +7,11 @@
  *
  * @module
  */
+import { documentStart, escapeHtml, versionTag } from "./page_head.ts";
 import { CHARTS_CSS, CHARTS_PATH } from "./charts.ts";
 
 /** Path of the cloud page's script. */
 export const CLOUD_APP_PATH = "/web/cloud.js";
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 /**
  * The cloud page's HTML.
@@ -29,25 +26,10 @@ export function cloudPageHtml(
   opts: { title: string; version?: string },
 ): string {
   const title = escapeHtml(opts.title);
-  const version = opts.version
-    ? ` <small>${escapeHtml(opts.version)}</small>`
-    : "";
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title}</title>
-<link rel="icon" href="data:,">
-<style>
-:root { color-scheme: dark; --bg: #111418; --panel: #1b2027; --line: #2c333d;
-  --text: #e6e9ee; --dim: #98a2b3; --accent: #4da3ff; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 14px/1.4 system-ui, sans-serif; background: var(--bg); color: var(--text); }
-header { display: flex; align-items: baseline; gap: 12px; padding: 12px 20px; border-bottom: 1px solid var(--line); }
-header h1 { font-size: 18px; margin: 0; }
-header small, .dim { color: var(--dim); }
-main { padding: 16px 20px; display: grid; gap: 16px; }
+  const version = versionTag(opts.version);
+  return `${
+    documentStart(opts.title)
+  }main { padding: 16px 20px; display: grid; gap: 16px; }
 section { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 12px; min-width: 0; overflow-x: auto; }
 h2 { font-size: 14px; margin: 0 0 8px; color: var(--dim); font-weight: 600; text-transform: uppercase; letter-spacing: .04em; }
 h3 { font-size: 15px; margin: 0; }

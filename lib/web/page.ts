@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { documentStart, escapeHtml, versionTag } from "./page_head.ts";
 import { CHARTS_CSS, CHARTS_PATH } from "./charts.ts";
 
 /** Path of the page's script (served by the web handler). */
@@ -22,10 +23,6 @@ export const PLAYER_PATH = "/web/mpegts.js";
 export const HLS_PLAYER_PATH = "/web/hls.js";
 /** Same-origin JSON list of the live streams. */
 export const STREAMS_PATH = "/api/streams";
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 /**
  * The page's HTML.
@@ -39,25 +36,10 @@ function escapeHtml(s: string): string {
  */
 export function pageHtml(opts: { title: string; version?: string }): string {
   const title = escapeHtml(opts.title);
-  const version = opts.version
-    ? ` <small>${escapeHtml(opts.version)}</small>`
-    : "";
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title}</title>
-<link rel="icon" href="data:,">
-<style>
-:root { color-scheme: dark; --bg: #111418; --panel: #1b2027; --line: #2c333d;
-  --text: #e6e9ee; --dim: #98a2b3; --accent: #4da3ff; --bad: #ff6b6b; --good: #5fd38d; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 14px/1.4 system-ui, sans-serif; background: var(--bg); color: var(--text); }
-header { display: flex; align-items: baseline; gap: 12px; padding: 12px 20px; border-bottom: 1px solid var(--line); }
-header h1 { font-size: 18px; margin: 0; }
-header small, .dim { color: var(--dim); }
-main { display: grid; grid-template-columns: minmax(380px, 1fr) minmax(320px, 1.5fr); gap: 16px; padding: 16px 20px; }
+  const version = versionTag(opts.version);
+  return `${
+    documentStart(opts.title)
+  }main { display: grid; grid-template-columns: minmax(380px, 1fr) minmax(320px, 1.5fr); gap: 16px; padding: 16px 20px; }
 @media (max-width: 800px) { main { grid-template-columns: 1fr; } }
 section { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 12px; min-width: 0; }
 #list { overflow-x: auto; container-type: inline-size; }
