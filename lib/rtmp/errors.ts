@@ -1,5 +1,6 @@
 /**
- * The error every RTMP parser and session throws for bad peer input.
+ * The error every RTMP parser and session throws for bad peer input, and
+ * how a session words any error in its logs.
  *
  * @module
  */
@@ -19,4 +20,9 @@ export class RtmpProtocolError extends Error {
     super(message);
     this.name = "RtmpProtocolError";
   }
+}
+
+/** The text a session logs for `err`: its message, else its string form. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
