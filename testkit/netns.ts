@@ -527,7 +527,11 @@ export class Topology implements AsyncDisposable {
     const script = [
       `add table inet ${DROP_TABLE}`,
       `add chain inet ${DROP_TABLE} input { type filter hook input priority 0; policy accept; }`,
-      `add rule inet ${DROP_TABLE} input ${match} numgen random mod 1000 < ${permille} counter drop`,
+      // nftables: `numgen random mod 1000 < 1000` is out of range; 1000 ‰ is
+      // every datagram.
+      `add rule inet ${DROP_TABLE} input ${match}${
+        permille >= 1000 ? "" : ` numgen random mod 1000 < ${permille}`
+      } counter drop`,
       "",
     ].join("\n");
     await run("ip", ["netns", "exec", h.netns, "nft", "-f", "-"], {

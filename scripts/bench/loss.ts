@@ -21,6 +21,7 @@ import {
 import type { PipelineContext, PipelineTiming } from "./pipeline.ts";
 import { runPipelineAgent } from "./pipeline.ts";
 import { parsePrometheus, run } from "./util.ts";
+import { type Blackout, startBlackouts } from "./blackout.ts";
 
 /** One row of the sweep. */
 export interface LossRow {
@@ -40,6 +41,10 @@ export interface LossRow {
   repairRatio: number;
   /** Repair packets the cloud sent in the window (every copy counted). */
   repairPackets: number;
+  /** RTP media packets the cloud made in the window. */
+  rtpPackets: number;
+  /** UDP datagrams the cloud sent in the window (media, FEC parity, RTCP). */
+  datagramsSent: number;
   /** Latency percentiles (ms). */
   latency: { p50: number; p95: number; p99: number; max: number };
   /** Error lines of `ffmpeg -v error` decoding the player output. */
@@ -90,6 +95,8 @@ export async function runLossSweep(
     edgeYaml?: string[];
     /** Extra top-level YAML lines of the cloud. */
     cloudYaml?: string[];
+    /** Blackouts on top of the random drop (with `dropAll`). */
+    burst?: Blackout;
   },
   progress: (msg: string) => void,
 ): Promise<LossRow[]> {
@@ -138,6 +145,14 @@ export async function runLossSweep(
           const save =
             `${ctx.dir}/player_${latencyMs}_${lossPct}_${rows.length}.flv`;
           const grace = latencyMs + 1500;
+          const stopBurst = opts.burst
+            ? startBlackouts(
+              topo,
+              "edge",
+              opts.burst,
+              opts.dropAll ? Math.round(lossPct * 10) : 0,
+            )
+            : undefined;
           const { result: r, cpu } = await runPipelineAgent(cloudPlace, {
             mode: "pipeline",
             clip: ctx.clip,
@@ -153,7 +168,7 @@ export async function runLossSweep(
               { name: "edgeStreams", url: `${edgeApi}/api/streams` },
             ],
             maxRunMs: 90_000 + opts.timing.measureMs,
-          }, { cloud: cloud.pid, edge: edge.pid });
+          }, { cloud: cloud.pid, edge: edge.pid }).finally(() => stopBurst?.());
           const nftDropped = await topo.droppedPackets("edge");
           await topo.clearDrops("edge");
           const windowS = (r.windowMs as number) / 1000;
@@ -161,6 +176,8 @@ export async function runLossSweep(
           const s1 = r.statsEnd as Record<string, unknown>;
           let repairRatio = NaN;
           let repairPackets = NaN;
+          let rtpPackets = NaN;
+          let datagramsSent = NaN;
           const notes: string[] = [];
           if (
             typeof s0.cloudMetrics === "string" &&
@@ -173,6 +190,8 @@ export async function runLossSweep(
               d("flvcast_cloud_udp_bytes_sent_total");
             repairPackets = d("flvcast_cloud_rtx_packets_served_total") +
               (d("flvcast_cloud_rtx_answer_copies_total") || 0);
+            rtpPackets = d("flvcast_cloud_rtp_packets_total");
+            datagramsSent = d("flvcast_cloud_udp_datagrams_sent_total");
           } else notes.push("cloud metrics unavailable");
           const streams = (s1.edgeStreams as {
             streams?: Record<string, unknown>[];
@@ -204,6 +223,8 @@ export async function runLossSweep(
             edge: edgeCounters,
             repairRatio,
             repairPackets,
+            rtpPackets,
+            datagramsSent,
             latency: r.latency as LossRow["latency"],
             decodeErrors: dec.count,
             edgeCpuPct: 100 * cpu.edge / windowS,

@@ -11,7 +11,13 @@
  * 4b. Wide-area repair (`wan`): the edge behind a delay wire, random drop on
  *    every UDP datagram into it; repair designs side by side with SRT
  *    (`srt-live-transmit`, Debian `srt-tools`). Only with `--only=…,wan`
- *    (a few minutes); `FLVCAST_BENCH_WAN_DESIGNS` picks designs by label.
+ *    (a few minutes); `FLVCAST_BENCH_WAN_DESIGNS` picks designs by label,
+ *    `FLVCAST_BENCH_WAN_CELLS` cells (`RTT/budget`, `RTT/budget/lossb`).
+ * 4c. Repair designs against each other (`wan-designs`, a BENCH PROTOTYPE:
+ *    scripts/bench/wan_designs.ts): answers on one QUIC stream, one QUIC
+ *    stream per batch, QUIC DATAGRAMs, plain UDP. Only with
+ *    `--only=…,wan-designs`; `FLVCAST_BENCH_WAN_DESIGNS` and
+ *    `FLVCAST_BENCH_WAN_CELLS` (`RTT/budget/loss`, `b` = with blackouts) pick.
  * 5. Fan-out limit of one cloud (unicast 1/4/16, multicast; loopback pps).
  * 6. HLS / LL-HLS: edge CPU per viewer vs HTTP-FLV, send → part latency,
  *    hls.js live latency in Chromium (scripts/bench/hls.ts).
@@ -40,7 +46,8 @@ import { type FanoutCase, type FanoutResult, runFanout } from "./fanout.ts";
 import { runHlsBench } from "./hls.ts";
 import { type LossRow, runLossSweep } from "./loss.ts";
 import { ensureClip } from "./media.ts";
-import { hasSrt, runWan, type WanDesign } from "./wan.ts";
+import { hasSrt, runWan, type WanCell, type WanDesign } from "./wan.ts";
+import { designCells, runWanDesigns } from "./wan_designs.ts";
 import { benchRtmpChunks } from "./micro_rtmp.ts";
 import {
   type PipelineContext,
@@ -57,6 +64,7 @@ const SECTIONS = [
   "nms",
   "loss",
   "wan",
+  "wan-designs",
   "fanout",
   "hls",
 ] as const;
@@ -102,8 +110,8 @@ function defaultOut(): string {
 function parseArgs(args: string[]): Options {
   const o: Options = {
     quick: false,
-    // wan (a few minutes of netns + SRT runs) only when asked for by name.
-    only: new Set(SECTIONS.filter((s) => s !== "wan")),
+    // wan and wan-designs (minutes of netns runs) only when asked for by name.
+    only: new Set(SECTIONS.filter((s) => s !== "wan" && s !== "wan-designs")),
     profile: false,
     out: "",
   };
@@ -442,12 +450,23 @@ async function wanSweep(
   if (!srt) {
     report.problems.push("wan: srt-live-transmit not found (srt-tools)");
   }
-  const cells = o.quick ? [{ rttMs: 100, budgetMs: 400 }] : [
+  const burst = { everyMs: 3000, forMs: 200 };
+  const all: WanCell[] = o.quick ? [{ rttMs: 100, budgetMs: 400 }] : [
     { rttMs: 0, budgetMs: 200 },
     { rttMs: 100, budgetMs: 200 },
     { rttMs: 100, budgetMs: 400 },
+    { rttMs: 100, budgetMs: 400, burst },
     { rttMs: 200, budgetMs: 600 },
   ];
+  // `RTT/budget` or `RTT/budgetb` (the cell with blackouts), comma-separated.
+  const pickCells = Deno.env.get("FLVCAST_BENCH_WAN_CELLS");
+  const cells = pickCells
+    ? all.filter((c) =>
+      pickCells.split(",").includes(
+        `${c.rttMs}/${c.budgetMs}${c.burst ? "b" : ""}`,
+      )
+    )
+    : all;
   const losses = o.quick ? [5, 20] : [5, 20, 30];
   const timing: PipelineTiming = o.quick
     ? { warmupMs: 1500, measureMs: 4000, graceMs: 1000 }
@@ -458,7 +477,28 @@ async function wanSweep(
   report.notes.push(
     `wan: window ${
       timing.measureMs / 1000
-    } s per point; RTT = the delay wire's two crossings (the player's HTTP also crosses it).`,
+    } s per point; RTT = the delay wire's two crossings (the player's HTTP also crosses it); blackout cells: 5 % random drop plus ${burst.forMs} ms of 100 % drop every ${
+      burst.everyMs / 1000
+    } s.`,
+  );
+}
+
+/** The repair-design prototype (wan_designs.ts), 8 s of the clip per run. */
+async function wanDesignSweep(ctx: PipelineContext, report: BenchReport) {
+  const designs = (Deno.env.get("FLVCAST_BENCH_WAN_DESIGNS") ??
+    "stream,ustream,dgram,udp").split(",").filter(Boolean);
+  const seconds = 8;
+  report.wanDesigns.push(
+    ...await runWanDesigns({
+      dir: ctx.dir,
+      clip: ctx.clip,
+      designs,
+      cells: designCells(Deno.env.get("FLVCAST_BENCH_WAN_CELLS")),
+      seconds,
+    }, log),
+  );
+  report.notes.push(
+    `wan-designs: ${seconds} s of the clip per run, one cloud and one edge process of the prototype per run.`,
   );
 }
 
@@ -541,6 +581,7 @@ export async function main(args: string[]): Promise<number> {
     fanout: [],
     hls: undefined,
     wan: [],
+    wanDesigns: [],
     profiles: [],
     problems: [],
     notes: [],
@@ -583,6 +624,13 @@ export async function main(args: string[]): Promise<number> {
         return;
       }
       await wanSweep(o, ctx, report);
+    });
+    await section("wan-designs", async () => {
+      if (await netnsUnavailableReason()) {
+        report.problems.push("wan-designs: network namespaces unavailable");
+        return;
+      }
+      await wanDesignSweep(ctx, report);
     });
     await section("fanout", async () => {
       const topo = await topology(report, netState);

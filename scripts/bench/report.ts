@@ -8,7 +8,8 @@ import type { FanoutResult } from "./fanout.ts";
 import { type HlsBenchResult, renderHls } from "./hls.ts";
 import type { LossRow } from "./loss.ts";
 import type { PipelineResult } from "./pipeline.ts";
-import { type WanRow, wanTable } from "./wan.ts";
+import { wanCostTable, type WanRow, wanTable } from "./wan.ts";
+import { type DesignRow, designTable } from "./wan_designs.ts";
 import { fmt, table } from "./util.ts";
 
 /** A micro-benchmark row. */
@@ -37,6 +38,8 @@ export interface BenchReport {
   hls?: HlsBenchResult;
   /** Wide-area repair rows (flvcast designs and SRT). */
   wan: WanRow[];
+  /** Repair designs of the prototype (wan_designs.ts). */
+  wanDesigns: DesignRow[];
   /** Profile summaries (text) when `--profile` was given. */
   profiles: string[];
   /** Sections skipped or failed, with the reason. */
@@ -460,6 +463,20 @@ export function renderReport(r: BenchReport): string {
         "SRT: `srt-live-transmit` live mode carrying numbered 1,316-byte datagrams at 4 Mbit/s with `latency` = the budget, on the same wire and drop rule.",
       "",
       wanTable(r.wan),
+      "",
+      "What repair costs per design and cell: path losses = packets the edge NACKed (`lost`) + packets FEC parity rebuilt (`fec_recovered`); repair packets = every answer and copy the cloud sent; datagrams beyond RTP = FEC parity plus RTCP (SR, BYE).",
+      "",
+      wanCostTable(r.wan),
+      "",
+    );
+  }
+  if (r.wanDesigns.length) {
+    out.push(
+      "## 4c. Repair designs against each other (BENCH PROTOTYPE, scripts/bench/wan_designs.ts; same wire and drop rule as 4b)",
+      "",
+      "The same RTP stream (the bench clip), NACK schedule, RTT estimate and loss-adaptive copies; only the answer path differs: `stream` = one QUIC stream (SPEC §6), `ustream` = one QUIC stream per answer batch, `dgram` = QUIC DATAGRAMs with k copies (an answer over `maxDatagramSize` in two halves), `udp` = the product's RMOD udp answers with k copies. Tags missing counts the video withheld until the next keyframe. Repair pkts / lost = every packet the cloud's interface sent beyond the RTP stream (answers, copies, QUIC retransmissions and ACKs) ÷ packets lost; peak rate = the cloud's busiest second ÷ the RTP rate.",
+      "",
+      designTable(r.wanDesigns),
       "",
     );
   }

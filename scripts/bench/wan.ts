@@ -20,7 +20,8 @@ import type {
 } from "../../testkit/udp_probe.ts";
 import { type LossRow, runLossSweep } from "./loss.ts";
 import type { PipelineContext, PipelineTiming } from "./pipeline.ts";
-import { REPO_ROOT, run } from "./util.ts";
+import { REPO_ROOT, run, table } from "./util.ts";
+import { type Blackout, blackoutLabel } from "./blackout.ts";
 
 const PROBE = `${REPO_ROOT}/testkit/udp_probe.ts`;
 
@@ -40,6 +41,8 @@ export interface WanCell {
   rttMs: number;
   /** flvcast `latency_ms` and SRT `latency`. */
   budgetMs: number;
+  /** Blackouts on top of the random drop (flvcast designs only). */
+  burst?: Blackout;
 }
 
 /** One measured point. */
@@ -52,12 +55,18 @@ export interface WanRow {
   budgetMs: number;
   /** Random drop on all UDP into the edge (%). */
   lossPct: number;
+  /** Blackouts on top of it, if any. */
+  burst?: Blackout;
   /** Units sent in the window (tags, or SRT datagrams). */
   sent: number;
   /** Units missing at the receiver. */
   missing: number;
-  /** Repair packets sent / packets lost (flvcast only). */
+  /** Repair packets sent / packets lost on the path: NACKed (`lost`) plus
+   * rebuilt by FEC parity (`fec_recovered`) (flvcast only). */
   repairPerLost: number;
+  /** UDP datagrams beyond the RTP media (FEC parity, RTCP) / RTP packets
+   * (flvcast only). */
+  parityOverhead: number;
   /** Edge counters (flvcast only). */
   edge?: Record<string, number>;
   /** Anything odd. */
@@ -142,15 +151,23 @@ export async function runWan(
     designs: WanDesign[];
     timing: PipelineTiming;
     srt: boolean;
+    /** Random drop under the blackouts of cells with `burst` (%; default 5). */
+    burstLoss?: number;
   },
   progress: (msg: string) => void,
 ): Promise<WanRow[]> {
   const rows: WanRow[] = [];
   const rtts = [...new Set(opts.cells.map((c) => c.rttMs))];
   for (const rttMs of rtts) {
-    const budgets = opts.cells.filter((c) => c.rttMs === rttMs).map((c) =>
-      c.budgetMs
-    );
+    const budgets = opts.cells.filter((c) => c.rttMs === rttMs && !c.burst)
+      .map((c) => c.budgetMs);
+    const bursts = [
+      ...new Map(
+        opts.cells.filter((c) => c.rttMs === rttMs && c.burst).map((
+          c,
+        ) => [blackoutLabel(c.burst!), c.burst!]),
+      ).values(),
+    ];
     const topo = await createTopology({
       hosts: ["cloud", "edge"],
       prefix: "fw",
@@ -159,27 +176,41 @@ export async function runWan(
     try {
       for (const d of opts.designs) {
         progress(`wan: ${d.label}, RTT ${rttMs} ms`);
-        const lossRows: LossRow[] = await runLossSweep(ctx, topo, {
-          latencies: budgets,
-          losses: opts.losses,
-          timing: opts.timing,
-          dropAll: true,
-          edgeYaml: d.edgeYaml,
-          cloudYaml: d.cloudYaml,
-        }, progress);
-        for (const r of lossRows) {
-          const lost = r.edge.lost;
-          rows.push({
-            design: d.label,
-            rttMs,
-            budgetMs: r.latencyMs,
-            lossPct: r.lossPct,
-            sent: r.tagsSent,
-            missing: r.tagsSent - r.tagsDelivered,
-            repairPerLost: r.repairPackets / lost,
-            edge: r.edge,
-            notes: r.notes,
-          });
+        for (const burst of [undefined, ...bursts]) {
+          const key = burst ? blackoutLabel(burst) : "";
+          const lossRows: LossRow[] = await runLossSweep(ctx, topo, {
+            latencies: opts.cells.filter((c) =>
+              c.rttMs === rttMs &&
+              (c.burst ? blackoutLabel(c.burst) : "") === key
+            ).map((c) => c.budgetMs),
+            losses: burst ? [opts.burstLoss ?? 5] : opts.losses,
+            timing: opts.timing,
+            dropAll: true,
+            edgeYaml: d.edgeYaml,
+            cloudYaml: d.cloudYaml,
+            burst,
+          }, progress);
+          for (const r of lossRows) {
+            const pathLost = r.edge.lost + (r.edge.fec_recovered || 0);
+            rows.push({
+              design: d.label,
+              rttMs,
+              budgetMs: r.latencyMs,
+              lossPct: r.lossPct,
+              burst,
+              sent: r.tagsSent,
+              missing: r.tagsSent - r.tagsDelivered,
+              repairPerLost: r.repairPackets / pathLost,
+              parityOverhead: (r.datagramsSent - r.rtpPackets) /
+                r.rtpPackets,
+              edge: {
+                ...r.edge,
+                repair_packets: r.repairPackets,
+                extra_datagrams: r.datagramsSent - r.rtpPackets,
+              },
+              notes: r.notes,
+            });
+          }
         }
       }
       if (opts.srt) {
@@ -203,6 +234,7 @@ export async function runWan(
                 sent: s.sent,
                 missing: s.sent - s.received,
                 repairPerLost: NaN,
+                parityOverhead: NaN,
                 notes: s.notes,
               });
             } catch (e) {
@@ -214,6 +246,7 @@ export async function runWan(
                 sent: NaN,
                 missing: NaN,
                 repairPerLost: NaN,
+                parityOverhead: NaN,
                 notes: [`failed: ${(e as Error).message.slice(0, 200)}`],
               });
             }
@@ -239,12 +272,15 @@ export async function hasSrt(): Promise<boolean> {
   }
 }
 
+const cellKey = (r: WanRow) =>
+  `${r.rttMs}|${r.budgetMs}|${r.lossPct}${
+    r.burst ? ` % + ${blackoutLabel(r.burst)}` : " %"
+  }`;
+
 /** Markdown table of the rows: one line per cell, one column per design. */
 export function wanTable(rows: WanRow[]): string {
   const designs = [...new Set(rows.map((r) => r.design))];
-  const cells = [
-    ...new Set(rows.map((r) => `${r.rttMs}|${r.budgetMs}|${r.lossPct}`)),
-  ];
+  const cells = [...new Set(rows.map(cellKey))];
   const head = [
     "RTT ms",
     "budget ms",
@@ -263,11 +299,9 @@ export function wanTable(rows: WanRow[]): string {
   for (const c of cells) {
     const [rtt, budget, loss] = c.split("|");
     const at = (d: string) =>
-      rows.find((r) =>
-        r.design === d && `${r.rttMs}|${r.budgetMs}|${r.lossPct}` === c
-      );
+      rows.find((r) => r.design === d && cellKey(r) === c);
     lines.push(
-      `| ${rtt} | ${budget} | ${loss} % | ${
+      `| ${rtt} | ${budget} | ${loss} | ${
         designs.map((d) => pct(at(d))).join(" | ")
       } | ${
         designs.filter((d) => d !== "SRT").map((d) => {
@@ -278,4 +312,43 @@ export function wanTable(rows: WanRow[]): string {
     );
   }
   return lines.join("\n");
+}
+
+/**
+ * Markdown: what repair and FEC cost per flvcast design × cell — packets
+ * lost on the path (NACKed + rebuilt by parity), parity overhead, NACKs
+ * issued and repair packets sent (every copy), and their ratio.
+ */
+export function wanCostTable(rows: WanRow[]): string {
+  const body = rows.filter((r) => r.design !== "SRT" && r.edge).map((r) => {
+    const e = r.edge!;
+    const fec = e.fec_recovered || 0;
+    const [rtt, budget, loss] = cellKey(r).split("|");
+    return [
+      rtt,
+      budget,
+      loss,
+      r.design,
+      `${r.missing} / ${r.sent}`,
+      `${e.lost} + ${fec}`,
+      `${(100 * r.parityOverhead).toFixed(1)} %`,
+      e.nacked,
+      e.repair_packets,
+      r.repairPerLost.toFixed(2),
+      ((e.repair_packets + e.extra_datagrams) / (e.lost + fec)).toFixed(2),
+    ];
+  });
+  return table([
+    "RTT ms",
+    "budget ms",
+    "loss",
+    "design",
+    "tags missing",
+    "path losses (NACKed + FEC-rebuilt)",
+    "datagrams beyond RTP (parity, RTCP) / RTP",
+    "NACKs sent",
+    "repair packets",
+    "repair / path losses",
+    "(repair + parity) / path losses",
+  ], body);
 }
