@@ -21,6 +21,15 @@ import {
   type HlsSegmenterStats,
   renderPlaylist,
 } from "./segmenter.ts";
+import { HeldRequests, type HoldTarget } from "./held_requests.ts";
+import { hlsMetrics, type HlsStats } from "./metrics.ts";
+import {
+  HLS_CORS as CORS,
+  type HlsRoute,
+  hlsText as text,
+  parseHlsPath,
+} from "./route.ts";
+export { type HlsRoute, type HlsStats, parseHlsPath };
 
 /** Options for {@linkcode HlsService}. */
 export interface HlsServiceOptions {
@@ -59,37 +68,6 @@ export interface HlsServiceOptions {
   ) => Response | undefined | Promise<Response | undefined>;
 }
 
-/** Counters of an {@linkcode HlsService}. */
-export interface HlsStats {
-  /** Playlist requests answered (any status). */
-  playlistRequests: number;
-  /** Init, segment and part requests answered (any status). */
-  segmentRequests: number;
-  /** Of those, part requests. */
-  partRequests: number;
-  /** Requests that were held (blocking reload or a part not yet written). */
-  held: number;
-  /** Held requests that timed out (503 / 404). */
-  heldTimeouts: number;
-  /** Held requests refused because `maxHeld` were already held (or
-   * `maxHeldPerClient` for that address). */
-  heldRefused: number;
-  /** Requests held now. */
-  heldNow: number;
-  /** Response body bytes served (playlists, inits, segments, parts). */
-  bytesServed: number;
-  /** Requests for a stream that is not live (404). */
-  notFound: number;
-  /** Requests with bad `_HLS_*` parameters (400) or a playlist query
-   * too long to carry on its URIs (414). */
-  badRequests: number;
-}
-
-const CORS = {
-  "access-control-allow-origin": "*",
-  "access-control-allow-methods": "GET, HEAD, OPTIONS",
-  "access-control-allow-headers": "*",
-};
 const PLAYLIST_TYPE = "application/vnd.apple.mpegurl";
 /** Longest query (other than `_HLS_*`) a playlist carries onto its URIs. */
 export const MAX_CARRIED_QUERY = 2048;
@@ -98,55 +76,10 @@ interface Session {
   key: string;
   seg: HlsSegmenter;
   sub: HubSubscription | undefined;
-  waiters: Set<() => void>;
+  /** Held requests wait on this (woken on every segmenter change). */
+  hold: HoldTarget;
   lastRequestAt: number;
   endedAt: number | undefined;
-}
-
-/** What an HLS request path names. */
-export type HlsRoute =
-  | { kind: "playlist"; key: string }
-  | { kind: "init"; key: string; id: number }
-  | { kind: "segment"; key: string; msn: number }
-  | { kind: "part"; key: string; id: number };
-
-/**
- * Parses an HLS path: `/live/movie.m3u8`, `/live/movie/init1.mp4`,
- * `/live/movie/s12.m4s`, `/live/movie/p61.m4s`; undefined for anything else
- * (including empty or `..` key segments).
- */
-export function parseHlsPath(pathname: string): HlsRoute | undefined {
-  let path: string;
-  try {
-    path = decodeURIComponent(pathname);
-  } catch {
-    return undefined;
-  }
-  if (!path.startsWith("/")) return undefined;
-  const okKey = (k: string) =>
-    k !== "" && !k.split("/").some((p) => p === "" || p === "..");
-  if (path.endsWith(".m3u8")) {
-    const key = path.slice(1, -5);
-    return okKey(key) ? { kind: "playlist", key } : undefined;
-  }
-  const m = path.match(/^\/(.+)\/(init|s|p)(\d{1,9})\.(mp4|m4s)$/);
-  if (!m || !okKey(m[1])) return undefined;
-  const n = Number(m[3]);
-  if (m[2] === "init" && m[4] === "mp4") {
-    return { kind: "init", key: m[1], id: n };
-  }
-  if (m[2] === "s" && m[4] === "m4s") {
-    return { kind: "segment", key: m[1], msn: n };
-  }
-  if (m[2] === "p" && m[4] === "m4s") return { kind: "part", key: m[1], id: n };
-  return undefined;
-}
-
-function text(status: number, body: string): Response {
-  return new Response(body + "\n", {
-    status,
-    headers: { ...CORS, "content-type": "text/plain; charset=utf-8" },
-  });
 }
 
 /**
@@ -164,15 +97,12 @@ export class HlsService {
   #window: number;
   #idleMs: number;
   #lingerMs: number;
-  #maxHeld: number;
-  #maxHeldPerClient: number;
-  #heldBy = new Map<string, number>();
+  #held: HeldRequests;
   #log: Logger;
   #now: () => number;
   #authorize: HlsServiceOptions["authorize"];
   #sessions = new Map<string, Session>();
   #timer: ReturnType<typeof setInterval> | undefined;
-  #lastRefusalLogAt = -Infinity;
   #retired: HlsSegmenterStats = {
     segments: 0,
     parts: 0,
@@ -201,10 +131,15 @@ export class HlsService {
     new HlsSegmenter({ partMs: this.#partMs, windowSegments: this.#window });
     this.#idleMs = options.idleMs ?? 30_000;
     this.#lingerMs = options.lingerMs ?? 30_000;
-    this.#maxHeld = options.maxHeld ?? 10_000;
-    this.#maxHeldPerClient = options.maxHeldPerClient ?? 64;
     this.#log = options.logger ?? nullLogger;
     this.#now = options.now ?? Date.now;
+    this.#held = new HeldRequests({
+      maxHeld: options.maxHeld ?? 10_000,
+      maxHeldPerClient: options.maxHeldPerClient ?? 64,
+      stats: this.#stats,
+      logger: this.#log,
+      now: this.#now,
+    });
     this.#authorize = options.authorize;
   }
 
@@ -286,74 +221,7 @@ export class HlsService {
 
   /** Metric families (`flvcast_edge_hls_*`). */
   metrics(prefix = "flvcast_edge_hls_"): MetricFamily[] {
-    const s = this.#stats;
-    const p = this.produced();
-    const rows: [string, "counter" | "gauge", string, number][] = [
-      [
-        "playlist_requests_total",
-        "counter",
-        "HLS playlist requests.",
-        s.playlistRequests,
-      ],
-      [
-        "segment_requests_total",
-        "counter",
-        "HLS init/segment/part requests.",
-        s.segmentRequests,
-      ],
-      [
-        "part_requests_total",
-        "counter",
-        "LL-HLS part requests.",
-        s.partRequests,
-      ],
-      [
-        "held_total",
-        "counter",
-        "Requests held (blocking reload, hinted part).",
-        s.held,
-      ],
-      ["held", "gauge", "Requests held now.", s.heldNow],
-      [
-        "held_timeouts_total",
-        "counter",
-        "Held requests that timed out.",
-        s.heldTimeouts,
-      ],
-      [
-        "held_refused_total",
-        "counter",
-        "Requests refused: too many held.",
-        s.heldRefused,
-      ],
-      [
-        "bytes_served_total",
-        "counter",
-        "HLS response body bytes.",
-        s.bytesServed,
-      ],
-      [
-        "not_found_total",
-        "counter",
-        "HLS requests for streams not live.",
-        s.notFound,
-      ],
-      [
-        "bad_requests_total",
-        "counter",
-        "HLS requests with bad parameters.",
-        s.badRequests,
-      ],
-      ["segments_total", "counter", "HLS segments produced.", p.segments],
-      ["parts_total", "counter", "LL-HLS parts produced.", p.parts],
-      ["sessions", "gauge", "Streams being segmented.", p.sessions],
-    ];
-    return rows.map(([name, type, help, value]) => ({
-      name: prefix + name,
-      type,
-      help,
-      samples: [{ value }],
-    }));
+    return hlsMetrics(this.#stats, this.produced(), prefix);
   }
 
   /**
@@ -401,11 +269,11 @@ export class HlsService {
       seg: new HlsSegmenter(
         { partMs: this.#partMs, windowSegments: this.#window },
         () => {
-          for (const w of [...session.waiters]) w();
+          for (const w of [...session.hold.waiters]) w();
         },
       ),
       sub: undefined,
-      waiters: new Set(),
+      hold: { waiters: new Set(), ended: () => session.seg.ended },
       lastRequestAt: this.#now(),
       endedAt: undefined,
     };
@@ -463,7 +331,7 @@ export class HlsService {
       if (s.endedAt !== undefined && now - s.endedAt > this.#lingerMs) {
         this.#drop(s);
       } else if (
-        s.endedAt === undefined && s.waiters.size === 0 &&
+        s.endedAt === undefined && s.hold.waiters.size === 0 &&
         now - s.lastRequestAt > this.#idleMs
       ) {
         this.#drop(s);
@@ -473,60 +341,6 @@ export class HlsService {
       clearInterval(this.#timer);
       this.#timer = undefined;
     }
-  }
-
-  /** Resolves true once `ready()` holds, false after `timeoutMs` (or when refused). */
-  #wait(
-    session: Session,
-    ready: () => boolean,
-    timeoutMs: number,
-    client: string | undefined,
-  ): Promise<boolean> | boolean {
-    if (ready()) return true;
-    if (session.seg.ended) return false; // nothing more will come
-    const mine = client === undefined ? 0 : this.#heldBy.get(client) ?? 0;
-    if (
-      this.#stats.heldNow >= this.#maxHeld || mine >= this.#maxHeldPerClient
-    ) {
-      this.#stats.heldRefused++;
-      const now = this.#now();
-      if (now - this.#lastRefusalLogAt > 10_000) {
-        this.#lastRefusalLogAt = now;
-        this.#log.warn("hls: request refused, too many held requests", {
-          reason: this.#stats.heldNow >= this.#maxHeld
-            ? "maxHeld"
-            : "maxHeldPerClient",
-          maxHeld: this.#maxHeld,
-          maxHeldPerClient: this.#maxHeldPerClient,
-          client,
-          refused: this.#stats.heldRefused,
-        });
-      }
-      return false;
-    }
-    this.#stats.held++;
-    this.#stats.heldNow++;
-    if (client !== undefined) this.#heldBy.set(client, mine + 1);
-    return new Promise((resolve) => {
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        session.waiters.delete(check);
-        this.#stats.heldNow--;
-        if (client !== undefined) {
-          const n = (this.#heldBy.get(client) ?? 1) - 1;
-          if (n > 0) this.#heldBy.set(client, n);
-          else this.#heldBy.delete(client);
-        }
-        if (!ok) this.#stats.heldTimeouts++;
-        resolve(ok);
-      };
-      const check = () => {
-        if (ready()) done(true);
-        else if (session.seg.ended) done(ready());
-      };
-      const timer = setTimeout(() => done(false), timeoutMs);
-      session.waiters.add(check);
-    });
   }
 
   /** Three target durations (the LL-HLS hold limit); 10 s before the first segment. */
@@ -604,7 +418,12 @@ export class HlsService {
         },
       });
     };
-    const waited = this.#wait(session, ready, this.#holdMs(session), client);
+    const waited = this.#held.wait(
+      session.hold,
+      ready,
+      this.#holdMs(session),
+      client,
+    );
     return typeof waited === "boolean" ? answer(waited) : waited.then(answer);
   }
 
@@ -640,8 +459,8 @@ export class HlsService {
       return this.#media(have?.bytes, "video/mp4", head);
     }
     // The segment being built: answer when it is complete.
-    const waited = this.#wait(
-      session,
+    const waited = this.#held.wait(
+      session.hold,
       () => seg.segment(msn) !== undefined,
       this.#holdMs(session),
       client,
@@ -663,8 +482,8 @@ export class HlsService {
     if (have || id < seg.nextPartId || id > seg.nextPartId + 1) {
       return this.#media(have?.bytes, "video/mp4", head);
     }
-    const waited = this.#wait(
-      session,
+    const waited = this.#held.wait(
+      session.hold,
       () => seg.part(id) !== undefined,
       this.#holdMs(session),
       client,

@@ -12,15 +12,21 @@ import {
   type AccessRequest,
   httpAccessRequest,
 } from "../auth/mod.ts";
-import { concatBytes } from "../bytes/mod.ts";
-import { encodeFlvHeader, fileTagBytes as fileTag } from "../flv/mod.ts";
 import { ConnectionCaps, Refusals } from "../limits/mod.ts";
 import { abortTcp, releaseFreedMemory } from "../net/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
+import type { HubStream, StreamHub } from "../hub/mod.ts";
+import {
+  FLV_HEADERS,
+  PLAYER_CORS as CORS,
+  serveHttpPlayer,
+} from "./http_player.ts";
 import { type BudgetedPlayer, PlayerBudget } from "./player_budget.ts";
+import type { FlvHttpStats, Player, PlayerHost } from "./player_host.ts";
 import { listenHttp, type RunningHttpServer } from "./listen.ts";
-import { PlayerQueue } from "./player_queue.ts";
-import type { HubStream, HubSubscription, StreamHub } from "../hub/mod.ts";
+import { serveWsPlayer } from "./ws_player.ts";
+import { streamKeyFromPath } from "./stream_path.ts";
+export type { FlvHttpStats };
 
 /** Options for {@linkcode FlvHttpServer}. */
 export interface FlvHttpServerOptions {
@@ -62,64 +68,8 @@ export interface FlvHttpServerOptions {
   tls?: { hostname?: string; port: number; certPem: string; keyPem: string };
 }
 
-/** Counters of a {@linkcode FlvHttpServer}. */
-export interface FlvHttpStats {
-  /** HTTP-FLV players connected now. */
-  httpPlayers: number;
-  /** WebSocket-FLV players connected now. */
-  wsPlayers: number;
-  /** Players accepted since start. */
-  playersTotal: number;
-  /** Players cut off because their queue overflowed. */
-  slowDisconnects: number;
-  /** Requests for a stream that does not exist. */
-  notFound: number;
-  /** Players cut because all players' unsent data passed the budget. */
-  budgetCuts: number;
-  /** All players' unsent bytes now (as last reported). */
-  unsentBytes: number;
-}
-
-const CORS = {
-  "access-control-allow-origin": "*",
-  "access-control-allow-methods": "GET, HEAD, OPTIONS",
-  "access-control-allow-headers": "*",
-};
-
-const FLV_HEADERS = {
-  ...CORS,
-  "content-type": "video/x-flv",
-  "cache-control": "no-cache, no-store",
-};
-
-const FLV_HEADER = encodeFlvHeader();
-
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/**
- * Stream key for a request path: `/live/movie.flv` → `live/movie`; undefined
- * when the path does not name an FLV stream.
- */
-export function streamKeyFromPath(pathname: string): string | undefined {
-  let path: string;
-  try {
-    path = decodeURIComponent(pathname);
-  } catch {
-    return undefined;
-  }
-  if (!path.startsWith("/") || !path.endsWith(".flv")) return undefined;
-  const key = path.slice(1, -4);
-  if (key === "" || key.split("/").some((p) => p === "" || p === "..")) {
-    return undefined;
-  }
-  return key;
-}
-
-/** A connected player, as seen by {@linkcode FlvHttpServer.stop}. */
-interface Player {
-  close(): void;
 }
 
 /** Answers 403 with the refusal reason. */
@@ -161,6 +111,7 @@ export class FlvHttpServer {
   #nextId = 1;
   #maxPerIp: number;
   #trimTimer: ReturnType<typeof setTimeout> | undefined;
+  #playerHost: PlayerHost | undefined;
   #stats: FlvHttpStats = {
     httpPlayers: 0,
     wsPlayers: 0,
@@ -365,9 +316,10 @@ export class FlvHttpServer {
       if (req.method === "HEAD") {
         return new Response(null, { status: 200, headers: FLV_HEADERS });
       }
+      const host = this.#host();
       const res = ws
-        ? this.#serveWebSocket(req, stream, ar, slot.release, remote)
-        : this.#serveHttp(stream, ar, slot.release);
+        ? serveWsPlayer(host, req, stream, ar, slot.release, remote)
+        : serveHttpPlayer(host, stream, ar, slot.release);
       handedOver = res.status === 200 || res.status === 101;
       return res;
     } finally {
@@ -381,6 +333,21 @@ export class FlvHttpServer {
       status: 404,
       headers: { ...CORS, "content-type": "text/plain; charset=utf-8" },
     });
+  }
+
+  /** What a player sees of this server. */
+  #host(): PlayerHost {
+    return this.#playerHost ??= {
+      log: this.#log,
+      budget: this.#budget,
+      maxQueue: this.#maxQueue,
+      stats: this.#stats,
+      players: this.#players,
+      ended: (ar, release, player, started, bytes) =>
+        this.#ended(ar, release, player, started, bytes),
+      slow: (stream, who, proto) => this.#slow(stream, who, proto),
+      abort: (remote) => this.#abort(remote),
+    };
   }
 
   /** The end of a play: the slot, the budget, `on_stop`. */
@@ -397,196 +364,6 @@ export class FlvHttpServer {
       durationMs: performance.now() - started,
       bytes,
     });
-  }
-
-  #serveHttp(
-    stream: HubStream,
-    ar: AccessRequest,
-    release: () => void,
-  ): Response {
-    const who = ar.remote;
-    const queue = new PlayerQueue({
-      maxBytes: this.#maxQueue,
-    });
-    const budget = this.#budget;
-    const started = performance.now();
-    let sent = 0;
-    let open = true;
-    const player: Player & BudgetedPlayer = {
-      close: () => queue.close(),
-      cut: (reason) => {
-        if (!open) return;
-        this.#log.warn("player cut", { key: stream.key, remote: who, reason });
-        queue.fail(new Error(reason));
-        done();
-      },
-    };
-    const done = () => {
-      if (!open) return;
-      open = false;
-      sub.unsubscribe();
-      this.#players.delete(player);
-      this.#stats.httpPlayers--;
-      this.#ended(ar, release, player, started, sent);
-      this.#log.info("player left", { key: stream.key, remote: who });
-    };
-    const sub: HubSubscription = stream.subscribe({
-      onTag: (tag) => {
-        if (!queue.push(fileTag(tag)) && open) {
-          this.#slow(stream, who, "http");
-          done();
-          return;
-        }
-        budget.set(player, queue.bytes);
-      },
-      onEnd: () => queue.close(),
-    });
-    queue.push(FLV_HEADER, true);
-    for (const tag of sub.startTags) queue.push(fileTag(tag), true);
-    this.#players.add(player);
-    budget.add(player);
-    budget.set(player, queue.bytes);
-    this.#stats.httpPlayers++;
-    this.#stats.playersTotal++;
-    this.#log.info("player joined", {
-      key: stream.key,
-      remote: who,
-      proto: "http",
-      startTags: sub.startTags.length,
-    });
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const chunk = await queue.next();
-          if (chunk === null) {
-            controller.close();
-            done();
-          } else {
-            sent += chunk.length;
-            budget.set(player, queue.bytes);
-            controller.enqueue(chunk);
-          }
-        } catch (err) {
-          controller.error(err);
-          done();
-        }
-      },
-      cancel() {
-        queue.close();
-        done();
-      },
-    }, { highWaterMark: 0 });
-    return new Response(body, { status: 200, headers: FLV_HEADERS });
-  }
-
-  #serveWebSocket(
-    req: Request,
-    stream: HubStream,
-    ar: AccessRequest,
-    release: () => void,
-    remote: Deno.NetAddr | undefined,
-  ): Response {
-    const who = ar.remote;
-    let upgraded: { socket: WebSocket; response: Response };
-    try {
-      upgraded = Deno.upgradeWebSocket(req, { idleTimeout: 30 });
-    } catch (err) {
-      return new Response(
-        `bad websocket upgrade: ${(err as Error).message}\n`,
-        {
-          status: 400,
-          headers: CORS,
-        },
-      );
-    }
-    const { socket, response } = upgraded;
-    socket.binaryType = "arraybuffer";
-    const budget = this.#budget;
-    const started = performance.now();
-    let sent = 0;
-    let sub: HubSubscription | undefined;
-    let open = false;
-    let finished = false;
-    const player: Player & BudgetedPlayer = {
-      close: () => {
-        try {
-          socket.close(1000, "server stopping");
-        } catch { /* already closed */ }
-      },
-      cut: (reason) => {
-        this.#log.warn("player cut", { key: stream.key, remote: who, reason });
-        done();
-        try {
-          socket.close(1008, "edge.player_buffer_bytes exceeded");
-        } catch { /* already closing */ }
-        this.#abort(remote);
-      },
-    };
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      this.#ended(ar, release, player, started, sent);
-    };
-    const done = () => {
-      if (!open) return;
-      open = false;
-      sub?.unsubscribe();
-      this.#players.delete(player);
-      this.#stats.wsPlayers--;
-      // The socket's memory is the runtime's until it closes; the budget
-      // stops counting it here (nothing more is queued to it).
-      finish();
-      this.#log.info("player left", { key: stream.key, remote: who });
-    };
-    const send = (bytes: Uint8Array) => {
-      sent += bytes.length;
-      socket.send(bytes);
-      budget.set(player, socket.bufferedAmount);
-    };
-    socket.onopen = () => {
-      if (stream.ended !== undefined) {
-        socket.close(1000, "stream ended");
-        return;
-      }
-      open = true;
-      this.#players.add(player);
-      budget.add(player);
-      this.#stats.wsPlayers++;
-      this.#stats.playersTotal++;
-      sub = stream.subscribe({
-        onTag: (tag) => {
-          if (!open) return;
-          if (socket.bufferedAmount > this.#maxQueue) {
-            this.#slow(stream, who, "ws");
-            done();
-            try {
-              socket.close(1008, "player too slow");
-            } catch { /* already closing */ }
-            this.#abort(remote);
-            return;
-          }
-          send(fileTag(tag));
-        },
-        onEnd: () => {
-          try {
-            socket.close(1000, "stream ended");
-          } catch { /* already closing */ }
-        },
-      });
-      send(concatBytes([FLV_HEADER, ...sub.startTags.map(fileTag)]));
-      this.#log.info("player joined", {
-        key: stream.key,
-        remote: who,
-        proto: "ws",
-        startTags: sub.startTags.length,
-      });
-    };
-    socket.onclose = () => {
-      done();
-      finish(); // never opened
-    };
-    socket.onerror = () => {};
-    return response;
   }
 
   /**

@@ -9,8 +9,8 @@ export {
   FlvHttpServer,
   type FlvHttpServerOptions,
   type FlvHttpStats,
-  streamKeyFromPath,
 } from "./flv_server.ts";
+export { decodePath, isStreamKey, streamKeyFromPath } from "./stream_path.ts";
 export { PlayerQueue, type PlayerQueueOptions } from "./player_queue.ts";
 export { type BudgetedPlayer, PlayerBudget } from "./player_budget.ts";
 export {
