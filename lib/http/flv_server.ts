@@ -215,11 +215,11 @@ export class FlvHttpServer {
     return Promise.resolve();
   }
 
-  #listenTls(certPem: string, keyPem: string, port?: number) {
+  #listenTls(certPem: string, keyPem: string) {
     const tls = this.#tls!;
     const server = listenHttp({
       hostname: tls.hostname ?? this.#hostname,
-      port: port ?? tls.port,
+      port: tls.port,
       handler: (req, info) => this.handle(req, info.remoteAddr),
       logger: this.#log,
       name: "https",
@@ -234,18 +234,20 @@ export class FlvHttpServer {
   }
 
   /**
-   * Replaces the HTTPS certificate (SIGHUP): a new listener with the new
-   * PEMs takes the port (SO_REUSEPORT), then the old one stops accepting;
-   * players already connected keep playing on their connections.
+   * Replaces the HTTPS certificate (SIGHUP): new connections get the new
+   * PEMs on the same port; players already connected (HTTP-FLV and WSS)
+   * keep playing on theirs (see {@linkcode RunningHttpServer.reloadTls}).
    *
    * @throws {Error} When the new certificate/key is not accepted (the old
    *   listener stays).
    */
   reloadTls(certPem: string, keyPem: string): void {
-    const old = this.#tlsServer;
-    if (!old) throw new Error("reloadTls: this server has no HTTPS listener");
-    this.#tlsServer = this.#listenTls(certPem, keyPem, old.port);
-    void old.shutdown();
+    const server = this.#tlsServer;
+    if (!server) {
+      throw new Error("reloadTls: this server has no HTTPS listener");
+    }
+    server.reloadTls(certPem, keyPem);
+    this.#log.info("https/wss certificate replaced", { port: server.port });
   }
 
   /** Ends every player's body / socket and stops the server. */

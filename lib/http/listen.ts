@@ -7,7 +7,13 @@
  */
 import { ConnectionTracker } from "../limits/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
-import { abortTcpPeers, establishedPeers, peerKey } from "../net/mod.ts";
+import {
+  abortTcpPeers,
+  establishedPeers,
+  listeningSockets,
+  peerKey,
+  stopListening,
+} from "../net/mod.ts";
 
 /** Options for {@linkcode listenHttp}. */
 export interface ListenHttpOptions {
@@ -26,7 +32,7 @@ export interface ListenHttpOptions {
   name?: string;
   /** Serve HTTPS with this PEM certificate chain and key. */
   tls?: { cert: string; key: string };
-  /** SO_REUSEPORT (a replacement listener may bind the same port). */
+  /** SO_REUSEPORT (needed by {@linkcode RunningHttpServer.reloadTls}). */
   reusePort?: boolean;
   /**
    * End connections that hold no request: no complete request head (or
@@ -49,6 +55,18 @@ export interface RunningHttpServer {
   readonly port: number;
   /** Stops accepting and waits for open requests to finish. */
   shutdown(): Promise<void>;
+  /**
+   * Serves new connections with another certificate (SIGHUP), keeping the
+   * open ones — HTTP bodies and WebSockets — on theirs: a new listener
+   * with the new PEMs binds the same port (needs `tls` and `reusePort`),
+   * then the old listening socket stops accepting (Linux + FFI; elsewhere
+   * the old server shuts down, which closes its WebSockets, said in the
+   * log). One connection guard covers them all.
+   *
+   * @throws {Error} When the new certificate/key is not accepted (the old
+   *   listener goes on).
+   */
+  reloadTls(cert: string, key: string): void;
 }
 
 /**
@@ -89,31 +107,39 @@ export function listenHttp(options: ListenHttpOptions): RunningHttpServer {
       return options.handler(req, info);
     }
     : options.handler;
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = Deno.serve({
-      hostname,
-      port: options.port,
-      ...(options.tls ?? {}),
-      ...(options.reusePort ? { reusePort: true } : {}),
-      onListen() {},
-      onError(err) {
-        log.error(`${name}: request handler failed`, { error: err });
-        return new Response("internal error\n", { status: 500 });
-      },
-    }, handler);
-  } catch (err) {
-    throw new Error(
-      `${name}: cannot listen on ${hostname}:${options.port}: ${
-        (err as Error).message
-      }`,
-      { cause: err },
-    );
-  }
+  const serve = (
+    tls: { cert: string; key: string } | undefined,
+    port: number,
+  ) => {
+    try {
+      return Deno.serve({
+        hostname,
+        port,
+        ...(tls ?? {}),
+        ...(options.reusePort ? { reusePort: true } : {}),
+        onListen() {},
+        onError(err) {
+          log.error(`${name}: request handler failed`, { error: err });
+          return new Response("internal error\n", { status: 500 });
+        },
+      }, handler);
+    } catch (err) {
+      throw new Error(
+        `${name}: cannot listen on ${hostname}:${port}: ${
+          (err as Error).message
+        }`,
+        { cause: err },
+      );
+    }
+  };
+  let server = serve(options.tls, options.port);
+  const port = server.addr.port;
+  /** Servers whose listener a reload stopped; their connections go on. */
+  const retired: Deno.HttpServer<Deno.NetAddr>[] = [];
+  let inodes = listeningSockets(port);
   let stopped: Promise<void> | undefined;
   let sweeper: ReturnType<typeof setInterval> | undefined;
   if (tracker && guard) {
-    const port = server.addr.port;
     sweeper = setInterval(() => {
       const victims = tracker.sweep(establishedPeers(port), performance.now());
       if (victims.length === 0) return;
@@ -124,11 +150,34 @@ export function listenHttp(options: ListenHttpOptions): RunningHttpServer {
   }
   return {
     hostname,
-    port: server.addr.port,
+    port,
     shutdown() {
       clearInterval(sweeper);
-      stopped ??= server.shutdown();
+      stopped ??= Promise.allSettled(
+        [server, ...retired].map((s) => s.shutdown()),
+      ).then(() => {});
       return stopped;
+    },
+    reloadTls(cert, key) {
+      if (!options.tls || !options.reusePort) {
+        throw new Error(`${name}: reloadTls needs tls and reusePort`);
+      }
+      if (stopped) throw new Error(`${name}: reloadTls after shutdown`);
+      const next = serve({ cert, key }, port);
+      const old = server;
+      const oldInodes = inodes;
+      server = next;
+      inodes = listeningSockets(port).filter((i) => !oldInodes.includes(i));
+      retired.push(old);
+      // The stopped listener ends its accept loop with an error; its
+      // accepted connections are served on.
+      old.finished.catch(() => {});
+      if (stopListening(port, oldInodes) === 0) {
+        log.warn(
+          `${name}: cannot stop only the old listener (no FFI); it shuts down and its WebSocket players are closed`,
+        );
+        void old.shutdown();
+      }
     },
   };
 }

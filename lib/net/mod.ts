@@ -14,8 +14,10 @@ export {
   abortTcp,
   abortTcpPeers,
   abortTcpUnavailable,
+  listeningSockets,
   peerKey,
   releaseFreedMemory,
+  stopListening,
 } from "./tcp_abort.ts";
 export { establishedPeers, parseTcpTable } from "./tcp_table.ts";
 export {

@@ -17,6 +17,7 @@ const SOCK_STREAM = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const SHUT_RDWR = 2;
+const SO_ACCEPTCONN = 30;
 
 const SYMBOLS = {
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
@@ -136,33 +137,10 @@ export function abortTcpPeers(
   if (!c) return 0;
   const want = new Set(peers);
   if (want.size === 0) return 0;
-  let entries: Iterable<Deno.DirEntry>;
-  try {
-    entries = Deno.readDirSync("/proc/self/fd");
-  } catch {
-    return 0;
-  }
   const sa = new Uint8Array(128);
   const len = new Uint32Array(1);
-  const opt = new Int32Array(1);
-  const optLen = new Uint32Array(1);
   let done = 0;
-  for (const e of entries) {
-    const fd = Number(e.name);
-    if (!Number.isInteger(fd)) continue;
-    try {
-      if (!Deno.readLinkSync(`/proc/self/fd/${fd}`).startsWith("socket:")) {
-        continue;
-      }
-    } catch {
-      continue;
-    }
-    optLen[0] = 4;
-    if (c.getsockopt(fd, SOL_SOCKET, SO_TYPE, opt, optLen) !== 0) continue;
-    if (opt[0] !== SOCK_STREAM) continue;
-    len[0] = sa.length;
-    if (c.getsockname(fd, sa, len) !== 0) continue;
-    if (((sa[2] << 8) | sa[3]) !== localPort) continue;
+  for (const { fd } of tcpSockets(c, localPort)) {
     len[0] = sa.length;
     if (c.getpeername(fd, sa, len) !== 0) continue;
     const peer = addrOf(sa);
@@ -170,6 +148,87 @@ export function abortTcpPeers(
     if (c.shutdown(fd, SHUT_RDWR) === 0) done++;
     want.delete(peer);
     if (want.size === 0) break;
+  }
+  return done;
+}
+
+/** This process's TCP sockets bound to `localPort`: descriptor and inode. */
+function* tcpSockets(
+  c: Libc,
+  localPort: number,
+): Generator<{ fd: number; inode: string }> {
+  let entries: Iterable<Deno.DirEntry>;
+  try {
+    entries = Deno.readDirSync("/proc/self/fd");
+  } catch {
+    return;
+  }
+  const sa = new Uint8Array(128);
+  const len = new Uint32Array(1);
+  const opt = new Int32Array(1);
+  const optLen = new Uint32Array(1);
+  for (const e of entries) {
+    const fd = Number(e.name);
+    if (!Number.isInteger(fd)) continue;
+    let inode: string;
+    try {
+      inode = Deno.readLinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (!inode.startsWith("socket:")) continue;
+    optLen[0] = 4;
+    if (c.getsockopt(fd, SOL_SOCKET, SO_TYPE, opt, optLen) !== 0) continue;
+    if (opt[0] !== SOCK_STREAM) continue;
+    len[0] = sa.length;
+    if (c.getsockname(fd, sa, len) !== 0) continue;
+    if (((sa[2] << 8) | sa[3]) !== localPort) continue;
+    yield { fd, inode };
+  }
+}
+
+function isListening(c: Libc, fd: number): boolean {
+  const opt = new Int32Array(1);
+  const optLen = new Uint32Array([4]);
+  return c.getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, opt, optLen) === 0 &&
+    opt[0] === 1;
+}
+
+/**
+ * The inodes (`socket:[N]`) of this process's listening TCP sockets on
+ * `localPort` (several with SO_REUSEPORT); empty where FFI cannot run.
+ *
+ * @example Usage
+ * ```ts ignore
+ * listeningSockets(7443); // ["socket:[1849847]"]
+ * ```
+ */
+export function listeningSockets(localPort: number): string[] {
+  const c = openLibc();
+  if (!c) return [];
+  const out: string[] = [];
+  for (const { fd, inode } of tcpSockets(c, localPort)) {
+    if (isListening(c, fd)) out.push(inode);
+  }
+  return out;
+}
+
+/**
+ * Makes the listening sockets `inodes` (from {@linkcode listeningSockets})
+ * stop accepting, without closing anything already accepted: `shutdown()`
+ * takes a listening socket out of LISTEN (and out of its SO_REUSEPORT
+ * group) at once, so the kernel queues no new connection on it; the
+ * descriptor stays its owner's. Returns how many were stopped; never
+ * throws.
+ */
+export function stopListening(localPort: number, inodes: string[]): number {
+  const c = openLibc();
+  if (!c || inodes.length === 0) return 0;
+  const want = new Set(inodes);
+  let done = 0;
+  for (const { fd, inode } of tcpSockets(c, localPort)) {
+    if (!want.has(inode) || !isListening(c, fd)) continue;
+    if (c.shutdown(fd, SHUT_RDWR) === 0) done++;
   }
   return done;
 }
