@@ -24,18 +24,25 @@ async function withServer(
   fn: (
     ctx: { hub: StreamHub; server: FlvHttpServer; base: string },
   ) => Promise<void>,
-  opts: { maxQueueBytes?: number } = {},
+  opts: {
+    maxQueueBytes?: number;
+    hostname?: string;
+    maxPlayersPerIp?: number;
+  } = {},
 ): Promise<void> {
   const hub = new StreamHub();
+  const hostname = opts.hostname ?? "127.0.0.1";
   const server = new FlvHttpServer({
     hub,
-    hostname: "127.0.0.1",
+    hostname,
     port: 0,
     maxQueueBytes: opts.maxQueueBytes,
+    maxPlayersPerIp: opts.maxPlayersPerIp,
   });
   await server.start();
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   try {
-    await fn({ hub, server, base: `127.0.0.1:${server.port}` });
+    await fn({ hub, server, base: `${host}:${server.port}` });
   } finally {
     hub.endAll("test over");
     await server.stop();
@@ -268,6 +275,33 @@ Deno.test("http: an extra handler is asked first, FLV routes go on otherwise", a
   } finally {
     await server.stop();
   }
+});
+
+Deno.test("http: over IPv6 loopback the per-IP cap counts [::1] — the third player gets 503, counted", async () => {
+  await withServer(async ({ hub, server, base }) => {
+    const stream = hub.open("live/v6");
+    for (const t of syntheticStream({ gops: 1, frames: 2 })) stream.push(t);
+    const url = `http://${base}/live/v6.flv`;
+    const players: HttpPlayer[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const p = await HttpPlayer.open(url);
+        equal(p.response.status, 200);
+        players.push(p);
+      }
+      const third = await fetch(url);
+      equal(third.status, 503);
+      await third.body?.cancel();
+      equal(server.refusals.count("max_connections_per_ip"), 1);
+      await players.pop()!.close();
+      await until(() => server.stats.httpPlayers === 1, "a slot given back");
+      const again = await HttpPlayer.open(url);
+      equal(again.response.status, 200);
+      players.push(again);
+    } finally {
+      for (const p of players) await p.close();
+    }
+  }, { hostname: "::1", maxPlayersPerIp: 2 });
 });
 
 Deno.test("hub: republish replaces the stream and ends its players", () => {

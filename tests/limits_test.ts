@@ -1,11 +1,15 @@
 // Pure pieces of the limits: refusal counting, connection caps, the HTTP
-// connection tracker, the player budget, the kernel TCP table parser.
-import { deepEqual, equal } from "node:assert/strict";
+// connection tracker, the player budget, the kernel TCP table parser, the
+// per-IP key (IPv4 per address, IPv6 per /64).
+import { deepEqual, equal, ok } from "node:assert/strict";
 import {
   ConnectionCaps,
   ConnectionTracker,
+  ipCapKey,
   Refusals,
 } from "../lib/limits/mod.ts";
+import { HeldRequests } from "../lib/hls/held_requests.ts";
+import { nullLogger } from "../lib/log/mod.ts";
 import { PlayerBudget } from "../lib/http/mod.ts";
 import { parseTcpTable, peerKey } from "../lib/net/mod.ts";
 
@@ -57,6 +61,66 @@ Deno.test("connection caps: total and per address, slots given back once", () =>
   equal(caps.total, 2);
   equal(caps.from("a"), 1);
   equal(typeof caps.admit("c"), "object");
+});
+
+Deno.test("per-IP key: IPv4 per address, IPv6 per /64 whatever its spelling", () => {
+  equal(ipCapKey("10.0.0.1"), "10.0.0.1");
+  equal(ipCapKey("::ffff:10.0.0.1"), "10.0.0.1");
+  equal(ipCapKey("[::ffff:0a00:0001]"), "10.0.0.1");
+  equal(ipCapKey("2001:db8:1:2::5"), "2001:db8:1:2::/64");
+  equal(
+    ipCapKey("2001:0DB8:0001:0002:ffff:eeee:dddd:cccc"),
+    "2001:db8:1:2::/64",
+  );
+  equal(ipCapKey("[2001:db8:1:2::7]"), "2001:db8:1:2::/64");
+  equal(ipCapKey("fe80::1%eth0"), "fe80:0:0:0::/64");
+  equal(ipCapKey("::1"), "0:0:0:0::/64");
+  equal(ipCapKey("2001:db8:1:3::5"), "2001:db8:1:3::/64");
+  equal(ipCapKey("2001:db8::1:2:0:5"), "2001:db8:0:0::/64");
+});
+
+Deno.test("per-IP caps: one IPv6 /64 is one address for the player caps, the guard and held HLS requests", () => {
+  const caps = new ConnectionCaps({ maxPerAddress: 2 });
+  equal(typeof caps.admit("2001:db8:1:2::1"), "object");
+  equal(typeof caps.admit("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "object");
+  equal(caps.admit("2001:db8:1:2::3"), "max_connections_per_ip");
+  equal(typeof caps.admit("2001:db8:1:3::1"), "object", "another /64");
+  equal(typeof caps.admit("10.0.0.1"), "object");
+  equal(typeof caps.admit("10.0.0.1"), "object");
+  equal(caps.admit("10.0.0.1"), "max_connections_per_ip");
+  equal(typeof caps.admit("10.0.0.2"), "object", "IPv4: per address");
+  equal(caps.from("2001:db8:1:2::99"), 2);
+
+  // The guard: past maxPerIp, a /64's newest idle connections are ended.
+  const t = new ConnectionTracker({ idleMs: 10_000, maxPerIp: 1 });
+  deepEqual(t.sweep(["[2001:db8:1:2::1]:5000"], 0), []);
+  deepEqual(
+    t.sweep(["[2001:db8:1:2::1]:5000", "[2001:db8:1:2::2]:5001"], 1),
+    ["[2001:db8:1:2::2]:5001"],
+  );
+
+  // Held HLS requests: the /64 shares maxHeldPerClient.
+  const stats = { held: 0, heldTimeouts: 0, heldRefused: 0, heldNow: 0 };
+  const held = new HeldRequests({
+    maxHeld: 10,
+    maxHeldPerClient: 1,
+    stats,
+    logger: nullLogger,
+    now: () => 0,
+  });
+  const target = { waiters: new Set<() => void>(), ended: () => false };
+  let ready = false;
+  const first = held.wait(target, () => ready, 60_000, "2001:db8:1:2::1");
+  ok(first instanceof Promise);
+  equal(held.wait(target, () => ready, 60_000, "2001:db8:1:2::2"), false);
+  equal(stats.heldRefused, 1);
+  ok(
+    held.wait(target, () => ready, 60_000, "2001:db8:1:3::1") instanceof
+      Promise,
+  );
+  ready = true;
+  for (const w of [...target.waiters]) w();
+  equal(stats.heldNow, 0);
 });
 
 Deno.test("connection tracker: idle without a request, not while one is in flight, upgraded left alone, newest idle past the per-IP cap", () => {

@@ -1,12 +1,14 @@
 /**
  * Requests held open until what they ask for exists (an LL-HLS blocking
  * playlist reload, a preload-hinted part, the segment being built), under
- * two caps: all held requests together, and those of one client address,
+ * two caps: all held requests together, and those of one client address
+ * (an IPv6 client's /64),
  * so one address cannot take every other viewer's share. A refusal is
  * counted and logged at most once per 10 s.
  *
  * @module
  */
+import { ipCapKey } from "../limits/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
 /** Counters of {@linkcode HeldRequests} (part of the HLS service's stats). */
@@ -83,7 +85,8 @@ export class HeldRequests {
     if (target.ended()) return false; // nothing more will come
     const o = this.#o;
     const stats = o.stats;
-    const mine = client === undefined ? 0 : this.#by.get(client) ?? 0;
+    const who = client === undefined ? undefined : ipCapKey(client);
+    const mine = who === undefined ? 0 : this.#by.get(who) ?? 0;
     if (stats.heldNow >= o.maxHeld || mine >= o.maxHeldPerClient) {
       stats.heldRefused++;
       const now = o.now();
@@ -101,16 +104,16 @@ export class HeldRequests {
     }
     stats.held++;
     stats.heldNow++;
-    if (client !== undefined) this.#by.set(client, mine + 1);
+    if (who !== undefined) this.#by.set(who, mine + 1);
     return new Promise((resolve) => {
       const done = (ok: boolean) => {
         clearTimeout(timer);
         target.waiters.delete(check);
         stats.heldNow--;
-        if (client !== undefined) {
-          const n = (this.#by.get(client) ?? 1) - 1;
-          if (n > 0) this.#by.set(client, n);
-          else this.#by.delete(client);
+        if (who !== undefined) {
+          const n = (this.#by.get(who) ?? 1) - 1;
+          if (n > 0) this.#by.set(who, n);
+          else this.#by.delete(who);
         }
         if (!ok) stats.heldTimeouts++;
         resolve(ok);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ipCapKey } from "./ip_key.ts";
 
 /** Options for {@linkcode ConnectionCaps}. */
 export interface ConnectionCapsOptions {
@@ -45,17 +46,19 @@ export class ConnectionCaps {
     return this.#total;
   }
 
-  /** Connections open now from `address`. */
+  /** Connections open now from `address` (its /64 for IPv6). */
   from(address: string): number {
-    return this.#per.get(address) ?? 0;
+    return this.#per.get(ipCapKey(address)) ?? 0;
   }
 
   /**
-   * Admits one connection from `address` (an IP, no port), or says which
-   * cap refuses it. `release()` (idempotent) gives the slot back.
+   * Admits one connection from `address` (an IP, no port; IPv6 addresses
+   * of one /64 share a count, see {@linkcode ipCapKey}), or says which cap
+   * refuses it. `release()` (idempotent) gives the slot back.
    */
-  admit(address: string): { release(): void } | CapRefusal {
+  admit(ip: string): { release(): void } | CapRefusal {
     if (this.#total >= this.#maxTotal) return "max_connections";
+    const address = ipCapKey(ip);
     const n = this.#per.get(address) ?? 0;
     if (n >= this.#maxPer) return "max_connections_per_ip";
     this.#total++;

@@ -3,11 +3,12 @@
  * in flight whose last activity (accepted, or its last response finished)
  * is `idleMs` old — a slow or silent client that never completes a request
  * head, or an idle keep-alive connection — and, past `maxPerIp`, the
- * newest idle connections of an address. Upgraded connections (WebSocket)
+ * newest idle connections of an address (IPv6: of a /64). Upgraded connections (WebSocket)
  * are left to their own rules.
  *
  * @module
  */
+import { ipCapKey } from "./ip_key.ts";
 
 /** Options for {@linkcode ConnectionTracker}. */
 export interface ConnectionTrackerOptions {
@@ -25,10 +26,12 @@ interface Conn {
   upgraded: boolean;
 }
 
-/** The IP of `ip:port` / `[v6]:port`. */
+/** The per-IP cap key of `ip:port` / `[v6]:port` (an IPv6 /64). */
 function ipOf(peer: string): string {
   const i = peer.lastIndexOf(":");
-  return (i < 0 ? peer : peer.slice(0, i)).replace(/^\[|\]$/g, "");
+  return ipCapKey(
+    (i < 0 ? peer : peer.slice(0, i)).replace(/^\[|\]$/g, ""),
+  );
 }
 
 /**

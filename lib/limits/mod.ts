@@ -1,7 +1,8 @@
 /**
  * Bounding what remote peers can make the process hold: refusal counting
  * with rate-limited logging ({@linkcode Refusals}) and per-address
- * connection counting ({@linkcode ConnectionCaps}).
+ * connection counting ({@linkcode ConnectionCaps}; an IPv6 address counts
+ * with its /64, {@linkcode ipCapKey}).
  *
  * @module
  */
@@ -11,6 +12,7 @@ export {
   ConnectionCaps,
   type ConnectionCapsOptions,
 } from "./connection_caps.ts";
+export { ipCapKey } from "./ip_key.ts";
 export {
   ConnectionTracker,
   type ConnectionTrackerOptions,
