@@ -1,7 +1,7 @@
 // Resource attacks on the cloud's RTMP port, each followed by a real ffmpeg
 // publish and an ffprobe play at the edge in the same process. RSS figures
 // are printed (in-process: the attackers' client sockets cost nothing).
-import { equal, ok } from "node:assert/strict";
+import { equal, match, notEqual, ok } from "node:assert/strict";
 import {
   ChunkEncoder,
   createClientHandshake,
@@ -9,7 +9,12 @@ import {
   HANDSHAKE_SIZE,
 } from "../lib/rtmp/mod.ts";
 import { probe, publishLavfi } from "../testkit/media.ts";
-import { type CloudAndEdge, startCloudAndEdge } from "./support/nodes.ts";
+import { TestClient } from "./rtmp_helpers.ts";
+import {
+  type CloudAndEdge,
+  startCloudAndEdge,
+  withCloudAndEdge,
+} from "./support/nodes.ts";
 
 const MB = 1024 * 1024;
 const rss = () => Deno.memoryUsage().rss;
@@ -191,6 +196,10 @@ Deno.test("limits: 20 × 16 MiB announcements are refused at the header; 20 × 8
       peak - before < 50 * MB,
       `RSS growth ${Math.round((peak - before) / MB)} MB`,
     );
+    // Counted (and warned once per interval, not once per connection).
+    equal(nodes.cloud.refusals.count("max_message_bytes"), 20);
+    // No progress 10 s after connecting (they never publish).
+    equal(nodes.cloud.refusals.count("rtmp_unbound"), 20);
     console.log(
       `20 × 16 MiB: closed after ${
         Math.round(Math.max(...bigTimes))
@@ -356,4 +365,117 @@ Deno.test("limits: 500 slowloris HTTP connections on the player port (a header b
     await nodes.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** The value of one `/metrics` sample line of the cloud (0 when absent). */
+async function cloudMetric(nodes: CloudAndEdge, line: string): Promise<number> {
+  const text = await (await fetch(
+    `http://127.0.0.1:${nodes.cloud.ports.api}/metrics`,
+  )).text();
+  const hit = text.split("\n").find((l) => l.startsWith(`${line} `));
+  return hit === undefined ? 0 : Number(hit.slice(line.length + 1));
+}
+
+/** Tags the edge has sent out of `key` so far. */
+function tagsOut(nodes: CloudAndEdge, key: string): number {
+  return nodes.edge.streams().find((s) => s.key === key)?.tags_out ?? 0;
+}
+
+Deno.test("limits: max_streams 2 — a third ffmpeg publish is refused with NetStream.Publish.BadName and counted in /metrics, the first two keep flowing; a freed slot takes a new publish", async () => {
+  await withCloudAndEdge({ cloud: { maxStreams: 2 } }, async (nodes) => {
+    const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}/live`;
+    await using a = publishLavfi({ url: `${rtmp}/a`, seconds: 60 });
+    await using b = publishLavfi({ url: `${rtmp}/b`, seconds: 60 });
+    await waitFor(
+      () => tagsOut(nodes, "live/a") > 25 && tagsOut(nodes, "live/b") > 25,
+      15_000,
+      "two streams at the edge",
+    );
+    await using c = publishLavfi({
+      url: `${rtmp}/c`,
+      seconds: 5,
+      realtime: false,
+    });
+    const refused = await c.done;
+    notEqual(refused.code, 0, "the third ffmpeg fails");
+    match(refused.stderr, /limits\.max_streams \(2\) reached/);
+    equal(nodes.cloud.streams.has("live/c"), false);
+    // The status code itself, as a raw client sees it.
+    const raw = await TestClient.open(nodes.cloud.ports.rtmp);
+    try {
+      await raw.handshake();
+      equal(await raw.publish("live", "d"), "NetStream.Publish.BadName");
+      equal(await raw.closedByServer(), true);
+    } finally {
+      raw.close();
+    }
+    equal(nodes.cloud.refusals.count("max_streams"), 2);
+    equal(
+      await cloudMetric(
+        nodes,
+        'flvcast_cloud_refusals_total{reason="max_streams"}',
+      ),
+      2,
+    );
+    const at = [tagsOut(nodes, "live/a"), tagsOut(nodes, "live/b")];
+    await waitFor(
+      () =>
+        tagsOut(nodes, "live/a") > at[0] + 50 &&
+        tagsOut(nodes, "live/b") > at[1] + 50,
+      15_000,
+      "both admitted streams still flowing",
+    );
+    // A publish ending gives its slot back.
+    b.kill();
+    await waitFor(
+      () => !nodes.cloud.streams.has("live/b"),
+      15_000,
+      "live/b ended",
+    );
+    await publishAndPlay(nodes, "after_max_streams");
+    equal(nodes.cloud.refusals.count("max_streams"), 2);
+    a.kill();
+  });
+});
+
+Deno.test("limits: max_message_bytes — an ffmpeg publisher whose keyframes are over it is cut (counted in /metrics), another publisher on the same cloud goes on and plays", async () => {
+  // 320x240 keyframes are ~11 KB; 1280x720 at 20 Mbit/s ~110 KB.
+  const limits = { maxMessageBytes: 64 * 1024 };
+  await withCloudAndEdge({ cloud: limits }, async (nodes) => {
+    const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}/live`;
+    await using small = publishLavfi({ url: `${rtmp}/small`, seconds: 15 });
+    await waitFor(
+      () => tagsOut(nodes, "live/small") > 25,
+      15_000,
+      "the small stream at the edge",
+    );
+    await using big = publishLavfi({
+      url: `${rtmp}/big`,
+      seconds: 10,
+      size: "1280x720",
+      videoBitrate: "20M",
+    });
+    const cut = await big.done;
+    notEqual(cut.code, 0, "the big publisher is cut");
+    equal(nodes.cloud.streams.has("live/big"), false);
+    equal(nodes.cloud.refusals.count("max_message_bytes"), 1);
+    equal(
+      await cloudMetric(
+        nodes,
+        'flvcast_cloud_refusals_total{reason="max_message_bytes"}',
+      ),
+      1,
+    );
+    const at = tagsOut(nodes, "live/small");
+    await waitFor(
+      () => tagsOut(nodes, "live/small") > at + 50,
+      15_000,
+      "the small stream still flowing",
+    );
+    const p = await probe(
+      `http://127.0.0.1:${nodes.edge.ports.flv}/live/small.flv`,
+    );
+    ok(p.videoFrames > 25, `live/small plays: ${p.videoFrames} frames`);
+    small.kill();
+  });
 });

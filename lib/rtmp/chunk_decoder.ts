@@ -332,6 +332,7 @@ export class ChunkDecoder {
       if (length > this.#maxMessageSize) {
         throw new RtmpProtocolError(
           `chunk: expected message length <= ${this.#maxMessageSize}, received ${length} (type ${type}, chunk stream ${csid})`,
+          "max_message_bytes",
         );
       }
       if (this.#pendingBytes + length > this.#maxPending) {
@@ -339,6 +340,7 @@ export class ChunkDecoder {
           `chunk: expected at most ${this.#maxPending} bytes of unfinished messages, received ${
             this.#pendingBytes + length
           }`,
+          "max_message_bytes",
         );
       }
       st.timestamp = fmt === 0 ? tsField : (st.timestamp + tsField) >>> 0;

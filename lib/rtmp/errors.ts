@@ -11,14 +11,19 @@
  * connection and logs `message` as the reason.
  */
 export class RtmpProtocolError extends Error {
+  /** The refusal it is counted as (`/metrics` reason label). */
+  readonly refusal: string;
+
   /**
    * Creates the error.
    *
    * @param message What was expected and what was received.
+   * @param refusal The reason it is counted under; default `rtmp_protocol`.
    */
-  constructor(message: string) {
+  constructor(message: string, refusal = "rtmp_protocol") {
     super(message);
     this.name = "RtmpProtocolError";
+    this.refusal = refusal;
   }
 }
 

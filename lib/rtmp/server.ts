@@ -258,6 +258,7 @@ export class RtmpServer {
         maxMessageSize: o.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
         maxQueueBytes: o.maxQueueBytes ?? 8 * 1024 * 1024,
         windowAckSize: o.windowAckSize ?? 2_500_000,
+        refusals: this.#refusals,
       });
       this.#log.debug("rtmp connection", { remote: session.remoteAddr });
       const done = session.run().finally(() => this.#sessions.delete(session));

@@ -7,6 +7,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
+import type { Refusals } from "../limits/mod.ts";
 import { ChunkDecoder, type ChunkMessage } from "./chunk_decoder.ts";
 import {
   ackMessage,
@@ -67,6 +68,8 @@ export interface SessionOptions {
   maxQueueBytes: number;
   /** Window Acknowledgement Size announced to the client. */
   windowAckSize: number;
+  /** Counts (and logs once per interval) closes that are the peer's fault. */
+  refusals?: Refusals;
 }
 
 const READ_SIZE = 64 * 1024;
@@ -181,8 +184,9 @@ export class RtmpSession {
       }
     } catch (err) {
       if (!this.#closed) {
-        if (err instanceof RtmpProtocolError) this.close(err.message, "warn");
-        else if (err instanceof Deno.errors.BadResource) {
+        if (err instanceof RtmpProtocolError) {
+          this.close(err.message, "warn", err.refusal);
+        } else if (err instanceof Deno.errors.BadResource) {
           this.close("connection closed", "info");
         } else this.close(`error: ${errorText(err)}`, "warn");
       }
@@ -193,17 +197,26 @@ export class RtmpSession {
    * Closes the connection (idempotent): ends the publish (sink.onClose) or
    * the play (unsubscribe), closes the socket and logs `reason` once.
    */
-  close(reason: string, level: "info" | "warn" = "info"): void {
+  close(
+    reason: string,
+    level: "info" | "warn" = "info",
+    refusal?: string,
+  ): void {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
-    this.#log[level]("rtmp connection closed", {
+    const fields = {
       conn: this.#o.connId,
       remote: this.#remote,
       key: this.#stream.key,
       reason,
-    });
+    };
+    // The peer's fault: counted, and warned once per interval (a flood of
+    // bad connections is not a flood of lines); each close still at debug.
+    const counted = refusal !== undefined && this.#o.refusals !== undefined;
+    if (counted) this.#o.refusals!.refuse(refusal, "rtmp peer cut off", fields);
+    this.#log[counted ? "debug" : level]("rtmp connection closed", fields);
     this.#stream.endPublish(reason);
     this.#stream.endPlay();
     try {
@@ -235,6 +248,7 @@ export class RtmpSession {
       this.close(
         `idle timeout: no progress for ${Math.round(idle)} ms${where}`,
         "warn",
+        "rtmp_stalled",
       );
       return;
     }
@@ -244,6 +258,7 @@ export class RtmpSession {
           Math.round(now - this.#acceptedAt)
         } ms after connecting${where}`,
         "warn",
+        "rtmp_unbound",
       );
       return;
     }
@@ -363,6 +378,7 @@ export class RtmpSession {
             : "peer does not read its replies"
         }: ${this.#out.bytes} bytes queued (limit ${this.#o.maxQueueBytes})`,
         "warn",
+        "rtmp_slow_peer",
       );
     }
   }

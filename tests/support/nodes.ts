@@ -136,3 +136,32 @@ export async function startCloudAndEdge(
     },
   };
 }
+
+/**
+ * Runs `fn` with a {@linkcode startCloudAndEdge} pair whose record
+ * directory is a fresh temporary one; stops the nodes and removes the
+ * directory afterwards, whatever `fn` did.
+ *
+ * @example Usage
+ * ```ts ignore
+ * await withCloudAndEdge({ cloud: { maxStreams: 2 } }, async (nodes) => {
+ *   // publish to nodes.cloud.ports.rtmp …
+ * });
+ * ```
+ */
+export async function withCloudAndEdge(
+  opts: Omit<CloudAndEdgeOptions, "recordDir">,
+  fn: (nodes: CloudAndEdge, dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const nodes = await startCloudAndEdge({ ...opts, recordDir: dir });
+    try {
+      await fn(nodes, dir);
+    } finally {
+      await nodes.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
