@@ -1,8 +1,9 @@
 // Signed URLs (node-media-server's scheme) with real clients: ffmpeg and
 // GStreamer publish with and without `sign`, ffprobe plays the edge's
 // HTTP-FLV with and without it; and the api_token on both APIs.
-import { equal, match, notEqual, ok } from "node:assert/strict";
+import { deepEqual, equal, match, notEqual, ok } from "node:assert/strict";
 import { checkSign, makeSign } from "../lib/auth/mod.ts";
+import { PUBLIC_STREAM_FIELDS } from "../lib/edge/mod.ts";
 import { ffmpeg, probe, publishLavfi } from "../testkit/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
 
@@ -88,6 +89,18 @@ Deno.test("auth.publish / auth.play: ffmpeg and GStreamer publish only when sign
       "stream at edge",
     );
     ok(nodes.cloud.streams.has(key));
+    // The player port's public list: a viewer's fields only — no publisher
+    // address, SSRC, repair/SRTP state or recording path.
+    const list = await (await fetch(
+      `http://127.0.0.1:${nodes.edge.ports.flv}/api/streams`,
+    )).json();
+    const shown = list.streams.find((s: { key: string }) => s.key === key);
+    deepEqual(Object.keys(shown).sort(), [...PUBLIC_STREAM_FIELDS].sort());
+    const ops = nodes.edge.streams().find((s) => s.key === key)!;
+    ok(
+      !JSON.stringify(list).includes(ops.source),
+      "no publisher/source address",
+    );
     const flv = `http://127.0.0.1:${nodes.edge.ports.flv}/${key}.flv`;
     // Play without sign, with a wrong one: 403 and nothing streamed.
     for (const q of ["", `?sign=${makeSign(key, future(), "nope")}`]) {
@@ -220,7 +233,7 @@ Deno.test("api_token: 401 without the bearer token, 200 with it, /healthz open, 
       equal(h.status, 200);
       await h.body?.cancel();
     }
-    // The player port's public list carries no publisher address or SSRC.
+    // The player port's public list stays open to players (CORS *).
     const res = await fetch(
       `http://127.0.0.1:${nodes.edge.ports.flv}/api/streams`,
     );

@@ -177,15 +177,29 @@ export function edgeApiHandler(
   });
 }
 
+/** The fields the public player port lists of a stream (a viewer's needs). */
+export const PUBLIC_STREAM_FIELDS = [
+  "key",
+  "start_time",
+  "players",
+  "bytes_received",
+  "tags_out",
+  "lost",
+  "recovered",
+  "one_way_delay_ms",
+] as const;
+
 /** What the public player port lists of a stream (a viewer's needs). */
-export type PublicStreamInfo = Omit<
+export type PublicStreamInfo = Pick<
   EdgeStreamInfo,
-  "ssrc" | "source" | "recording"
+  typeof PUBLIC_STREAM_FIELDS[number]
 >;
 
 /**
- * A stream as the public player port lists it: the ops API's fields without
- * what identifies the publisher or the data plane (`ssrc`, `source`) or a
+ * A stream as the public player port lists it (the page's table: key,
+ * players, the bitrate from `bytes_received`, losses repaired, delay):
+ * only {@linkcode PUBLIC_STREAM_FIELDS}, never what identifies the publisher
+ * or the data plane (`ssrc`, `source`), the repair and SRTP state, or a
  * path on disk (`recording`).
  *
  * @example Usage
@@ -194,6 +208,7 @@ export type PublicStreamInfo = Omit<
  * ```
  */
 export function publicStreamInfo(info: EdgeStreamInfo): PublicStreamInfo {
-  const { ssrc: _s, source: _src, recording: _r, ...rest } = info;
-  return rest;
+  const out: Record<string, unknown> = {};
+  for (const f of PUBLIC_STREAM_FIELDS) out[f] = info[f];
+  return out as PublicStreamInfo;
 }

@@ -28,6 +28,8 @@ export {
   type EdgeApiSource,
   type EdgeStreamInfo,
   type EndedStreamInfo,
+  PUBLIC_STREAM_FIELDS,
+  type PublicStreamInfo,
 } from "./edge_api.ts";
 export {
   type EdgeLinkSnapshot,
