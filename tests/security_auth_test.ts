@@ -1,11 +1,15 @@
 // Signed URLs (node-media-server's scheme) with real clients: ffmpeg and
 // GStreamer publish with and without `sign`, ffprobe plays the edge's
-// HTTP-FLV with and without it; and the api_token on both APIs.
+// HTTP-FLV with and without it; the api_token on both APIs; the startup
+// warning about an open RTMP port without auth.publish.
 import { deepEqual, equal, match, notEqual, ok } from "node:assert/strict";
 import { checkSign, makeSign } from "../lib/auth/mod.ts";
 import { PUBLIC_STREAM_FIELDS } from "../lib/edge/mod.ts";
 import { ffmpeg, probe, publishLavfi } from "../testkit/media.ts";
-import { startCloudAndEdge } from "./support/nodes.ts";
+import type { CloudNodeOptions } from "../lib/cloud/mod.ts";
+import { generateSelfSigned } from "../lib/quic/mod.ts";
+import { captureLogger } from "./rtmp_helpers.ts";
+import { startCloudAndEdge, withCloudAndEdge } from "./support/nodes.ts";
 
 const SECRET = "s3cret";
 const AUTH = { secret: SECRET, publish: true, play: true };
@@ -244,4 +248,28 @@ Deno.test("api_token: 401 without the bearer token, 200 with it, /healthz open, 
     await nodes.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("startup warns once when RTMP or RTMPS listens on a non-loopback address with auth.publish off, never otherwise", async () => {
+  const cert = await generateSelfSigned();
+  const warned = async (
+    cloud: Partial<CloudNodeOptions>,
+  ): Promise<string[]> => {
+    const log = captureLogger();
+    await withCloudAndEdge(
+      { cloud: { logger: log, ...cloud } },
+      () => Promise.resolve(),
+    );
+    return log.lines.filter((l) => l.includes("non-loopback"));
+  };
+  const any = { hostname: "0.0.0.0", port: 0 };
+  const loop = { hostname: "127.0.0.1", port: 0 };
+  const rtmps = { address: any, ...cert };
+  equal((await warned({ rtmp: any })).length, 1, "RTMP on 0.0.0.0");
+  const both = await warned({ rtmp: any, rtmps });
+  equal(both.length, 1, "RTMP and RTMPS on 0.0.0.0: one line");
+  match(both[0], /^warn .*0\.0\.0\.0:\d+,0\.0\.0\.0:\d+/);
+  equal((await warned({ rtmp: loop, rtmps })).length, 1, "RTMPS on 0.0.0.0");
+  equal((await warned({ rtmp: any, rtmps, auth: AUTH })).length, 0, "signed");
+  equal((await warned({ rtmp: loop })).length, 0, "loopback");
 });

@@ -5,6 +5,10 @@
 import { deepEqual, equal, notEqual, ok } from "node:assert/strict";
 import { type HooksConfig } from "../lib/config/mod.ts";
 import { ffmpeg, publishLavfi } from "../testkit/media.ts";
+import { AccessControl, type AccessRequest } from "../lib/auth/mod.ts";
+import { Refusals } from "../lib/limits/mod.ts";
+import { nullLogger } from "../lib/log/mod.ts";
+import { VERSION } from "../lib/version/mod.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
 
 async function waitFor(
@@ -36,7 +40,11 @@ function hookServer() {
       const path = new URL(req.url).pathname;
       calls.push({ path, body, at: performance.now() });
       const stream = String(body.stream);
-      if (path === "/end") return new Response("0");
+      if (path === "/end") {
+        return new Response("0", {
+          status: stream.startsWith("err") ? 500 : 200,
+        });
+      }
       if (stream.startsWith("deny")) return Response.json({ code: 1 });
       if (stream.startsWith("err")) return new Response("0", { status: 500 });
       if (stream.startsWith("silent")) {
@@ -95,7 +103,11 @@ Deno.test("hooks: on_publish/on_play allow on 0 or {code:0}; deny, 500 and no an
     equal(deny.body.param, "?token=abc");
     equal(deny.body.client_ip, "127.0.0.1");
     ok(String(deny.body.client_id).length > 0);
-    deepEqual((deny.body.server as Record<string, unknown>).role, "cloud");
+    deepEqual(deny.body.server, {
+      role: "cloud",
+      version: VERSION,
+      name: "flvcast",
+    });
 
     // Allowed ("0"), then played at the edge (on_play allowed with {code:0}
     // since the key starts with "json"), then both end.
@@ -310,5 +322,54 @@ Deno.test("hooks: an HLS viewer is one session — on_play once per client addre
     else await nodes.close();
     await hooks.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hooks: a failing on_unpublish / on_stop is tried once, counted and logged, never retried", async () => {
+  const hooks = hookServer();
+  const refusals = new Refusals({ logger: nullLogger, metric: "x_total" });
+  const access = new AccessControl({
+    secret: "",
+    publish: false,
+    play: false,
+    hooks: {
+      on_publish: "",
+      on_unpublish: hooks.url("/end"),
+      on_play: "",
+      on_stop: hooks.url("/end"),
+      timeout_ms: 1000,
+    },
+    role: "cloud",
+    refusals,
+    logger: nullLogger,
+  });
+  const req = (stream: string): AccessRequest => ({
+    key: `live/${stream}`,
+    query: "",
+    clientIp: "127.0.0.1",
+    remote: "127.0.0.1:5000",
+    clientId: 1,
+    proto: "rtmp",
+  });
+  try {
+    access.ended("publish", req("err_pub"), { durationMs: 1500, bytes: 7 });
+    access.ended("play", req("err_play"), { durationMs: 900, bytes: 3 });
+    access.ended("play", req("fine"), { durationMs: 10, bytes: 1 });
+    await waitFor(
+      () =>
+        refusals.count("on_unpublish_failed") === 1 &&
+        refusals.count("on_stop_failed") === 1 && hooks.calls.length === 3,
+      5000,
+      "both failures counted",
+    );
+    // One call each (the answer 500 is not retried), with the usage.
+    // (The three calls run at once: compare them in a fixed order.)
+    deepEqual(
+      hooks.calls.map((c) => [c.body.action, c.body.duration_ms, c.body.bytes])
+        .sort((x, y) => Number(y[2]) - Number(x[2])),
+      [["on_unpublish", 1500, 7], ["on_stop", 900, 3], ["on_stop", 10, 1]],
+    );
+  } finally {
+    await hooks.close();
   }
 });

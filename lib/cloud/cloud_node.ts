@@ -238,10 +238,18 @@ export class CloudNode {
       return Promise.resolve();
     });
     this.#timer = setInterval(() => this.#tick(), 1000);
-    if (!o.auth?.publish && !isLoopback(o.rtmp.hostname)) {
+    const open = [
+      ...(isLoopback(o.rtmp.hostname)
+        ? []
+        : [`${o.rtmp.hostname}:${this.#rtmp.port}`]),
+      ...(o.rtmps && !isLoopback(o.rtmps.address.hostname)
+        ? [`${o.rtmps.address.hostname}:${this.#rtmp.tlsPort}`]
+        : []),
+    ];
+    if (!o.auth?.publish && open.length > 0) {
       this.#log.warn(
         "RTMP listens on a non-loopback address and auth.publish is off: anyone who reaches it may publish any stream key",
-        { rtmp_addr: `${o.rtmp.hostname}:${this.#rtmp.port}` },
+        { addr: open.join(",") },
       );
     }
     if (!o.quicSecret) {
