@@ -28,6 +28,7 @@ async function withServer(
     maxQueueBytes?: number;
     hostname?: string;
     maxPlayersPerIp?: number;
+    maxPlayers?: number;
   } = {},
 ): Promise<void> {
   const hub = new StreamHub();
@@ -38,6 +39,7 @@ async function withServer(
     port: 0,
     maxQueueBytes: opts.maxQueueBytes,
     maxPlayersPerIp: opts.maxPlayersPerIp,
+    maxPlayers: opts.maxPlayers,
   });
   await server.start();
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
@@ -277,31 +279,51 @@ Deno.test("http: an extra handler is asked first, FLV routes go on otherwise", a
   }
 });
 
-Deno.test("http: over IPv6 loopback the per-IP cap counts [::1] — the third player gets 503, counted", async () => {
-  await withServer(async ({ hub, server, base }) => {
-    const stream = hub.open("live/v6");
-    for (const t of syntheticStream({ gops: 1, frames: 2 })) stream.push(t);
-    const url = `http://${base}/live/v6.flv`;
-    const players: HttpPlayer[] = [];
-    try {
-      for (let i = 0; i < 2; i++) {
-        const p = await HttpPlayer.open(url);
-        equal(p.response.status, 200);
-        players.push(p);
-      }
-      const third = await fetch(url);
-      equal(third.status, 503);
-      await third.body?.cancel();
-      equal(server.refusals.count("max_connections_per_ip"), 1);
-      await players.pop()!.close();
-      await until(() => server.stats.httpPlayers === 1, "a slot given back");
-      const again = await HttpPlayer.open(url);
-      equal(again.response.status, 200);
-      players.push(again);
-    } finally {
-      for (const p of players) await p.close();
+/**
+ * Two players are admitted, a third is refused with 503 and counted under
+ * `reason`, and a player leaving gives its slot back.
+ */
+async function thirdRefused(
+  ctx: { hub: StreamHub; server: FlvHttpServer; base: string },
+  reason: string,
+): Promise<void> {
+  const { hub, server, base } = ctx;
+  const stream = hub.open("live/cap");
+  for (const t of syntheticStream({ gops: 1, frames: 2 })) stream.push(t);
+  const url = `http://${base}/live/cap.flv`;
+  const players: HttpPlayer[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const p = await HttpPlayer.open(url);
+      equal(p.response.status, 200);
+      players.push(p);
     }
-  }, { hostname: "::1", maxPlayersPerIp: 2 });
+    const third = await fetch(url);
+    equal(third.status, 503);
+    await third.body?.cancel();
+    deepEqual(server.refusals.counts(), { [reason]: 1 });
+    await players.pop()!.close();
+    await until(() => server.stats.httpPlayers === 1, "a slot given back");
+    const again = await HttpPlayer.open(url);
+    equal(again.response.status, 200);
+    players.push(again);
+  } finally {
+    for (const p of players) await p.close();
+  }
+}
+
+Deno.test("http: over IPv6 loopback the per-IP cap counts [::1] — the third player gets 503, counted", async () => {
+  await withServer(
+    (ctx) => thirdRefused(ctx, "max_connections_per_ip"),
+    { hostname: "::1", maxPlayersPerIp: 2 },
+  );
+});
+
+Deno.test("http: edge.max_players — the third player gets 503, counted", async () => {
+  await withServer(
+    (ctx) => thirdRefused(ctx, "max_connections"),
+    { maxPlayers: 2 },
+  );
 });
 
 Deno.test("hub: republish replaces the stream and ends its players", () => {

@@ -321,20 +321,28 @@ function countCut(nodes: CloudAndEdge): number {
   return text.reduce((a, b) => a + b, 0);
 }
 
-Deno.test("limits: 500 slowloris HTTP connections on the player port (a header byte every 2 s) are closed within 15 s; then a publish and play work", async () => {
+Deno.test("limits: slowloris on every HTTP port — 500 on the player port, 20 each on the HLS port and both APIs (a header byte every 2 s) — all closed within 15 s; then a publish and play work", async () => {
   const dir = await Deno.makeTempDir();
   // All from 127.0.0.1: lift the per-IP cap so the header timeout is what
   // ends them (the cap alone would end all but 64 at once).
   const nodes = await startCloudAndEdge({
     recordDir: dir,
-    edge: { maxPlayersPerIp: 1000 },
+    edge: {
+      maxPlayersPerIp: 1000,
+      hls: { addr: { hostname: "127.0.0.1", port: 0 } },
+    },
   });
   const conns: Deno.Conn[] = [];
   let timer: ReturnType<typeof setInterval> | undefined;
   try {
-    const port = nodes.edge.ports.flv;
+    const ports = [
+      ...new Array(500).fill(nodes.edge.ports.flv),
+      ...[nodes.edge.ports.hls!, nodes.edge.ports.api, nodes.cloud.ports.api]
+        .flatMap((p) => new Array(20).fill(p)),
+    ];
+    ok(nodes.edge.ports.hls! > 0, "an HLS port of its own");
     const t0 = performance.now();
-    for (let i = 0; i < 500; i++) {
+    for (const port of ports) {
       const c = await Deno.connect({ hostname: "127.0.0.1", port });
       await c.write(
         new TextEncoder().encode("GET /live/x.flv HTTP/1.1\r\nHost: e\r\n"),
@@ -352,7 +360,9 @@ Deno.test("limits: 500 slowloris HTTP connections on the player port (a header b
       slowest < 15_000,
       `slowest slowloris connection closed after ${Math.round(slowest)} ms`,
     );
-    console.log(`500 slowloris: all closed after ${Math.round(slowest)} ms`);
+    console.log(
+      `${ports.length} slowloris: all closed after ${Math.round(slowest)} ms`,
+    );
     clearInterval(timer);
     await publishAndPlay(nodes, "after_slowloris");
   } finally {

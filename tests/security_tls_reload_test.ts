@@ -9,7 +9,7 @@
 // go on past the connection guard's sweep (which ends an idle connection
 // opened after the reload). A bad file on the
 // next SIGHUP is logged and the certificate stays.
-import { equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import tls from "node:tls";
 import { generateSelfSigned } from "../lib/quic/mod.ts";
 import { ffmpeg, probe, publishLavfi } from "../testkit/media.ts";
@@ -368,6 +368,61 @@ Deno.test({
       await pub?.done;
       app.kill("SIGKILL");
       await app.done;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "without PEM files RTMPS and HTTPS get self-signed certificates made once in state_dir (0600), fingerprints logged and served, the same after a restart",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "flvcast_selfsigned_" });
+    const args = [
+      "--enable_log_file=false",
+      `--state_dir=${dir}/state`,
+      ...freePortFlags(freeUdpPort()),
+      "--rtmps_addr=127.0.0.1:0",
+      "--edge.https_addr=127.0.0.1:0",
+    ];
+    const run = async (made: "made and kept in" | "loaded from") => {
+      const app = new Flvcast(args, dir);
+      try {
+        const fp = async (name: string) =>
+          (await app.waitLine(
+            new RegExp(
+              `${name} self-signed certificate ${made} state_dir fingerprint=([0-9a-f]{64})`,
+            ),
+          ))[1];
+        const rtmpsFp = await fp("rtmps");
+        const httpsFp = await fp("https");
+        const rtmps = Number(
+          (await app.waitLine(/rtmps listening addr=[\d.]+:(\d+)/))[1],
+        );
+        const https = Number(
+          (await app.waitLine(/https\/wss listening addr=[\d.]+:(\d+)/))[1],
+        );
+        await app.waitLine(/flvcast running/);
+        equal(await servedFingerprint(rtmps), rtmpsFp, "RTMPS serves it");
+        equal(await servedFingerprint(https), httpsFp, "HTTPS serves it");
+        app.kill("SIGTERM");
+        equal((await app.done).code, 0);
+        return [rtmpsFp, httpsFp];
+      } finally {
+        app.kill("SIGKILL");
+        await app.done;
+      }
+    };
+    try {
+      const first = await run("made and kept in");
+      for (const name of ["rtmps", "https"]) {
+        const st = await Deno.stat(`${dir}/state/${name}.pem`);
+        equal(st.mode! & 0o777, 0o600, `${name}.pem mode`);
+      }
+      deepEqual(await run("loaded from"), first, "the same after a restart");
+    } finally {
       await Deno.remove(dir, { recursive: true });
     }
   },
