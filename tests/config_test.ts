@@ -157,3 +157,63 @@ Deno.test("edge repair keys: latency_ms auto, repair_answers, repair_udp_port", 
     /key "edge.repair_answers": expected one of udp \| stream/,
   );
 });
+
+Deno.test("security keys: the defaults issue 12 lists, and a file in its shape loads", () => {
+  const d = defaultConfig();
+  deepEqual(d.auth, { secret: "", publish: false, play: false });
+  deepEqual(d.hooks, {
+    on_publish: "",
+    on_unpublish: "",
+    on_play: "",
+    on_stop: "",
+    timeout_ms: 3000,
+  });
+  deepEqual(d.limits, {
+    max_connections: 1000,
+    max_streams: 256,
+    max_message_bytes: 8388608,
+  });
+  deepEqual(
+    [d.rtmps_addr, d.tls_cert, d.tls_key, d.api_token],
+    ["", "", "", ""],
+  );
+  deepEqual(
+    [d.edge.https_addr, d.edge.tls_cert, d.edge.tls_key],
+    ["", "", ""],
+  );
+  deepEqual(
+    [
+      d.edge.max_players,
+      d.edge.max_connections_per_ip,
+      d.edge.player_buffer_bytes,
+    ],
+    [10000, 64, 268435456],
+  );
+  const cfg = configFromYaml(
+    [
+      "auth:",
+      '  secret: "s3cret"',
+      "  publish: true",
+      "  play: true",
+      "hooks:",
+      '  on_publish: "http://127.0.0.1:9/p"',
+      "  timeout_ms: 500",
+      "limits:",
+      "  max_streams: 2",
+      'rtmps_addr: ":1936"',
+      'api_token: "t"',
+      "edge:",
+      '  https_addr: ":7443"',
+      "  max_connections_per_ip: 8",
+    ].join("\n"),
+    "sec.yaml",
+  );
+  equal(cfg.auth.publish, true);
+  equal(cfg.hooks.on_publish, "http://127.0.0.1:9/p");
+  equal(cfg.hooks.timeout_ms, 500);
+  equal(cfg.limits.max_streams, 2);
+  equal(cfg.limits.max_message_bytes, 8388608);
+  equal(cfg.rtmps_addr, ":1936");
+  equal(cfg.edge.https_addr, ":7443");
+  equal(cfg.edge.max_connections_per_ip, 8);
+});

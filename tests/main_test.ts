@@ -123,6 +123,17 @@ Deno.test("cloud and edge roles refuse an empty quic_secret with exit 2", async 
   }
 });
 
+Deno.test("auth.publish or auth.play without auth.secret is refused naming auth.secret", async () => {
+  for (const key of ["auth.publish", "auth.play"]) {
+    const r = await flvcast([`--${key}=true`]);
+    equal(r.code, 2, r.stderr);
+    match(
+      r.stderr,
+      /key "auth\.secret": expected a signing secret when auth\.publish or auth\.play is true, got ""/,
+    );
+  }
+});
+
 Deno.test("FEC with SRTP on is refused naming fec_block", async () => {
   const r = await flvcast(["cloud", "--quic_secret=s", "--fec_block=4"]);
   equal(r.code, 2, r.stderr);
