@@ -190,7 +190,11 @@ Deno.test("malformed input closes only that connection, each with one logged rea
       bad.close();
       await waitFor(() => closedLines().length > before, 2000, c.name);
       const lines = closedLines().slice(before);
-      equal(lines.length, 1, `${c.name}: one close line`);
+      equal(
+        lines.length,
+        1,
+        `${c.name}: one close line, got:\n${lines.join("\n")}`,
+      );
       match(lines[0], c.reason, c.name);
       // Healthy publisher is still delivering.
       await waitFor(
