@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { V8_FLAGS } from "../lib/app/mod.ts";
 import { VERSION } from "../lib/version/mod.ts";
 
 /** What {@linkcode compile} did. */
@@ -127,6 +128,7 @@ export async function compileArgs(opts: {
     "compile",
     "-A",
     "--unstable-net",
+    `--v8-flags=${V8_FLAGS}`,
     "--target",
     opts.target,
     "--output",

@@ -4,3 +4,4 @@
  * @module
  */
 export { type RunningNodes, startNodes } from "./run.ts";
+export { V8_FLAGS } from "./v8_flags.ts";

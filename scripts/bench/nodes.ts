@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { V8_FLAGS } from "../../lib/app/mod.ts";
 import { generateSelfSigned } from "../../lib/quic/mod.ts";
 import type { AgentConfig } from "./agent.ts";
 import type { Topology } from "../../testkit/netns.ts";
@@ -148,7 +149,14 @@ export interface CloudOptions {
 }
 
 function denoArgs(cpuProfDir?: string): string[] {
-  const args = ["run", "-A", "--config", `${REPO_ROOT}/deno.json`];
+  // Started as the product starts (deno.json tasks, the compiled binary).
+  const args = [
+    "run",
+    "-A",
+    `--v8-flags=${V8_FLAGS}`,
+    "--config",
+    `${REPO_ROOT}/deno.json`,
+  ];
   if (cpuProfDir) args.push("--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`);
   return args;
 }
