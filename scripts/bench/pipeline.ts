@@ -28,6 +28,7 @@ import {
   memoryMiB,
   monotonicUs,
   parsePrometheus,
+  pssMiB,
   threadCpu,
   udpSocketDrops,
 } from "./util.ts";
@@ -62,6 +63,9 @@ export interface PipelineResult {
   cpu: Record<string, number>;
   /** Peak RSS MiB per process label. */
   peakRss: Record<string, number>;
+  /** Largest sum over the processes of their PSS (MiB), sampled every
+   * 500 ms in the window: shared pages counted once. */
+  peakPss: number;
   /** Tags sent in the window (all streams). */
   tagsSent: number;
   /** Deliveries expected (sent × readers per stream). */
@@ -124,6 +128,7 @@ export async function runPipelineAgent(
     threads: Record<string, Record<string, number>>;
     monoWindow: [number, number];
     deltas: Record<string, number>;
+    peakPss: number;
   }
 > {
   const agent = startAgent(place, cfg, { name: "load agent" }).child;
@@ -139,7 +144,19 @@ export async function runPipelineAgent(
     const m0 = monotonicUs();
     const d0: Record<string, number> = {};
     for (const [k, f] of Object.entries(counters)) d0[k] = f();
-    await agent.next("measure_end", cfg.measureMs + 10_000);
+    let peakPss = 0;
+    const samplePss = () => {
+      let sum = 0;
+      for (const pid of Object.values(pids)) sum += pssMiB(pid);
+      if (sum > peakPss) peakPss = sum;
+    };
+    samplePss();
+    const sampler = setInterval(samplePss, 500);
+    try {
+      await agent.next("measure_end", cfg.measureMs + 10_000);
+    } finally {
+      clearInterval(sampler);
+    }
     const m1 = monotonicUs();
     const deltas: Record<string, number> = {};
     for (const [k, f] of Object.entries(counters)) deltas[k] = f() - d0[k];
@@ -154,7 +171,7 @@ export async function runPipelineAgent(
       }
     }
     const result = await agent.next("result", cfg.graceMs + 20_000);
-    return { result, cpu, threads, monoWindow: [m0, m1], deltas };
+    return { result, cpu, threads, monoWindow: [m0, m1], deltas, peakPss };
   } finally {
     await agent.dispose();
   }
@@ -313,7 +330,7 @@ export async function runPipeline(
         )}`,
       );
     }
-    const { result: r, cpu, threads, monoWindow, deltas } = agentRun;
+    const { result: r, cpu, threads, monoWindow, deltas, peakPss } = agentRun;
     const peakRss: Record<string, number> = {};
     for (const [k, pid] of Object.entries(pids)) {
       peakRss[k] = memoryMiB(pid).peak;
@@ -333,6 +350,7 @@ export async function runPipeline(
       deliveredMbps: (r.deliveredBytes as number) * 8 / windowS / 1e6,
       cpu,
       peakRss,
+      peakPss,
       tagsSent: r.tagsSent as number,
       tagsExpected: r.tagsExpected as number,
       tagsDelivered: r.tagsDelivered as number,

@@ -85,6 +85,22 @@ export function memoryMiB(pid: number): { peak: number; rss: number } {
   return { peak: kb("VmHWM"), rss: kb("VmRSS") };
 }
 
+/**
+ * Proportional set size of a process (MiB, `/proc/PID/smaps_rollup`): its
+ * private pages plus its share of pages mapped by several processes (the
+ * `deno` executable's text, mapped by both cloud and edge, counts once in
+ * the sum of the two, where summed RSS counts it twice). NaN when unreadable.
+ */
+export function pssMiB(pid: number): number {
+  try {
+    const s = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
+    const m = /^Pss:\s+(\d+) kB/m.exec(s);
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 /** A CPU-time sample of several processes at one instant. */
 export interface CpuSample {
   /** `performance.now()` when taken. */
