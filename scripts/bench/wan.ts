@@ -207,6 +207,7 @@ export async function runWan(
                 ...r.edge,
                 repair_packets: r.repairPackets,
                 extra_datagrams: r.datagramsSent - r.rtpPackets,
+                rtp_packets: r.rtpPackets,
               },
               notes: r.notes,
             });
@@ -331,11 +332,17 @@ export function wanCostTable(rows: WanRow[]): string {
       r.design,
       `${r.missing} / ${r.sent}`,
       `${e.lost} + ${fec}`,
+      e.unrecoverable,
       `${(100 * r.parityOverhead).toFixed(1)} %`,
       e.nacked,
       e.repair_packets,
       r.repairPerLost.toFixed(2),
       ((e.repair_packets + e.extra_datagrams) / (e.lost + fec)).toFixed(2),
+      `${
+        (100 * (e.repair_packets + e.extra_datagrams) / e.rtp_packets).toFixed(
+          1,
+        )
+      } %`,
     ];
   });
   return table([
@@ -345,10 +352,12 @@ export function wanCostTable(rows: WanRow[]): string {
     "design",
     "tags missing",
     "path losses (NACKed + FEC-rebuilt)",
+    "given up",
     "datagrams beyond RTP (parity, RTCP) / RTP",
     "NACKs sent",
     "repair packets",
     "repair / path losses",
     "(repair + parity) / path losses",
+    "(repair + parity) / RTP packets",
   ], body);
 }

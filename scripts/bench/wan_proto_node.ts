@@ -257,8 +257,9 @@ async function cloud(a: Record<string, string>): Promise<void> {
     loop++;
   }
   await writer.write(json({ end: pk.nextSequence - 1 }));
-  // Repairs of the last packets: the budget and some.
-  await sleep(Number(a.budget) + 2500);
+  // Repairs of the last packets: until the edge is done (it closes the
+  // connection after its deadlines) or the budget and some.
+  await Promise.race([sleep(Number(a.budget) + 2500), conn.closed]);
   finished = true;
   out({ event: "result", ...stats, copiesLast: copies, tags });
   udp.close();
