@@ -464,7 +464,7 @@ export function renderReport(r: BenchReport): string {
     out.push(
       "## 4b. Wide-area repair vs SRT (edge behind a delay wire, random drop on EVERY UDP datagram into the edge)",
       "",
-      "flvcast: tags missing at one HTTP-FLV player of a 2.5 Mbit/s stream; repair/lost = repair packets the cloud sent (every copy) / packets the edge lost. " +
+      "flvcast: tags missing at one HTTP-FLV player of a 2.5 Mbit/s stream; repair/lost = repair packets the cloud sent (every copy) / packets lost on the path (NACKed + rebuilt by FEC parity). " +
         "SRT: `srt-live-transmit` live mode carrying numbered 1,316-byte datagrams at 4 Mbit/s with `latency` = the budget, on the same wire and drop rule.",
       "",
       wanTable(r.wan),
