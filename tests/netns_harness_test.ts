@@ -1,6 +1,7 @@
 // Proves the network-namespace harness (testkit/netns.ts) and the UDP
 // probe: isolation, multicast fan-out, nftables random loss, and cleanup.
 import { deepEqual, ok, rejects, throws } from "node:assert/strict";
+import { until } from "../testkit/poll.ts";
 import {
   createTopology,
   listNetns,
@@ -385,18 +386,20 @@ Deno.test({
       deepEqual((await proc.nextJson<{ event: string }>()).event, "ready");
       return proc;
     }));
-    for (const port of [PORT, PORT + 1]) {
+    // `count` datagrams from tx to rx:`port` at 2,000/s; all sent.
+    const send = async (port: number, count: number) => {
       const tx = topo.spawnDeno("tx", PROBE, [
         "send",
         "--to",
         `${topo.address("rx")}:${port}`,
         "--count",
-        "2000",
+        String(count),
         "--rate",
         "2000",
       ]);
-      deepEqual((await tx.nextJson<SendProbeResult>()).sent, 2000);
-    }
+      deepEqual((await tx.nextJson<SendProbeResult>()).sent, count);
+    };
+    for (const port of [PORT, PORT + 1]) await send(port, 2000);
     let received = 0;
     for (const r of receivers) {
       const res = await r.nextJson<ReceiveProbeResult>();
@@ -411,5 +414,15 @@ Deno.test({
       received + dropped >= 3960 && received + dropped <= 4000,
       `expected received + dropped ≈ 4000, received ${received} + ${dropped}`,
     );
+    // 1000 ‰ (a blackout) drops every datagram: the rule has no numgen.
+    await topo.clearDrops("rx");
+    await topo.dropAllUdp("rx", 1000);
+    await send(PORT, 200);
+    // The wire still holds the last 50 ms of them.
+    await until(
+      async () => await topo.droppedPackets("rx") >= 200,
+      "all 200 datagrams dropped",
+    );
+    deepEqual(await topo.droppedPackets("rx"), 200);
   },
 });
