@@ -9,8 +9,6 @@ import { nullLogger, RateLimitedLog } from "../log/mod.ts";
 import { TokenBucket } from "../rate/mod.ts";
 import {
   APP_RMOD,
-  encodeNavl,
-  MAX_NAVL_SEQS,
   parseAuth,
   parseRepairMode,
   parseRtcp,
@@ -18,142 +16,26 @@ import {
   type RtcpApp,
   type RtcpPacket,
 } from "../rtcp/mod.ts";
+import { Admission, hostOf, REFUSAL_REASONS } from "./admission.ts";
 import { fingerprintOf } from "./cert.ts";
-import { FrameDecoder, frameMessages, MAX_FRAME_SIZE } from "./framing.ts";
-import { UdpAnswerSender, type UdpAnswerTarget } from "./udp_answers.ts";
+import { FrameDecoder, MAX_FRAME_SIZE } from "./framing.ts";
 import { quicTransport } from "./impls.ts";
+import { AnswerBatch, NackAnswerer } from "./nack_answer.ts";
 import { CLOSE_CODES, RTX_ALPN, safeEqual } from "./protocol.ts";
+import type { RtxServerOptions, RtxServerStats } from "./server_options.ts";
 import type {
   QuicDuplex,
   QuicImpl,
   QuicListener,
   QuicServerConnection,
 } from "./transport.ts";
+import { UdpAnswerSender, type UdpAnswerTarget } from "./udp_answers.ts";
 
-/**
- * Answers one kind of request (an RTCP APP message by name) after AUTH:
- * `answer` queues a message (RFC 4571-framed on the stream, batched with
- * the other answers of the same read). Throwing closes the connection as a
- * protocol error.
- */
-export type RtxRequestHandler = (
-  request: RtcpApp,
-  answer: (msg: Uint8Array) => void,
-) => void;
-
-/** Options for {@linkcode RtxServer}. */
-export interface RtxServerOptions {
-  /** Address to bind; default `0.0.0.0`. */
-  hostname?: string;
-  /** UDP port; 0 picks a free one (see {@linkcode RtxServer.port}). */
-  port: number;
-  /** Certificate (chain) PEM. */
-  certPem: string;
-  /** Private key PEM. */
-  keyPem: string;
-  /**
-   * Shared secret edges must send in an `AUTH` first message. Empty or
-   * absent: no AUTH needed (an AUTH message is still accepted).
-   */
-  secret?: string;
-  /** The cache: the exact RTP bytes of `(ssrc, seq)`, or `undefined`. */
-  lookup: (ssrc: number, seq: number) => Uint8Array | undefined;
-  /**
-   * Optional: whether a stream with this SSRC exists, to count and log
-   * requests for unknown streams (they get NAVL either way).
-   */
-  knownSsrc?: (ssrc: number) => boolean;
-  /** Logger; default silent. */
-  logger?: Logger;
-  /**
-   * Sequence numbers one connection may ask for per second (token bucket,
-   * one second of burst); the excess gets NAVL. Default 20000.
-   */
-  maxRequestsPerSecond?: number;
-  /** Concurrent authenticated connections; more are closed at once. Default 256. */
-  maxConnections?: number;
-  /**
-   * Concurrent connections that have not authenticated yet (a separate,
-   * small pool: unauthenticated peers cannot crowd out edges). Default 32.
-   */
-  maxUnauthenticated?: number;
-  /** A connection that has not authenticated by then is closed. Default 2000 ms. */
-  authTimeoutMs?: number;
-  /**
-   * AUTH failures (wrong secret, no AUTH, timeout) one address may have
-   * before its connections are refused at once for a back-off that doubles
-   * (1 s up to 60 s) with each further failure. Default 5.
-   */
-  maxAuthFailuresPerAddress?: number;
-  /**
-   * Most sequence numbers one NACK may ask for (the cache size: more can
-   * never be served); the rest is ignored and counted. Default 65536.
-   */
-  maxSeqsPerNack?: number;
-  /** QUIC idle timeout (the smaller of both peers' applies). Default 30000 ms. */
-  idleTimeoutMs?: number;
-  /** QUIC implementation; default `native` (Deno's built-in QUIC). */
-  impl?: QuicImpl;
-  /**
-   * More request types, by RTCP APP name (e.g. `KEYS`), answered on the same
-   * stream. Generic NACK and AUTH are built in.
-   */
-  requests?: Readonly<Record<string, RtxRequestHandler>>;
-}
-
-/** Counters for `/metrics`; all monotonic except `activeConnections`. */
-export interface RtxServerStats {
-  /** Connections accepted in total. */
-  connections: number;
-  /** Connections open now. */
-  activeConnections: number;
-  /** Connections closed for a missing or wrong AUTH (incl. auth timeout). */
-  authFailures: number;
-  /** Connections closed for malformed frames or disallowed messages. */
-  protocolErrors: number;
-  /** Connections refused because `maxConnections` was reached. */
-  connectionsRejected: number;
-  /** Generic NACK messages received. */
-  nacksReceived: number;
-  /** Sequence numbers asked for. */
-  packetsRequested: number;
-  /** RTP packets sent back. */
-  packetsServed: number;
-  /** Payload bytes of those packets. */
-  bytesServed: number;
-  /** Sequence numbers answered with NAVL because not cached (incl. unknown SSRC). */
-  packetsUnavailable: number;
-  /** Sequence numbers answered with NAVL because of the rate limit. */
-  refused: number;
-  /** NACKs for an SSRC `knownSsrc` does not know. */
-  unknownSsrc: number;
-  /** NAVL messages sent. */
-  navlSent: number;
-  /** Connections refused because `maxUnauthenticated` were waiting for AUTH. */
-  unauthenticatedRejected: number;
-  /** Connections refused at once: their address is backing off after AUTH failures. */
-  authBackoffRejected: number;
-  /** Sequence numbers ignored because a NACK asked for more than `maxSeqsPerNack`. */
-  nackSeqsClipped: number;
-  /** `RMOD` messages accepted (an edge chose or changed its answer mode). */
-  modeChanges: number;
-  /** Answers sent as UDP datagrams (first copies; also in `packetsServed`). */
-  udpAnswers: number;
-  /** Extra UDP copies of answers sent (beyond the first). */
-  answerCopies: number;
-  /** Extra copies shed because too many were scheduled. */
-  answerCopiesShed: number;
-}
-
-/** AUTH failures of one address and until when it is refused. */
-interface AddressRecord {
-  failures: number;
-  blockedUntil: number;
-  backoffMs: number;
-}
-
-/** Addresses whose AUTH failures are remembered, at most. */
-const MAX_ADDRESS_RECORDS = 4096;
+export type {
+  RtxRequestHandler,
+  RtxServerOptions,
+  RtxServerStats,
+} from "./server_options.ts";
 
 interface ConnState {
   id: number;
@@ -167,31 +49,6 @@ interface ConnState {
   closing: boolean;
   /** Set by an `RMOD` asking for UDP answers. */
   udp?: UdpAnswerTarget;
-}
-
-/** Largest write handed to the QUIC stream at once. */
-const WRITE_BATCH_BYTES = 64 * 1024;
-
-/** Messages waiting to be framed into one write. */
-class Batch {
-  #msgs: Uint8Array[] = [];
-  #bytes = 0;
-
-  /** Adds a message; returns true when the batch should be written now. */
-  push(m: Uint8Array): boolean {
-    this.#msgs.push(m);
-    this.#bytes += 2 + m.length;
-    return this.#bytes >= WRITE_BATCH_BYTES;
-  }
-
-  /** Frames and removes everything queued; `undefined` when empty. */
-  take(): Uint8Array | undefined {
-    if (this.#msgs.length === 0) return undefined;
-    const buf = frameMessages(this.#msgs);
-    this.#msgs = [];
-    this.#bytes = 0;
-    return buf;
-  }
 }
 
 /**
@@ -224,7 +81,6 @@ export class RtxServer {
   #conns = new Set<ConnState>();
   #tasks = new Set<Promise<void>>();
   #nextId = 1;
-  #unknownLog: RateLimitedLog;
   #stats: RtxServerStats = {
     connections: 0,
     activeConnections: 0,
@@ -247,7 +103,8 @@ export class RtxServer {
     answerCopies: 0,
     answerCopiesShed: 0,
   };
-  #addresses = new Map<string, AddressRecord>();
+  #admission: Admission;
+  #answerer: NackAnswerer;
   #refuseLog: RateLimitedLog;
   #udp: UdpAnswerSender;
 
@@ -259,7 +116,6 @@ export class RtxServer {
   constructor(opts: RtxServerOptions) {
     this.#opts = opts;
     this.#log = opts.logger ?? nullLogger;
-    this.#unknownLog = new RateLimitedLog(this.#log, { intervalMs: 5000 });
     this.#refuseLog = new RateLimitedLog(this.#log, { intervalMs: 5000 });
     this.#secret = new TextEncoder().encode(opts.secret ?? "");
     this.#port = opts.port;
@@ -267,6 +123,25 @@ export class RtxServer {
       hostname: opts.hostname,
       logger: this.#log,
     });
+    this.#admission = new Admission({
+      needsAuth: this.#secret.length > 0,
+      maxConnections: opts.maxConnections,
+      maxUnauthenticated: opts.maxUnauthenticated,
+      maxAuthFailuresPerAddress: opts.maxAuthFailuresPerAddress,
+    });
+    this.#answerer = new NackAnswerer({
+      lookup: opts.lookup,
+      knownSsrc: opts.knownSsrc,
+      maxSeqsPerNack: opts.maxSeqsPerNack ?? 65536,
+      maxRequestsPerSecond: this.#rate,
+      stats: this.#stats,
+      udp: this.#udp,
+      logger: this.#log,
+    });
+  }
+
+  get #rate(): number {
+    return this.#opts.maxRequestsPerSecond ?? 20_000;
   }
 
   /** The bound UDP port (the chosen one after starting with port 0). */
@@ -382,36 +257,28 @@ export class RtxServer {
   /** Registers a connection and serves its first stream. */
   #onConnection(conn: QuicServerConnection): void {
     const remote = conn.remote;
-    const host = hostOf(remote);
-    const needsAuth = this.#secret.length > 0;
-    const rec = this.#addresses.get(host);
-    if (needsAuth && rec && rec.blockedUntil > Date.now()) {
-      this.#stats.authBackoffRejected++;
-      this.#refuse(conn, remote, "address backing off after AUTH failures");
+    let authed = 0;
+    for (const c of this.#conns) if (c.authed) authed++;
+    let refusal = this.#admission.check(hostOf(remote), Date.now(), {
+      authed,
+      unauthenticated: this.#conns.size - authed,
+    });
+    if (!this.listening && refusal !== "backoff") refusal = "full";
+    if (refusal) {
+      if (refusal === "backoff") this.#stats.authBackoffRejected++;
+      else if (refusal === "unauthenticated") {
+        this.#stats.unauthenticatedRejected++;
+      } else this.#stats.connectionsRejected++;
+      this.#refuse(conn, remote, REFUSAL_REASONS[refusal]);
       return;
     }
-    const maxUnauth = this.#opts.maxUnauthenticated ?? 32;
-    const max = this.#opts.maxConnections ?? 256;
-    let unauth = 0;
-    if (needsAuth) { for (const c of this.#conns) if (!c.authed) unauth++; }
-    if (needsAuth && unauth >= maxUnauth && this.listening) {
-      this.#stats.unauthenticatedRejected++;
-      this.#refuse(conn, remote, "too many connections waiting for AUTH");
-      return;
-    }
-    if (this.#conns.size - unauth >= max || !this.listening) {
-      this.#stats.connectionsRejected++;
-      this.#refuse(conn, remote, "too many connections");
-      return;
-    }
-    const rate = this.#opts.maxRequestsPerSecond ?? 20_000;
     const st: ConnState = {
       id: this.#nextId++,
       conn,
       remote,
       authed: this.#secret.length === 0,
       streams: 0,
-      bucket: new TokenBucket({ rate, full: true }),
+      bucket: new TokenBucket({ rate: this.#rate, full: true }),
       limitLog: new RateLimitedLog(this.#log, { intervalMs: 5000 }),
       closing: false,
     };
@@ -429,15 +296,9 @@ export class RtxServer {
     if (!st.authed) {
       st.authTimer = setTimeout(() => {
         if (st.authed || st.closing) return;
-        this.#stats.authFailures++;
-        this.#authFailed(st.remote);
-        this.#log.warn("retransmission connection closed: no AUTH in time", {
-          conn: st.id,
-          remote,
+        this.#authFailed(st, CLOSE_CODES.authTimeout, "auth timeout", {
+          why: "no AUTH in time",
         });
-        this.#track(
-          this.#closeState(st, CLOSE_CODES.authTimeout, "auth timeout"),
-        );
       }, this.#opts.authTimeoutMs ?? 2000);
     }
     this.#track(this.#acceptStreams(st));
@@ -484,7 +345,7 @@ export class RtxServer {
     const reader = stream.readable.getReader();
     const writer = stream.writable.getWriter();
     const decoder = new FrameDecoder({ rejectEmpty: true });
-    const batch = new Batch();
+    const batch = new AnswerBatch();
     const flush = async () => {
       const buf = batch.take();
       if (buf) await writer.write(buf);
@@ -534,60 +395,64 @@ export class RtxServer {
   /** Access control; returns false when the connection is being closed. */
   #handle(st: ConnState, p: RtcpPacket): boolean {
     const secret = parseAuth(p);
-    if (secret !== undefined) {
-      if (
-        this.#secret.length > 0 &&
-        !safeEqual(new TextEncoder().encode(secret), this.#secret)
-      ) {
-        this.#stats.authFailures++;
-        this.#authFailed(st.remote);
-        this.#log.warn("retransmission connection closed: wrong secret", {
-          conn: st.id,
-          remote: st.remote,
-        });
-        this.#track(
-          this.#closeState(st, CLOSE_CODES.authFailed, "authentication failed"),
-        );
-        return false;
-      }
-      if (!st.authed) {
-        let authed = 0;
-        for (const c of this.#conns) if (c.authed) authed++;
-        if (authed >= (this.#opts.maxConnections ?? 256)) {
-          this.#stats.connectionsRejected++;
-          this.#track(
-            this.#closeState(
-              st,
-              CLOSE_CODES.tooManyConnections,
-              "too many connections",
-            ),
-          );
-          return false;
-        }
-        st.authed = true;
-        clearTimeout(st.authTimer);
-        this.#addresses.delete(hostOf(st.remote));
-        this.#log.debug("retransmission connection authenticated", {
-          conn: st.id,
-          remote: st.remote,
-        });
-      }
-      return true;
-    }
-    if (!st.authed) {
-      this.#stats.authFailures++;
-      this.#authFailed(st.remote);
-      this.#log.warn("retransmission connection closed: expected AUTH first", {
-        conn: st.id,
-        remote: st.remote,
+    if (secret === undefined && !st.authed) {
+      this.#authFailed(st, CLOSE_CODES.authFailed, "AUTH expected first", {
+        why: "expected AUTH first",
         received: p.type,
       });
+      return false;
+    }
+    if (secret === undefined || (st.authed && this.#secret.length === 0)) {
+      return true;
+    }
+    if (
+      this.#secret.length > 0 &&
+      !safeEqual(new TextEncoder().encode(secret), this.#secret)
+    ) {
+      this.#authFailed(st, CLOSE_CODES.authFailed, "authentication failed", {
+        why: "wrong secret",
+      });
+      return false;
+    }
+    if (st.authed) return true;
+    let authed = 0;
+    for (const c of this.#conns) if (c.authed) authed++;
+    if (!this.#admission.canAuthenticate(authed)) {
+      this.#stats.connectionsRejected++;
       this.#track(
-        this.#closeState(st, CLOSE_CODES.authFailed, "AUTH expected first"),
+        this.#closeState(
+          st,
+          CLOSE_CODES.tooManyConnections,
+          "too many connections",
+        ),
       );
       return false;
     }
+    st.authed = true;
+    clearTimeout(st.authTimer);
+    this.#admission.succeeded(hostOf(st.remote));
+    this.#log.debug("retransmission connection authenticated", {
+      conn: st.id,
+      remote: st.remote,
+    });
     return true;
+  }
+
+  /** Counts, logs and closes a connection that failed AUTH. */
+  #authFailed(
+    st: ConnState,
+    code: number,
+    reason: string,
+    log: { why: string; received?: string },
+  ): void {
+    this.#stats.authFailures++;
+    this.#admission.failed(hostOf(st.remote), Date.now());
+    this.#log.warn(`retransmission connection closed: ${log.why}`, {
+      conn: st.id,
+      remote: st.remote,
+      ...(log.received ? { received: log.received } : {}),
+    });
+    this.#track(this.#closeState(st, code, reason));
   }
 
   /**
@@ -597,10 +462,12 @@ export class RtxServer {
   async #dispatch(
     st: ConnState,
     p: RtcpPacket,
-    batch: Batch,
+    batch: AnswerBatch,
     flush: () => Promise<void>,
   ): Promise<void> {
-    if (p.type === "nack") return await this.#answer(st, p, batch, flush);
+    if (p.type === "nack") {
+      return await this.#answerer.answer(st, p, batch, flush);
+    }
     if (p.type === "app" && p.name === "AUTH") return;
     if (p.type === "app" && p.name === APP_RMOD) {
       let mode: RepairMode;
@@ -651,24 +518,6 @@ export class RtxServer {
     this.#track(conn.close(CLOSE_CODES.tooManyConnections, why));
   }
 
-  /** Counts an AUTH failure of `remote`'s address; past the limit it backs off. */
-  #authFailed(remote: string): void {
-    const host = hostOf(remote);
-    let rec = this.#addresses.get(host);
-    if (!rec) {
-      if (this.#addresses.size >= MAX_ADDRESS_RECORDS) {
-        this.#addresses.delete(this.#addresses.keys().next().value!);
-      }
-      rec = { failures: 0, blockedUntil: 0, backoffMs: 0 };
-      this.#addresses.set(host, rec);
-    }
-    rec.failures++;
-    if (rec.failures >= (this.#opts.maxAuthFailuresPerAddress ?? 5)) {
-      rec.backoffMs = Math.min(60_000, Math.max(1000, rec.backoffMs * 2));
-      rec.blockedUntil = Date.now() + rec.backoffMs;
-    }
-  }
-
   /** Applies an `RMOD`: answers to this connection go on the stream or by UDP. */
   #setMode(st: ConnState, mode: RepairMode): void {
     this.#stats.modeChanges++;
@@ -702,81 +551,4 @@ export class RtxServer {
     });
     this.#track(this.#closeState(st, CLOSE_CODES.protocolError, why));
   }
-
-  async #answer(
-    st: ConnState,
-    nack: Extract<RtcpPacket, { type: "nack" }>,
-    batch: Batch,
-    flush: () => Promise<void>,
-  ): Promise<void> {
-    const { mediaSsrc } = nack;
-    let seqs = nack.seqs;
-    const stats = this.#stats;
-    const maxSeqs = this.#opts.maxSeqsPerNack ?? 65536;
-    if (seqs.length > maxSeqs) {
-      stats.nackSeqsClipped += seqs.length - maxSeqs;
-      seqs = seqs.slice(0, maxSeqs);
-    }
-    stats.nacksReceived++;
-    stats.packetsRequested += seqs.length;
-    if (this.#opts.knownSsrc && !this.#opts.knownSsrc(mediaSsrc)) {
-      stats.unknownSsrc++;
-      this.#unknownLog.log(
-        performance.now(),
-        "retransmission request for unknown SSRC",
-        { conn: st.id, remote: st.remote, ssrc: mediaSsrc },
-      );
-    }
-    const granted = st.bucket.take(seqs.length, performance.now());
-    const missing: number[] = [];
-    const udp: Uint8Array[] = [];
-    for (let i = 0; i < granted; i++) {
-      let pkt: Uint8Array | undefined;
-      try {
-        pkt = this.#opts.lookup(mediaSsrc, seqs[i]);
-      } catch (e) {
-        this.#log.error("retransmission cache lookup failed", { error: e });
-      }
-      if (pkt && pkt.length <= MAX_FRAME_SIZE) {
-        stats.packetsServed++;
-        stats.bytesServed += pkt.length;
-        if (st.udp) udp.push(pkt);
-        else if (batch.push(pkt)) await flush();
-      } else {
-        stats.packetsUnavailable++;
-        missing.push(seqs[i]);
-      }
-    }
-    if (granted < seqs.length) {
-      const n = seqs.length - granted;
-      stats.refused += n;
-      for (let i = granted; i < seqs.length; i++) missing.push(seqs[i]);
-      st.limitLog.log(
-        performance.now(),
-        "retransmission requests over the rate limit refused",
-        {
-          conn: st.id,
-          remote: st.remote,
-          refused: n,
-          limit: this.#opts.maxRequestsPerSecond ?? 20_000,
-        },
-      );
-    }
-    if (st.udp && udp.length > 0) {
-      stats.udpAnswers += udp.length;
-      this.#udp.send(udp, st.udp);
-    }
-    for (let i = 0; i < missing.length; i += MAX_NAVL_SEQS) {
-      stats.navlSent++;
-      const navl = encodeNavl(mediaSsrc, missing.slice(i, i + MAX_NAVL_SEQS));
-      if (batch.push(navl)) await flush();
-    }
-  }
-}
-
-/** The address part of `host:port` / `[v6]:port`. */
-function hostOf(remote: string): string {
-  const i = remote.lastIndexOf(":");
-  const h = i > 0 ? remote.slice(0, i) : remote;
-  return h.startsWith("[") && h.endsWith("]") ? h.slice(1, -1) : h;
 }
