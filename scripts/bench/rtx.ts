@@ -7,29 +7,27 @@
  * packets/s over one connection and over 8, and the server's CPU time per
  * 1,000 retransmitted packets; then an independent client (Deno's QUIC
  * directly, Generic NACKs on one stream) against a native and a matrixai
- * server, saturated and paced at 20,000 packets/s. Run standalone to print a
+ * server, closed loop and at defined offered rates (5–40 k packets/s), with
+ * answers on the stream and as UDP datagrams. Run standalone to print a
  * table:
  *
  * ```sh
- * deno run -A scripts/bench/rtx.ts
+ * deno run -A scripts/bench/rtx.ts                       # everything
+ * deno run -A scripts/bench/rtx.ts --rates=0,5000,20000  # independent client only (--udp: UDP answers)
+ * RTX_BENCH_PROF_DIR=/tmp/p deno run -A --cpu-prof --cpu-prof-dir=/tmp/p scripts/bench/rtx.ts --rates=20000
  * ```
  *
  * @module
  */
 import process from "node:process";
 import {
-  FrameDecoder,
-  frameMessage,
   generateSelfSigned,
-  pemBlocks,
-  pinTarget,
   type QuicImpl,
-  RTX_ALPN,
   RtxClient,
   type RtxResult,
   RtxServer,
 } from "../../lib/quic/mod.ts";
-import { encodeAuth, encodeNack } from "../../lib/rtcp/mod.ts";
+import { independentClient } from "./rtx_independent.ts";
 
 /** One benchmark result. */
 export interface BenchResult {
@@ -98,6 +96,15 @@ async function serve(impl: QuicImpl): Promise<void> {
   await server.stop();
 }
 
+/**
+ * `--cpu-prof` for the server child when `RTX_BENCH_PROF_DIR` names a
+ * directory (run the bench itself with `--cpu-prof` to profile the client).
+ */
+function profileFlags(): string[] {
+  const dir = Deno.env.get("RTX_BENCH_PROF_DIR");
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+}
+
 /** A line-oriented handle on the server child. */
 class ServerProcess {
   #child: Deno.ChildProcess;
@@ -113,6 +120,7 @@ class ServerProcess {
         "-A",
         "--config",
         config,
+        ...profileFlags(),
         import.meta.filename!,
         `--serve=${impl}`,
       ],
@@ -311,156 +319,107 @@ export async function benchRtx(): Promise<BenchResult[]> {
     await Promise.all(clients.map((c) => c.close()));
     await server.close();
   }
-  // The repair goal: an independent client, saturated and at 20,000/s.
+  // The repair goal: an independent client, closed loop (throughput) and
+  // open loop at defined offered rates (latency), answers on the stream and
+  // as UDP datagrams (the edge's default); matrixai at 20,000/s.
   results.push(
-    ...await benchRtxIndependent("native"),
-    ...await benchRtxIndependent("native", 3000, 20_000),
-    ...await benchRtxIndependent("matrixai", 1500, 20_000),
+    ...await benchRtxIndependent("native", {
+      rates: [0, 5000, 10_000, 20_000, 40_000],
+    }),
+    ...await benchRtxIndependent("native", {
+      rates: [5000, 20_000],
+      answers: "udp",
+    }),
+    ...await benchRtxIndependent("matrixai", { rates: [20_000], ms: 1500 }),
   );
   return results;
 }
 
-/**
- * An independent repair client: Deno's QUIC directly (no RtxClient), one
- * stream, AUTH, then Generic NACKs of 17 packets each (PID + BLP 0xffff),
- * `window` of them in flight; a NACK's round trip ends with its 17th packet.
- */
-async function independentClient(
-  port: number,
-  certPem: string,
-  ms: number,
-  window: number,
-  pps = 0,
-): Promise<{ packets: number; secs: number; rtt: number[] }> {
-  const pin = pinTarget(pemBlocks(certPem, "CERTIFICATE")[0]);
-  const conn = await Deno.connectQuic({
-    hostname: "127.0.0.1",
-    port,
-    alpnProtocols: [RTX_ALPN],
-    caCerts: [pin.certPem],
-    serverName: pin.serverName,
-    congestionControl: "low-latency",
-  });
-  const stream = await conn.createBidirectionalStream();
-  const writer = stream.writable.getWriter();
-  await writer.write(frameMessage(encodeAuth("bench")));
-  const PER = 17;
-  const slots = Math.floor(CACHED / PER);
-  const sentAt = new Float64Array(slots);
-  const left = new Int32Array(slots);
-  const rtt: number[] = [];
-  let next = 0;
-  let packets = 0;
-  let inFlight = 0;
-  const t0 = performance.now();
-  const end = t0 + ms;
-  let stop = false;
-  let wake: (() => void) | undefined;
-  const reading = (async () => {
-    const reader = stream.readable.getReader();
-    const dec = new FrameDecoder();
-    while (!stop || inFlight > 0) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      for (const m of dec.push(value)) {
-        const seq = (m[2] << 8) | m[3];
-        const slot = Math.floor(seq / PER);
-        packets++;
-        if (--left[slot] === 0) {
-          rtt.push(performance.now() - sentAt[slot]);
-          inFlight--;
-          wake?.();
-        }
-      }
-    }
-    reader.releaseLock();
-  })();
-  const batch: Uint8Array[] = [];
-  let asked = 0;
-  while (performance.now() < end) {
-    // Paced (pps > 0): what the rate allows by now, 2 ms ticks; else the
-    // window refilled.
-    const due = pps > 0
-      ? Math.floor((performance.now() - t0) / 1000 * pps / PER) - asked
-      : window - inFlight;
-    for (let k = 0; k < due && inFlight < window; k++) {
-      asked++;
-      const slot = next++ % slots;
-      const seqs = Array.from({ length: PER }, (_, i) => slot * PER + i);
-      left[slot] = PER;
-      sentAt[slot] = performance.now();
-      batch.push(frameMessage(encodeNack(1, SSRC, seqs)));
-      inFlight++;
-    }
-    const n = batch.reduce((a, b) => a + b.length, 0);
-    const buf = new Uint8Array(n);
-    let o = 0;
-    for (const b of batch.splice(0)) {
-      buf.set(b, o);
-      o += b.length;
-    }
-    if (n > 0) await writer.write(buf);
-    if (pps > 0) await new Promise((r) => setTimeout(r, 2));
-    else await new Promise<void>((r) => wake = r);
-  }
-  stop = true;
-  while (inFlight > 0) await new Promise<void>((r) => wake = r);
-  const secs = (performance.now() - t0) / 1000;
-  conn.close({ closeCode: 0, reason: "done" });
-  await reading.catch(() => {});
-  return { packets, secs, rtt };
+/** Options of {@linkcode benchRtxIndependent}. */
+export interface IndependentBenchOptions {
+  /** Offered packets/s, one run each; 0 = closed loop (64 NACKs in flight). */
+  rates: number[];
+  /** Duration of each run (ms). Default 3000. */
+  ms?: number;
+  /** Answers on the stream (SPEC §6) or as UDP datagrams (`RMOD`). */
+  answers?: "stream" | "udp";
 }
 
 /**
- * The repair goal's measurement: an independent client pulling cached
- * packets over one connection from a server of `impl` in a child process.
+ * The repair goal's measurement: an independent client
+ * ({@linkcode independentClient}) pulling cached packets over one
+ * connection from a server of `impl` in a child process.
  *
- * @returns Packets/s, server CPU µs per packet, NACK round trip p50/p99.
+ * @returns Per rate: packets/s, server CPU µs per packet, NACK round trip
+ * p50/p99 and the client's own timer lateness p99.
  */
 export async function benchRtxIndependent(
   impl: QuicImpl = "native",
-  ms = 3000,
-  pps = 0,
+  opts: IndependentBenchOptions,
 ): Promise<BenchResult[]> {
   const server = new ServerProcess(impl);
+  const rows: BenchResult[] = [];
   try {
     const { port, certPem } = await server.line();
-    await independentClient(Number(port), String(certPem), 300, 64);
-    const cpu0 = await server.cpu();
-    const r = await independentClient(
-      Number(port),
-      String(certPem),
-      ms,
-      pps > 0 ? 400 : 64,
-      pps,
-    );
-    const cpu1 = await server.cpu();
-    r.rtt.sort((a, b) => a - b);
-    const label = `rtx independent client, 1 connection, ${impl} server, ${
-      pps > 0 ? `paced ${pps}/s` : "saturated"
-    }`;
-    return [
-      {
-        name: `${label}: served`,
-        value: r.packets / r.secs,
-        unit: "packets/s",
-      },
-      {
-        name: `${label}: server CPU per packet`,
-        value: (cpu1.cpuUs - cpu0.cpuUs) / (cpu1.served - cpu0.served),
-        unit: "µs",
-      },
-      {
-        name: `${label}: NACK round trip p50`,
-        value: percentile(r.rtt, 50),
-        unit: "ms",
-      },
-      {
-        name: `${label}: NACK round trip p99`,
-        value: percentile(r.rtt, 99),
-        unit: "ms",
-      },
-    ];
+    const base = {
+      port: Number(port),
+      certPem: String(certPem),
+      secret: "bench",
+      ssrc: SSRC,
+      cached: CACHED,
+      answers: opts.answers ?? "stream",
+    };
+    await independentClient({ ...base, ms: 300, window: 64 });
+    for (const pps of opts.rates) {
+      const cpu0 = await server.cpu();
+      const r = await independentClient({
+        ...base,
+        ms: opts.ms ?? 3000,
+        window: pps > 0 ? 400 : 64,
+        pps,
+      });
+      const cpu1 = await server.cpu();
+      const label = `rtx independent, ${impl}, ${base.answers} answers, ${
+        pps > 0 ? `offered ${pps}/s` : "closed loop"
+      }`;
+      rows.push(
+        {
+          name: `${label}: served`,
+          value: r.packets / r.secs,
+          unit: "packets/s",
+        },
+        {
+          name: `${label}: server CPU per packet`,
+          value: (cpu1.cpuUs - cpu0.cpuUs) / (cpu1.served - cpu0.served),
+          unit: "µs",
+        },
+        {
+          name: `${label}: NACK round trip p50`,
+          value: percentile(r.rtt, 50),
+          unit: "ms",
+        },
+        {
+          name: `${label}: NACK round trip p99`,
+          value: percentile(r.rtt, 99),
+          unit: "ms",
+        },
+      );
+      if (pps > 0) {
+        rows.push({
+          name: `${label}: client timer lateness p99`,
+          value: percentile(r.lateness, 99),
+          unit: "ms",
+        });
+      }
+      if (r.unanswered > 0) {
+        rows.push({
+          name: `${label}: NACKs unanswered`,
+          value: r.unanswered,
+          unit: "NACKs",
+        });
+      }
+    }
+    return rows;
   } finally {
     await server.close();
   }
@@ -468,13 +427,20 @@ export async function benchRtxIndependent(
 
 if (import.meta.main) {
   const serveArg = Deno.args.find((a) => a.startsWith("--serve"));
+  const ratesArg = Deno.args.find((a) => a.startsWith("--rates="));
   if (serveArg) {
     await serve(serveArg === "--serve=matrixai" ? "matrixai" : "native");
   } else {
-    const rows = await benchRtx();
+    // --rates=0,5000,20000 [--udp]: only the independent client, those rates.
+    const rows = ratesArg
+      ? await benchRtxIndependent("native", {
+        rates: ratesArg.slice(8).split(",").map(Number),
+        answers: Deno.args.includes("--udp") ? "udp" : "stream",
+      })
+      : await benchRtx();
     for (const r of rows) {
       console.log(
-        `${r.name.padEnd(52)} ${
+        `${r.name.padEnd(72)} ${
           r.value.toFixed(r.value < 100 ? 2 : 0).padStart(10)
         } ${r.unit}`,
       );
