@@ -8,6 +8,7 @@ import {
   parseCommandLine,
   resolveAddresses,
 } from "../lib/config/mod.ts";
+import { DEFAULT_REPAIR_MAX_PPS } from "../lib/quic/mod.ts";
 
 Deno.test("the shipped config.yaml loads and matches the seed's keys", async () => {
   const cfg = await loadConfig(parseCommandLine([]), { requireFile: true });
@@ -18,6 +19,8 @@ Deno.test("the shipped config.yaml loads and matches the seed's keys", async () 
   equal(cfg.rtp_payload_size, 1180);
   equal(cfg.edge.latency_ms, 200);
   equal(cfg.edge.udp_addr, ":5222");
+  equal(cfg.edge.repair_max_pps, DEFAULT_REPAIR_MAX_PPS, "the shipped budget");
+  equal(defaultConfig().edge.repair_max_pps, DEFAULT_REPAIR_MAX_PPS);
 });
 
 Deno.test("flags override the file, which overrides defaults", async () => {

@@ -17,6 +17,8 @@ import {
   encodeSenderReport,
 } from "../lib/rtcp/mod.ts";
 import { RtpPacketizer, rtpSequence } from "../lib/rtp/mod.ts";
+import { DEFAULT_REPAIR_MAX_PPS } from "../lib/quic/mod.ts";
+import { withSeed } from "../testkit/mod.ts";
 import { describe, syntheticStream } from "./http_support.ts";
 
 const CLOUD = { hostname: "10.0.0.1", port: 5220 };
@@ -262,4 +264,100 @@ Deno.test("receiver: simulated loss uses the given random source", () => {
   const datagrams = pub.packets(syntheticStream({ gops: 1, frames: 2 }));
   for (const d of datagrams) rx.receive(d, CLOUD, 1);
   equal(rx.stats.simulatedDrops, Math.ceil(datagrams.length / 2));
+});
+
+/**
+ * `streams` publishes of `perStream` packets each at `pps` packets/s per
+ * stream through one receiver at its defaults, answered at once; `lose`
+ * says which packets never arrive. Returns the receiver, what each stream
+ * was sent and delivered, and the repair requests per second.
+ */
+function loadedEdge(
+  o: { streams: number; pps: number; lose: (s: number, i: number) => boolean },
+) {
+  const { rx, repairs, tags } = harness();
+  const pubs = new Map<number, Publish>();
+  const sent = new Map<string, FlvTag[]>();
+  const traffic: { at: number; d: Uint8Array }[] = [];
+  for (let s = 0; s < o.streams; s++) {
+    const pub = new Publish(`live/s${s}`, 0x10000 + s);
+    pubs.set(pub.pk.ssrc, pub);
+    const stream = syntheticStream({ gops: 6, frames: 25 });
+    sent.set(pub.key, stream);
+    const datagrams = pub.packets(stream);
+    rx.receive(pub.report(), CLOUD, 0); // counts them: not a fresh start
+    // The stream's start (where a joining edge begins) and its last packet
+    // (tail loss is seen only through the next SR) always arrive.
+    datagrams.forEach((d, i, all) => {
+      if (i >= 10 && i < all.length - 1 && o.lose(s, i)) return;
+      traffic.push({ at: 1 + Math.round(i * 1000 / o.pps), d });
+    });
+  }
+  traffic.sort((a, b) => a.at - b.at);
+  const asked: number[] = [];
+  const advance = (to: number) => {
+    let guard = 0;
+    for (let n = rx.nextEventAt(); n !== undefined && n <= to;) {
+      if (++guard > 1000) throw new Error(`stuck at ${n} (to ${to})`);
+      rx.tick(n);
+      for (const req of repairs.splice(0)) {
+        const second = Math.floor(n / 1000);
+        asked[second] = (asked[second] ?? 0) + req.seqs.length;
+        const pub = pubs.get(req.ssrc)!;
+        for (const seq of req.seqs) {
+          const packet = pub.sent.get(seq);
+          rx.repaired(
+            req,
+            seq,
+            packet ? { status: "ok", packet } : { status: "unavailable" },
+            n,
+          );
+        }
+      }
+      n = rx.nextEventAt();
+    }
+  };
+  for (const { at, d } of traffic) {
+    advance(at);
+    rx.receive(d, CLOUD, at);
+  }
+  advance(traffic[traffic.length - 1].at + 1000);
+  return { rx, sent, tags, asked: asked.map((n) => n ?? 0) };
+}
+
+Deno.test("receiver: the default repair budget repairs 20 % loss on 50 streams × 300 packets/s in full", () =>
+  withSeed((random) => {
+    const { rx, sent, tags, asked } = loadedEdge({
+      streams: 50,
+      pps: 300,
+      lose: () => random() < 0.2,
+    });
+    equal(rx.stats.repairShed, 0, "the budget never gave anything up");
+    const peak = Math.max(...asked);
+    ok(peak > 2000, `~3,000 repairs a second were asked (peak ${peak})`);
+    ok(peak <= DEFAULT_REPAIR_MAX_PPS, `within the default budget: ${peak}`);
+    for (const [key, stream] of sent) {
+      deepEqual(tags.get(key)!.map(describe), stream.map(describe), key);
+    }
+    for (const s of rx.streams()) equal(s.unrecoverable, 0, s.key);
+  }));
+
+Deno.test("receiver: the default repair budget caps a burst: a second of loss on 50 streams asks for one budget, the rest is given up at once", () => {
+  // Every packet of each stream's second second (300..599) is lost.
+  const { rx, asked } = loadedEdge({
+    streams: 50,
+    pps: 300,
+    lose: (_s, i) => i >= 300 && i < 600,
+  });
+  const lost = rx.streams().reduce((a, s) => a + s.lost, 0);
+  ok(lost >= 50 * 290, `a burst far over the budget was lost: ${lost}`);
+  ok(rx.stats.repairShed > 0, "past the budget, losses are given up");
+  const total = asked.reduce((a, b) => a + b, 0);
+  const seconds = asked.length;
+  ok(
+    total <= DEFAULT_REPAIR_MAX_PPS * (seconds + 1),
+    `at most the burst plus the rate was asked: ${total} in ${seconds} s`,
+  );
+  equal(total + rx.stats.repairShed, lost, "every loss asked for or shed");
+  for (const s of rx.streams()) equal(s.pending_repair, 0, s.key);
 });

@@ -16,6 +16,7 @@ import {
 } from "../lib/rtcp/mod.ts";
 import {
   type CertificateBundle,
+  DEFAULT_REPAIR_MAX_PPS,
   FrameDecoder,
   frameMessage,
   generateSelfSigned,
@@ -24,6 +25,7 @@ import {
   QUIC_IMPLS,
   type QuicImpl,
   RTX_ALPN,
+  RTX_MAX_REQUESTS_PER_SECOND,
   RTX_SERVER_NAME,
   RtxClient,
   type RtxResult,
@@ -541,6 +543,63 @@ rtxTest(
     );
   },
 );
+
+/** Requests `seqs` and counts how many were served; `ms` = time taken. */
+async function served(c: RtxClient, ssrc: number, seqs: number[]) {
+  const t0 = performance.now();
+  const res = await Promise.all(c.request(ssrc, seqs, { timeoutMs: 20_000 }));
+  const n = res.filter((r) => r.status === "ok").length;
+  equal(n + res.filter((r) => r.status === "unavailable").length, seqs.length);
+  return { n, ms: performance.now() - t0 };
+}
+
+Deno.test("rtx: at its defaults one connection is granted twice an edge's default repair budget per second; the excess gets NAVL", async () => {
+  equal(RTX_MAX_REQUESTS_PER_SECOND, 2 * DEFAULT_REPAIR_MAX_PPS);
+  const asked = RTX_MAX_REQUESTS_PER_SECOND + 2000;
+  const cache = makeCache([[SSRC_A, seqRange(0, asked)]]);
+  await withServer({ ...cache }, async (server) => {
+    const client = clientOf(server, { secret: "s3cret" });
+    try {
+      const { n, ms } = await served(client, SSRC_A, seqRange(0, asked));
+      // The bucket starts full (one second) and refills while it serves.
+      const most = RTX_MAX_REQUESTS_PER_SECOND * (1 + ms / 1000);
+      ok(
+        n >= RTX_MAX_REQUESTS_PER_SECOND && n <= most,
+        `served ${n} in ${ms} ms`,
+      );
+      equal(server.stats.packetsServed, n);
+      equal(server.stats.refused, asked - n);
+      equal(server.stats.refusedServerLimit, 0);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+Deno.test("rtx: the server-wide limit caps all connections together; each keeps its own limit", async () => {
+  const cache = makeCache([[SSRC_A, seqRange(0, 1000)]]);
+  await withServer(
+    { ...cache, maxRequestsPerSecond: 1000, maxRequestsPerSecondTotal: 1500 },
+    async (server) => {
+      const a = clientOf(server, { secret: "s3cret" });
+      const b = clientOf(server, { secret: "s3cret" });
+      try {
+        const first = await served(a, SSRC_A, seqRange(0, 1000));
+        equal(first.n, 1000, "within both limits");
+        const second = await served(b, SSRC_A, seqRange(0, 1000));
+        const ms = first.ms + second.ms;
+        ok(
+          second.n >= 500 && second.n <= 500 + 1500 * ms / 1000,
+          `the rest of the server's second: ${second.n} in ${ms} ms`,
+        );
+        equal(server.stats.refusedServerLimit, 1000 - second.n);
+        equal(server.stats.refused, 1000 - second.n);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    },
+  );
+});
 
 rtxTest("rtx: unknown SSRC gets NAVL and is logged", async (impl) => {
   const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);

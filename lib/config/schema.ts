@@ -618,7 +618,8 @@ export const EDGE_KEYS: Record<keyof EdgeConfig, KeySpec> = {
   },
   repair_max_pps: {
     check: int(1, 1_000_000),
-    default: 500,
+    // DEFAULT_REPAIR_MAX_PPS of lib/quic (README "Repair budget").
+    default: 5000,
     help:
       "most packets asked for repair per second; past it losses are given up (no repair storm)",
   },

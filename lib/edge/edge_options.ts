@@ -78,7 +78,8 @@ export interface EdgeNodeOptions {
    * Most packets requested for repair per second, over all streams (token
    * bucket, one second of burst). Past it, missing packets are given up at
    * once instead of asked for, so a loss storm cannot turn into a repair
-   * storm that starves the node and the cloud. Default 500.
+   * storm that starves the node and the cloud. Default
+   * `DEFAULT_REPAIR_MAX_PPS` (5,000; README "Repair budget").
    */
   maxRepairPerSecond?: number;
   /**

@@ -19,7 +19,7 @@
 import { decodeTag, type FlvTag } from "../flv/mod.ts";
 import type { StreamHub } from "../hub/mod.ts";
 import { type Logger, nullLogger, RateLimitedLog } from "../log/mod.ts";
-import type { RtxResult } from "../quic/mod.ts";
+import { DEFAULT_REPAIR_MAX_PPS, type RtxResult } from "../quic/mod.ts";
 import { TokenBucket } from "../rate/mod.ts";
 import {
   type KeysAnswer,
@@ -151,7 +151,7 @@ export class EdgeReceiver {
     });
     this.#maxStreams = options.maxStreams ?? 1000;
     this.#repairBudget = new TokenBucket({
-      rate: options.maxRepairPerSecond ?? 500,
+      rate: options.maxRepairPerSecond ?? DEFAULT_REPAIR_MAX_PPS,
       full: true,
     });
     this.#onRepair = options.onRepair ?? (() => {});

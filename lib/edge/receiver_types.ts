@@ -104,7 +104,7 @@ export interface EdgeReceiverOptions {
   maxStreams?: number;
   /** Most packets asked for repair per second over all streams (one second
    * of burst); past it missing packets are given up at once, so a loss storm
-   * cannot become a repair storm. Default 500. */
+   * cannot become a repair storm. Default `DEFAULT_REPAIR_MAX_PPS` (5,000). */
   maxRepairPerSecond?: number;
   /** Logger. */
   logger?: Logger;

@@ -38,7 +38,14 @@ export {
   RTX_SERVER_NAME,
   type SelfSignedOptions,
 } from "./cert.ts";
-export { CLOSE_CODES, CLOSE_REASONS, RTX_ALPN } from "./protocol.ts";
+export {
+  CLOSE_CODES,
+  CLOSE_REASONS,
+  DEFAULT_REPAIR_MAX_PPS,
+  RTX_ALPN,
+  RTX_MAX_REQUESTS_PER_SECOND,
+  RTX_MAX_REQUESTS_PER_SECOND_TOTAL,
+} from "./protocol.ts";
 export {
   QUIC_IMPLS,
   type QuicClientConnection,

@@ -65,6 +65,8 @@ export interface NackAnswererOptions {
   maxSeqsPerNack: number;
   /** The per-connection rate, for the refusal log line. */
   maxRequestsPerSecond: number;
+  /** The server-wide rate limit, shared by every connection. */
+  total: TokenBucket;
   /** The server's counters, updated in place. */
   stats: RtxServerStats;
   /** The UDP answer socket. */
@@ -114,7 +116,14 @@ export class NackAnswerer {
         { conn: conn.id, remote: conn.remote, ssrc: mediaSsrc },
       );
     }
-    const granted = conn.bucket.take(seqs.length, performance.now());
+    const now = performance.now();
+    const own = conn.bucket.available(now);
+    const granted = Math.min(seqs.length, own, opts.total.available(now));
+    conn.bucket.take(granted, now);
+    opts.total.take(granted, now);
+    if (granted < seqs.length && granted < own) {
+      stats.refusedServerLimit += Math.min(seqs.length, own) - granted;
+    }
     const missing: number[] = [];
     const udp: Uint8Array[] = [];
     for (let i = 0; i < granted; i++) {
@@ -146,6 +155,7 @@ export class NackAnswerer {
           remote: conn.remote,
           refused: n,
           limit: opts.maxRequestsPerSecond,
+          serverLimit: opts.total.rate,
         },
       );
     }

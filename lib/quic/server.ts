@@ -21,7 +21,13 @@ import { fingerprintOf } from "./cert.ts";
 import { FrameDecoder, MAX_FRAME_SIZE } from "./framing.ts";
 import { quicTransport } from "./impls.ts";
 import { AnswerBatch, NackAnswerer } from "./nack_answer.ts";
-import { CLOSE_CODES, RTX_ALPN, safeEqual } from "./protocol.ts";
+import {
+  CLOSE_CODES,
+  RTX_ALPN,
+  RTX_MAX_REQUESTS_PER_SECOND,
+  RTX_MAX_REQUESTS_PER_SECOND_TOTAL,
+  safeEqual,
+} from "./protocol.ts";
 import type { RtxServerOptions, RtxServerStats } from "./server_options.ts";
 import type {
   QuicDuplex,
@@ -93,6 +99,7 @@ export class RtxServer {
     bytesServed: 0,
     packetsUnavailable: 0,
     refused: 0,
+    refusedServerLimit: 0,
     unknownSsrc: 0,
     navlSent: 0,
     unauthenticatedRejected: 0,
@@ -134,6 +141,11 @@ export class RtxServer {
       knownSsrc: opts.knownSsrc,
       maxSeqsPerNack: opts.maxSeqsPerNack ?? 65536,
       maxRequestsPerSecond: this.#rate,
+      total: new TokenBucket({
+        rate: opts.maxRequestsPerSecondTotal ??
+          RTX_MAX_REQUESTS_PER_SECOND_TOTAL,
+        full: true,
+      }),
       stats: this.#stats,
       udp: this.#udp,
       logger: this.#log,
@@ -141,7 +153,7 @@ export class RtxServer {
   }
 
   get #rate(): number {
-    return this.#opts.maxRequestsPerSecond ?? 20_000;
+    return this.#opts.maxRequestsPerSecond ?? RTX_MAX_REQUESTS_PER_SECOND;
   }
 
   /** The bound UDP port (the chosen one after starting with port 0). */

@@ -45,9 +45,18 @@ export interface RtxServerOptions {
   logger?: Logger;
   /**
    * Sequence numbers one connection may ask for per second (token bucket,
-   * one second of burst); the excess gets NAVL. Default 20000.
+   * one second of burst); the excess gets NAVL. Default
+   * `RTX_MAX_REQUESTS_PER_SECOND` (10,000: twice an edge's
+   * default repair budget, what that budget can ask within one second).
    */
   maxRequestsPerSecond?: number;
+  /**
+   * Sequence numbers all connections together may ask for per second (token
+   * bucket, one second of burst), so repair cannot starve the node; the
+   * excess gets NAVL. Default `RTX_MAX_REQUESTS_PER_SECOND_TOTAL`
+   * (100,000: about half a core).
+   */
+  maxRequestsPerSecondTotal?: number;
   /** Concurrent authenticated connections; more are closed at once. Default 256. */
   maxConnections?: number;
   /**
@@ -101,8 +110,13 @@ export interface RtxServerStats {
   bytesServed: number;
   /** Sequence numbers answered with NAVL because not cached (incl. unknown SSRC). */
   packetsUnavailable: number;
-  /** Sequence numbers answered with NAVL because of the rate limit. */
+  /**
+   * Sequence numbers answered with NAVL because of a rate limit (the
+   * connection's or, in `refusedServerLimit` too, the server's).
+   */
   refused: number;
+  /** Of `refused`: those refused by the server-wide limit. */
+  refusedServerLimit: number;
   /** NACKs for an SSRC `knownSsrc` does not know. */
   unknownSsrc: number;
   /** NAVL messages sent. */
