@@ -99,16 +99,18 @@ Deno.test("receiver: nothing is timed while idle; a stream's timeout is its next
   equal(rx.nextEventAt(), undefined);
 });
 
-/** Plays the cloud: answers every request made so far from `pub`. */
+/** Plays the cloud: answers every request made so far from `pub` (or the
+ * publish of the request's SSRC). */
 function answer(
   rx: EdgeReceiver,
   repairs: RepairRequest[],
-  pub: Publish,
+  pub: Publish | ReadonlyMap<number, Publish>,
   now: number,
 ): void {
   for (const req of repairs.splice(0)) {
+    const from = pub instanceof Publish ? pub : pub.get(req.ssrc)!;
     for (const seq of req.seqs) {
-      const packet = pub.sent.get(seq);
+      const packet = from.sent.get(seq);
       rx.repaired(
         req,
         seq,
@@ -298,22 +300,13 @@ function loadedEdge(
   const advance = (to: number) => {
     let guard = 0;
     for (let n = rx.nextEventAt(); n !== undefined && n <= to;) {
-      if (++guard > 1000) throw new Error(`stuck at ${n} (to ${to})`);
+      if (++guard > 1000) throw new Error(`no progress at ${n} (to ${to})`);
       rx.tick(n);
-      for (const req of repairs.splice(0)) {
-        const second = Math.floor(n / 1000);
+      const second = Math.floor(n / 1000);
+      for (const req of repairs) {
         asked[second] = (asked[second] ?? 0) + req.seqs.length;
-        const pub = pubs.get(req.ssrc)!;
-        for (const seq of req.seqs) {
-          const packet = pub.sent.get(seq);
-          rx.repaired(
-            req,
-            seq,
-            packet ? { status: "ok", packet } : { status: "unavailable" },
-            n,
-          );
-        }
       }
+      answer(rx, repairs, pubs, n);
       n = rx.nextEventAt();
     }
   };

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { concatBytes } from "../../lib/bytes/mod.ts";
 import {
   FrameDecoder,
   frameMessage,
@@ -163,7 +164,7 @@ export async function independentClient(
       msgs.push(frameMessage(encodeNack(1, o.ssrc, seqs)));
       inFlight++;
     }
-    if (msgs.length > 0) await writer.write(concat(msgs));
+    if (msgs.length > 0) await writer.write(concatBytes(msgs));
     if (pps > 0) await new Promise((r) => setTimeout(r, 1));
     else await new Promise<void>((r) => wake = r);
   }
@@ -186,15 +187,4 @@ export async function independentClient(
   rtt.sort((a, b) => a - b);
   lateness.sort((a, b) => a - b);
   return { packets, secs, rtt, lateness, unanswered };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
