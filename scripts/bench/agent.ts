@@ -18,6 +18,7 @@
  * @module
  */
 import type { FlvTag } from "../../lib/flv/mod.ts";
+import { FfmpegPublishers, fnv, TrackContinuity } from "./ffmpeg_publishers.ts";
 import { FlvReader } from "./flv_reader.ts";
 import { loadClip } from "./media.ts";
 import { RtmpPublisher } from "./rtmp_publisher.ts";
@@ -45,6 +46,17 @@ export interface PipelineAgentConfig {
   saveFlv?: string;
   /** JSON/text URLs fetched at window start and end (`name` → body). */
   stats?: { name: string; url: string }[];
+  /**
+   * Keep publishing and reading this long after `result` (the servers'
+   * stop time is measured under full load meanwhile). Default 0.
+   */
+  holdAfterResultMs?: number;
+  /**
+   * `replayer` (default): paced in-process publishers, with latency;
+   * `ffmpeg`: `ffmpeg -re -stream_loop -1 -c copy` processes, losses found
+   * by order (scripts/bench/ffmpeg_publishers.ts), no latency.
+   */
+  publisher?: "replayer" | "ffmpeg";
   /** Hard stop for the whole agent. */
   maxRunMs: number;
 }
@@ -96,15 +108,6 @@ function cpuNow(): number {
 }
 
 const typeCode = (t: number) => (t === 8 ? 0 : t === 9 ? 1 : 2);
-
-/** FNV-1a (32-bit) of a tag body, to check delivered bytes. */
-function fnv(data: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < data.length; i++) {
-    h = Math.imul(h ^ data[i], 0x01000193);
-  }
-  return h >>> 0;
-}
 
 /** Growable Float64 array (latency samples). */
 class Samples {
@@ -197,7 +200,14 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
 
   // Publishers, started 2 s / n apart so keyframes do not all align.
   const spread = Math.min(2000 / n, 200);
-  for (let i = 0; i < n; i++) {
+  const ffmpeg = cfg.publisher === "ffmpeg"
+    ? new FfmpegPublishers(cfg.clip)
+    : undefined;
+  for (let i = 0; i < n && ffmpeg; i++) {
+    ffmpeg.start(cfg.publish[i]);
+    await sleep(spread);
+  }
+  for (let i = 0; i < n && !ffmpeg; i++) {
     const p = await RtmpPublisher.publish(cfg.publish[i]);
     pubs.push(p);
     runs.push(
@@ -214,17 +224,31 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
   let delivered = 0;
   let deliveredBytes = 0;
   let unknownTags = 0;
+  let ffmpegLost = 0;
   let corruptTags = 0;
   const corruptSamples: unknown[] = [];
   const readers: FlvReader[] = [];
   const perReaderDelivered: number[] = [];
+  const continuity: TrackContinuity[] = [];
   for (let s = 0; s < n; s++) {
     for (let r = 0; r < cfg.readersPerStream; r++) {
       const idx = perReaderDelivered.length;
       perReaderDelivered.push(0);
       const times = sendTimes[s];
       const hs = hashes[s];
+      const cont = ffmpeg && new TrackContinuity(clip);
+      if (cont) continuity.push(cont);
       const onTag = (tag: FlvTag, at: number) => {
+        if (cont) {
+          // ffmpeg: counted by read time; losses by order (no send times).
+          const gap = cont.push(tag);
+          if (gap < 0 || at < winStart || at >= winEnd) return;
+          ffmpegLost += gap;
+          delivered++;
+          perReaderDelivered[idx]++;
+          deliveredBytes += tag.data.length + 15;
+          return;
+        }
         const key = tag.timestamp * 4 + typeCode(tag.type);
         const sent = times.get(key);
         if (sent === undefined) {
@@ -273,9 +297,13 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
   const statsEnd = await fetchStats(cfg.stats);
   const cpu1 = cpuNow();
   await sleep(cfg.graceMs);
-  stop = true;
+  // Counting ends with the window: publishing on (hold) changes no number.
+  stop = !cfg.holdAfterResultMs;
 
-  const sent = sentInWindow.reduce((a, b) => a + b, 0);
+  const sent = ffmpeg
+    ? (delivered + ffmpegLost) / cfg.readersPerStream
+    : sentInWindow.reduce((a, b) => a + b, 0);
+  for (const c of continuity) unknownTags += c.unknown;
   const lat = latency.sorted();
   const late = lateness.sorted();
   const readerErrors = readers.filter((r) => r.error).map((r) => r.error);
@@ -302,7 +330,7 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
     },
     sendLateness: { p50: percentile(late, 50), p99: percentile(late, 99) },
     publisherErrors: pubErrors,
-    publishersClosed: pubs.filter((p) => p.closed).length,
+    publishersClosed: ffmpeg?.exited ?? pubs.filter((p) => p.closed).length,
     readerErrors: readerErrors.slice(0, 3),
     readersEndedEarly: endedEarly,
     agentCpuPct: 100 * (cpu1 - cpu0) / ((winEnd - winStart) / 1000),
@@ -310,8 +338,13 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
     statsStart: await statsStart,
     statsEnd,
   });
+  if (cfg.holdAfterResultMs) {
+    await sleep(cfg.holdAfterResultMs);
+    stop = true;
+  }
   await Promise.all(readers.map((r) => r.close()));
   await Promise.all(pubs.map((p) => p.dispose()));
+  await ffmpeg?.stop();
   await Promise.race([Promise.all(runs), sleep(2000)]);
 }
 

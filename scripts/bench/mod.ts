@@ -78,12 +78,17 @@ interface Options {
   windowS?: number;
   only: Set<Section>;
   profile: boolean;
+  /** Stop cloud and edge under load after each flvcast pipeline run. */
+  stopTime: boolean;
+  /** Pipeline publishers. */
+  publisher: "replayer" | "ffmpeg";
   out: string;
 }
 
 const HELP = `usage: deno task bench [--quick] [--only=${
   SECTIONS.join(",")
-}] [--profile] [--write-results | --out=PATH]
+}] [--profile] [--stop-time] [--publisher=ffmpeg]
+                        [--write-results | --out=PATH]
                         [--configs=50x1,10x2] [--window=SECONDS]
 
   --quick     ~1-minute subset (shorter windows, fewer configurations)
@@ -95,7 +100,12 @@ const HELP = `usage: deno task bench [--quick] [--only=${
   --out=PATH  Markdown output (default \$TMPDIR/flvcast-bench/results-DATE.md)
   --configs=… pipeline configurations, publishers x readers per stream
               (default 1x1,1x20,10x2,50x1; --quick 10x2)
-  --window=S  pipeline measurement window in seconds (default 20; --quick 4)`;
+  --window=S  pipeline measurement window in seconds (default 20; --quick 4)
+  --stop-time after each flvcast pipeline window, SIGTERM cloud and edge while
+              the load still runs and note how long each took to exit
+  --publisher=ffmpeg  pipeline publishers are ffmpeg processes (-re
+              -stream_loop -1 -c copy), as outside the bench, instead of the
+              paced in-process replayer (no latency then; losses by tag order)`;
 
 /** The committed report, written only with `--write-results`. */
 const COMMITTED_RESULTS = `${REPO_ROOT}/scripts/bench/results.md`;
@@ -113,12 +123,17 @@ function parseArgs(args: string[]): Options {
     // wan and wan-designs (minutes of netns runs) only when asked for by name.
     only: new Set(SECTIONS.filter((s) => s !== "wan" && s !== "wan-designs")),
     profile: false,
+    stopTime: false,
+    publisher: "replayer",
     out: "",
   };
   let write = false;
   for (const a of args) {
     if (a === "--quick") o.quick = true;
     else if (a === "--profile") o.profile = true;
+    else if (a === "--stop-time") o.stopTime = true;
+    else if (a === "--publisher=ffmpeg") o.publisher = "ffmpeg";
+    else if (a === "--publisher=replayer") o.publisher = "replayer";
     else if (a === "--write-results") write = true;
     else if (a.startsWith("--only=")) {
       const names = a.slice(7).split(",").filter(Boolean);
@@ -268,7 +283,7 @@ async function pipelines(
   };
   for (const [n, m] of configs) {
     log(`pipeline ${system}: ${n} publisher(s) × ${m} reader(s) per stream`);
-    const pctx = { ...ctx };
+    const pctx = { ...ctx, measureStop: o.stopTime, publisher: o.publisher };
     if (system === "flvcast" && o.profile) {
       pctx.cpuProfDir = `${ctx.cpuProfDir}/${n}x${m}`;
     }

@@ -32,8 +32,11 @@ export interface ServerProc extends Disposable {
   readonly exited: boolean;
   /** Last output lines (for errors). */
   tail(): string;
-  /** SIGTERM (lets `--cpu-prof` write its profile), then SIGKILL. */
-  dispose(): Promise<void>;
+  /**
+   * SIGTERM (lets `--cpu-prof` write its profile), then SIGKILL after
+   * `graceMs` (default 3000).
+   */
+  dispose(graceMs?: number): Promise<void>;
 }
 
 /** Where a server runs: loopback (root namespace) or a harness host. */
@@ -75,7 +78,7 @@ export function spawnAt(
       return child.exited;
     },
     tail: () => child.tail,
-    dispose: () => child.dispose(),
+    dispose: (graceMs?: number) => child.dispose(graceMs),
   };
 }
 

@@ -86,6 +86,11 @@ export interface PipelineResult {
   threads: Record<string, Record<string, number>>;
   /** The window on the monotonic clock (µs), to cut CPU profiles. */
   monoWindow: [number, number];
+  /**
+   * Time each server took to exit after SIGTERM while the load still ran
+   * (ms; with {@linkcode PipelineContext.measureStop}).
+   */
+  stopMs?: Record<string, number>;
   /** Problems worth printing. */
   notes: string[];
 }
@@ -110,6 +115,30 @@ export interface PipelineContext {
   /** SRTP between cloud and edge (the product default, true); false for
    * the "srtp off" comparison. */
   srtp?: boolean;
+  /**
+   * Stop cloud and edge (SIGTERM, both at once) while publishers and
+   * readers still run, after the window, and report how long each took.
+   */
+  measureStop?: boolean;
+  /** Publishers: the paced in-process replayer (default) or ffmpeg. */
+  publisher?: "replayer" | "ffmpeg";
+}
+
+/** How long a stopping server may take before SIGKILL (and the bench says so). */
+const STOP_LIMIT_MS = 15_000;
+
+/**
+ * SIGTERMs every server at once and returns how long each took to exit
+ * (SIGKILL at {@linkcode STOP_LIMIT_MS}).
+ */
+async function timeStop(procs: ServerProc[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const t0 = performance.now();
+  await Promise.all(procs.map(async (p) => {
+    await p.dispose(STOP_LIMIT_MS);
+    out[p.name.replace(/^flvcast /, "")] = performance.now() - t0;
+  }));
+  return out;
 }
 
 /**
@@ -121,6 +150,7 @@ export async function runPipelineAgent(
   cfg: PipelineAgentConfig,
   pids: Record<string, number>,
   counters: Record<string, () => number> = {},
+  underLoad?: () => Promise<void>,
 ): Promise<
   {
     result: Record<string, unknown>;
@@ -171,6 +201,8 @@ export async function runPipelineAgent(
       }
     }
     const result = await agent.next("result", cfg.graceMs + 20_000);
+    // The agent holds the load (holdAfterResultMs) while this runs.
+    await underLoad?.();
     return { result, cpu, threads, monoWindow: [m0, m1], deltas, peakPss };
   } finally {
     await agent.dispose();
@@ -302,7 +334,10 @@ export async function runPipeline(
       );
       pids = { nms: nms.pid };
     }
+    const peakRss: Record<string, number> = {};
     let agentRun;
+    const measureStop = ctx.measureStop && system === "flvcast";
+    let stopMs: Record<string, number> | undefined;
     try {
       agentRun = await runPipelineAgent(
         {},
@@ -317,10 +352,21 @@ export async function runPipeline(
           graceMs: timing.graceMs,
           stats,
           maxRunMs: 60_000 + n * 500 + timing.warmupMs + timing.measureMs +
-            timing.graceMs,
+            timing.graceMs + (measureStop ? STOP_LIMIT_MS + 5000 : 0),
+          holdAfterResultMs: measureStop ? STOP_LIMIT_MS + 5000 : 0,
+          publisher: ctx.publisher,
         },
         pids,
         counters,
+        measureStop
+          ? async () => {
+            // Peak RSS first: it is gone once they exit.
+            for (const [k, pid] of Object.entries(pids)) {
+              peakRss[k] = memoryMiB(pid).peak;
+            }
+            stopMs = await timeStop(procs);
+          }
+          : undefined,
       );
     } catch (e) {
       throw new Error(
@@ -331,9 +377,10 @@ export async function runPipeline(
       );
     }
     const { result: r, cpu, threads, monoWindow, deltas, peakPss } = agentRun;
-    const peakRss: Record<string, number> = {};
-    for (const [k, pid] of Object.entries(pids)) {
-      peakRss[k] = memoryMiB(pid).peak;
+    if (!measureStop) {
+      for (const [k, pid] of Object.entries(pids)) {
+        peakRss[k] = memoryMiB(pid).peak;
+      }
     }
     const windowS = (r.windowMs as number) / 1000;
     const res: PipelineResult = {
@@ -359,8 +406,20 @@ export async function runPipeline(
       agentCpuPct: r.agentCpuPct as number,
       monoWindow,
       threads,
+      stopMs,
       notes,
     };
+    if (ctx.publisher === "ffmpeg") {
+      notes.push(
+        "publishers: ffmpeg -re -stream_loop -1 -c copy (no latency; losses by tag order)",
+      );
+    }
+    if (stopMs) {
+      const parts = Object.entries(stopMs).map(([k, ms]) =>
+        `${k} ${(ms / 1000).toFixed(2)} s${ms > 5000 ? " (over 5 s)" : ""}`
+      );
+      notes.push(`stopped under full load (SIGTERM): ${parts.join(", ")}`);
+    }
     if (
       (r.publisherErrors as number) > 0 || (r.publishersClosed as number) > 0
     ) {
