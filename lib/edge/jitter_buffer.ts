@@ -93,6 +93,9 @@ export class JitterBuffer {
   #needKeyframe = true;
   #candidate: RtpPacket | undefined;
   #anchor: number | undefined;
+  /** The anchor is the sender's first packet, known exactly ({@linkcode
+   * JitterBuffer.startAt}): Sender Reports do not move it. */
+  #anchorKnown = false;
   /** The first sequence number received since the start (or a resync). */
   #firstSeq = 0;
   #probeStart = 0;
@@ -319,7 +322,22 @@ export class JitterBuffer {
    * Returns the tags this releases (none, normally).
    */
   senderReport(ssrc: number, packetCount: number, now: number): FlvTag[] {
-    if (!this.#started || ssrc !== this.#ssrc || packetCount <= 0) return [];
+    if (!this.#started || packetCount <= 0) return [];
+    if (ssrc !== (this.#ssrc ?? ssrc)) return [];
+    if (!this.#anchorKnown && !this.#guessAnchor(packetCount, now)) return [];
+    const expected = (this.#anchor! + packetCount - 1) & 0xffff;
+    const d = seqDiff(expected, this.#high);
+    if (d <= 0 || seqDiff(expected, this.#head) >= this.#size) return [];
+    for (let i = 1; i <= d; i++) {
+      this.#missing.add((this.#high + i) & 0xffff, now);
+    }
+    this.#high = expected;
+    return this.#drain(now);
+  }
+
+  /** The anchor from a report's count when the start is not known exactly;
+   * false when the report is not believed. */
+  #guessAnchor(packetCount: number, now: number): boolean {
     const anchor = (this.#high - ((packetCount - 1) & 0xffff)) & 0xffff;
     // The sender's first packet cannot come after the first one received:
     // such a report (a count too small for what arrived) is not believed,
@@ -327,7 +345,7 @@ export class JitterBuffer {
     // ahead of the packets actually received.
     if (seqDiff(anchor, this.#firstSeq) > 0) {
       this.#stats.reportsIgnored++;
-      return [];
+      return false;
     }
     if (this.#anchor === undefined || seqDiff(anchor, this.#anchor) > 0) {
       this.#anchor = anchor;
@@ -346,14 +364,7 @@ export class JitterBuffer {
       this.#sync = "unknown";
       this.#afterGap = true;
     }
-    const expected = (this.#anchor + packetCount - 1) & 0xffff;
-    const d = seqDiff(expected, this.#high);
-    if (d <= 0 || seqDiff(expected, this.#head) >= this.#size) return [];
-    for (let i = 1; i <= d; i++) {
-      this.#missing.add((this.#high + i) & 0xffff, now);
-    }
-    this.#high = expected;
-    return this.#drain(now);
+    return true;
   }
 
   /**
@@ -365,6 +376,36 @@ export class JitterBuffer {
    */
   expectStreamStart(count = 16): void {
     if (!this.#started) this.#probeStart = count;
+  }
+
+  /**
+   * Where the stream starts, known exactly (from the cloud's `KEYS` answer):
+   * `seq` is the first packet wanted — nothing before it is (an earlier
+   * packet counts as late) — and a tag begins there unless `tagStart` is
+   * false; `firstSeq` (default `seq`) is the sender's first packet, which
+   * anchors every Sender Report's count. Packets from `seq` up to the first
+   * one received are missing (NACKed, and counted if never repaired). Call
+   * before the first packet; later calls change nothing.
+   */
+  startAt(
+    seq: number,
+    now: number,
+    opts: { firstSeq?: number; tagStart?: boolean } = {},
+  ): void {
+    if (this.#started) return;
+    seq &= 0xffff;
+    this.#started = true;
+    // As if everything before `seq` had left: no guess extends it back.
+    this.#advancedAny = true;
+    this.#startAt = now;
+    this.#firstSeq = seq;
+    this.#head = seq;
+    this.#high = (seq - 1) & 0xffff;
+    this.#anchor = (opts.firstSeq ?? seq) & 0xffff;
+    this.#anchorKnown = true;
+    this.#probeStart = 0;
+    this.#afterGap = true;
+    this.#sync = opts.tagStart === false ? "unknown" : "start";
   }
 
   /** Applies deadlines; returns tags released by giving up on lost packets. */
@@ -493,6 +534,7 @@ export class JitterBuffer {
     this.#needKeyframe = true;
     this.#candidate = undefined;
     this.#anchor = undefined;
+    this.#anchorKnown = false;
     this.#probeStart = 0;
   }
 

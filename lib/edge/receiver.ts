@@ -37,12 +37,14 @@ import {
   parseRtp,
   RTP_PAYLOAD_TYPE,
   type RtpPacket,
+  rtpSequence,
   seqDiff,
 } from "../rtp/mod.ts";
 import type { EdgeStreamInfo, EndedStreamInfo } from "./edge_api.ts";
 import { JitterBuffer } from "./jitter_buffer.ts";
 import { datagramSsrc, SrtpGate } from "./srtp_gate.ts";
 import { UnnamedSsrcs } from "./unnamed_ssrcs.ts";
+import { type KnownStart, startOf } from "./stream_start.ts";
 import { type ReceiverStream, streamInfo } from "./receiver_stream.ts";
 import type {
   EdgeNodeStats,
@@ -55,9 +57,6 @@ import type {
 const LOG_INTERVAL_MS = 10_000;
 /** Ended streams whose final counters the API keeps. */
 const MAX_ENDED = 32;
-/** A stream whose first held RTP packet is within this many of the
- * publish's first sequence number is received from its start. */
-const FRESH_WINDOW = 64;
 
 /**
  * The receiver core of an edge.
@@ -94,8 +93,6 @@ export class EdgeReceiver {
   #ended: EndedStreamInfo[] = [];
   /** SRTP: every datagram authenticates here first (`srtp: true`). */
   #gate: SrtpGate<PeerAddress> | undefined;
-  /** Stream state from `KEYS` answers, by SSRC, until the stream is named. */
-  #state = new Map<number, FlvTag[]>();
   #wakeAt = Infinity;
   #shedLog: RateLimitedLog;
   #refusalLog: RateLimitedLog;
@@ -288,48 +285,39 @@ export class EdgeReceiver {
    */
   keys(ssrc: number, answer: KeysAnswer | null | undefined, now: number): void {
     if (!this.#gate) return;
-    if (answer) {
-      if (this.#state.size >= 64) {
-        this.#state.delete(this.#state.keys().next().value!);
-      }
-      const tags: FlvTag[] = [];
-      for (const t of answer.stateTags) {
-        try {
-          tags.push(decodeTag(t));
-        } catch {
-          this.#stats.malformed++;
-        }
-      }
-      this.#state.set(ssrc, tags);
-    }
     let released = this.#gate.keys(ssrc, answer, now);
-    // Fresh: what was held starts within the first packets of the publish
-    // (its SR + SDES was lost): the stream is received from its start and
-    // needs no state from the answer.
-    const firstRtp = released.find((r) => !isRtcp(r.bytes));
-    const from0 = !answer || firstRtp === undefined ? -1 : seqDiff(
-      (firstRtp.bytes[2] << 8) | firstRtp.bytes[3],
-      answer.firstSeq,
-    );
-    const fresh = answer?.roc === 0 && from0 >= 0 && from0 < FRESH_WINDOW;
-    if (answer && !fresh && !this.#bySsrc.has(ssrc)) {
-      // Joined mid-stream: start at a tag boundary, the packet after the
-      // first marker (M=1 ends a tag), not inside a tag.
-      const m = released.findIndex((r) =>
-        !isRtcp(r.bytes) && (r.bytes[1] & 0x80) !== 0
-      );
-      released = released.filter((r, i) => isRtcp(r.bytes) || i > m);
-    }
-    for (const r of released) this.#dispatch(r.bytes, r.from, now);
+    this.#wake(this.#gate.nextEventAt());
     if (
       answer && released.length > 0 && !this.#bySsrc.has(ssrc) &&
       !this.#unnamed.isRetired(ssrc)
     ) {
-      this.#name(ssrc, answer.streamKey, released[0].from, now, fresh);
+      // Named here, before the held datagrams go on, so an SDES among them
+      // (a later report's: its count is not 0) cannot call a stream that is
+      // received from its start joined (which would replay its state).
+      const start = startOf(answer, released);
+      released = released.filter((r) =>
+        isRtcp(r.bytes) || seqDiff(rtpSequence(r.bytes), start.seq) >= 0
+      );
+      this.#name(ssrc, answer.streamKey, released[0].from, now, {
+        ...start,
+        state: start.fresh ? [] : this.#decodeState(answer),
+      });
     }
-    this.#state.delete(ssrc);
-    this.#wake(this.#gate.nextEventAt());
+    for (const r of released) this.#dispatch(r.bytes, r.from, now);
     this.#wake(now + this.#timeout);
+  }
+
+  /** The answer's state tags (onMetaData, sequence headers), decoded. */
+  #decodeState(answer: KeysAnswer): FlvTag[] {
+    const tags: FlvTag[] = [];
+    for (const t of answer.stateTags) {
+      try {
+        tags.push(decodeTag(t));
+      } catch {
+        this.#stats.malformed++;
+      }
+    }
+    return tags;
   }
 
   /**
@@ -467,7 +455,7 @@ export class EdgeReceiver {
           if (!c.key) continue;
           const sr = compound.find((q) => q.type === "sr" && q.ssrc === c.ssrc);
           const fresh = sr?.type === "sr" && sr.packetCount === 0;
-          this.#name(c.ssrc, c.key, from, now, fresh);
+          this.#name(c.ssrc, c.key, from, now, { fresh });
         }
         break;
       case "sr": {
@@ -504,14 +492,16 @@ export class EdgeReceiver {
     }
   }
 
-  /** SDES named `ssrc` as stream `key`; `fresh`: its SR counted 0 packets
-   * (the stream has just begun, so its very first packets are wanted). */
+  /** SDES (or a `KEYS` answer) named `ssrc` as stream `key`. `fresh`: the
+   * stream has just begun (its SR counted 0 packets), so its very first
+   * packets are wanted; `seq`..: where it starts, known exactly (`KEYS`);
+   * `state`: tags its players need first (joined mid-stream). */
   #name(
     ssrc: number,
     key: string,
     from: PeerAddress,
     now: number,
-    fresh: boolean,
+    start: { fresh: boolean; state?: FlvTag[] } & Partial<KnownStart>,
   ): void {
     const known = this.#bySsrc.get(ssrc);
     if (known) {
@@ -578,12 +568,10 @@ export class EdgeReceiver {
     }
     this.#bySsrc.set(ssrc, stream);
     this.#wake(now + this.#timeout);
-    if (fresh) stream.jb.expectStreamStart();
-    else {
-      // Joined after the start: the decoder state comes from `KEYS`.
-      for (const tag of this.#state.get(ssrc) ?? []) stream.hub.push(tag);
-    }
-    this.#state.delete(ssrc);
+    if (start.seq !== undefined) stream.jb.startAt(start.seq, now, start);
+    else if (start.fresh) stream.jb.expectStreamStart();
+    // Joined after the start: the decoder state comes from `KEYS`.
+    for (const tag of start.state ?? []) stream.hub.push(tag);
     const held = this.#unnamed.take(ssrc);
     if (held) {
       held.packets.forEach((p, i) => {
