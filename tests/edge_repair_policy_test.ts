@@ -35,15 +35,20 @@ Deno.test("answerCopies: grows with loss and round trip, never below 1 or above 
   );
   equal(
     answerCopies({ lossRate: 0.05, rttMs: 100, budgetMs: 400, graceMs: 20 }),
-    2,
-  );
-  equal(
-    answerCopies({ lossRate: 0.2, rttMs: 100, budgetMs: 400, graceMs: 20 }),
     3,
   );
   equal(
+    answerCopies({ lossRate: 0.2, rttMs: 100, budgetMs: 400, graceMs: 20 }),
+    5,
+  );
+  equal(
+    answerCopies({ lossRate: 0.2, rttMs: 100, budgetMs: 520, graceMs: 20 }),
+    3,
+    "auto budget at 20 %: three rounds",
+  );
+  equal(
     answerCopies({ lossRate: 0.3, rttMs: 200, budgetMs: 600, graceMs: 20 }),
-    4,
+    6,
   );
   equal(
     answerCopies({ lossRate: 0.2, rttMs: 100, budgetMs: 200, graceMs: 20 }),
@@ -67,20 +72,23 @@ Deno.test("answerCopies: grows with loss and round trip, never below 1 or above 
   for (const p of [0.01, 0.05, 0.1, 0.2, 0.3]) {
     const i = { lossRate: p, rttMs: 100, budgetMs: 400, graceMs: 20 };
     const k = answerCopies(i);
-    ok(p ** (k * repairRounds(i)) <= 1e-4 * (1 + 1e-9), `p ${p}: k ${k}`);
+    ok(p ** (k * repairRounds(i)) <= 1e-6 * (1 + 1e-9), `p ${p}: k ${k}`);
   }
 });
 
-Deno.test("LossEstimator: starts at the prior, follows samples of enough packets", () => {
+Deno.test("LossEstimator: the first sample replaces the prior; more loss is believed at once, less gradually", () => {
   const e = new LossEstimator({ initial: 0.05, minPackets: 100, gain: 0.5 });
   equal(e.rate, 0.05);
+  equal(e.measured, false);
   equal(e.update(10, 40), 0.05, "50 packets: not yet a sample");
-  // 20 lost of 100 in all: sample 0.2 → 0.05 + (0.2 - 0.05) / 2.
-  equal(e.update(10, 40), 0.125);
-  equal(e.update(0, 100), 0.0625);
+  equal(e.update(15, 35), 0.25, "25 lost of 100 in all: the first sample");
+  ok(e.measured);
+  equal(e.update(25, 175), 0.1875, "0.125: halfway down");
+  equal(e.update(50, 50), 0.5, "0.5: at once");
+  equal(e.update(0, 100), 0.25);
   equal(
     e.update(-5, -5),
-    0.0625,
+    0.25,
     "negative deltas (counter resets) count as none",
   );
 });

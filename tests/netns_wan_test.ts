@@ -19,7 +19,11 @@
  * @module
  */
 import { equal, ok } from "node:assert/strict";
-import type { EdgeStreamInfo, EndedStreamInfo } from "../lib/edge/mod.ts";
+import {
+  autoBudget,
+  type EdgeStreamInfo,
+  type EndedStreamInfo,
+} from "../lib/edge/mod.ts";
 import { until } from "../testkit/poll.ts";
 import { generateSelfSigned } from "../lib/quic/mod.ts";
 import {
@@ -226,17 +230,22 @@ Deno.test({
               `API rtt_ms ${mid.rtt_ms} ≥ the wire's round trip`,
             );
             if (budget === "auto") {
-              // 4 × the measured round trip (5 × above 15 % loss) + grace,
-              // rounded up to 10 ms. The budget is re-derived once a second
-              // from the RTT estimate of that moment while rtt_ms is the
-              // latest, so the two may differ by the estimate's drift within
-              // a second (a few %): allow 5 % of the RTT either way.
-              ok(
-                mid.budget_ms >= 4 * 0.95 * mid.rtt_ms &&
-                  mid.budget_ms <= 5 * 1.05 * mid.rtt_ms + 30,
-                `auto budget ${mid.budget_ms} ms for an RTT of ${mid.rtt_ms} ms`,
+              // The documented rule (4 × RTT, 5 × above 15 % loss, + grace)
+              // applied to the round trip and loss the edge measured when it
+              // set the budget (re-derived once a second; `rtt_ms` is the
+              // stream's own, later estimate).
+              const basis = mid.budget_basis;
+              ok(basis, "budget_basis shown with latency_ms auto");
+              ok(basis.rtt_ms >= 2 * ONE_WAY_MS, `basis rtt ${basis.rtt_ms}`);
+              equal(
+                mid.budget_ms,
+                autoBudget({ rttMs: basis.rtt_ms, lossRate: basis.loss_rate }),
+                `auto budget for ${JSON.stringify(basis)}`,
               );
-            } else equal(mid.budget_ms, budget);
+            } else {
+              equal(mid.budget_ms, budget);
+              equal(mid.budget_basis, undefined);
+            }
             equal(mid.repair_mode, "udp");
             ok(mid.repair_success !== null && mid.repair_success > 0);
           },

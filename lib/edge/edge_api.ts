@@ -53,6 +53,9 @@ export interface EdgeStreamInfo {
   rtt_ms: number;
   /** The repair budget in force (ms): how long a gap may wait for repair. */
   budget_ms: number;
+  /** `latency_ms: auto`: the link's round trip (ms) and loss rate (0..1)
+   * the budget in force was derived from (unrounded); absent otherwise. */
+  budget_basis?: { rtt_ms: number; loss_rate: number };
   /** Where repair answers come: `udp` (asked with `RMOD`) or `stream`. */
   repair_mode: "udp" | "stream";
   /** Copies of each answer asked for now (1 on the stream). */

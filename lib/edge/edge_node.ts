@@ -136,6 +136,7 @@ export class EdgeNode {
         return {
           budgetMs: this.#policy.budgetOf(link),
           rttMs: link.rttMs || undefined,
+          basis: this.#policy.budgetBasis(link),
         };
       },
       linkState: (source) => this.#links.stateOf(source),
@@ -423,10 +424,9 @@ export class EdgeNode {
     );
     for (const { link, copies } of plan) link.setAnswerCopies(copies);
     if (this.#policy.auto) {
-      this.#rx.setBudgets((source) => {
-        const link = this.#links.forSource(source);
-        return link.rttMs ? this.#policy.budgetOf(link) : undefined;
-      });
+      this.#rx.setBudgets((source) =>
+        this.#policy.budgetBasis(this.#links.forSource(source))
+      );
     }
   }
 }

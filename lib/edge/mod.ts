@@ -38,3 +38,4 @@ export {
   edgeNodeInfo,
 } from "./edge_metrics.ts";
 export { type EdgeSocket, openEdgeSocket } from "./edge_socket.ts";
+export { answerCopies, autoBudget, repairRounds } from "./repair_policy.ts";

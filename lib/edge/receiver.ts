@@ -47,6 +47,7 @@ import { UnnamedSsrcs } from "./unnamed_ssrcs.ts";
 import { type KnownStart, startOf } from "./stream_start.ts";
 import { type ReceiverStream, streamInfo } from "./receiver_stream.ts";
 import type {
+  BudgetBasis,
   EdgeNodeStats,
   EdgeReceiverOptions,
   LinkRepairInfo,
@@ -86,7 +87,7 @@ export class EdgeReceiver {
   #linkRepair: (source: PeerAddress) => LinkRepairInfo;
   #streamStart: (
     source: PeerAddress,
-  ) => { budgetMs?: number; rttMs?: number };
+  ) => { budgetMs?: number; rttMs?: number; basis?: BudgetBasis };
   #streams = new Map<string, ReceiverStream>();
   #bySsrc = new Map<number, ReceiverStream>();
   #unnamed: UnnamedSsrcs;
@@ -548,6 +549,7 @@ export class EdgeReceiver {
           latencyMs: start.budgetMs ?? this.#latency,
           initialRttMs: start.rttMs,
         }),
+        budgetBasis: start.basis,
         hub: this.#hub.open(key),
         startedAt: new Date(this.#wall()),
         lastPacketAt: now,
@@ -612,11 +614,13 @@ export class EdgeReceiver {
    * Sets the budget of every stream whose source `budgetOf` answers for
    * (`latency_ms: auto`: the link's round trip and loss changed).
    */
-  setBudgets(budgetOf: (source: PeerAddress) => number | undefined): void {
+  setBudgets(budgetOf: (source: PeerAddress) => BudgetBasis | undefined): void {
     for (const s of this.#streams.values()) {
       const b = budgetOf(s.source);
-      if (b !== undefined && b !== s.jb.latencyMs) {
-        s.jb.latencyMs = b;
+      if (b === undefined) continue;
+      s.budgetBasis = b;
+      if (b.budgetMs !== s.jb.latencyMs) {
+        s.jb.latencyMs = b.budgetMs;
         this.#wake(s.jb.nextEventAt());
       }
     }

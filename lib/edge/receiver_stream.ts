@@ -8,7 +8,11 @@ import type { HubStream } from "../hub/mod.ts";
 import type { RateLimitedLog } from "../log/mod.ts";
 import type { EdgeStreamInfo } from "./edge_api.ts";
 import type { JitterBuffer } from "./jitter_buffer.ts";
-import type { LinkRepairInfo, PeerAddress } from "./receiver_types.ts";
+import type {
+  BudgetBasis,
+  LinkRepairInfo,
+  PeerAddress,
+} from "./receiver_types.ts";
 
 /** One live stream at the edge (by key). */
 export interface ReceiverStream {
@@ -24,6 +28,8 @@ export interface ReceiverStream {
   endAt: number | undefined;
   loggedUnrecoverable: number;
   lossLog: RateLimitedLog;
+  /** What the budget in force was derived from (`latency_ms: auto`). */
+  budgetBasis?: BudgetBasis;
   /** FEC decoder, made when the first parity packet arrives. */
   fec?: FecDecoder;
 }
@@ -63,6 +69,10 @@ export function streamInfo(
       : Math.round(s.delayMs * 10) / 10,
     rtt_ms: Math.round(s.jb.rttMs * 10) / 10,
     budget_ms: s.jb.latencyMs,
+    budget_basis: s.budgetBasis && {
+      rtt_ms: s.budgetBasis.rttMs,
+      loss_rate: s.budgetBasis.lossRate,
+    },
     repair_mode: link.mode,
     repair_copies: link.copies,
     loss_rate: Math.round(link.lossRate * 10_000) / 10_000,

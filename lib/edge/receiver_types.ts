@@ -31,6 +31,17 @@ export interface RepairRequest {
   budgetMs: number;
 }
 
+/** A budget set from the link's measurements (`latency_ms: auto`) and the
+ * round trip and loss rate it was derived from. */
+export interface BudgetBasis {
+  /** The budget (ms). */
+  budgetMs: number;
+  /** The link's round-trip estimate it came from (ms). */
+  rttMs: number;
+  /** The link's loss estimate it came from (0..1). */
+  lossRate: number;
+}
+
 /** The repair link's facts a stream shows in the API. */
 export interface LinkRepairInfo {
   /** Where answers come: `udp` (asked with `RMOD`) or `stream`. */
@@ -131,5 +142,5 @@ export interface EdgeReceiverOptions {
    * and the jitter buffer's own guess. */
   streamStart?: (
     source: PeerAddress,
-  ) => { budgetMs?: number; rttMs?: number };
+  ) => { budgetMs?: number; rttMs?: number; basis?: BudgetBasis };
 }

@@ -22,7 +22,8 @@ export interface CopiesInput {
   budgetMs: number;
   /** Reorder grace before the first request (ms). */
   graceMs: number;
-  /** Residual loss aimed at per missing packet. Default 1e-4. */
+  /** Residual loss aimed at per missing packet. Default 1e-6: a run of
+   * thousands of losses must not lose one (one lost packet costs a GOP). */
   target?: number;
   /** Most copies. Default 6. */
   maxCopies?: number;
@@ -49,7 +50,7 @@ export function repairRounds(
  * @example Usage
  * ```ts
  * import { answerCopies } from "./repair_policy.ts";
- * answerCopies({ lossRate: 0.2, rttMs: 100, budgetMs: 400, graceMs: 20 }); // 3
+ * answerCopies({ lossRate: 0.2, rttMs: 100, budgetMs: 400, graceMs: 20 }); // 5
  * answerCopies({ lossRate: 0.05, rttMs: 1, budgetMs: 200, graceMs: 20 }); // 1
  * ```
  */
@@ -58,7 +59,7 @@ export function answerCopies(i: CopiesInput): number {
   const p = Math.min(0.9, i.lossRate);
   if (!(p > 0)) return 1;
   const rounds = repairRounds(i);
-  const k = Math.ceil(Math.log(i.target ?? 1e-4) / (rounds * Math.log(p)));
+  const k = Math.ceil(Math.log(i.target ?? 1e-6) / (rounds * Math.log(p)));
   return Math.max(1, Math.min(max, k));
 }
 
@@ -84,11 +85,15 @@ export function autoBudget(
 }
 
 /**
- * Loss rate of a path from packet counts, smoothed over updates (each update
- * covers an interval; intervals with too few packets are merged into the next).
+ * Loss rate of a path from packet counts (each update covers an interval;
+ * intervals with too few packets are merged into the next). The first sample
+ * replaces the prior; a higher sample is taken at once, a lower one only
+ * gradually (moving average): underestimating loss loses packets, while
+ * overestimating it only costs a few more answer copies.
  */
 export class LossEstimator {
   #rate: number;
+  #measured = false;
   #lost = 0;
   #total = 0;
   #minPackets: number;
@@ -112,6 +117,11 @@ export class LossEstimator {
     return this.#rate;
   }
 
+  /** Whether a sample has replaced the prior. */
+  get measured(): boolean {
+    return this.#measured;
+  }
+
   /**
    * Adds an interval's counts: packets found lost and packets that arrived
    * on the primary path. Returns the estimate.
@@ -121,7 +131,9 @@ export class LossEstimator {
     this.#total += Math.max(0, lost) + Math.max(0, received);
     if (this.#total >= this.#minPackets) {
       const sample = this.#lost / this.#total;
-      this.#rate += (sample - this.#rate) * this.#gain;
+      if (!this.#measured || sample > this.#rate) this.#rate = sample;
+      else this.#rate += (sample - this.#rate) * this.#gain;
+      this.#measured = true;
       this.#lost = 0;
       this.#total = 0;
     }
@@ -210,11 +222,20 @@ export class RepairPolicy<L> {
     return est;
   }
 
+  /** With `latency_ms: auto` and a link that has measured its round trip:
+   * the budget and the round trip and loss it comes from. */
+  budgetBasis(
+    link: L,
+  ): { budgetMs: number; rttMs: number; lossRate: number } | undefined {
+    const rttMs = this.#rttOf(link);
+    if (this.#latency !== "auto" || !rttMs) return undefined;
+    const lossRate = this.lossRate(link);
+    return { budgetMs: autoBudget({ rttMs, lossRate }), rttMs, lossRate };
+  }
+
   /** A link's budget: the configured one, or (auto) from its RTT and loss. */
   budgetOf(link: L): number {
-    const rtt = this.#rttOf(link);
-    if (this.#latency !== "auto" || !rtt) return this.fixedBudget;
-    return autoBudget({ rttMs: rtt, lossRate: this.lossRate(link) });
+    return this.budgetBasis(link)?.budgetMs ?? this.fixedBudget;
   }
 
   /**
@@ -248,13 +269,15 @@ export class RepairPolicy<L> {
     }
     const out: { link: L; copies: number }[] = [];
     for (const [link, c] of counts) {
-      const rate = this.#estimator(link).update(c.lost, c.received);
+      const est = this.#estimator(link);
+      const rate = est.update(c.lost, c.received);
       const budget = this.budgetOf(link);
       out.push({
         link,
         copies: answerCopies({
           lossRate: rate,
-          rttMs: this.#rttOf(link),
+          // Loss not measured yet: plan for one round (the prior's copies).
+          rttMs: est.measured ? this.#rttOf(link) : 0,
           budgetMs: budget,
           graceMs: Math.min(20, budget / 10),
         }),
