@@ -30,23 +30,18 @@ import {
   seqDiff,
 } from "../rtp/mod.ts";
 import { MissingPackets } from "./missing_packets.ts";
-import type {
-  JitterBufferOptions,
-  JitterStats,
-  PacketSource,
+import { PacketRing } from "./packet_ring.ts";
+import { ParityTiming } from "./parity_timing.ts";
+import {
+  emptyJitterStats,
+  type JitterBufferOptions,
+  type JitterStats,
+  type PacketSource,
 } from "./jitter_types.ts";
 
 type SyncState = "unknown" | "start" | "discard";
 
-const HIST_DELIVERED = 1;
-const HIST_GIVEN_UP = 2;
 const RECENT_SSRCS = 4;
-
-function nextPow2(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
-}
 
 /**
  * Reorder buffer with a latency budget for one stream.
@@ -69,14 +64,10 @@ export class JitterBuffer {
   #rtt: number;
   #rttSampled = false;
   #size: number;
-  #mask: number;
   #maxBytes: number;
   #maxDropout: number;
 
-  #slots: (RtpPacket | undefined)[];
-  #slotSeq: Int32Array;
-  #hist: Uint8Array;
-  #histSeq: Int32Array;
+  #ring: PacketRing;
   #missing: MissingPackets;
 
   #ssrc: number | undefined;
@@ -87,8 +78,6 @@ export class JitterBuffer {
   #afterGap = true;
   #head = 0;
   #high = 0;
-  #bytes = 0;
-  #buffered = 0;
   #sync: SyncState = "unknown";
   #needKeyframe = true;
   #candidate: RtpPacket | undefined;
@@ -101,28 +90,9 @@ export class JitterBuffer {
   #probeStart = 0;
   /** Latest `now` of a drain: deadlines up to it are applied. */
   #drainedAt = -Infinity;
-  /** The last FEC parity block seen (FEC is on for this stream). */
-  #parity: { base: number; count: number } | undefined;
-  /** Mean time between media packets (ms), for the FEC hold. */
-  #spacing = 0;
-  #lastArrival: { seq: number; at: number } | undefined;
+  #fecHold = new ParityTiming();
 
-  #stats: JitterStats = {
-    received: 0,
-    reordered: 0,
-    duplicates: 0,
-    late: 0,
-    lost: 0,
-    nacked: 0,
-    recovered: 0,
-    unrecoverable: 0,
-    tagsDropped: 0,
-    tagsSkipped: 0,
-    tagsOut: 0,
-    outOfWindow: 0,
-    reportsIgnored: 0,
-    resyncs: 0,
-  };
+  #stats: JitterStats = emptyJitterStats();
 
   /** Creates an empty buffer; the first packet pushed sets the SSRC. */
   constructor(options: JitterBufferOptions = {}) {
@@ -146,14 +116,10 @@ export class JitterBuffer {
         `maxPackets must be in 2..16384, received ${options.maxPackets}`,
       );
     }
-    this.#size = nextPow2(maxPackets);
-    this.#mask = this.#size - 1;
+    this.#size = 2 ** Math.ceil(Math.log2(maxPackets));
     this.#maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
     this.#maxDropout = Math.max(options.maxDropout ?? 3000, this.#size);
-    this.#slots = new Array(this.#size).fill(undefined);
-    this.#slotSeq = new Int32Array(this.#size).fill(-1);
-    this.#hist = new Uint8Array(this.#size);
-    this.#histSeq = new Int32Array(this.#size).fill(-1);
+    this.#ring = new PacketRing(this.#size);
   }
 
   /** Counters (a live object; copy it to snapshot). */
@@ -168,12 +134,12 @@ export class JitterBuffer {
 
   /** Packets held in the buffer. */
   get bufferedPackets(): number {
-    return this.#buffered;
+    return this.#ring.count;
   }
 
   /** Payload bytes held in the buffer. */
   get bufferedBytes(): number {
-    return this.#bytes;
+    return this.#ring.bytes;
   }
 
   /** Sequence numbers currently missing (waiting for repair). */
@@ -259,8 +225,7 @@ export class JitterBuffer {
         return this.#store(packet, seq, now, source);
       }
       if (-d > this.#size) return this.#probation(packet, now, source);
-      const slot = seq & this.#mask;
-      if (this.#histSeq[slot] === seq && this.#hist[slot] === HIST_DELIVERED) {
+      if (this.#ring.wasDelivered(seq)) {
         this.#stats.duplicates++;
       } else {
         this.#stats.late++;
@@ -272,8 +237,7 @@ export class JitterBuffer {
       while (seqDiff(seq, this.#head) >= this.#size) this.#forceOne();
     }
     this.#candidate = undefined;
-    const slot = seq & this.#mask;
-    if (this.#slotSeq[slot] === seq && this.#slots[slot] !== undefined) {
+    if (this.#ring.get(seq) !== undefined) {
       this.#stats.duplicates++;
       return [];
     }
@@ -308,7 +272,7 @@ export class JitterBuffer {
    * block still missing now are ones parity cannot rebuild: NACKed at once.
    */
   parityArrived(base: number, count: number): void {
-    this.#parity = { base: base & 0xffff, count };
+    this.#fecHold.parity(base, count);
     for (let i = 0; i < count; i++) this.#missing.release((base + i) & 0xffff);
   }
 
@@ -446,55 +410,29 @@ export class JitterBuffer {
     now: number,
     source: PacketSource,
   ): FlvTag[] {
-    const slot = seq & this.#mask;
-    this.#slots[slot] = packet;
-    this.#slotSeq[slot] = seq;
-    this.#bytes += packet.payload.length;
-    this.#buffered++;
+    this.#ring.put(seq, packet);
     if (source === "rtx") this.#stats.recovered++;
     else this.#stats.received++;
     if (this.#missing.delete(seq) !== undefined) {
       if (source === "udp") this.#stats.reordered++;
     } else if (seqDiff(seq, this.#high) > 0) {
       for (let s = (this.#high + 1) & 0xffff; s !== seq; s = (s + 1) & 0xffff) {
-        this.#missing.add(s, now, false, this.#parityHold(s, seq, now));
+        const hold = this.#fecHold.holdUntil(
+          s,
+          seq,
+          now,
+          this.#grace,
+          this.#missing.latencyMs,
+        );
+        this.#missing.add(s, now, false, hold);
       }
       this.#high = seq;
     }
-    if (source === "udp") this.#measureSpacing(seq, now);
-    while (this.#bytes > this.#maxBytes && this.#count() > 0) this.#forceOne();
-    return this.#drain(now);
-  }
-
-  /** Mean arrival spacing of in-order media packets (EWMA, 1/16). */
-  #measureSpacing(seq: number, now: number): void {
-    const last = this.#lastArrival;
-    const n = last ? seqDiff(seq, last.seq) : 0;
-    if (last && n > 0 && n < 64) {
-      const gap = Math.min((now - last.at) / n, 100);
-      this.#spacing = this.#spacing === 0
-        ? gap
-        : this.#spacing + (gap - this.#spacing) / 16;
+    if (source === "udp") this.#fecHold.arrived(seq, now);
+    while (this.#ring.bytes > this.#maxBytes && this.#count() > 0) {
+      this.#forceOne();
     }
-    if (!last || n > 0) this.#lastArrival = { seq, at: now };
-  }
-
-  /** Until when the first NACK of `seq` (found missing at `now`, when `high`
-   * arrived) waits for its block's FEC parity; 0 when FEC is off. */
-  #parityHold(seq: number, high: number, now: number): number {
-    const p = this.#parity;
-    if (!p) return 0;
-    const d = seqDiff(seq, p.base);
-    if (d < p.count) return 0; // that block's parity came already
-    const end = (p.base + (Math.floor(d / p.count) + 1) * p.count - 1) &
-      0xffff;
-    // Media packets still to come in the block, then its parity.
-    const remaining = Math.max(0, seqDiff(end, high)) + 1;
-    const wait = Math.min(
-      remaining * this.#spacing + this.#grace,
-      this.#missing.latencyMs / 4,
-    );
-    return now + wait;
+    return this.#drain(now);
   }
 
   /** A packet far from the window: believed only if the next one follows. */
@@ -517,19 +455,15 @@ export class JitterBuffer {
   /** Drops all buffered state for a new sequence space (counted). */
   #resync(count = true): void {
     if (count) this.#stats.resyncs++;
-    if (this.#sync === "start" && this.#buffered > 0) this.#stats.tagsDropped++;
-    this.#slots.fill(undefined);
-    this.#slotSeq.fill(-1);
-    this.#hist.fill(0);
-    this.#histSeq.fill(-1);
+    if (this.#sync === "start" && this.#ring.count > 0) {
+      this.#stats.tagsDropped++;
+    }
+    this.#ring.clear();
     this.#missing.clear();
-    this.#parity = undefined;
-    this.#lastArrival = undefined;
+    this.#fecHold.reset();
     this.#started = false;
     this.#advancedAny = false;
     this.#afterGap = true;
-    this.#bytes = 0;
-    this.#buffered = 0;
     this.#sync = "unknown";
     this.#needKeyframe = true;
     this.#candidate = undefined;
@@ -541,23 +475,11 @@ export class JitterBuffer {
   /** Moves the head by one sequence number, recording what happened to it. */
   #advance(): RtpPacket | undefined {
     const seq = this.#head;
-    const slot = seq & this.#mask;
-    let p: RtpPacket | undefined;
-    if (this.#slotSeq[slot] === seq) {
-      p = this.#slots[slot];
-      this.#slots[slot] = undefined;
-      this.#slotSeq[slot] = -1;
-    }
+    const p = this.#ring.take(seq);
     this.#afterGap = p === undefined;
-    if (p) {
-      this.#bytes -= p.payload.length;
-      this.#buffered--;
-      this.#hist[slot] = HIST_DELIVERED;
-    } else {
-      this.#hist[slot] = HIST_GIVEN_UP;
-      if (this.#missing.delete(seq) === "miss") this.#stats.unrecoverable++;
+    if (!p && this.#missing.delete(seq) === "miss") {
+      this.#stats.unrecoverable++;
     }
-    this.#histSeq[slot] = seq;
     this.#head = (seq + 1) & 0xffff;
     this.#advancedAny = true;
     // Forced past everything received: the window is empty at the new head.
@@ -565,11 +487,6 @@ export class JitterBuffer {
       this.#high = (this.#head - 1) & 0xffff;
     }
     return p;
-  }
-
-  #get(seq: number): RtpPacket | undefined {
-    const slot = seq & this.#mask;
-    return this.#slotSeq[slot] === seq ? this.#slots[slot] : undefined;
   }
 
   #enterDiscard(head: RtpPacket | undefined): void {
@@ -584,7 +501,7 @@ export class JitterBuffer {
 
   /** Gives up on whatever blocks the head (window or byte cap overflow). */
   #forceOne(): void {
-    if (this.#sync === "start") this.#enterDiscard(this.#get(this.#head));
+    if (this.#sync === "start") this.#enterDiscard(this.#ring.get(this.#head));
     const p = this.#advance();
     if (p?.marker) this.#sync = "start";
   }
@@ -602,14 +519,14 @@ export class JitterBuffer {
       this.#count() > 0 && pass < 4 * this.#size + 16;
       pass++
     ) {
-      const head = this.#get(this.#head);
+      const head = this.#ring.get(this.#head);
       if (this.#sync === "start") {
         const n = this.#count();
         let k = 0;
         let blocked = -1;
         let complete = false;
         for (let s = this.#head; k < n; s = (s + 1) & 0xffff, k++) {
-          const q = this.#get(s);
+          const q = this.#ring.get(s);
           if (q === undefined) {
             blocked = s;
             break;

@@ -65,3 +65,23 @@ export interface JitterStats {
   /** Times the stream's SSRC changed (republish) or its sequence jumped. */
   resyncs: number;
 }
+
+/** All-zero {@linkcode JitterStats}. */
+export function emptyJitterStats(): JitterStats {
+  return {
+    received: 0,
+    reordered: 0,
+    duplicates: 0,
+    late: 0,
+    lost: 0,
+    nacked: 0,
+    recovered: 0,
+    unrecoverable: 0,
+    tagsDropped: 0,
+    tagsSkipped: 0,
+    tagsOut: 0,
+    outOfWindow: 0,
+    reportsIgnored: 0,
+    resyncs: 0,
+  };
+}
