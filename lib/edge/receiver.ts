@@ -9,18 +9,16 @@
  * What it owns: the SSRC table (RTCP SDES names an SSRC as a stream key;
  * packets of an SSRC not named yet are held, bounded), republish (a new SSRC
  * takes a key over), stream end (BYE after the repair budget, or silence),
- * one {@linkcode JitterBuffer} per stream (reorder, NACK schedule, deadline,
+ * one `JitterBuffer` per stream (reorder, NACK schedule, deadline,
  * keyframe gate), the repair budget (one {@linkcode TokenBucket} over all
  * streams), the node counters, and one {@linkcode HubStream} per stream: the
  * tags it releases go to the hub, where players and recordings subscribe.
  *
  * @module
  */
-import { decodeTag, type FlvTag } from "../flv/mod.ts";
-import type { StreamHub } from "../hub/mod.ts";
-import { type Logger, nullLogger, RateLimitedLog } from "../log/mod.ts";
+import type { FlvTag } from "../flv/mod.ts";
+import { type Logger, nullLogger } from "../log/mod.ts";
 import { DEFAULT_REPAIR_MAX_PPS, type RtxResult } from "../quic/mod.ts";
-import { TokenBucket } from "../rate/mod.ts";
 import {
   type KeysAnswer,
   ntpToUnixMs,
@@ -41,23 +39,21 @@ import {
   seqDiff,
 } from "../rtp/mod.ts";
 import type { EdgeStreamInfo, EndedStreamInfo } from "./edge_api.ts";
-import { JitterBuffer } from "./jitter_buffer.ts";
 import { datagramSsrc, SrtpGate } from "./srtp_gate.ts";
 import { UnnamedSsrcs } from "./unnamed_ssrcs.ts";
-import { type KnownStart, startOf } from "./stream_start.ts";
+import { StreamTable } from "./stream_table.ts";
+import { type KnownStart, startOf, stateTags } from "./stream_start.ts";
+import { RepairRequests } from "./repair_requests.ts";
 import { type ReceiverStream, streamInfo } from "./receiver_stream.ts";
-import type {
-  BudgetBasis,
-  EdgeNodeStats,
-  EdgeReceiverOptions,
-  LinkRepairInfo,
-  PeerAddress,
-  RepairRequest,
+import {
+  type BudgetBasis,
+  type EdgeNodeStats,
+  type EdgeReceiverOptions,
+  emptyNodeStats,
+  type LinkRepairInfo,
+  type PeerAddress,
+  type RepairRequest,
 } from "./receiver_types.ts";
-
-const LOG_INTERVAL_MS = 10_000;
-/** Ended streams whose final counters the API keeps. */
-const MAX_ENDED = 32;
 
 /**
  * The receiver core of an edge.
@@ -72,60 +68,28 @@ const MAX_ENDED = 32;
  * ```
  */
 export class EdgeReceiver {
-  #hub: StreamHub;
   #log: Logger;
-  #latency: number;
   #timeout: number;
   #packLoss: number;
   #random: () => number;
   #wall: () => number;
-  #maxStreams: number;
-  #repairBudget: TokenBucket;
-  #onRepair: (request: RepairRequest) => void;
-  #onStream: (key: string, source: PeerAddress) => void;
+  #repairs: RepairRequests;
   #linkState: (source: PeerAddress) => Record<string, unknown>;
   #linkRepair: (source: PeerAddress) => LinkRepairInfo;
-  #streamStart: (
-    source: PeerAddress,
-  ) => { budgetMs?: number; rttMs?: number; basis?: BudgetBasis };
-  #streams = new Map<string, ReceiverStream>();
-  #bySsrc = new Map<number, ReceiverStream>();
+  #table: StreamTable;
   #unnamed: UnnamedSsrcs;
-  #ended: EndedStreamInfo[] = [];
   /** SRTP: every datagram authenticates here first (`srtp: true`). */
   #gate: SrtpGate<PeerAddress> | undefined;
   #wakeAt = Infinity;
-  #shedLog: RateLimitedLog;
-  #refusalLog: RateLimitedLog;
-  #stats: EdgeNodeStats = {
-    datagrams: 0,
-    rtcpPackets: 0,
-    malformed: 0,
-    simulatedDrops: 0,
-    unnamedDropped: 0,
-    stalePackets: 0,
-    streamsTotal: 0,
-    republishes: 0,
-    streamsRefused: 0,
-    repairShed: 0,
-    srtpAuthFailures: 0,
-    srtpReplays: 0,
-    srtpMalformed: 0,
-    srtpHeldDropped: 0,
-    keysRequested: 0,
-    keysReceived: 0,
-    keysUnknown: 0,
-    keysRefused: 0,
-  };
+  #stats: EdgeNodeStats = emptyNodeStats();
 
   /** @throws {RangeError} on a bad latency, timeout or loss rate. */
   constructor(options: EdgeReceiverOptions) {
-    this.#hub = options.hub;
     this.#log = options.logger ?? nullLogger;
-    this.#latency = options.latencyMs ?? 200;
+    const latencyMs = options.latencyMs ?? 200;
     this.#timeout = options.streamTimeoutMs ?? 5000;
     this.#packLoss = options.packLoss ?? 0;
-    if (!(this.#latency >= 0)) {
+    if (!(latencyMs >= 0)) {
       throw new RangeError(
         `EdgeNode latencyMs: expected a number >= 0, got ${options.latencyMs}`,
       );
@@ -147,12 +111,21 @@ export class EdgeReceiver {
       maxSsrcs: options.maxHeldSsrcs,
       timeoutMs: this.#timeout,
     });
-    this.#maxStreams = options.maxStreams ?? 1000;
-    this.#repairBudget = new TokenBucket({
-      rate: options.maxRepairPerSecond ?? DEFAULT_REPAIR_MAX_PPS,
-      full: true,
+    this.#table = new StreamTable({
+      hub: options.hub,
+      log: this.#log,
+      latencyMs,
+      maxStreams: options.maxStreams ?? 1000,
+      wall: this.#wall,
+      stats: this.#stats,
+      streamStart: options.streamStart ?? (() => ({})),
+      onStream: options.onStream ?? (() => {}),
     });
-    this.#onRepair = options.onRepair ?? (() => {});
+    this.#repairs = new RepairRequests({
+      rate: options.maxRepairPerSecond ?? DEFAULT_REPAIR_MAX_PPS,
+      log: this.#log,
+      onRepair: options.onRepair ?? (() => {}),
+    });
     if (options.srtp) {
       const onKeys = options.onKeys ?? (() => {});
       this.#gate = new SrtpGate<PeerAddress>({
@@ -162,22 +135,15 @@ export class EdgeReceiver {
         maxHeldPerSsrc: options.maxHeldPackets,
       });
     }
-    this.#onStream = options.onStream ?? (() => {});
     this.#linkState = options.linkState ?? (() => ({}));
     this.#linkRepair = options.linkRepair ??
       (() => ({ mode: "stream", copies: 1, lossRate: 0 }));
-    this.#streamStart = options.streamStart ?? (() => ({}));
-    this.#shedLog = new RateLimitedLog(this.#log, {
-      intervalMs: LOG_INTERVAL_MS,
-    });
-    this.#refusalLog = new RateLimitedLog(this.#log, {
-      intervalMs: LOG_INTERVAL_MS,
-    });
   }
 
   /** Node-wide counters (a live object). */
   get stats(): Readonly<EdgeNodeStats> {
     this.#stats.unnamedDropped = this.#unnamed.dropped;
+    this.#stats.repairShed = this.#repairs.shed;
     const g = this.#gate?.stats;
     if (g) {
       this.#stats.srtpAuthFailures = g.authFailures;
@@ -194,7 +160,7 @@ export class EdgeReceiver {
 
   /** Live streams. */
   get size(): number {
-    return this.#streams.size;
+    return this.#table.size;
   }
 
   /**
@@ -245,7 +211,7 @@ export class EdgeReceiver {
     result: RtxResult,
     now: number,
   ): void {
-    const s = this.#streams.get(request.key);
+    const s = this.#table.get(request.key);
     if (!s || s.ssrc !== request.ssrc) return;
     if (result.status === "ok") {
       let bytes = result.packet;
@@ -289,7 +255,7 @@ export class EdgeReceiver {
     let released = this.#gate.keys(ssrc, answer, now);
     this.#wake(this.#gate.nextEventAt());
     if (
-      answer && released.length > 0 && !this.#bySsrc.has(ssrc) &&
+      answer && released.length > 0 && !this.#table.ofSsrc(ssrc) &&
       !this.#unnamed.isRetired(ssrc)
     ) {
       // Named here, before the held datagrams go on, so an SDES among them
@@ -301,24 +267,13 @@ export class EdgeReceiver {
       );
       this.#name(ssrc, answer.streamKey, released[0].from, now, {
         ...start,
-        state: start.fresh ? [] : this.#decodeState(answer),
+        state: start.fresh
+          ? []
+          : stateTags(answer, () => this.#stats.malformed++),
       });
     }
     for (const r of released) this.#dispatch(r.bytes, r.from, now);
     this.#wake(now + this.#timeout);
-  }
-
-  /** The answer's state tags (onMetaData, sequence headers), decoded. */
-  #decodeState(answer: KeysAnswer): FlvTag[] {
-    const tags: FlvTag[] = [];
-    for (const t of answer.stateTags) {
-      try {
-        tags.push(decodeTag(t));
-      } catch {
-        this.#stats.malformed++;
-      }
-    }
-    return tags;
   }
 
   /**
@@ -328,10 +283,13 @@ export class EdgeReceiver {
    */
   tick(now: number): void {
     this.#gate?.tick(now);
-    for (const s of [...this.#streams.values()]) {
+    for (const s of this.#table.list()) {
       this.#deliver(s, s.jb.poll(now));
       const seqs = s.jb.nacks(now);
-      if (seqs.length > 0) this.#requestRepair(s, seqs, now);
+      if (seqs.length > 0) {
+        const shed = this.#repairs.request(s, seqs, now);
+        if (shed.length > 0) this.#deliver(s, s.jb.markUnavailable(shed, now));
+      }
       this.#logLoss(s, now);
       if (s.endAt !== undefined && now >= s.endAt) {
         this.#endStream(s, "bye");
@@ -355,19 +313,19 @@ export class EdgeReceiver {
 
   /** Ends every stream (their players get the end of their body). */
   endAll(reason: string): void {
-    for (const s of [...this.#streams.values()]) this.#endStream(s, reason);
+    for (const s of this.#table.list()) this.#endStream(s, reason);
     this.#unnamed.clear();
     this.#wakeAt = Infinity;
   }
 
   /** Final snapshots of the last streams that ended, oldest first. */
   ended(): EndedStreamInfo[] {
-    return [...this.#ended];
+    return this.#table.ended();
   }
 
   /** Snapshots of the live streams (`recording` is the shell's to fill). */
   streams(): EdgeStreamInfo[] {
-    return [...this.#streams.values()].map((s) =>
+    return this.#table.list().map((s) =>
       streamInfo(s, this.#linkRepair(s.source), this.#gate?.countsOf(s.ssrc))
     );
   }
@@ -409,7 +367,7 @@ export class EdgeReceiver {
     }
     if (packet.payloadType === FEC_PAYLOAD_TYPE) {
       // FEC parity (cloud `fec_block`): rebuilds one loss per block.
-      const s = this.#bySsrc.get(packet.ssrc);
+      const s = this.#table.ofSsrc(packet.ssrc);
       if (!s) return;
       s.bytesIn += data.length;
       s.fec ??= new FecDecoder();
@@ -432,7 +390,7 @@ export class EdgeReceiver {
       this.#stats.malformed++;
       return;
     }
-    const stream = this.#bySsrc.get(packet.ssrc);
+    const stream = this.#table.ofSsrc(packet.ssrc);
     if (stream) {
       if (source === "udp") stream.bytesIn += data.length;
       this.#push(stream, packet, now, source === "udp" ? "udp" : "rtx");
@@ -460,7 +418,7 @@ export class EdgeReceiver {
         }
         break;
       case "sr": {
-        const s = this.#bySsrc.get(p.ssrc);
+        const s = this.#table.ofSsrc(p.ssrc);
         if (s && s.ssrc === p.ssrc) {
           const sample = this.#wall() - ntpToUnixMs(p.ntpSec, p.ntpFrac);
           s.delayMs = s.delayMs === null
@@ -475,7 +433,7 @@ export class EdgeReceiver {
       case "bye":
         for (const ssrc of p.ssrcs) {
           this.#wake(this.#unnamed.retire(ssrc, now));
-          const s = this.#bySsrc.get(ssrc);
+          const s = this.#table.ofSsrc(ssrc);
           if (s && s.ssrc === ssrc && s.endAt === undefined) {
             // Give repairs in flight the budget to finish, then end.
             s.endAt = now + s.jb.latencyMs;
@@ -504,7 +462,7 @@ export class EdgeReceiver {
     now: number,
     start: { fresh: boolean; state?: FlvTag[] } & Partial<KnownStart>,
   ): void {
-    const known = this.#bySsrc.get(ssrc);
+    const known = this.#table.ofSsrc(ssrc);
     if (known) {
       if (known.ssrc === ssrc) {
         known.lastPacketAt = Math.max(known.lastPacketAt, now);
@@ -512,63 +470,8 @@ export class EdgeReceiver {
       return;
     }
     if (this.#unnamed.isRetired(ssrc)) return;
-    let stream = this.#streams.get(key);
-    if (stream) {
-      // Republish: a new SSRC takes the key over. Players of the old
-      // publish get the end of their body and reconnect to the new one.
-      this.#log.info("stream republished", {
-        key,
-        oldSsrc: stream.ssrc,
-        ssrc,
-      });
-      this.#stats.republishes++;
-      stream.ssrc = ssrc;
-      stream.source = from;
-      stream.endAt = undefined;
-      stream.lastPacketAt = now;
-      stream.delayMs = null;
-      // Nothing of the old publish may reach the new players.
-      stream.jb.reset();
-      stream.hub = this.#hub.open(key);
-    } else {
-      if (this.#streams.size >= this.#maxStreams) {
-        this.#stats.streamsRefused++;
-        this.#refusalLog.log(now, "stream refused: too many streams", {
-          key,
-          ssrc,
-          maxStreams: this.#maxStreams,
-        });
-        return;
-      }
-      const start = this.#streamStart(from);
-      stream = {
-        key,
-        ssrc,
-        source: from,
-        jb: new JitterBuffer({
-          latencyMs: start.budgetMs ?? this.#latency,
-          initialRttMs: start.rttMs,
-        }),
-        budgetBasis: start.basis,
-        hub: this.#hub.open(key),
-        startedAt: new Date(this.#wall()),
-        lastPacketAt: now,
-        bytesIn: 0,
-        delayMs: null,
-        endAt: undefined,
-        loggedUnrecoverable: 0,
-        lossLog: new RateLimitedLog(this.#log, { intervalMs: LOG_INTERVAL_MS }),
-      };
-      this.#streams.set(key, stream);
-      this.#stats.streamsTotal++;
-      this.#log.info("stream started", {
-        key,
-        ssrc,
-        source: `${from.hostname}:${from.port}`,
-      });
-      this.#onStream(key, from);
-    }
-    this.#bySsrc.set(ssrc, stream);
+    const stream = this.#table.open(ssrc, key, from, now);
+    if (!stream) return;
     this.#wake(now + this.#timeout);
     if (start.seq !== undefined) stream.jb.startAt(start.seq, now, start);
     else if (start.fresh) stream.jb.expectStreamStart();
@@ -615,7 +518,7 @@ export class EdgeReceiver {
    * (`latency_ms: auto`: the link's round trip and loss changed).
    */
   setBudgets(budgetOf: (source: PeerAddress) => BudgetBasis | undefined): void {
-    for (const s of this.#streams.values()) {
+    for (const s of this.#table.list()) {
       const b = budgetOf(s.source);
       if (b === undefined) continue;
       s.budgetBasis = b;
@@ -636,7 +539,7 @@ export class EdgeReceiver {
 
   #computeNextEvent(): number {
     let next = Infinity;
-    for (const s of this.#streams.values()) {
+    for (const s of this.#table.list()) {
       const t = s.jb.nextEventAt();
       if (t !== undefined && t < next) next = t;
       const end = Math.min(s.endAt ?? Infinity, s.lastPacketAt + this.#timeout);
@@ -650,34 +553,6 @@ export class EdgeReceiver {
   }
 
   // --- repair ------------------------------------------------------------
-
-  #requestRepair(s: ReceiverStream, seqs: number[], now: number): void {
-    const granted = this.#repairBudget.take(seqs.length, now);
-    if (granted < seqs.length) {
-      const shed = seqs.slice(granted);
-      seqs = seqs.slice(0, granted);
-      this.#stats.repairShed += shed.length;
-      this.#shedLog.log(
-        now,
-        "repair budget exhausted; giving up missing packets",
-        {
-          key: s.key,
-          shed: shed.length,
-          maxRepairPerSecond: this.#repairBudget.rate,
-        },
-      );
-      this.#deliver(s, s.jb.markUnavailable(shed, now));
-      if (seqs.length === 0) return;
-    }
-    this.#onRepair({
-      key: s.key,
-      ssrc: s.ssrc,
-      source: s.source,
-      seqs,
-      sentAt: now,
-      budgetMs: s.jb.latencyMs,
-    });
-  }
 
   #logLoss(s: ReceiverStream, now: number): void {
     const lost = s.jb.stats.unrecoverable;
@@ -696,15 +571,10 @@ export class EdgeReceiver {
   }
 
   #endStream(s: ReceiverStream, reason: string): void {
-    if (this.#streams.get(s.key) !== s) return;
-    this.#streams.delete(s.key);
-    for (const [ssrc, st] of this.#bySsrc) {
-      if (st === s) this.#bySsrc.delete(ssrc);
-    }
+    if (!this.#table.close(s)) return;
     this.#deliver(s, s.jb.poll(Number.POSITIVE_INFINITY));
     s.hub.end(reason);
-    // Final counters stay readable from the API for a while.
-    this.#ended.push({
+    this.#table.recordEnded({
       ...streamInfo(
         s,
         this.#linkRepair(s.source),
@@ -713,18 +583,6 @@ export class EdgeReceiver {
       end_time: new Date(this.#wall()).toISOString(),
       end_reason: reason,
     });
-    if (this.#ended.length > MAX_ENDED) this.#ended.shift();
     this.#gate?.forget(s.ssrc);
-    const j = s.jb.stats;
-    this.#log.info("stream ended", {
-      key: s.key,
-      ssrc: s.ssrc,
-      reason,
-      received: j.received,
-      recovered: j.recovered,
-      unrecoverable: j.unrecoverable,
-      tagsOut: j.tagsOut,
-      tagsDropped: j.tagsDropped,
-    });
   }
 }

@@ -92,6 +92,30 @@ export interface EdgeNodeStats {
   keysRefused: number;
 }
 
+/** All-zero {@linkcode EdgeNodeStats}. */
+export function emptyNodeStats(): EdgeNodeStats {
+  return {
+    datagrams: 0,
+    rtcpPackets: 0,
+    malformed: 0,
+    simulatedDrops: 0,
+    unnamedDropped: 0,
+    stalePackets: 0,
+    streamsTotal: 0,
+    republishes: 0,
+    streamsRefused: 0,
+    repairShed: 0,
+    srtpAuthFailures: 0,
+    srtpReplays: 0,
+    srtpMalformed: 0,
+    srtpHeldDropped: 0,
+    keysRequested: 0,
+    keysReceived: 0,
+    keysUnknown: 0,
+    keysRefused: 0,
+  };
+}
+
 /** Options for {@linkcode EdgeReceiver}. */
 export interface EdgeReceiverOptions {
   /** Where each stream's tags go (one `HubStream` per stream). */

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { decodeTag, type FlvTag } from "../flv/mod.ts";
 import type { KeysAnswer } from "../rtcp/mod.ts";
 import { isRtcp, rtpSequence, seqDiff } from "../rtp/mod.ts";
 
@@ -83,4 +84,18 @@ export function startOf(
     tagStart: false,
     firstSeq,
   };
+}
+
+/** The answer's state tags (onMetaData, sequence headers), decoded; one
+ * that does not decode is left out and reported to `bad`. */
+export function stateTags(answer: KeysAnswer, bad: () => void): FlvTag[] {
+  const tags: FlvTag[] = [];
+  for (const t of answer.stateTags) {
+    try {
+      tags.push(decodeTag(t));
+    } catch {
+      bad();
+    }
+  }
+  return tags;
 }
