@@ -57,7 +57,10 @@ function positiveInt(name: string, v: number | undefined, d: number): number {
  *   sequence header with different bytes (a new configuration) drops the
  *   cached GOP, since its frames belong to the old configuration.
  * - A video keyframe starts a new GOP; following tags (video, audio, other
- *   script) are appended. Tags before the first keyframe are not cached.
+ *   script) are appended. Video before the first keyframe is not cached;
+ *   audio and script tags between the first video tag and the first
+ *   keyframe are kept with the first GOP, so a player that joins in a
+ *   stream's first moments (as one waiting for it does) gets all of it.
  *   Sequence-end tags are not cached.
  * - If appending would exceed `maxTags` or `maxBytes`, the cached GOP is
  *   dropped (not grown) and caching resumes at the next keyframe.
@@ -78,6 +81,7 @@ export class GopCache {
   #bytes = 0;
   #inGop = false;
   #seenVideo = false;
+  #keyframeSeen = false;
   #dropped = 0;
 
   /** Creates an empty cache; see {@linkcode GopCacheOptions} for the bounds. */
@@ -113,9 +117,9 @@ export class GopCache {
   get bytes(): number {
     return this.#bytes;
   }
-  /** True when the cached GOP starts with a video keyframe. */
+  /** True when the cached GOP has a video keyframe (its first video tag). */
   get hasKeyframe(): boolean {
-    return this.#seenVideo && this.#inGop && this.size > 0;
+    return this.#keyframeSeen && this.#inGop && this.size > 0;
   }
   /** How many times a GOP was dropped for exceeding maxTags/maxBytes. */
   get droppedGops(): number {
@@ -128,7 +132,8 @@ export class GopCache {
     if (tag.type === TAG_VIDEO) {
       if (!this.#seenVideo) {
         this.#seenVideo = true;
-        this.#resetGop(false);
+        // The audio-only window goes; the stream's first GOP begins here.
+        this.#resetGop(true);
       }
       if (isSequenceHeader(tag)) {
         if (
@@ -142,11 +147,13 @@ export class GopCache {
       }
       if (isSequenceEnd(tag)) return;
       if (isKeyframe(tag)) {
-        this.#resetGop(true);
+        // The first keyframe keeps the audio of the first GOP before it.
+        if (this.#keyframeSeen || !this.#inGop) this.#resetGop(true);
+        this.#keyframeSeen = true;
         this.#append(tag, size);
         return;
       }
-      if (this.#inGop) this.#append(tag, size);
+      if (this.#inGop && this.#keyframeSeen) this.#append(tag, size);
       return;
     }
     if (tag.type === TAG_AUDIO) {
@@ -188,6 +195,7 @@ export class GopCache {
     this.#videoSeq = undefined;
     this.#audioSeq = undefined;
     this.#seenVideo = false;
+    this.#keyframeSeen = false;
     this.#resetGop(false);
   }
 
