@@ -710,7 +710,14 @@ export class Topology implements AsyncDisposable {
     ));
     const procs = hosts.flatMap((h, i) =>
       this.#wired.has(h.name)
-        ? [this.#spawnIn(wireNs, `wire:${h.name}`, Deno.execPath(), [
+        // The wire stands for a network, not for a process under test: it
+        // runs at a higher priority (we are root), so a loaded machine
+        // (CI runs test files in parallel) delays the products, not the
+        // path between them.
+        ? [this.#spawnIn(wireNs, `wire:${h.name}`, "nice", [
+          "-n",
+          "-10",
+          Deno.execPath(),
           "run",
           "-A",
           DELAY_WIRE,
