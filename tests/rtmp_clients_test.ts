@@ -137,11 +137,16 @@ Deno.test("ffmpeg plays a live stream (digest handshake, GOP start) and ffprobe 
           "-y",
           out,
         ]);
+        const videoFrames = () =>
+          relay.all[0].messages.filter((m) => m.type === 9 && m.data[1] === 1)
+            .length;
         await waitFor(
           () => (relay.all[0]?.players.size ?? 0) === 1,
           10_000,
           "player subscribed",
         );
+        // Published before the player was seen (polled: maybe a frame more).
+        const beforeJoin = videoFrames();
         const p = await pub.done;
         equal(p.code, 0, p.stderr);
         const r = await player.done;
@@ -177,8 +182,13 @@ Deno.test("ffmpeg plays a live stream (digest handshake, GOP start) and ffprobe 
         equal(v?.codec_name, "h264");
         equal(a?.codec_name, "aac");
         const nv = Number(v!.nb_read_frames);
-        // Joined after >1 s: got the GOP in progress and everything after.
-        ok(nv >= 60 && nv <= 126, `decoded video frames: ${nv}`);
+        // Joined after >1 s: got the GOP in progress and everything after
+        // (however long ffmpeg took to start on a loaded machine).
+        const total = videoFrames();
+        ok(
+          beforeJoin >= 30 && nv >= total - beforeJoin && nv <= total,
+          `decoded video frames: ${nv} of ${total}, ${beforeJoin} published before the player joined`,
+        );
         ok(Number(a!.nb_read_frames) > 100, "decoded audio frames");
       } finally {
         clear();
