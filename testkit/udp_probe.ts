@@ -24,6 +24,8 @@
  * @module
  */
 
+import { setSocketBuffer } from "../lib/net/mod.ts";
+
 /** The 4-byte magic that starts every probe datagram (`FCPB`). */
 export const PROBE_MAGIC = 0x46435042;
 
@@ -210,6 +212,10 @@ export async function receiveProbe(
     hostname: opts.hostname ?? "0.0.0.0",
     port: opts.port,
   });
+  // What the product does for its own sockets: a receiver the scheduler
+  // leaves waiting for a while (a loaded machine) must not overflow the
+  // kernel's 208 KiB default and count that as network loss.
+  setSocketBuffer((conn.addr as Deno.NetAddr).port, "receive", 4 << 20);
   const seen = new Uint8Array(opts.count);
   let received = 0, duplicates = 0, outOfRange = 0, foreign = 0;
   let firstAt = 0, lastAt = 0;
