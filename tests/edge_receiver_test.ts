@@ -467,3 +467,34 @@ Deno.test("receiver (SRTP): an edge that joins mid-stream starts after a tag bou
   );
   deepEqual(repairs, [], "nothing before the join is asked for");
 });
+
+Deno.test("receiver: a process stalled past its next event (stallMs) gives waiting gaps that time back", () => {
+  for (const stallMs of [0, 30]) {
+    const { rx, repairs, tags } = harness({ stallMs });
+    const pub = new Publish("live/s", 0x5151);
+    const sent = syntheticStream({ gops: 1, frames: 4 });
+    const datagrams = pub.packets(sent);
+    rx.receive(pub.report(), CLOUD, 0);
+    const lost = rtpSequence(datagrams[5]);
+    datagrams.forEach((d, i) => i !== 5 && rx.receive(d, CLOUD, 1));
+    rx.tick(1);
+    answer(rx, repairs, pub, 2); // the start's probes: none existed
+    rx.tick(21); // the gap's NACK; its answer is lost
+    deepEqual(repairs.splice(0).map((r) => r.seqs), [[lost]]);
+    const retry = rx.nextEventAt()!;
+    equal(retry, 21 + 45, "asked again 1.5 × RTT later");
+    // The process is not scheduled for 300 ms: past the 200 ms deadline.
+    rx.tick(retry + 300);
+    answer(rx, repairs, pub, retry + 301);
+    const [info] = rx.streams();
+    if (stallMs === 0) {
+      equal(info.unrecoverable, 1, "without: given up on waking");
+      equal(rx.stats.stalls, 0);
+    } else {
+      equal(rx.stats.stalls, 1);
+      equal(info.unrecoverable, 0, "with: asked again on waking, repaired");
+      equal(info.recovered, 1);
+      deepEqual(tags.get("live/s")!.map(describe), sent.map(describe));
+    }
+  }
+});

@@ -64,6 +64,7 @@ const NODE: readonly MetricRow<EdgeMetricsSource>[] = [
   ["keys_received_total", "counter", "KEYS answers with keys.", (s) => s.stats.keysReceived],
   ["keys_unknown_total", "counter", "KEYS answers: no such live stream.", (s) => s.stats.keysUnknown],
   ["keys_refused_total", "counter", "KEYS answers for plain RTP, refused (edge.srtp).", (s) => s.stats.keysRefused],
+  ["stalls_total", "counter", "Times the edge process was not scheduled past its next event by > 30 ms (repair deadlines moved by the delay).", (s) => s.stats.stalls],
   ["players", "gauge", "Players connected.", (s) => s.players.httpPlayers + s.players.wsPlayers],
   ["players_total", "counter", "Players accepted.", (s) => s.players.playersTotal],
   ["slow_disconnects_total", "counter", "Players cut off for being too slow.", (s) => s.players.slowDisconnects],

@@ -121,6 +121,7 @@ export class EdgeNode {
       logger: this.#log,
       onRepair: (req) => this.#repair(req),
       srtp: options.srtp,
+      stallMs: 30,
       onKeys: (ssrc, source) => this.#askKeys(ssrc, source),
       onStream: (_key, source) => this.#links.forSource(source),
       linkRepair: (source) => {

@@ -30,7 +30,7 @@ import {
   seqDiff,
 } from "../rtp/mod.ts";
 import { MissingPackets } from "./missing_packets.ts";
-import { PacketRing } from "./packet_ring.ts";
+import { PacketRing, ringSize } from "./packet_ring.ts";
 import { ParityTiming } from "./parity_timing.ts";
 import {
   emptyJitterStats,
@@ -110,13 +110,7 @@ export class JitterBuffer {
       minRetryMs: options.minRetryMs ?? 20,
       maxNacks: options.maxNacksPerPacket ?? 8,
     });
-    const maxPackets = options.maxPackets ?? 2048;
-    if (!(maxPackets >= 2 && maxPackets <= 16384)) {
-      throw new RangeError(
-        `maxPackets must be in 2..16384, received ${options.maxPackets}`,
-      );
-    }
-    this.#size = 2 ** Math.ceil(Math.log2(maxPackets));
+    this.#size = ringSize(options.maxPackets ?? 2048);
     this.#maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
     this.#maxDropout = Math.max(options.maxDropout ?? 3000, this.#size);
     this.#ring = new PacketRing(this.#size);
@@ -370,6 +364,12 @@ export class JitterBuffer {
     this.#probeStart = 0;
     this.#afterGap = true;
     this.#sync = opts.tagStart === false ? "unknown" : "start";
+  }
+
+  /** Moves every waiting gap's deadline `ms` later: the process was not
+   * scheduled for that long (a loaded machine), so no answer could arrive. */
+  postpone(ms: number): void {
+    this.#missing.postpone(ms);
   }
 
   /** Applies deadlines; returns tags released by giving up on lost packets. */

@@ -116,6 +116,15 @@ export class MissingPackets {
     return m.probe ? "probe" : "miss";
   }
 
+  /** Moves every deadline and FEC hold `ms` later (the process did not run
+   * for that long: time the network did not take). */
+  postpone(ms: number): void {
+    for (const m of this.#map.values()) {
+      m.detectedAt += ms;
+      if (m.holdUntil > 0) m.holdUntil += ms;
+    }
+  }
+
   /** Forgets everything. */
   clear(): void {
     this.#map.clear();

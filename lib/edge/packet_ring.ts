@@ -8,6 +8,21 @@
  */
 import type { RtpPacket } from "../rtp/mod.ts";
 
+/**
+ * The ring size for a window of `maxPackets` (2..16384): the power of two
+ * at or above it.
+ *
+ * @throws {RangeError} outside 2..16384.
+ */
+export function ringSize(maxPackets: number): number {
+  if (!(maxPackets >= 2 && maxPackets <= 16384)) {
+    throw new RangeError(
+      `maxPackets must be in 2..16384, received ${maxPackets}`,
+    );
+  }
+  return 2 ** Math.ceil(Math.log2(maxPackets));
+}
+
 const DELIVERED = 1;
 const GIVEN_UP = 2;
 

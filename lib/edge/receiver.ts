@@ -44,7 +44,7 @@ import { UnnamedSsrcs } from "./unnamed_ssrcs.ts";
 import { StreamTable } from "./stream_table.ts";
 import { type KnownStart, startOf, stateTags } from "./stream_start.ts";
 import { RepairRequests } from "./repair_requests.ts";
-import { type ReceiverStream, streamInfo } from "./receiver_stream.ts";
+import { logLoss, type ReceiverStream, streamInfo } from "./receiver_stream.ts";
 import {
   type BudgetBasis,
   type EdgeNodeStats,
@@ -81,6 +81,9 @@ export class EdgeReceiver {
   /** SRTP: every datagram authenticates here first (`srtp: true`). */
   #gate: SrtpGate<PeerAddress> | undefined;
   #wakeAt = Infinity;
+  #stallMs: number;
+  /** The latest `now` of any call. */
+  #seenAt = -Infinity;
   #stats: EdgeNodeStats = emptyNodeStats();
 
   /** @throws {RangeError} on a bad latency, timeout or loss rate. */
@@ -105,6 +108,7 @@ export class EdgeReceiver {
       );
     }
     this.#random = options.random ?? Math.random;
+    this.#stallMs = options.stallMs ?? 0;
     this.#wall = options.wallClock ?? Date.now;
     this.#unnamed = new UnnamedSsrcs({
       maxPackets: options.maxHeldPackets,
@@ -169,6 +173,7 @@ export class EdgeReceiver {
    * A datagram that does not parse is counted, never thrown.
    */
   receive(datagram: Uint8Array, from: PeerAddress, now: number): void {
+    this.#resume(now);
     this.#stats.datagrams++;
     // Simulated network loss (RTP only), before anything sees the packet.
     if (
@@ -211,6 +216,7 @@ export class EdgeReceiver {
     result: RtxResult,
     now: number,
   ): void {
+    this.#resume(now);
     const s = this.#table.get(request.key);
     if (!s || s.ssrc !== request.ssrc) return;
     if (result.status === "ok") {
@@ -252,6 +258,7 @@ export class EdgeReceiver {
    */
   keys(ssrc: number, answer: KeysAnswer | null | undefined, now: number): void {
     if (!this.#gate) return;
+    this.#resume(now);
     let released = this.#gate.keys(ssrc, answer, now);
     this.#wake(this.#gate.nextEventAt());
     if (
@@ -282,6 +289,7 @@ export class EdgeReceiver {
    * retired SSRCs.
    */
   tick(now: number): void {
+    this.#resume(now);
     this.#gate?.tick(now);
     for (const s of this.#table.list()) {
       this.#deliver(s, s.jb.poll(now));
@@ -290,7 +298,7 @@ export class EdgeReceiver {
         const shed = this.#repairs.request(s, seqs, now);
         if (shed.length > 0) this.#deliver(s, s.jb.markUnavailable(shed, now));
       }
-      this.#logLoss(s, now);
+      logLoss(s, now, this.#linkState);
       if (s.endAt !== undefined && now >= s.endAt) {
         this.#endStream(s, "bye");
       } else if (now - s.lastPacketAt >= this.#timeout) {
@@ -533,6 +541,16 @@ export class EdgeReceiver {
     for (const tag of tags) stream.hub.push(tag);
   }
 
+  /** A call long after the event the shell was to wake us for: the process
+   * stalled (`stallMs`); gaps waiting meanwhile get the time back. */
+  #resume(now: number): void {
+    const late = now - Math.max(this.#wakeAt, this.#seenAt);
+    if (now > this.#seenAt) this.#seenAt = now;
+    if (!(this.#stallMs > 0 && late > this.#stallMs)) return;
+    this.#stats.stalls++;
+    for (const s of this.#table.list()) s.jb.postpone(late);
+  }
+
   #wake(at: number | undefined): void {
     if (at !== undefined && at < this.#wakeAt) this.#wakeAt = at;
   }
@@ -553,22 +571,6 @@ export class EdgeReceiver {
   }
 
   // --- repair ------------------------------------------------------------
-
-  #logLoss(s: ReceiverStream, now: number): void {
-    const lost = s.jb.stats.unrecoverable;
-    if (lost === s.loggedUnrecoverable) return;
-    const logged = s.lossLog.log(
-      now,
-      "packets could not be repaired; incomplete tags dropped",
-      {
-        key: s.key,
-        unrecoverable: lost - s.loggedUnrecoverable,
-        tagsDropped: s.jb.stats.tagsDropped,
-        ...this.#linkState(s.source),
-      },
-    );
-    if (logged) s.loggedUnrecoverable = lost;
-  }
 
   #endStream(s: ReceiverStream, reason: string): void {
     if (!this.#table.close(s)) return;

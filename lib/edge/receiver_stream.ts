@@ -87,3 +87,25 @@ export function streamInfo(
     recording: null,
   };
 }
+
+/** Logs `s`'s packets given up since the last line (once per interval),
+ * with the repair link's facts. */
+export function logLoss(
+  s: ReceiverStream,
+  now: number,
+  linkState: (source: PeerAddress) => Record<string, unknown>,
+): void {
+  const lost = s.jb.stats.unrecoverable;
+  if (lost === s.loggedUnrecoverable) return;
+  const logged = s.lossLog.log(
+    now,
+    "packets could not be repaired; incomplete tags dropped",
+    {
+      key: s.key,
+      unrecoverable: lost - s.loggedUnrecoverable,
+      tagsDropped: s.jb.stats.tagsDropped,
+      ...linkState(s.source),
+    },
+  );
+  if (logged) s.loggedUnrecoverable = lost;
+}

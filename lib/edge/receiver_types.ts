@@ -90,6 +90,8 @@ export interface EdgeNodeStats {
   keysUnknown: number;
   /** `KEYS` answers for plain RTP, refused by an SRTP edge. */
   keysRefused: number;
+  /** Times the process was found stalled past `stallMs` (deadlines moved). */
+  stalls: number;
 }
 
 /** All-zero {@linkcode EdgeNodeStats}. */
@@ -113,6 +115,7 @@ export function emptyNodeStats(): EdgeNodeStats {
     keysReceived: 0,
     keysUnknown: 0,
     keysRefused: 0,
+    stalls: 0,
   };
 }
 
@@ -154,6 +157,13 @@ export interface EdgeReceiverOptions {
    * false: plain RTP/RTCP, named by SDES.
    */
   srtp?: boolean;
+  /**
+   * A call this much later (ms) than {@linkcode EdgeReceiver.nextEventAt}
+   * said (the process was not scheduled: a loaded machine) moves every
+   * waiting gap's deadline by the delay, since the edge could not take in
+   * answers meanwhile. Default 0: off (fake-time callers jump on purpose).
+   */
+  stallMs?: number;
   /** Ask the cloud behind `source` for the keys of `ssrc`; the answer goes
    * to `EdgeReceiver.keys`. */
   onKeys?: (ssrc: number, source: PeerAddress) => void;
