@@ -15,6 +15,7 @@ import {
   encodeCompound,
   encodeSdes,
   encodeSenderReport,
+  type KeysAnswer,
 } from "../lib/rtcp/mod.ts";
 import { RtpPacketizer, rtpSequence } from "../lib/rtp/mod.ts";
 import { DEFAULT_REPAIR_MAX_PPS } from "../lib/quic/mod.ts";
@@ -36,8 +37,10 @@ class Publish {
   /** Every packet produced (as sent), by sequence number. */
   readonly sent = new Map<number, Uint8Array>();
   readonly srtp: SrtpSender | undefined;
+  readonly firstSeq: number;
   constructor(key: string, ssrc: number, seq = 100, keys?: SrtpKeyMaterial) {
     this.key = key;
+    this.firstSeq = seq;
     this.pk = new RtpPacketizer({
       ssrc,
       initialSequence: seq,
@@ -385,6 +388,28 @@ function runUntil(
   return end;
 }
 
+/** The cloud's `KEYS` answer for `pub` (its first sequence number as made)
+ * once it has sent `last` (with ROC `roc`); the state tags are `sent`'s
+ * first three (metadata, sequence headers). */
+function keysAnswer(
+  pub: Publish,
+  keys: SrtpKeyMaterial,
+  last: Uint8Array,
+  roc: number,
+  sent: FlvTag[],
+): KeysAnswer {
+  return {
+    ssrc: pub.pk.ssrc,
+    profile: 1,
+    ...keys,
+    roc,
+    highestSeq: rtpSequence(last),
+    firstSeq: pub.firstSeq,
+    streamKey: pub.key,
+    stateTags: sent.slice(0, 3).map(encodeTag),
+  };
+}
+
 Deno.test("receiver (SRTP): first SR + SDES lost, the next one held with the stream until KEYS: received from its start once, no state replayed, counters add up", () => {
   // Seen in netns_wan at 20 % loss: the player got 3 tags too many
   // (onMetaData and both sequence headers twice) and the counters were one
@@ -405,16 +430,7 @@ Deno.test("receiver (SRTP): first SR + SDES lost, the next one held with the str
   rx.receive(pub.report(), CLOUD, 40); // SR counts them all; held as well
   deepEqual(asked, [0xabcd], "keys asked for at the first packet");
   equal(rx.size, 0, "nothing named before the keys");
-  rx.keys(0xabcd, {
-    ssrc: 0xabcd,
-    profile: 1,
-    ...keys,
-    roc: 0,
-    highestSeq: rtpSequence(first.at(-1)!),
-    firstSeq: 100,
-    streamKey: "live/k",
-    stateTags: sent.slice(0, 3).map(encodeTag),
-  }, 100);
+  rx.keys(0xabcd, keysAnswer(pub, keys, first.at(-1)!, 0, sent), 100);
   equal(rx.size, 1);
   const rest = pub.packets(sent.slice(9));
   rest.forEach((d, i) => rx.receive(d, CLOUD, 101 + i));
@@ -440,16 +456,7 @@ Deno.test("receiver (SRTP): an edge that joins mid-stream starts after a tag bou
   const held = pub.packets(sent.slice(33, 36)); // P-frame, audio, P-frame
   held.forEach((d, i) => rx.receive(d, CLOUD, i));
   rx.receive(pub.report(), CLOUD, 5); // counts every packet since the start
-  rx.keys(0xbcde, {
-    ssrc: 0xbcde,
-    profile: 1,
-    ...keys,
-    roc: 1,
-    highestSeq: rtpSequence(held.at(-1)!),
-    firstSeq: 65_500,
-    streamKey: "live/j",
-    stateTags: sent.slice(0, 3).map(encodeTag),
-  }, 10);
+  rx.keys(0xbcde, keysAnswer(pub, keys, held.at(-1)!, 1, sent), 10);
   pub.packets(sent.slice(36)).forEach((d, i) => rx.receive(d, CLOUD, 11 + i));
   rx.receive(pub.report(), CLOUD, 200);
   runUntil(rx, repairs, pub, 200, 2000);

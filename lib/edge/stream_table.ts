@@ -19,16 +19,15 @@ import type {
   PeerAddress,
 } from "./receiver_types.ts";
 
-/** Ended streams whose final counters the API keeps. */
-const MAX_ENDED = 32;
-const LOG_INTERVAL_MS = 10_000;
-
 /** What a {@linkcode StreamTable} needs from its receiver. */
 export interface StreamTableOptions {
+  /** Where each stream's tags go. */
   hub: StreamHub;
+  /** Stream starts, republishes, refusals and ends are logged here. */
   log: Logger;
   /** The budget of a stream whose link says nothing (ms). */
   latencyMs: number;
+  /** Live streams at most (more are refused). */
   maxStreams: number;
   wall: () => number;
   /** The receiver's counters (`streamsTotal`, `republishes`,
@@ -41,6 +40,11 @@ export interface StreamTableOptions {
   /** A stream was opened (not called on a republish). */
   onStream: (key: string, source: PeerAddress) => void;
 }
+
+/** Ended streams whose final counters the API keeps. */
+const MAX_ENDED = 32;
+/** Refusal and loss lines: at most one per stream per interval (ms). */
+const LOG_INTERVAL_MS = 10_000;
 
 /**
  * Live streams by key and SSRC, plus the last ended ones.
