@@ -652,6 +652,7 @@ Deno.test({
             equal(c.unrecoverable, 0, `${host}: unrecoverable`);
             equal(c.recovered, drops1[i], `${host}: recovered = dropped`);
             equal(c.packets_received, sent1 - drops1[i], `${host}: received`);
+            equal(c.srtp_auth_failures, 0, `${host}: forged (SRTP auth)`);
             equal(p.errors.length, 0, `${host}: ffprobe: ${p.errors}`);
             ok(
               p.videoFrames >= 0.95 * CLIP_SECONDS * FPS,
@@ -766,6 +767,7 @@ Deno.test({
             sent2 - dropped,
             "e1: received = sent - dropped",
           );
+          equal(c.srtp_auth_failures, 0, "e1: forged (SRTP auth)");
           equal(p.errors.length, 0, `e1: ffprobe: ${p.errors}`);
         },
       });
