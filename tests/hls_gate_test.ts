@@ -1,6 +1,7 @@
 // The HLS play gate with fake time and a real hook server: a viewer session
 // ends after idleMs without requests (on_stop with its duration), sessions
-// are bounded, and without hooks nothing is tracked.
+// are bounded (in all, and per address: an IPv6 /64), and without hooks
+// nothing is tracked.
 import { equal, ok } from "node:assert/strict";
 import { AccessControl } from "../lib/auth/mod.ts";
 import { HlsPlayGate } from "../lib/edge/hls_gate.ts";
@@ -83,6 +84,38 @@ Deno.test("hls gate: an idle viewer session ends with on_stop and its duration; 
     const byIp = new Map(stops.map((c) => [c.client_ip, c.duration_ms]));
     equal(byIp.get("10.0.0.1"), 40_000);
     equal(byIp.get("10.0.0.2"), 30_000);
+  } finally {
+    gate.close();
+    await hooks.close();
+  }
+});
+
+Deno.test("hls gate: one address (an IPv6 /64) holds at most maxSessionsPerIp sessions; past it 503, counted", async () => {
+  const hooks = hookServer();
+  let now = 0;
+  const refusals = new Refusals({ logger: nullLogger, metric: "t" });
+  const gate = new HlsPlayGate({
+    access: access(hooks.url),
+    hooks: true,
+    maxSessionsPerIp: 2,
+    refusals,
+    now: () => now,
+  });
+  const status = async (ip: string) =>
+    (await gate.check(req(), "live/a", addr(ip)))?.status ?? 200;
+  try {
+    equal(await status("2001:db8:1:2::1"), 200);
+    equal(await status("2001:db8:1:2:ffff::2"), 200);
+    equal(await status("2001:db8:1:2::3"), 503, "a third address of the /64");
+    equal(refusals.count("hls_sessions_per_ip"), 1);
+    equal(await status("2001:db8:1:3::1"), 200, "another /64");
+    equal(await status("10.0.0.1"), 200);
+    equal(gate.sessions, 4);
+    // The /64's sessions end: its slots come back.
+    now = 30_000;
+    gate.sweep();
+    equal(gate.sessions, 0);
+    equal(await status("2001:db8:1:2::3"), 200);
   } finally {
     gate.close();
     await hooks.close();

@@ -78,6 +78,8 @@ export function edgePlayers(
   const hlsGate = new HlsPlayGate({
     access,
     hooks: Boolean(options.hooks?.on_play || options.hooks?.on_stop),
+    maxSessionsPerIp: options.maxPlayersPerIp,
+    refusals,
   });
   const hls = options.hls ?? {};
   const hlsService = hls === false ? undefined : new HlsService({

@@ -5,12 +5,14 @@
  * `hooks.on_play` (the request waits for the verdict; a refusal is 403), and
  * a session without requests for `idleMs` ends with `hooks.on_stop`
  * (duration, bytes 0). Sessions are tracked only when a play hook is set,
- * and bounded (`maxSessions`; past it a new viewer gets 503).
+ * and bounded: `maxSessions` in all, `maxSessionsPerIp` from one address
+ * (an IPv6 /64); past either a new viewer gets 503, counted in `refusals`.
  *
  * @module
  */
 import { type AccessControl, httpAccessRequest } from "../auth/mod.ts";
 import type { AccessRequest } from "../auth/mod.ts";
+import { ConnectionCaps, type Refusals } from "../limits/mod.ts";
 
 /** Options of an {@linkcode HlsPlayGate}. */
 export interface HlsPlayGateOptions {
@@ -22,6 +24,12 @@ export interface HlsPlayGateOptions {
   idleMs?: number;
   /** Most viewer sessions at once (default 10,000). */
   maxSessions?: number;
+  /** Most viewer sessions of one address, IPv6 per /64 (default 64; the
+   * edge passes `edge.max_connections_per_ip`). */
+  maxSessionsPerIp?: number;
+  /** Where a refused new session is counted (`hls_sessions`,
+   * `hls_sessions_per_ip`). */
+  refusals?: Refusals;
   /** Monotonic clock in ms (tests). */
   now?: () => number;
 }
@@ -32,6 +40,8 @@ interface Session {
   lastAt: number;
   /** The on_play verdict while it is pending, then settled. */
   verdict: Promise<string | undefined>;
+  /** Its place under the caps. */
+  release(): void;
 }
 
 const CORS = { "access-control-allow-origin": "*" };
@@ -50,7 +60,8 @@ export class HlsPlayGate {
   #access: AccessControl | undefined;
   #hooks: boolean;
   #idleMs: number;
-  #max: number;
+  #caps: ConnectionCaps;
+  #refusals: Refusals | undefined;
   #now: () => number;
   #sessions = new Map<string, Session>();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -60,7 +71,11 @@ export class HlsPlayGate {
     this.#access = options.access;
     this.#hooks = options.hooks;
     this.#idleMs = options.idleMs ?? 30_000;
-    this.#max = options.maxSessions ?? 10_000;
+    this.#caps = new ConnectionCaps({
+      maxTotal: options.maxSessions ?? 10_000,
+      maxPerAddress: options.maxSessionsPerIp ?? 64,
+    });
+    this.#refusals = options.refusals;
     this.#now = options.now ?? (() => performance.now());
   }
 
@@ -88,8 +103,20 @@ export class HlsPlayGate {
     const now = this.#now();
     let s = this.#sessions.get(id);
     if (s === undefined) {
-      if (this.#sessions.size >= this.#max) {
-        return refuse(503, "too many HLS viewers");
+      const slot = this.#caps.admit(ar.clientIp);
+      if (typeof slot === "string") {
+        const reason = slot === "max_connections"
+          ? "hls_sessions"
+          : "hls_sessions_per_ip";
+        this.#refusals?.refuse(
+          reason,
+          "hls viewer refused: too many sessions",
+          {
+            key,
+            remote: ar.remote,
+          },
+        );
+        return refuse(503, `too many HLS viewers (${reason})`);
       }
       ar.clientId = id;
       // checkSignOnly passed above; checkPlay repeats it, then asks on_play.
@@ -98,6 +125,7 @@ export class HlsPlayGate {
         startedAt: now,
         lastAt: now,
         verdict: access.checkPlay(ar),
+        release: slot.release,
       };
       this.#sessions.set(id, s);
       const session = s;
@@ -105,6 +133,7 @@ export class HlsPlayGate {
         // A refused viewer has no session: its next request asks again.
         if (v !== undefined && this.#sessions.get(id) === session) {
           this.#sessions.delete(id);
+          session.release();
         }
       });
       this.#timer ??= setInterval(() => this.sweep(), 1000);
@@ -131,6 +160,7 @@ export class HlsPlayGate {
 
   #end(id: string, s: Session, now: number): void {
     this.#sessions.delete(id);
+    s.release();
     void s.verdict.then((v) => {
       if (v === undefined) {
         this.#access?.ended("play", s.req, {
