@@ -132,11 +132,20 @@ export function listenHttp(options: ListenHttpOptions): RunningHttpServer {
       );
     }
   };
+  const reloadable = Boolean(options.tls && options.reusePort);
+  // This server's own listening socket: the ones on the port after it
+  // started that were not there before (another listener of this process
+  // may share the port number on another address).
+  const others = reloadable && options.port !== 0
+    ? listeningSockets(options.port)
+    : [];
   let server = serve(options.tls, options.port);
   const port = server.addr.port;
   /** Servers whose listener a reload stopped; their connections go on. */
   const retired: Deno.HttpServer<Deno.NetAddr>[] = [];
-  let inodes = listeningSockets(port);
+  let inodes = reloadable
+    ? listeningSockets(port).filter((i) => !others.includes(i))
+    : [];
   let stopped: Promise<void> | undefined;
   let sweeper: ReturnType<typeof setInterval> | undefined;
   if (tracker && guard) {
@@ -159,15 +168,16 @@ export function listenHttp(options: ListenHttpOptions): RunningHttpServer {
       return stopped;
     },
     reloadTls(cert, key) {
-      if (!options.tls || !options.reusePort) {
+      if (!reloadable) {
         throw new Error(`${name}: reloadTls needs tls and reusePort`);
       }
       if (stopped) throw new Error(`${name}: reloadTls after shutdown`);
+      const before = listeningSockets(port);
       const next = serve({ cert, key }, port);
       const old = server;
       const oldInodes = inodes;
       server = next;
-      inodes = listeningSockets(port).filter((i) => !oldInodes.includes(i));
+      inodes = listeningSockets(port).filter((i) => !before.includes(i));
       retired.push(old);
       // The stopped listener ends its accept loop with an error; its
       // accepted connections are served on.
