@@ -311,9 +311,14 @@ Deno.test({
         caCerts: [second.certPem],
       });
       await idle.handshake();
-      const idleEnded = await idle.read(new Uint8Array(16)).catch(() => null);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const idleEnded = await Promise.race([
+        idle.read(new Uint8Array(16)).catch(() => null),
+        new Promise<"timeout">((r) => timer = setTimeout(r, 20_000, "timeout")),
+      ]);
+      clearTimeout(timer);
       idle.close();
-      equal(idleEnded, null, "the guard ended the idle connection");
+      equal(idleEnded, null, "the guard ended the idle connection (20 s)");
       const swept = await tagsIn();
       await until(
         async () => (await tagsIn()) > swept + 100,
