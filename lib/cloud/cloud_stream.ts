@@ -258,9 +258,9 @@ export class CloudStream {
     this.lastTag = { timestamp: tag.timestamp, wallMs: Date.now() };
     let packets = this.#packetizer.packetize(tag);
     if (this.#srtp) {
-      // Retransmissions must carry the same protected bytes: cache those.
-      const srtp = this.#srtp;
-      packets = packets.map((p) => srtp.protectRtp(p));
+      // Retransmissions must carry the same protected bytes: cache those
+      // (one buffer for the tag's packets, like the packetizer's).
+      packets = this.#srtp.protectRtps(packets);
     }
     let seq = (this.#packetizer.nextSequence - packets.length) & 0xffff;
     for (const p of packets) {

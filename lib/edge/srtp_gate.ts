@@ -92,6 +92,8 @@ export type GateVerdict =
 export class SrtpGate<F = unknown> {
   #opts: SrtpGateOptions;
   #contexts = new Map<number, SrtpReceiver>();
+  /** Where {@linkcode SrtpGate.inbound} writes plain RTP (a UDP datagram's most). */
+  #scratch = new Uint8Array(65536);
   #pending = new Map<number, Pending<F>>();
   #unknown = new Map<number, number>();
   #perSsrc = new Map<number, { authFailures: number; replays: number }>();
@@ -141,9 +143,13 @@ export class SrtpGate<F = unknown> {
    * else why not (`held`: waiting for keys; `unknown`: the cloud said this
    * SSRC is not a live stream).
    *
-   * @param datagram SRTP or SRTCP (not modified; the result is a copy).
+   * @param datagram SRTP or SRTCP (not modified).
    * @param from Where it came from (kept with held datagrams).
    * @param now Current time (ms).
+   * @returns The plain packet: a plain RTP packet is a view of the gate's
+   *   scratch buffer, valid until the next call (copy what you keep; the
+   *   caller's contract for a reused receive buffer), which spares an
+   *   allocation per packet; RTCP is a new buffer.
    */
   inbound(datagram: Uint8Array, from: F, now: number): GateVerdict {
     const rtcp = datagram.length >= 2 && datagram[1] >= 192 &&
@@ -155,7 +161,7 @@ export class SrtpGate<F = unknown> {
     }
     const ssrc = datagramSsrc(datagram);
     const ctx = this.#contexts.get(ssrc);
-    if (ctx) return this.#unprotect(ctx, datagram, rtcp);
+    if (ctx) return this.#unprotect(ctx, datagram, rtcp, true, true);
     const until = this.#unknown.get(ssrc);
     if (until !== undefined) {
       if (now < until) return { pass: false, failure: "unknown" };
@@ -273,8 +279,11 @@ export class SrtpGate<F = unknown> {
     bytes: Uint8Array,
     rtcp: boolean,
     countReplays = true,
+    scratch = false,
   ): GateVerdict {
-    const r = rtcp ? ctx.unprotectRtcp(bytes) : ctx.unprotectRtp(bytes);
+    const r = rtcp
+      ? ctx.unprotectRtcp(bytes)
+      : ctx.unprotectRtp(bytes, scratch ? this.#scratch : undefined);
     if (r.ok) return { pass: true, bytes: r.packet };
     let c = this.#perSsrc.get(ctx.ssrc);
     if (!c) this.#perSsrc.set(ctx.ssrc, c = { authFailures: 0, replays: 0 });

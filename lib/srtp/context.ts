@@ -115,10 +115,18 @@ function keysOf(m: SrtpKeyMaterial): { rtp: Keys; rtcp: Keys } {
   return { rtp: new Keys(d.rtp), rtcp: new Keys(d.rtcp) };
 }
 
-function rtcpKeystream(k: Keys, ssrc: number, index: number, len: number) {
+/** Encrypts or decrypts `data[off…off+len)` of an SRTCP packet in place. */
+function rtcpXor(
+  k: Keys,
+  ssrc: number,
+  index: number,
+  data: Uint8Array,
+  off: number,
+  len: number,
+): void {
   const iv = new Uint8Array(16);
   writeIv(iv, k.salt, ssrc, index);
-  return k.aes.keystream(iv, Math.ceil(len / 16));
+  k.aes.xorKeystream(iv, data, off, len);
 }
 
 /** Options for {@linkcode SrtpSender}. */
@@ -190,6 +198,36 @@ export class SrtpSender {
    * @throws {TypeError} When it is not RTP v2 of this SSRC.
    */
   protectRtp(packet: Uint8Array): Uint8Array {
+    const out = new Uint8Array(packet.length + AUTH_TAG_LENGTH);
+    this.#protectInto(packet, out);
+    return out;
+  }
+
+  /**
+   * SRTP packets of several RTP packets (e.g. one FLV tag's), in order, as
+   * views into ONE new buffer: one allocation for all of them.
+   *
+   * @param packets RTP v2 packets of this context's SSRC.
+   * @returns One SRTP packet per input, each 10 bytes longer.
+   * @throws {TypeError} When one is not RTP v2 of this SSRC (the packets
+   *   before it are protected and counted).
+   */
+  protectRtps(packets: readonly Uint8Array[]): Uint8Array[] {
+    let total = 0;
+    for (const p of packets) total += p.length + AUTH_TAG_LENGTH;
+    const backing = new Uint8Array(total);
+    const out = new Array<Uint8Array>(packets.length);
+    let at = 0;
+    for (let i = 0; i < packets.length; i++) {
+      const n = packets[i].length + AUTH_TAG_LENGTH;
+      out[i] = backing.subarray(at, at + n);
+      this.#protectInto(packets[i], out[i]);
+      at += n;
+    }
+    return out;
+  }
+
+  #protectInto(packet: Uint8Array, out: Uint8Array): void {
     const len = packet.length;
     const hlen = rtpHeaderLength(packet, len);
     if (hlen < 0) {
@@ -211,14 +249,12 @@ export class SrtpSender {
       this.#roc = roc;
       this.#sl = seq;
     }
-    const out = new Uint8Array(len + AUTH_TAG_LENGTH);
     out.set(packet);
     this.#ks.xor(index, out, hlen, len - hlen);
     writeU32(out, len, roc); // authenticated: packet || ROC
     const tag = this.#tag;
     this.#rtp.mac.digestInto(out.subarray(0, len + 4), tag);
     for (let i = 0; i < AUTH_TAG_LENGTH; i++) out[len + i] = tag[i];
-    return out;
   }
 
   /**
@@ -247,8 +283,7 @@ export class SrtpSender {
     this.#rtcpIndex = (this.#rtcpIndex + 1) & MAX_SRTCP_INDEX;
     const out = new Uint8Array(len + SRTCP_OVERHEAD);
     out.set(packet);
-    const ks = rtcpKeystream(this.#rtcp, this.#ssrc, index, len - 8);
-    for (let i = 8; i < len; i++) out[i] ^= ks[i - 8];
+    rtcpXor(this.#rtcp, this.#ssrc, index, out, 8, len - 8);
     writeU32(out, len, (0x80000000 | index) >>> 0);
     const tag = this.#rtcp.mac.digest(out.subarray(0, len + 4));
     out.set(tag.subarray(0, AUTH_TAG_LENGTH), len + 4);
@@ -294,6 +329,7 @@ export class SrtpReceiver {
   #roc: number;
   #sl: number;
   #tag = new Uint8Array(20);
+  #rocBytes = new Uint8Array(4);
 
   /**
    * @param opts Master key, salt, SSRC, replay window and initial ROC/seq.
@@ -341,9 +377,12 @@ export class SrtpReceiver {
    * The RTP packet inside an SRTP packet, or why it is refused.
    *
    * @param packet An SRTP packet (not modified).
-   * @returns The plain RTP packet (a new buffer) and its index, or the failure.
+   * @param scratch Where to write the plain packet (at least as long as
+   *   `packet`); the result is then a view of it, valid until `scratch` is
+   *   used again. Absent: a new buffer.
+   * @returns The plain RTP packet and its index, or the failure.
    */
-  unprotectRtp(packet: Uint8Array): UnprotectResult {
+  unprotectRtp(packet: Uint8Array, scratch?: Uint8Array): UnprotectResult {
     const len = packet.length - AUTH_TAG_LENGTH;
     const hlen = rtpHeaderLength(packet, len);
     if (hlen < 0) return { ok: false, failure: "malformed" };
@@ -355,13 +394,20 @@ export class SrtpReceiver {
     if (this.#rtpWindow.check(index) !== "new") {
       return { ok: false, failure: "replay" };
     }
-    const out = new Uint8Array(len + 4);
-    out.set(packet.subarray(0, len));
-    writeU32(out, len, Math.floor(index / 65536));
+    // Authenticated: packet || ROC, hashed in two parts (no joined copy).
+    const rocBytes = this.#rocBytes;
+    writeU32(rocBytes, 0, Math.floor(index / 65536));
     const tag = this.#tag;
-    this.#rtp.mac.digestInto(out, tag);
+    this.#rtp.mac.digestPartsInto(packet.subarray(0, len), rocBytes, tag);
     if (!tagEquals(tag, packet, len, AUTH_TAG_LENGTH)) {
       return { ok: false, failure: "auth" };
+    }
+    let out: Uint8Array;
+    if (scratch && scratch.length >= len) {
+      out = scratch.subarray(0, len);
+      out.set(packet.subarray(0, len));
+    } else {
+      out = packet.slice(0, len);
     }
     this.#ks.xor(index, out, hlen, len - hlen);
     this.#rtpWindow.accept(index);
@@ -370,7 +416,7 @@ export class SrtpReceiver {
       this.#roc = roc;
       this.#sl = seq;
     }
-    return { ok: true, packet: out.subarray(0, len), index };
+    return { ok: true, packet: out, index };
   }
 
   /**
@@ -398,10 +444,7 @@ export class SrtpReceiver {
       return { ok: false, failure: "auth" };
     }
     const out = packet.slice(0, len);
-    if (e >>> 31) {
-      const ks = rtcpKeystream(this.#rtcp, this.#ssrc, index, len - 8);
-      for (let i = 8; i < len; i++) out[i] ^= ks[i - 8];
-    }
+    if (e >>> 31) rtcpXor(this.#rtcp, this.#ssrc, index, out, 8, len - 8);
     this.#rtcpWindow.accept(index);
     return { ok: true, packet: out, index };
   }

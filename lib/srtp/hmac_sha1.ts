@@ -2,7 +2,7 @@
  * HMAC-SHA1 (RFC 2104) for one fixed key, from precomputed inner and outer
  * hash states. The inner hash (the message) continues a SHA-1 state that
  * has already absorbed `key XOR ipad`: libcrypto's `SHA_CTX` copied and
- * finished through FFI when {@linkcode nativeSha1} has it, else a
+ * finished through FFI when {@linkcode libcrypto} has it, else a
  * node:crypto `Hash.copy()`. The outer hash is a single block after
  * `key XOR opad`, done with the pure-JS compression function, which is
  * cheaper than more native calls.
@@ -10,7 +10,7 @@
  * @module
  */
 import { createHash, type Hash } from "node:crypto";
-import { type NativeSha1, nativeSha1, SHA_CTX_SIZE } from "./native_sha1.ts";
+import { type Libcrypto, libcrypto, SHA_CTX_SIZE } from "./libcrypto.ts";
 import { SHA1_INIT, sha1Compress } from "./sha1_block.ts";
 
 /** SHA-1 digest length (bytes). */
@@ -28,7 +28,7 @@ export const SHA1_LENGTH = 20;
  */
 export class HmacSha1 {
   #inner: Hash | undefined;
-  #native: NativeSha1 | null;
+  #native: Libcrypto | null;
   /** libcrypto `SHA_CTX` after the `key XOR ipad` block, and a work copy. */
   #ctx0 = new Uint8Array(0);
   #ctx = new Uint8Array(0);
@@ -55,7 +55,7 @@ export class HmacSha1 {
       ipad[i] ^= key[i];
       opad[i] ^= key[i];
     }
-    this.#native = nativeSha1();
+    this.#native = libcrypto();
     if (this.#native) {
       this.#ctx0 = new Uint8Array(SHA_CTX_SIZE);
       this.#ctx = new Uint8Array(SHA_CTX_SIZE);
@@ -71,17 +71,17 @@ export class HmacSha1 {
     this.#block[63] = ((64 + 20) * 8) & 0xff;
   }
 
+  /** Which SHA-1 does the inner hash: `libcrypto` (FFI) or `node:crypto`. */
+  get backend(): "libcrypto" | "node:crypto" {
+    return this.#native ? "libcrypto" : "node:crypto";
+  }
+
   /**
    * HMAC of `data`.
    *
    * @param data The message.
    * @returns The 20-byte MAC.
    */
-  /** Which SHA-1 does the inner hash: `libcrypto` (FFI) or `node:crypto`. */
-  get backend(): "libcrypto" | "node:crypto" {
-    return this.#native ? "libcrypto" : "node:crypto";
-  }
-
   digest(data: Uint8Array): Uint8Array {
     const out = new Uint8Array(20);
     this.digestInto(data, out);
@@ -95,15 +95,34 @@ export class HmacSha1 {
    * @param out At least 20 bytes.
    */
   digestInto(data: Uint8Array, out: Uint8Array): void {
+    this.digestPartsInto(data, undefined, out);
+  }
+
+  /**
+   * HMAC of `data` followed by `more` (e.g. an SRTP packet and its ROC),
+   * written into `out[0…20)`, without joining them in a new buffer.
+   *
+   * @param data The message's first part.
+   * @param more Its second part, if any.
+   * @param out At least 20 bytes.
+   */
+  digestPartsInto(
+    data: Uint8Array,
+    more: Uint8Array | undefined,
+    out: Uint8Array,
+  ): void {
     let inner: Uint8Array;
     const native = this.#native;
     if (native) {
       this.#ctx.set(this.#ctx0);
       native.SHA1_Update(this.#ctx, data, BigInt(data.length));
+      if (more) native.SHA1_Update(this.#ctx, more, BigInt(more.length));
       native.SHA1_Final(this.#innerMd, this.#ctx);
       inner = this.#innerMd;
     } else {
-      inner = this.#inner!.copy().update(data).digest();
+      const h = this.#inner!.copy().update(data);
+      if (more) h.update(more);
+      inner = h.digest();
     }
     const block = this.#block;
     for (let i = 0; i < 20; i++) block[i] = inner[i];

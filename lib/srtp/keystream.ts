@@ -3,7 +3,8 @@
  * `(k_s << 16) XOR (SSRC << 64) XOR (i << 16)`. Packets of consecutive
  * indices are the common case, so the keystream of the next `batch`
  * indices is made in one AES call and served from there; any other index
- * is made on demand.
+ * is made on demand. With libcrypto through FFI each packet's keystream is
+ * made and XORed natively instead (no batch needed).
  *
  * @module
  */
@@ -109,6 +110,11 @@ export class SsrcKeystream {
    */
   xor(index: number, data: Uint8Array, off: number, len: number): void {
     if (len <= 0) return;
+    if (this.#aes.native) {
+      writeIv(this.#iv, this.#salt, this.#ssrc, index);
+      this.#aes.xorKeystream(this.#iv, data, off, len);
+      return;
+    }
     const blocks = Math.ceil(len / AES_BLOCK);
     if (this.#batch > 1) {
       const ahead = this.#base < 0 || index >= this.#base;

@@ -27,7 +27,7 @@ export {
   type SessionKeys,
 } from "./kdf.ts";
 export { HmacSha1 } from "./hmac_sha1.ts";
-export { nativeSha1, nativeSha1Unavailable } from "./native_sha1.ts";
+export { libcrypto, libcryptoUnavailable, NativeAesCtr } from "./libcrypto.ts";
 export { type ReplayVerdict, ReplayWindow } from "./replay_window.ts";
 export { SsrcKeystream, writeIv } from "./keystream.ts";
 export {
