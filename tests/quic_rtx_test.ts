@@ -14,6 +14,7 @@ import {
   encodeNack,
   encodeNavl,
 } from "../lib/rtcp/mod.ts";
+import { freeUdpPort, until } from "../testkit/mod.ts";
 import {
   type CertificateBundle,
   DEFAULT_REPAIR_MAX_PPS,
@@ -423,6 +424,56 @@ rtxTest(
         await client.close();
       }
     });
+  },
+);
+
+rtxTest(
+  "rtx: a cloud that starts after the edge is reached by the fast retries: the first repair, asked as it comes up, succeeds within a 600 ms budget",
+  async (impl) => {
+    const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
+    const t = await tls();
+    const port = freeUdpPort();
+    // The edge first (its link opens at startup), the cloud a moment later.
+    const client = new RtxClient({
+      host: "127.0.0.1",
+      port,
+      fingerprint: t.fingerprint,
+      secret: "s3cret",
+      impl,
+    });
+    const server = new RtxServer({
+      hostname: "127.0.0.1",
+      port,
+      certPem: t.certPem,
+      keyPem: t.keyPem,
+      secret: "s3cret",
+      impl,
+      ...cache,
+    });
+    try {
+      client.request(0, [], { timeoutMs: 0 }); // opens the link, as an edge does
+      // The first handshake's Initial found nobody; a second attempt runs
+      // beside it (before that handshake could time out or retransmit).
+      await until(
+        () => client.stats.connectAttempts >= 2,
+        "a second connection attempt while the first waits",
+        900,
+        5,
+      );
+      equal(client.stats.connectFailures, 0);
+      await server.start();
+      const [r] = client.request(SSRC_A, [3], { timeoutMs: 600 });
+      const got = await r;
+      equal(got.status, "ok", `attempts ${client.stats.connectAttempts}`);
+      if (got.status === "ok") {
+        assertEquals(got.packet, cache.lookup(SSRC_A, 3));
+      }
+      equal(client.stats.connects, 1);
+      equal(server.stats.packetsServed, 1);
+    } finally {
+      await client.close();
+      await server.stop();
+    }
   },
 );
 

@@ -7,18 +7,29 @@
 import type { Logger } from "../log/mod.ts";
 import { nullLogger, RateLimitedLog } from "../log/mod.ts";
 import {
-  encodeApp,
   encodeAuth,
-  encodeNack,
   encodeRepairMode,
   MAX_REPAIR_COPIES,
-  orderSeqs,
   parseNavl,
   parseRtcp,
   type RtcpApp,
 } from "../rtcp/mod.ts";
+import { AppRequests } from "./app_requests.ts";
 import { normalizeFingerprint } from "./cert.ts";
+import type {
+  RtxClientOptions,
+  RtxClientStats,
+  RtxResult,
+} from "./client_types.ts";
+import { connectWithRetry } from "./connect_retry.ts";
 import { FrameDecoder, frameMessage, frameMessages } from "./framing.ts";
+import { NackQueue, SEQS_PER_NACK } from "./nack_queue.ts";
+import {
+  keyOf,
+  PendingPackets,
+  TIMEOUT,
+  UNAVAILABLE,
+} from "./pending_packets.ts";
 import { answerSources, UdpAnswerReceiver } from "./udp_answers.ts";
 import { quicTransport } from "./impls.ts";
 import { CLOSE_REASONS, looksLikeRtcp, RTX_ALPN } from "./protocol.ts";
@@ -26,144 +37,24 @@ import {
   errorText,
   type QuicClientConnection,
   type QuicDuplex,
-  type QuicImpl,
   type QuicVerify,
   within,
 } from "./transport.ts";
 
-/** The outcome of asking for one packet. */
-export type RtxResult =
-  | {
-    status: "ok";
-    packet: Uint8Array;
-    /**
-     * Request → answer time, when this packet was asked for exactly once
-     * (Karn's rule: an answer to a repeated request is ambiguous), or from
-     * the first request when the link has no estimate yet.
-     */
-    rttMs?: number;
-  }
-  | { status: "unavailable" }
-  | { status: "timeout" };
-
-/** Options for {@linkcode RtxClient}. */
-export interface RtxClientOptions {
-  /** Cloud address (IP literal or name). */
-  host: string;
-  /** Cloud QUIC port. */
-  port: number;
-  /** Shared secret sent in the `AUTH` first message; empty/absent: no AUTH. */
-  secret?: string;
-  /**
-   * Pinned SHA-256 fingerprint of the cloud certificate (hex, colons
-   * allowed). Takes precedence over `caPem`.
-   */
-  fingerprint?: string;
-  /** CA certificate(s) PEM to verify the cloud with (host name checked too). */
-  caPem?: string;
-  /** Skip verification; an explicit, logged choice. */
-  insecureSkipVerify?: boolean;
-  /** Logger; default silent. */
-  logger?: Logger;
-  /** Most sequence numbers awaiting an answer; beyond, the oldest time out. Default 16384. */
-  maxOutstanding?: number;
-  /** QUIC idle timeout: a dead cloud is noticed after this. Default 5000 ms. */
-  idleTimeoutMs?: number;
-  /** Keep-alive PING interval (below `idleTimeoutMs`). Default 1000 ms. */
-  keepAliveMs?: number;
-  /** Handshake deadline (below `idleTimeoutMs`). Default 3000 ms. */
-  connectTimeoutMs?: number;
-  /** First reconnect delay; doubles per failure. Default 50 ms. */
-  backoffInitialMs?: number;
-  /** Reconnect delay cap. Default 2000 ms. */
-  backoffMaxMs?: number;
-  /** SSRC put in NACKs as packet sender; default random. */
-  senderSsrc?: number;
-  /**
-   * Ask the cloud (`RMOD`, after `AUTH`) to send answers as UDP datagrams to
-   * a socket of ours instead of on the stream: no head-of-line blocking and
-   * no congestion window between answers, and `copies` of each answer so a
-   * lossy path rarely loses all. Absent: answers on the stream (SPEC §6).
-   */
-  udpAnswers?: {
-    /** Local address of the answer socket (default `0.0.0.0`). */
-    hostname?: string;
-    /** Its port (default 0 = any free one). */
-    port?: number;
-    /** Copies of each answer, 1..8 (default 1; see `setAnswerCopies`). */
-    copies?: number;
-    /** Milliseconds between copies (default 5). */
-    spacingMs?: number;
-  };
-  /** QUIC implementation; default `native` (Deno's built-in QUIC). */
-  impl?: QuicImpl;
+/** A connection made and authenticated, not yet in use. */
+interface Link {
+  client: QuicClientConnection;
+  stream: QuicDuplex;
+  writer: WritableStreamDefaultWriter<Uint8Array>;
 }
-
-/** Counters for `/metrics`. */
-export interface RtxClientStats {
-  /** Successful connections (incl. reconnects). */
-  connects: number;
-  /** Established connections that dropped. */
-  disconnects: number;
-  /** Connection attempts that failed (unreachable, TLS refused, …). */
-  connectFailures: number;
-  /** NACK messages sent. */
-  nacksSent: number;
-  /** Sequence numbers asked for through {@linkcode RtxClient.request}. */
-  packetsRequested: number;
-  /** Answered with the packet. */
-  packetsOk: number;
-  /** Answered with NAVL. */
-  packetsUnavailable: number;
-  /** Timed out (deadline, eviction or close). */
-  packetsTimeout: number;
-  /** Packets or NAVL entries nobody waited for (late or duplicate). */
-  unsolicited: number;
-  /** Messages from the cloud that could not be parsed. */
-  malformed: number;
-  /** Answers received as UDP datagrams (every copy). */
-  udpAnswers: number;
-  /** UDP datagrams on the answer socket from another address (dropped). */
-  udpForeign: number;
-  /** `RMOD` messages sent. */
-  modeMessages: number;
-}
-
-interface Waiter {
-  key: number;
-  resolve: (r: RtxResult) => void;
-  batch: Batch;
-  done: boolean;
-}
-
-interface AppWaiter {
-  resolve: (p: RtcpApp | undefined) => void;
-  timer: ReturnType<typeof setTimeout>;
-  msg: Uint8Array;
-}
-
-/** Most APP requests (e.g. `KEYS`) awaiting answers at once. */
-const MAX_APP_PENDING = 1024;
-
-interface Batch {
-  pending: number;
-  timer?: ReturnType<typeof setTimeout>;
-}
-
-/** Most sequence numbers put in one NACK message. */
-const SEQS_PER_NACK = 4096;
-
-const TIMEOUT: RtxResult = Object.freeze({ status: "timeout" });
-const UNAVAILABLE: RtxResult = Object.freeze({ status: "unavailable" });
-
-const keyOf = (ssrc: number, seq: number) => ssrc * 0x10000 + seq;
 
 /**
  * Retransmission client. The connection is opened on the first request,
- * authenticated with `AUTH`, and re-opened with exponential backoff when it
- * drops; requests still waiting are sent again on the new connection.
- * Requests made in the same tick are coalesced into one NACK per SSRC
- * (PID+BLP). Answers are matched by (SSRC, sequence number).
+ * authenticated with `AUTH`, and re-opened when it drops; while it is down,
+ * connection attempts start after short doubling delays and overlap
+ * ({@linkcode connectWithRetry}); requests still waiting are sent again on
+ * the new connection. Requests made in the same tick are coalesced into one
+ * NACK per SSRC (PID+BLP). Answers are matched by (SSRC, sequence number).
  *
  * @example Usage
  * ```ts ignore
@@ -183,32 +74,24 @@ export class RtxClient {
   #state: "idle" | "connecting" | "connected" | "closed" = "idle";
   #client?: QuicClientConnection;
   #writer?: WritableStreamDefaultWriter<Uint8Array>;
-  #pending = new Map<number, Waiter[]>();
-  #outstanding = 0;
-  #toSend = new Map<number, Set<number>>();
-  #toSendCount = 0;
-  /** APP requests awaiting an answer, by `NAME:ssrc`. */
-  #appPending = new Map<string, AppWaiter[]>();
-  #appCount = 0;
+  #pending: PendingPackets;
+  #nacks: NackQueue;
+  #apps = new AppRequests();
   /** APP request messages to write on the next flush. */
   #appToSend: Uint8Array[] = [];
   #flushScheduled = false;
   #flushing = false;
   #abort = new AbortController();
-  #sleepTimer?: ReturnType<typeof setTimeout>;
-  #wake?: () => void;
   #tasks = new Set<Promise<void>>();
   #failLog: RateLimitedLog;
   #lastError = "";
   #backoff: number;
   #udp?: UdpAnswerReceiver;
   #copies: number;
-  /** First NACK time and NACK count per key still pending (Karn's rule). */
-  #asked = new Map<number, { at: number; n: number }>();
-  #srtt = 0;
   #stats: RtxClientStats = {
     connects: 0,
     disconnects: 0,
+    connectAttempts: 0,
     connectFailures: 0,
     nacksSent: 0,
     packetsRequested: 0,
@@ -236,6 +119,11 @@ export class RtxClient {
     this.#senderSsrc = opts.senderSsrc ??
       (crypto.getRandomValues(new Uint32Array(1))[0] || 1);
     this.#maxOutstanding = opts.maxOutstanding ?? 16_384;
+    this.#pending = new PendingPackets(this.#maxOutstanding, this.#stats);
+    this.#nacks = new NackQueue(
+      this.#maxOutstanding,
+      (key) => this.#pending.has(key),
+    );
     this.#backoff = opts.backoffInitialMs ?? 50;
     this.#copies = clampCopies(opts.udpAnswers?.copies ?? 1);
     if (opts.fingerprint) {
@@ -263,7 +151,7 @@ export class RtxClient {
 
   /** Sequence numbers waiting for an answer. */
   get outstanding(): number {
-    return this.#outstanding;
+    return this.#pending.outstanding;
   }
 
   /** Why the last connection attempt failed or the connection dropped. */
@@ -286,7 +174,7 @@ export class RtxClient {
    * is no estimate: Deno's native one takes ~12 round trips on a 100 ms path.)
    */
   get rttMs(): number {
-    return this.#srtt;
+    return this.#pending.rttMs;
   }
 
   /** Where answers come: `"udp"` (asked with `RMOD`) or `"stream"`. */
@@ -328,7 +216,7 @@ export class RtxClient {
    * sequence number, in the order given; each resolves with the packet,
    * `unavailable` (the cloud said so), or `timeout` (no answer by
    * `timeoutMs`, evicted by `maxOutstanding`, or the client closed). The
-   * promises never reject.
+   * promises never reject. An empty request only opens the connection.
    *
    * @param ssrc The stream.
    * @param seqs Sequence numbers.
@@ -362,38 +250,9 @@ export class RtxClient {
       this.#stats.packetsTimeout += seqs.length;
       return seqs.map(() => Promise.resolve(TIMEOUT));
     }
-    const batch: Batch = { pending: 0 };
-    const waiters: Waiter[] = [];
-    const promises = seqs.map((seq) =>
-      new Promise<RtxResult>((resolve) => {
-        const key = keyOf(ssrc, seq);
-        const w: Waiter = { key, resolve, batch, done: false };
-        waiters.push(w);
-        const list = this.#pending.get(key);
-        if (list) list.push(w);
-        else this.#pending.set(key, [w]);
-        batch.pending++;
-        this.#outstanding++;
-      })
-    );
-    if (batch.pending > 0) {
-      batch.timer = setTimeout(() => {
-        batch.timer = undefined;
-        for (const w of waiters) this.#finish(w, TIMEOUT);
-      }, opts.timeoutMs);
-    }
-    // Bound: the oldest outstanding requests give way.
-    while (this.#outstanding > this.#maxOutstanding) {
-      const [key, list] = this.#pending.entries().next().value!;
-      this.#pending.delete(key);
-      for (const w of list) this.#finish(w, TIMEOUT, true);
-    }
+    const promises = this.#pending.add(ssrc, seqs, opts.timeoutMs);
     if (this.#state === "connected") {
-      let set = this.#toSend.get(ssrc);
-      if (!set) this.#toSend.set(ssrc, set = new Set());
-      for (const s of seqs) set.add(s);
-      this.#toSendCount += seqs.length;
-      if (this.#toSendCount > 2 * this.#maxOutstanding) this.#pruneToSend();
+      this.#nacks.add(ssrc, seqs);
       this.#scheduleFlush();
     } else if (this.#state === "idle") {
       this.#startConnecting();
@@ -423,42 +282,17 @@ export class RtxClient {
     ssrc: number,
     opts: { timeoutMs: number },
   ): Promise<RtcpApp | undefined> {
-    const msg = encodeApp({ subtype: 0, ssrc, name, data: new Uint8Array() });
-    if (this.#state === "closed" || this.#appCount >= MAX_APP_PENDING) {
-      return Promise.resolve(undefined);
+    const r = this.#state === "closed"
+      ? undefined
+      : this.#apps.add(name, ssrc, opts.timeoutMs);
+    if (!r) return Promise.resolve(undefined);
+    if (this.#state === "connected") {
+      this.#appToSend.push(r.msg);
+      this.#scheduleFlush();
+    } else if (this.#state === "idle") {
+      this.#startConnecting();
     }
-    const key = `${name}:${ssrc >>> 0}`;
-    return new Promise((resolve) => {
-      const w: AppWaiter = {
-        resolve,
-        msg,
-        timer: setTimeout(
-          () => this.#appDone(key, w, undefined),
-          opts.timeoutMs,
-        ),
-      };
-      const list = this.#appPending.get(key);
-      if (list) list.push(w);
-      else this.#appPending.set(key, [w]);
-      this.#appCount++;
-      if (this.#state === "connected") {
-        this.#appToSend.push(msg);
-        this.#scheduleFlush();
-      } else if (this.#state === "idle") {
-        this.#startConnecting();
-      }
-    });
-  }
-
-  #appDone(key: string, w: AppWaiter, answer: RtcpApp | undefined): void {
-    const list = this.#appPending.get(key);
-    const i = list ? list.indexOf(w) : -1;
-    if (i < 0) return;
-    list!.splice(i, 1);
-    if (list!.length === 0) this.#appPending.delete(key);
-    this.#appCount--;
-    clearTimeout(w.timer);
-    w.resolve(answer);
+    return r.answer;
   }
 
   /** Closes the connection; every waiting request resolves `timeout`. */
@@ -466,87 +300,21 @@ export class RtxClient {
     if (this.#state === "closed") return;
     this.#state = "closed";
     this.#abort.abort(new Error("RtxClient closed"));
-    clearTimeout(this.#sleepTimer);
-    this.#wake?.();
     const client = this.#client;
     this.#client = undefined;
     this.#writer = undefined;
     if (client) await client.close(0, "shutting down");
     await this.#udp?.close();
     await Promise.allSettled([...this.#tasks]);
-    for (const list of [...this.#pending.values()]) {
-      for (const w of list) this.#finish(w, TIMEOUT);
-    }
-    this.#pending.clear();
-    this.#toSend.clear();
-    for (const [key, list] of [...this.#appPending]) {
-      for (const w of [...list]) this.#appDone(key, w, undefined);
-    }
+    this.#pending.timeoutAll();
+    this.#nacks.clear();
+    this.#apps.closeAll();
     this.#appToSend = [];
-  }
-
-  #finish(w: Waiter, r: RtxResult, detached = false): void {
-    if (w.done) return;
-    w.done = true;
-    if (!detached) {
-      const list = this.#pending.get(w.key);
-      if (list) {
-        const i = list.indexOf(w);
-        if (i >= 0) list.splice(i, 1);
-        if (list.length === 0) {
-          this.#pending.delete(w.key);
-          this.#asked.delete(w.key);
-        }
-      }
-    }
-    this.#outstanding--;
-    if (--w.batch.pending === 0 && w.batch.timer !== undefined) {
-      clearTimeout(w.batch.timer);
-      w.batch.timer = undefined;
-    }
-    if (r.status === "ok") this.#stats.packetsOk++;
-    else if (r.status === "unavailable") this.#stats.packetsUnavailable++;
-    else this.#stats.packetsTimeout++;
-    w.resolve(r);
-  }
-
-  #answer(key: number, r: RtxResult): void {
-    const list = this.#pending.get(key);
-    if (!list) {
-      this.#stats.unsolicited++;
-      return;
-    }
-    this.#pending.delete(key);
-    const asked = this.#asked.get(key);
-    this.#asked.delete(key);
-    // Karn's rule; but with no estimate yet an early retry (a guess below the
-    // real round trip) would discard every sample: the first answer seeds
-    // it, measured from the first request (an overestimate, never under).
-    if (r.status === "ok" && asked && (asked.n === 1 || this.#srtt === 0)) {
-      const sample = performance.now() - asked.at;
-      this.#srtt = this.#srtt === 0
-        ? sample
-        : this.#srtt + (sample - this.#srtt) / 8;
-      r = { ...r, rttMs: sample };
-    }
-    for (const w of list) this.#finish(w, r, true);
   }
 
   #track(p: Promise<void>): void {
     this.#tasks.add(p);
     p.finally(() => this.#tasks.delete(p));
-  }
-
-  #pruneToSend(): void {
-    let n = 0;
-    for (const [ssrc, set] of this.#toSend) {
-      for (const s of set) {
-        if (!this.#pending.has(keyOf(ssrc, s))) set.delete(s);
-      }
-      if (set.size === 0) this.#toSend.delete(ssrc);
-      n += set.size;
-    }
-    this.#toSendCount = n;
   }
 
   #scheduleFlush(): void {
@@ -563,37 +331,18 @@ export class RtxClient {
     this.#flushing = true;
     try {
       while (
-        (this.#toSend.size > 0 || this.#appToSend.length > 0) &&
+        (!this.#nacks.empty || this.#appToSend.length > 0) &&
         this.#state === "connected"
       ) {
         const writer = this.#writer!;
         const msgs: Uint8Array[] = this.#appToSend;
         this.#appToSend = [];
-        for (const [ssrc, set] of this.#toSend) {
-          const seqs = orderSeqs(
-            [...set].filter((s) => this.#pending.has(keyOf(ssrc, s))),
-          );
-          const now = performance.now();
-          for (const s of seqs) {
-            const key = keyOf(ssrc, s);
-            const a = this.#asked.get(key);
-            if (a) a.n++;
-            else this.#asked.set(key, { at: now, n: 1 });
-          }
-          for (let i = 0; i < seqs.length; i += SEQS_PER_NACK) {
-            msgs.push(
-              encodeNack(
-                this.#senderSsrc,
-                ssrc,
-                seqs.slice(i, i + SEQS_PER_NACK),
-              ),
-            );
-          }
-        }
-        this.#toSend.clear();
-        this.#toSendCount = 0;
+        const now = performance.now();
+        msgs.push(...this.#nacks.drain(this.#senderSsrc, (ssrc, seqs) => {
+          this.#pending.asked(ssrc, seqs, now);
+          this.#stats.nacksSent += Math.ceil(seqs.length / SEQS_PER_NACK);
+        }));
         if (msgs.length === 0) break;
-        this.#stats.nacksSent += msgs.length;
         // Resolves once the transport took the bytes: backpressure.
         await writer.write(frameMessages(msgs));
       }
@@ -604,7 +353,7 @@ export class RtxClient {
       this.#flushing = false;
     }
     if (
-      (this.#toSend.size > 0 || this.#appToSend.length > 0) &&
+      (!this.#nacks.empty || this.#appToSend.length > 0) &&
       this.#state === "connected"
     ) {
       this.#scheduleFlush();
@@ -613,66 +362,64 @@ export class RtxClient {
 
   #startConnecting(waitFirst = false): void {
     this.#state = "connecting";
-    this.#track(this.#connectLoop(waitFirst));
+    this.#track(this.#connect(waitFirst));
   }
 
-  /** The next reconnect delay; doubles per failure, reset by an answer. */
+  /** The next reconnect delay; doubles per attempt, reset by an answer. */
   #nextDelay(): number {
     const d = this.#backoff;
     this.#backoff = Math.min(d * 2, this.#opts.backoffMaxMs ?? 2000);
     return d;
   }
 
-  async #connectLoop(waitFirst: boolean): Promise<void> {
-    if (waitFirst) await this.#sleep(this.#nextDelay());
-    while (this.#state === "connecting") {
-      try {
-        await this.#connectOnce();
-        return;
-      } catch (e) {
-        if (this.#state !== "connecting") return;
-        this.#stats.connectFailures++;
-        const why = e instanceof Error &&
-            e.message.startsWith("certificate fingerprint mismatch")
-          ? e.message
-          : errorText(e);
-        this.#lastError = why;
-        const delay = this.#nextDelay();
-        this.#failLog.log(
-          performance.now(),
-          "retransmission connection failed",
-          {
-            host: this.#opts.host,
-            port: this.#opts.port,
-            error: why,
-            ...(why.startsWith("certificate fingerprint mismatch")
-              ? {
-                fix:
-                  'copy the fingerprint the cloud logs at startup ("cloud started") or shows in GET /api/node into edge.cloud_fingerprint',
-              }
-              : {}),
-            retryMs: delay,
-          },
-        );
-        await this.#sleep(delay);
-      }
+  async #connect(waitFirst: boolean): Promise<void> {
+    let link: Link;
+    try {
+      link = await connectWithRetry<Link>({
+        attempt: (signal) => this.#attempt(signal),
+        discard: (l) => void l.client.close(0, "closing"),
+        nextDelay: () => this.#nextDelay(),
+        onAttempt: () => this.#stats.connectAttempts++,
+        onFailure: (e) => this.#onConnectFailure(e),
+        maxInFlight: this.#opts.maxAttemptsInFlight,
+        waitFirst,
+        signal: this.#abort.signal,
+      });
+    } catch {
+      return; // closed
     }
+    if (this.#state !== "connecting") {
+      await link.client.close(0, "closing");
+      return;
+    }
+    this.#use(link);
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.#wake = () => {
-        this.#wake = undefined;
-        clearTimeout(this.#sleepTimer);
-        resolve();
-      };
-      this.#sleepTimer = setTimeout(() => this.#wake?.(), ms);
+  #onConnectFailure(e: unknown): void {
+    if (this.#state !== "connecting") return;
+    this.#stats.connectFailures++;
+    const why = e instanceof Error &&
+        e.message.startsWith("certificate fingerprint mismatch")
+      ? e.message
+      : errorText(e);
+    this.#lastError = why;
+    this.#failLog.log(performance.now(), "retransmission connection failed", {
+      host: this.#opts.host,
+      port: this.#opts.port,
+      error: why,
+      ...(why.startsWith("certificate fingerprint mismatch")
+        ? {
+          fix:
+            'copy the fingerprint the cloud logs at startup ("cloud started") or shows in GET /api/node into edge.cloud_fingerprint',
+        }
+        : {}),
+      attempts: this.#stats.connectAttempts,
     });
   }
 
-  async #connectOnce(): Promise<void> {
+  /** One connection attempt: handshake, stream, `AUTH`, `RMOD`. */
+  async #attempt(signal: AbortSignal): Promise<Link> {
     const { host, port } = this.#opts;
-    this.#lastError = "";
     const idle = this.#opts.idleTimeoutMs ?? 5000;
     const client = await quicTransport(this.#opts.impl).connect({
       host,
@@ -682,18 +429,13 @@ export class RtxClient {
       idleTimeoutMs: idle,
       keepAliveMs: this.#opts.keepAliveMs ?? 1000,
       timeoutMs: this.#opts.connectTimeoutMs ?? 3000,
-      signal: this.#abort.signal,
+      signal,
       logger: this.#log.child("quic"),
     });
-    if (this.#state !== "connecting") {
-      await client.close(0, "closing");
-      return;
-    }
-    let stream: QuicDuplex;
-    let writer: WritableStreamDefaultWriter<Uint8Array>;
     try {
-      stream = await client.openStream();
-      writer = stream.writable.getWriter();
+      signal.throwIfAborted();
+      const stream = await client.openStream();
+      const writer = stream.writable.getWriter();
       const secret = this.#opts.secret ?? "";
       if (secret !== "") {
         await writer.write(frameMessage(encodeAuth(secret, this.#senderSsrc)));
@@ -709,40 +451,32 @@ export class RtxClient {
         this.#udp.sources = await answerSources(client.remote);
         await writer.write(frameMessage(this.#modeMessage()!));
       }
+      signal.throwIfAborted();
+      return { client, stream, writer };
     } catch (e) {
       await client.close(0, "closing");
       throw e;
     }
-    if (this.#state !== "connecting") {
-      await client.close(0, "closing");
-      return;
-    }
+  }
+
+  /** Puts a connection made into use and sends what is waiting. */
+  #use({ client, stream, writer }: Link): void {
     this.#client = client;
     this.#writer = writer;
     this.#state = "connected";
+    this.#lastError = "";
     this.#stats.connects++;
     this.#log.info("retransmission connected", {
-      host,
-      port,
+      host: this.#opts.host,
+      port: this.#opts.port,
       impl: this.#opts.impl ?? "native",
       reconnect: this.#stats.connects > 1,
+      attempts: this.#stats.connectAttempts,
     });
     // Everything still waiting goes out on the new connection.
-    this.#toSend.clear();
-    let n = 0;
-    for (const key of this.#pending.keys()) {
-      const ssrc = Math.floor(key / 0x10000);
-      let set = this.#toSend.get(ssrc);
-      if (!set) this.#toSend.set(ssrc, set = new Set());
-      set.add(key & 0xffff);
-      n++;
-    }
-    this.#toSendCount = n;
-    this.#appToSend = [];
-    for (const list of this.#appPending.values()) {
-      for (const w of list) this.#appToSend.push(w.msg);
-    }
-    if (n > 0 || this.#appToSend.length > 0) this.#scheduleFlush();
+    this.#nacks.reset(this.#pending.keys());
+    this.#appToSend = this.#apps.messages();
+    if (!this.#nacks.empty || this.#appToSend.length > 0) this.#scheduleFlush();
     this.#track(this.#readLoop(client, stream));
   }
 
@@ -826,14 +560,7 @@ export class RtxClient {
       try {
         for (const p of parseRtcp(msg)) {
           if (p.type === "app" && p.name !== "NAVL") {
-            const key = `${p.name}:${p.ssrc >>> 0}`;
-            const list = this.#appPending.get(key);
-            if (!list) {
-              this.#stats.unsolicited++;
-              continue;
-            }
-            const answer: RtcpApp = { ...p, data: p.data.slice() };
-            for (const w of [...list]) this.#appDone(key, w, answer);
+            if (!this.#apps.answer(p)) this.#stats.unsolicited++;
             continue;
           }
           const navl = parseNavl(p);
@@ -860,6 +587,10 @@ export class RtxClient {
     const packet = new Uint8Array(msg.length);
     packet.set(msg);
     this.#answer(keyOf(ssrc, seq), { status: "ok", packet });
+  }
+
+  #answer(key: number, r: RtxResult): void {
+    if (!this.#pending.answer(key, r)) this.#stats.unsolicited++;
   }
 }
 

@@ -67,9 +67,14 @@ export {
   type RtxServerOptions,
   type RtxServerStats,
 } from "./server.ts";
+export { RtxClient } from "./client.ts";
+export type {
+  RtxClientOptions,
+  RtxClientStats,
+  RtxResult,
+} from "./client_types.ts";
 export {
-  RtxClient,
-  type RtxClientOptions,
-  type RtxClientStats,
-  type RtxResult,
-} from "./client.ts";
+  type ConnectRetryOptions,
+  connectWithRetry,
+  type RetryTimers,
+} from "./connect_retry.ts";
