@@ -100,6 +100,7 @@ const PER_STREAM: readonly MetricRow<EdgeStreamInfo>[] = [
 const PER_LINK: readonly MetricRow<EdgeLinkSnapshot>[] = [
   ["connected", "gauge", "Retransmission link up (1) or not (0).", (c) => (c.connected ? 1 : 0)],
   ["connects_total", "counter", "Retransmission connections made.", (c) => c.stats.connects],
+  ["connect_attempts_total", "counter", "Connection attempts started (they overlap while the link is down).", (c) => c.stats.connectAttempts],
   ["connect_failures_total", "counter", "Connection attempts failed.", (c) => c.stats.connectFailures],
   ["packets_ok_total", "counter", "Packets the cloud sent back.", (c) => c.stats.packetsOk],
   ["packets_unavailable_total", "counter", "Packets the cloud no longer had.", (c) => c.stats.packetsUnavailable],
