@@ -155,3 +155,45 @@ Deno.test("gate: bounded — SSRCs, datagrams per SSRC, requests per second, wai
   gate.tick(2000);
   equal(gate.pendingSsrcs, 0, "given up after pendingTimeoutMs");
 });
+
+Deno.test("gate: FEC parity is its own SRTP stream — authenticated with the context KEYS names, handed on under the media SSRC; parity without keys dropped, never asked about", () => {
+  const FEC_SSRC = 0x0fec0fec;
+  const asked: number[] = [];
+  const gate = new SrtpGate<string>({ requestKeys: (s) => asked.push(s) });
+  const keys = newKeyMaterial();
+  const parity = (seq: number) => {
+    const p = rtp(seq, [9, 9, 9, 9]);
+    p[1] = 101; // FEC payload type
+    new DataView(p.buffer).setUint32(8, FEC_SSRC);
+    return p;
+  };
+  const fecTx = new SrtpSender({ ...keys, ssrc: FEC_SSRC });
+  const early = fecTx.protectRtp(parity(7000));
+  deepEqual(gate.inbound(early, "a", 0), { pass: false, failure: "no_keys" });
+  deepEqual(asked, []);
+  equal(gate.stats.heldDropped, 1);
+  // The media stream's KEYS answer names the FEC stream and where it stands.
+  gate.keys(
+    SSRC,
+    answerFor(keys, { fec: { ssrc: FEC_SSRC, roc: 0, highestSeq: 7000 } }),
+    1,
+  );
+  const v = gate.inbound(fecTx.protectRtp(parity(7001)), "a", 2);
+  ok(v.pass);
+  const plain = parity(7001);
+  new DataView(plain.buffer).setUint32(8, SSRC); // under the media SSRC
+  deepEqual([...v.bytes], [...plain]);
+  // A forged parity packet (one bit changed) is refused, counted under
+  // the media stream; a replay too.
+  const forged = fecTx.protectRtp(parity(7002));
+  forged[13] ^= 1;
+  equal(gate.inbound(forged, "a", 3).pass, false);
+  const again = fecTx.protectRtp(parity(7003));
+  ok(gate.inbound(again, "a", 4).pass);
+  deepEqual(gate.inbound(again, "a", 5), { pass: false, failure: "replay" });
+  deepEqual(gate.countsOf(SSRC), { authFailures: 1, replays: 1 });
+  // The stream ends: its FEC stream's keys go with it.
+  gate.forget(SSRC);
+  equal(gate.has(FEC_SSRC), false);
+  deepEqual(asked, []);
+});

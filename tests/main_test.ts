@@ -134,15 +134,6 @@ Deno.test("auth.publish or auth.play without auth.secret is refused naming auth.
   }
 });
 
-Deno.test("FEC with SRTP on is refused naming fec_block", async () => {
-  const r = await flvcast(["cloud", "--quic_secret=s", "--fec_block=4"]);
-  equal(r.code, 2, r.stderr);
-  match(
-    r.stderr,
-    /key "fec_block": expected 0 while srtp is true .*got 4/,
-  );
-});
-
 Deno.test("an edge without edge.cloud_quic_addr refuses to start", async () => {
   const r = await flvcast(["edge", "--quic_secret=s"]);
   equal(r.code, 2, r.stderr);

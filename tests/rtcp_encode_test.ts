@@ -7,6 +7,7 @@ import {
   encodeAuth,
   encodeBye,
   encodeCompound,
+  encodeKeysAnswer,
   encodeNack,
   encodeNavl,
   encodeSdes,
@@ -14,6 +15,8 @@ import {
   ntpFromDate,
   ntpMiddle32,
   ntpToUnixMs,
+  parseKeysAnswer,
+  parseRtcp,
 } from "../lib/rtcp/mod.ts";
 
 const hex = (s: string) =>
@@ -210,4 +213,41 @@ Deno.test("NTP: epoch offset, fractions, round trip, middle 32 bits", () => {
   assertEquals(Math.abs(ntpToUnixMs(ntpSec, ntpFrac) - now) < 1e-3, true);
   assertEquals(ntpMiddle32(0x12345678, 0x9abcdef0), 0x56789abc);
   assertThrows(() => ntpFromDate(NaN), RangeError);
+});
+
+Deno.test("KEYS answer with a FEC repair stream: flags bit 1, 12 bytes after the state tags, byte-exact; round trip; an answer without it parses as before", () => {
+  const base = {
+    ssrc: 0x11223344,
+    profile: 1,
+    masterKey: new Uint8Array(16).fill(0xaa),
+    masterSalt: new Uint8Array(14).fill(0xbb),
+    roc: 1,
+    highestSeq: 0x0102,
+    firstSeq: 0x0304,
+    streamKey: "a/b",
+    stateTags: [],
+  };
+  const fec = { ssrc: 0xfec0fec0, roc: 2, highestSeq: 0x0506 };
+  const msg = encodeKeysAnswer({ ...base, fec });
+  // Data: 16 fixed + 16 key + 14 salt + 3 name + 2 tag count + 12 FEC, padded to 64.
+  assertEquals(msg.length, 12 + 64);
+  assertEquals(msg[12 + 3], 0b11); // highest valid, FEC follows
+  assertEquals(
+    [...msg.subarray(12 + 51, 12 + 63)],
+    [...hex("fec0fec0 00000002 0506 0001")],
+  );
+  assertEquals(parseKeysAnswer(parseRtcp(msg)[0]), { ...base, fec });
+  const plain = parseKeysAnswer(parseRtcp(encodeKeysAnswer(base))[0]);
+  assertEquals(plain, base);
+  // Before any parity was sent: the sequence number is flagged invalid.
+  const none = encodeKeysAnswer({ ...base, fec: { ssrc: 7, roc: 0 } });
+  assertEquals(parseKeysAnswer(parseRtcp(none)[0])!.fec, {
+    ssrc: 7,
+    roc: 0,
+    highestSeq: undefined,
+  });
+  // Flags bit 1 without the 12 bytes is malformed.
+  const cut = encodeKeysAnswer(base);
+  cut[12 + 3] |= 2;
+  assertThrows(() => parseKeysAnswer(parseRtcp(cut)[0]), /FEC repair stream/);
 });

@@ -129,11 +129,6 @@ export async function startNodes(
 ): Promise<RunningNodes> {
   const addr = resolveAddresses(cfg);
   const secret = repairSecret(cfg, role, logger);
-  if (role !== "edge" && cfg.srtp && cfg.fec_block > 0) {
-    throw new ConfigError(
-      `key "fec_block": expected 0 while srtp is true (FEC parity over SRTP is not supported yet; set srtp: false to use FEC), got ${cfg.fec_block}`,
-    );
-  }
   if (role === "edge" && !addr.cloudQuic) {
     throw new ConfigError(
       `key "edge.cloud_quic_addr": expected the cloud's QUIC host:port in the edge role, got ""`,

@@ -429,11 +429,13 @@ export class CloudNode {
     remoteAddr: string,
     req: AccessRequest,
   ): PublishSink {
-    let ssrc = randomSsrc();
-    while (this.#bySsrc.has(ssrc) || this.#retired.has(ssrc)) {
-      ssrc = randomSsrc();
-    }
+    const ssrc = this.#freshSsrc();
     const o = this.#opts;
+    let fecSsrc: number | undefined;
+    // Under SRTP the FEC parity is its own stream (SSRC and SRTP context).
+    while (o.srtp && o.fecBlock && (fecSsrc ?? ssrc) === ssrc) {
+      fecSsrc = this.#freshSsrc();
+    }
     const stream = new CloudStream({
       key,
       ssrc,
@@ -445,6 +447,7 @@ export class CloudNode {
       cacheBytes: o.cacheBytes,
       srtp: o.srtp ? newKeyMaterial() : undefined,
       fecBlock: o.fecBlock,
+      fecSsrc,
     });
     this.#sendReport(stream); // may throw: before anything is registered
     this.#streams.set(key, stream);
@@ -460,7 +463,7 @@ export class CloudNode {
         this.#totals.tagsIn++;
         this.#totals.packetsSent += packets.length;
         this.#sender.send(packets);
-        const parity = stream.parityFor(packets);
+        const parity = stream.takeParity();
         if (parity.length > 0) this.#sender.send(parity);
       },
       onClose: (reason) => {
@@ -474,6 +477,15 @@ export class CloudNode {
         });
       },
     };
+  }
+
+  /** A random SSRC no live or retired stream uses (media or FEC parity). */
+  #freshSsrc(): number {
+    for (;;) {
+      const s = randomSsrc();
+      if (this.#bySsrc.has(s) || this.#retired.has(s)) continue;
+      if (![...this.#streams.values()].some((x) => x.fecSsrc === s)) return s;
+    }
   }
 
   #endStream(stream: CloudStream, reason: string): void {

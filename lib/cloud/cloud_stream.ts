@@ -55,6 +55,13 @@ export interface CloudStreamOptions {
   srtp?: SrtpKeyMaterial;
   /** FEC: one XOR parity packet per this many media packets (0 = off). */
   fecBlock?: number;
+  /**
+   * SSRC of the FEC repair stream when `srtp` is set: parity is computed
+   * over the plain RTP packets, then sent under this SSRC and protected
+   * with its own SRTP context (same master key and salt), as RFC 8627
+   * FlexFEC repair streams are. Absent: parity carries the media SSRC.
+   */
+  fecSsrc?: number;
 }
 
 /** A snapshot of a stream's counters, as the API shows them. */
@@ -137,6 +144,12 @@ export class CloudStream {
   #videoCodec?: string;
   #audioCodec?: string;
   #srtp?: SrtpSender;
+  /** SRTP of the FEC repair stream (SRTP and FEC both on). */
+  #fecSrtp?: SrtpSender;
+  /** Parity made by the last {@linkcode CloudStream.ingest}, to send. */
+  #parity: Uint8Array[] = [];
+  /** SSRC of the FEC repair stream, when it has its own (SRTP and FEC). */
+  readonly fecSsrc?: number;
   /** The SRTP master key and salt (handed to edges by `KEYS`), if protected. */
   readonly keyMaterial?: SrtpKeyMaterial;
 
@@ -161,6 +174,18 @@ export class CloudStream {
     }
     if (options.fecBlock) {
       this.#fec = new FecEncoder(options.fecBlock, randomSequence());
+      if (options.srtp) {
+        if (options.fecSsrc === undefined || options.fecSsrc === this.ssrc) {
+          throw new RangeError(
+            `Expected a fecSsrc other than the media SSRC ${this.ssrc} for FEC under SRTP, received ${options.fecSsrc}`,
+          );
+        }
+        this.fecSsrc = options.fecSsrc >>> 0;
+        this.#fecSrtp = new SrtpSender({
+          ...options.srtp,
+          ssrc: this.fecSsrc,
+        });
+      }
     }
   }
 
@@ -217,20 +242,34 @@ export class CloudStream {
   }
 
   /**
-   * FEC parity packets for `packets` (what {@linkcode CloudStream.ingest}
-   * returned), to send after them; none when FEC is off. Parity is not
-   * cached: it is never asked for.
+   * The FEC parity packets the last {@linkcode CloudStream.ingest} made, to
+   * send after its packets; none when FEC is off. Parity is not cached: it
+   * is never asked for.
    */
-  parityFor(packets: Uint8Array[]): Uint8Array[] {
-    const fec = this.#fec;
-    if (!fec) return [];
-    const out: Uint8Array[] = [];
-    for (const p of packets) {
-      const parity = fec.push(parseRtp(p));
-      if (parity) out.push(parity);
-    }
-    this.fecPackets += out.length;
+  takeParity(): Uint8Array[] {
+    const out = this.#parity;
+    if (out.length > 0) this.#parity = [];
     return out;
+  }
+
+  /** FEC parity over the plain packets of one tag (SRTP-protected as the
+   * repair stream when keyed). */
+  #makeParity(plain: Uint8Array[]): void {
+    const fec = this.#fec!;
+    for (const p of plain) {
+      let parity = fec.push(parseRtp(p));
+      if (!parity) continue;
+      if (this.#fecSrtp) {
+        const s = this.fecSsrc!;
+        parity[8] = s >>> 24;
+        parity[9] = (s >>> 16) & 0xff;
+        parity[10] = (s >>> 8) & 0xff;
+        parity[11] = s & 0xff;
+        parity = this.#fecSrtp.protectRtp(parity);
+      }
+      this.#parity.push(parity);
+      this.fecPackets++;
+    }
   }
 
   /** The packetizer's counters, for RTCP Sender Reports. */
@@ -257,6 +296,7 @@ export class CloudStream {
     }
     this.lastTag = { timestamp: tag.timestamp, wallMs: Date.now() };
     let packets = this.#packetizer.packetize(tag);
+    if (this.#fec) this.#makeParity(packets);
     if (this.#srtp) {
       // Retransmissions must carry the same protected bytes: cache those
       // (one buffer for the tag's packets, like the packetizer's).
@@ -314,6 +354,15 @@ export class CloudStream {
       firstSeq: pos.firstSeq,
       streamKey: this.key,
       stateTags: this.stateTags(),
+      fec: this.#fecSrtp
+        ? {
+          ssrc: this.fecSsrc!,
+          roc: this.#fecSrtp.roc,
+          highestSeq: this.#fecSrtp.highestSeq < 0
+            ? undefined
+            : this.#fecSrtp.highestSeq,
+        }
+        : undefined,
     });
   }
 

@@ -5,6 +5,10 @@
  * and counted, so it never touches stream state. A datagram of an SSRC
  * without keys is held (bounded) while the keys are asked for over the
  * authenticated repair link (`KEYS`); the answer releases what was held.
+ * FEC parity under SRTP is its own stream (the SSRC and SRTP context a
+ * `KEYS` answer names): authenticated with that context, then handed on
+ * under its media stream's SSRC, as plain parity is; parity of an SSRC
+ * without keys is dropped, never held or asked about.
  * Pure: no sockets, no timers; every call takes `now`.
  *
  * @module
@@ -25,6 +29,13 @@ export function datagramSsrc(d: Uint8Array): number {
   if (d.length < at + 4) return -1;
   return ((d[at] << 24) | (d[at + 1] << 16) | (d[at + 2] << 8) | d[at + 3]) >>>
     0;
+}
+
+function writeSsrc(b: Uint8Array, ssrc: number): void {
+  b[8] = ssrc >>> 24;
+  b[9] = (ssrc >>> 16) & 0xff;
+  b[10] = (ssrc >>> 8) & 0xff;
+  b[11] = ssrc & 0xff;
 }
 
 /** Options for {@linkcode SrtpGate}. */
@@ -77,7 +88,10 @@ interface Pending<F> {
 /** What {@linkcode SrtpGate.inbound} made of a datagram. */
 export type GateVerdict =
   | { pass: true; bytes: Uint8Array }
-  | { pass: false; failure: SrtpFailure | "held" | "unknown" };
+  | { pass: false; failure: SrtpFailure | "held" | "unknown" | "no_keys" };
+
+/** RTP payload type of FEC parity (`lib/rtp` FEC_PAYLOAD_TYPE). */
+const PARITY_PT = 101;
 
 /**
  * SRTP receive contexts by SSRC, plus the SSRCs waiting for their keys.
@@ -92,6 +106,8 @@ export type GateVerdict =
 export class SrtpGate<F = unknown> {
   #opts: SrtpGateOptions;
   #contexts = new Map<number, SrtpReceiver>();
+  /** FEC repair stream SSRC → its media SSRC. */
+  #mediaOf = new Map<number, number>();
   /** Where {@linkcode SrtpGate.inbound} writes plain RTP (a UDP datagram's most). */
   #scratch = new Uint8Array(65536);
   #pending = new Map<number, Pending<F>>();
@@ -161,7 +177,17 @@ export class SrtpGate<F = unknown> {
     }
     const ssrc = datagramSsrc(datagram);
     const ctx = this.#contexts.get(ssrc);
-    if (ctx) return this.#unprotect(ctx, datagram, rtcp, true, true);
+    if (ctx) {
+      const v = this.#unprotect(ctx, datagram, rtcp, true, true);
+      const media = this.#mediaOf.get(ssrc);
+      if (v.pass && media !== undefined) writeSsrc(v.bytes, media);
+      return v;
+    }
+    if (!rtcp && (datagram[1] & 0x7f) === PARITY_PT) {
+      // Parity before its stream's keys: not worth holding or asking.
+      this.#stats.heldDropped++;
+      return { pass: false, failure: "no_keys" };
+    }
     const until = this.#unknown.get(ssrc);
     if (until !== undefined) {
       if (now < until) return { pass: false, failure: "unknown" };
@@ -216,6 +242,21 @@ export class SrtpGate<F = unknown> {
       return [];
     }
     this.#stats.keysReceived++;
+    const fec = answer.fec;
+    if (fec && fec.ssrc !== ssrc && !this.#contexts.has(fec.ssrc)) {
+      this.#contexts.set(
+        fec.ssrc,
+        new SrtpReceiver({
+          masterKey: answer.masterKey,
+          masterSalt: answer.masterSalt,
+          ssrc: fec.ssrc,
+          roc: fec.roc,
+          seq: fec.highestSeq,
+          replayWindow: this.#opts.replayWindow ?? 4096,
+        }),
+      );
+      this.#mediaOf.set(fec.ssrc, ssrc);
+    }
     if (!this.#contexts.has(ssrc)) {
       this.#contexts.set(
         ssrc,
@@ -268,10 +309,15 @@ export class SrtpGate<F = unknown> {
     return next;
   }
 
-  /** The stream of `ssrc` ended: forget its keys. */
+  /** The stream of `ssrc` ended: forget its keys (and its FEC stream's). */
   forget(ssrc: number): void {
     this.#contexts.delete(ssrc);
     this.#perSsrc.delete(ssrc);
+    for (const [fec, media] of this.#mediaOf) {
+      if (media !== ssrc) continue;
+      this.#mediaOf.delete(fec);
+      this.#contexts.delete(fec);
+    }
   }
 
   #unprotect(
@@ -285,8 +331,10 @@ export class SrtpGate<F = unknown> {
       ? ctx.unprotectRtcp(bytes)
       : ctx.unprotectRtp(bytes, scratch ? this.#scratch : undefined);
     if (r.ok) return { pass: true, bytes: r.packet };
-    let c = this.#perSsrc.get(ctx.ssrc);
-    if (!c) this.#perSsrc.set(ctx.ssrc, c = { authFailures: 0, replays: 0 });
+    // Counted under the media stream (a FEC stream's too).
+    const key = this.#mediaOf.get(ctx.ssrc) ?? ctx.ssrc;
+    let c = this.#perSsrc.get(key);
+    if (!c) this.#perSsrc.set(key, c = { authFailures: 0, replays: 0 });
     if (r.failure === "auth") {
       this.#stats.authFailures++;
       c.authFailures++;

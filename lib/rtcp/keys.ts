@@ -18,7 +18,7 @@
  * | 0      | 1    | profile: 0 = plain RTP/RTCP, 1 = AES_CM_128_HMAC_SHA1_80     |
  * | 1      | 1    | master key length K (16 for profile 1, else 0)               |
  * | 2      | 1    | master salt length S (14 for profile 1, else 0)              |
- * | 3      | 1    | flags: bit 0 = "highest sequence number" below is valid      |
+ * | 3      | 1    | flags: bit 0 = "highest sequence number" below is valid; bit 1 = FEC repair stream follows the state tags |
  * | 4      | 4    | ROC of the highest sequence number sent                      |
  * | 8      | 2    | highest sequence number sent                                 |
  * | 10     | 2    | stream key length L                                          |
@@ -29,6 +29,10 @@
  * | 16+K+S | L    | stream key, UTF-8 (`app/name`)                               |
  * | …      | 2    | number N of state tags                                       |
  * | …      | …    | N × (u32 length T, then T bytes: an FLV tag, 11-byte header + body) |
+ * | …      | 4    | (flags bit 1) SSRC of the FEC repair stream (SRTP, same master key) |
+ * | …      | 4    | (flags bit 1) its ROC of the highest parity sequence number sent |
+ * | …      | 2    | (flags bit 1) that sequence number                           |
+ * | …      | 2    | (flags bit 1) bit 0 = that sequence number is valid          |
  *
  * @module
  */
@@ -66,6 +70,20 @@ export interface KeysAnswer {
   streamKey: string;
   /** State tags (onMetaData, sequence headers), each 11-byte header + body. */
   stateTags: Uint8Array[];
+  /** The stream's FEC repair stream, when FEC parity is sent under SRTP:
+   * its own SSRC and SRTP context (same master key and salt), where its
+   * sender stands. */
+  fec?: FecStreamPosition;
+}
+
+/** Where the FEC repair stream's SRTP sender stands (see {@linkcode KeysAnswer}). */
+export interface FecStreamPosition {
+  /** SSRC of the parity packets on the wire. */
+  ssrc: number;
+  /** ROC of `highestSeq`. */
+  roc: number;
+  /** Highest parity sequence number sent, when any was. */
+  highestSeq?: number;
 }
 
 const utf8 = new TextEncoder();
@@ -149,12 +167,15 @@ export function encodeKeysAnswer(a: KeysAnswer): Uint8Array {
     tagBytes += 4 + t.length;
   }
   const K = a.masterKey.length, S = a.masterSalt.length;
-  const data = new Uint8Array(16 + K + S + name.length + 2 + tagBytes);
+  const fecBytes = a.fec ? 12 : 0;
+  const data = new Uint8Array(
+    16 + K + S + name.length + 2 + tagBytes + fecBytes,
+  );
   const v = new DataView(data.buffer);
   data[0] = a.profile;
   data[1] = K;
   data[2] = S;
-  data[3] = a.highestSeq === undefined ? 0 : 1;
+  data[3] = (a.highestSeq === undefined ? 0 : 1) | (a.fec ? 2 : 0);
   v.setUint32(4, a.roc >>> 0);
   v.setUint16(8, (a.highestSeq ?? 0) & 0xffff);
   v.setUint16(10, name.length);
@@ -169,6 +190,12 @@ export function encodeKeysAnswer(a: KeysAnswer): Uint8Array {
     v.setUint32(o, t.length);
     data.set(t, o + 4);
     o += 4 + t.length;
+  }
+  if (a.fec) {
+    v.setUint32(o, a.fec.ssrc >>> 0);
+    v.setUint32(o + 4, a.fec.roc >>> 0);
+    v.setUint16(o + 8, (a.fec.highestSeq ?? 0) & 0xffff);
+    v.setUint16(o + 10, a.fec.highestSeq === undefined ? 0 : 1);
   }
   return encodeApp({ subtype: 0, ssrc: a.ssrc, name: APP_KEYS, data });
 }
@@ -218,6 +245,15 @@ export function parseKeysAnswer(
     stateTags.push(d.slice(o + 4, o + 4 + t));
     o += 4 + t;
   }
+  let fec: FecStreamPosition | undefined;
+  if (d[3] & 2) {
+    if (o + 12 > d.length) bad("FEC repair stream overruns the data");
+    fec = {
+      ssrc: v.getUint32(o),
+      roc: v.getUint32(o + 4),
+      highestSeq: v.getUint16(o + 10) & 1 ? v.getUint16(o + 8) : undefined,
+    };
+  }
   return {
     ssrc: p.ssrc,
     profile: d[0],
@@ -228,5 +264,6 @@ export function parseKeysAnswer(
     firstSeq: v.getUint16(12),
     streamKey,
     stateTags,
+    ...(fec ? { fec } : {}),
   };
 }

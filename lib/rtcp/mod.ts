@@ -31,6 +31,7 @@ export {
   encodeKeysAnswer,
   encodeKeysRequest,
   encodeKeysUnknown,
+  type FecStreamPosition,
   KEYS_PROFILE,
   type KeysAnswer,
   MAX_KEYS_STATE_BYTES,

@@ -445,10 +445,9 @@ const WAN_DESIGNS: WanDesign[] = [
   { label: "stream", edgeYaml: ["repair_answers: stream"] },
   { label: "udp", edgeYaml: ["repair_answers: udp"] },
   {
-    // FEC parity is computed over plain RTP only (not with SRTP yet).
     label: "udp+fec8",
-    edgeYaml: ["repair_answers: udp", "srtp: false"],
-    cloudYaml: ["fec_block: 8", "srtp: false"],
+    edgeYaml: ["repair_answers: udp"],
+    cloudYaml: ["fec_block: 8"],
   },
 ];
 
