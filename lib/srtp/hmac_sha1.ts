@@ -4,8 +4,9 @@
  * has already absorbed `key XOR ipad`: libcrypto's `SHA_CTX` copied and
  * finished through FFI when {@linkcode libcrypto} has it, else a
  * node:crypto `Hash.copy()`. The outer hash is a single block after
- * `key XOR opad`, done with the pure-JS compression function, which is
- * cheaper than more native calls.
+ * `key XOR opad`: a copied libcrypto `SHA_CTX` as well (~0.07 µs), else
+ * the pure-JS compression function (~0.25 µs; cheaper than a node:crypto
+ * hash object).
  *
  * @module
  */
@@ -33,6 +34,8 @@ export class HmacSha1 {
   #ctx0 = new Uint8Array(0);
   #ctx = new Uint8Array(0);
   #innerMd = new Uint8Array(20);
+  /** libcrypto `SHA_CTX` after the `key XOR opad` block. */
+  #octx0 = new Uint8Array(0);
   /** SHA-1 state after the `key XOR opad` block. */
   #outer: Int32Array;
   /** The outer hash's one block: inner digest, padding, length 672 bits. */
@@ -61,6 +64,9 @@ export class HmacSha1 {
       this.#ctx = new Uint8Array(SHA_CTX_SIZE);
       this.#native.SHA1_Init(this.#ctx0);
       this.#native.SHA1_Update(this.#ctx0, ipad, 64n);
+      this.#octx0 = new Uint8Array(SHA_CTX_SIZE);
+      this.#native.SHA1_Init(this.#octx0);
+      this.#native.SHA1_Update(this.#octx0, opad, 64n);
     } else {
       this.#inner = createHash("sha1").update(ipad);
     }
@@ -111,6 +117,11 @@ export class HmacSha1 {
     more: Uint8Array | undefined,
     out: Uint8Array,
   ): void {
+    if (out.length < SHA1_LENGTH) {
+      throw new RangeError(
+        `Expected at least 20 bytes for the HMAC, received ${out.length}`,
+      );
+    }
     let inner: Uint8Array;
     const native = this.#native;
     if (native) {
@@ -118,7 +129,11 @@ export class HmacSha1 {
       native.SHA1_Update(this.#ctx, data, BigInt(data.length));
       if (more) native.SHA1_Update(this.#ctx, more, BigInt(more.length));
       native.SHA1_Final(this.#innerMd, this.#ctx);
-      inner = this.#innerMd;
+      // The outer hash: the same work copy, restarted from the opad state.
+      this.#ctx.set(this.#octx0);
+      native.SHA1_Update(this.#ctx, this.#innerMd, 20n);
+      native.SHA1_Final(out, this.#ctx);
+      return;
     } else {
       const h = this.#inner!.copy().update(data);
       if (more) h.update(more);
