@@ -8,6 +8,12 @@
  */
 import type { RtxClientStats, RtxResult } from "./client_types.ts";
 
+/** The outcome counters of {@linkcode RtxClientStats} this class keeps. */
+type OutcomeStats = Pick<
+  RtxClientStats,
+  "packetsOk" | "packetsUnavailable" | "packetsTimeout"
+>;
+
 interface Waiter {
   key: number;
   resolve: (r: RtxResult) => void;
@@ -51,10 +57,7 @@ export class PendingPackets {
   #pending = new Map<number, Waiter[]>();
   #outstanding = 0;
   #max: number;
-  #stats: Pick<
-    RtxClientStats,
-    "packetsOk" | "packetsUnavailable" | "packetsTimeout"
-  >;
+  #stats: OutcomeStats;
   /** First NACK time and NACK count per key still pending (Karn's rule). */
   #asked = new Map<number, { at: number; n: number }>();
   #srtt = 0;
@@ -64,25 +67,9 @@ export class PendingPackets {
    *   time out.
    * @param stats Where outcomes are counted.
    */
-  constructor(
-    maxOutstanding: number,
-    stats: Pick<
-      RtxClientStats,
-      "packetsOk" | "packetsUnavailable" | "packetsTimeout"
-    >,
-  ) {
+  constructor(maxOutstanding: number, stats: OutcomeStats) {
     this.#max = maxOutstanding;
     this.#stats = stats;
-  }
-
-  /** Sequence numbers waiting for an answer. */
-  get outstanding(): number {
-    return this.#outstanding;
-  }
-
-  /** Smoothed request → answer round trip (ms); 0 before any sample. */
-  get rttMs(): number {
-    return this.#srtt;
   }
 
   /** Whether someone waits for `key`. */
@@ -90,9 +77,19 @@ export class PendingPackets {
     return this.#pending.has(key);
   }
 
+  /** Sequence numbers waiting for an answer. */
+  get outstanding(): number {
+    return this.#outstanding;
+  }
+
   /** The keys someone waits for, oldest first. */
   keys(): IterableIterator<number> {
     return this.#pending.keys();
+  }
+
+  /** Smoothed request → answer round trip (ms); 0 before any sample. */
+  get rttMs(): number {
+    return this.#srtt;
   }
 
   /**

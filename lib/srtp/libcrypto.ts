@@ -15,22 +15,32 @@
 /** Room for OpenSSL's `SHA_CTX` (96 bytes on LP64) with margin. */
 export const SHA_CTX_SIZE = 128;
 
+/** One FFI symbol: its parameter and result types (literal types kept). */
+function fn<
+  const P extends readonly Deno.NativeType[],
+  const R extends Deno.NativeResultType,
+>(parameters: P, result: R): { parameters: P; result: R } {
+  return { parameters, result };
+}
+
 const SYMBOLS = {
-  SHA1_Init: { parameters: ["buffer"], result: "i32" },
-  SHA1_Update: { parameters: ["buffer", "buffer", "usize"], result: "i32" },
-  SHA1_Final: { parameters: ["buffer", "buffer"], result: "i32" },
-  EVP_CIPHER_CTX_new: { parameters: [], result: "pointer" },
-  EVP_CIPHER_CTX_free: { parameters: ["pointer"], result: "void" },
-  EVP_aes_128_ctr: { parameters: [], result: "pointer" },
-  EVP_EncryptInit_ex: {
-    parameters: ["pointer", "pointer", "pointer", "buffer", "buffer"],
-    result: "i32",
-  },
-  EVP_EncryptUpdate: {
-    parameters: ["pointer", "buffer", "buffer", "buffer", "i32"],
-    result: "i32",
-  },
-} as const;
+  SHA1_Init: fn(["buffer"], "i32"),
+  SHA1_Update: fn(["buffer", "buffer", "usize"], "i32"),
+  SHA1_Final: fn(["buffer", "buffer"], "i32"),
+  EVP_CIPHER_CTX_new: fn([], "pointer"),
+  EVP_CIPHER_CTX_free: fn(["pointer"], "void"),
+  EVP_aes_128_ctr: fn([], "pointer"),
+  // (ctx, cipher, engine, key, iv)
+  EVP_EncryptInit_ex: fn(
+    ["pointer", "pointer", "pointer", "buffer", "buffer"],
+    "i32",
+  ),
+  // (ctx, out, &outl, in, inl)
+  EVP_EncryptUpdate: fn(
+    ["pointer", "buffer", "buffer", "buffer", "i32"],
+    "i32",
+  ),
+};
 
 /** The libcrypto calls used. */
 export type Libcrypto = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
