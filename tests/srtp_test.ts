@@ -16,6 +16,7 @@ import {
   SrtpReceiver,
   SrtpSender,
 } from "../lib/srtp/mod.ts";
+import { RtpPacketizer } from "../lib/rtp/mod.ts";
 
 const hex = (s: string) =>
   Uint8Array.from(
@@ -296,6 +297,33 @@ Deno.test("protectRtps (one buffer for many packets) and unprotect into a scratc
   const r = new SrtpReceiver(keys).unprotectRtp(batch[5], new Uint8Array(8));
   ok(r.ok);
   equal(toHex(r.packet), toHex(plain[5]));
+});
+
+Deno.test("protectRtps in place: a packetizer's tailroom takes the tag, same bytes as a copy, no new buffer", () => {
+  const keys = { ...newKeyMaterial(), ssrc: 0x7a11 };
+  const pk = new RtpPacketizer({
+    ssrc: keys.ssrc,
+    payloadSize: 100,
+    tailroom: 10,
+  });
+  const tag = {
+    type: 9 as const,
+    timestamp: 40,
+    data: new Uint8Array(450).fill(7),
+  };
+  const plain = pk.packetize(tag);
+  equal(plain.length, 5);
+  const copies = plain.map((p) => p.slice());
+  const expected = new SrtpSender(keys).protectRtps(copies);
+  const got = new SrtpSender(keys).protectRtps(plain, true);
+  deepEqual(got.map(toHex), expected.map(toHex));
+  for (const g of got) equal(g.buffer, plain[0].buffer); // in the tag's buffer
+  // Without room after every packet: one new buffer, same bytes.
+  const tight = new RtpPacketizer({ ssrc: keys.ssrc, payloadSize: 100 });
+  const noRoom = tight.packetize(tag);
+  const viaCopy = new SrtpSender(keys).protectRtps(noRoom, true);
+  ok(viaCopy[0].buffer !== noRoom[0].buffer);
+  equal(viaCopy.length, 5);
 });
 
 Deno.test("the node:crypto fallback (no libcrypto FFI) gives the same bytes", async () => {

@@ -21,7 +21,11 @@ import {
   KEYS_PROFILE,
   ntpFromDate,
 } from "../rtcp/mod.ts";
-import { type SrtpKeyMaterial, SrtpSender } from "../srtp/mod.ts";
+import {
+  SRTP_OVERHEAD,
+  type SrtpKeyMaterial,
+  SrtpSender,
+} from "../srtp/mod.ts";
 import {
   FecEncoder,
   parseRtp,
@@ -163,6 +167,8 @@ export class CloudStream {
     this.#packetizer = new RtpPacketizer({
       ssrc: options.ssrc,
       payloadSize: options.payloadSize,
+      // Room for the SRTP tag: packets are protected in place.
+      tailroom: options.srtp ? SRTP_OVERHEAD : 0,
     });
     this.cache = new RtpCache({
       maxPackets: options.cachePackets,
@@ -299,8 +305,8 @@ export class CloudStream {
     if (this.#fec) this.#makeParity(packets);
     if (this.#srtp) {
       // Retransmissions must carry the same protected bytes: cache those
-      // (one buffer for the tag's packets, like the packetizer's).
-      packets = this.#srtp.protectRtps(packets);
+      // (protected in place, in the packetizer's buffer for the tag).
+      packets = this.#srtp.protectRtps(packets, true);
     }
     let seq = (this.#packetizer.nextSequence - packets.length) & 0xffff;
     for (const p of packets) {

@@ -27,6 +27,11 @@ export interface RtpPacketizerOptions {
   initialSequence?: number;
   /** Payload type (default 100). */
   payloadType?: number;
+  /**
+   * Spare bytes left after each datagram in the tag's buffer (default 0),
+   * e.g. for the SRTP authentication tag to be appended in place.
+   */
+  tailroom?: number;
 }
 
 /**
@@ -44,6 +49,7 @@ export class RtpPacketizer {
   #ssrc: number;
   #payloadSize: number;
   #payloadType: number;
+  #tailroom: number;
   #seq: number;
   #packets = 0;
   #octets = 0;
@@ -82,6 +88,7 @@ export class RtpPacketizer {
     this.#payloadSize = size;
     this.#payloadType = pt;
     this.#seq = seq;
+    this.#tailroom = Math.max(0, Math.floor(opts.tailroom ?? 0));
   }
 
   /** The stream's SSRC. */
@@ -138,13 +145,15 @@ export class RtpPacketizer {
       timestamp: ts,
       ssrc: this.#ssrc,
     });
-    // One backing buffer per tag; each datagram is a contiguous view of it.
-    const backing = new Uint8Array(count * RTP_HEADER_SIZE + total);
+    // One backing buffer per tag; each datagram is a contiguous view of it
+    // (followed by the tailroom, if any).
+    const room = this.#tailroom;
+    const backing = new Uint8Array(count * (RTP_HEADER_SIZE + room) + total);
     let at = 0;
     for (let i = 0; i < count; i++) {
       const size = Math.min(limit, total - pos);
       const dgram = backing.subarray(at, at + RTP_HEADER_SIZE + size);
-      at += RTP_HEADER_SIZE + size;
+      at += RTP_HEADER_SIZE + size + room;
       dgram.set(rtpHeader);
       if (i === count - 1) dgram[1] |= 0x80;
       dgram[2] = seq >>> 8;

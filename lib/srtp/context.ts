@@ -98,6 +98,11 @@ function tagEquals(a: Uint8Array, b: Uint8Array, bOff: number, n: number) {
   return diff === 0;
 }
 
+/** Whether `p`'s buffer has room for the authentication tag right after it. */
+function hasTailroom(p: Uint8Array): boolean {
+  return p.byteOffset + p.length + AUTH_TAG_LENGTH <= p.buffer.byteLength;
+}
+
 /** Keys of one direction (RTP or RTCP), ready to use. */
 class Keys {
   readonly aes: AesCm;
@@ -205,14 +210,29 @@ export class SrtpSender {
 
   /**
    * SRTP packets of several RTP packets (e.g. one FLV tag's), in order, as
-   * views into ONE new buffer: one allocation for all of them.
+   * views into ONE new buffer: one allocation for all of them. With
+   * `inPlace`, every packet whose buffer has 10 spare bytes right after it
+   * (a packetizer's `tailroom`) is protected where it is, with no
+   * allocation or copy; the plain bytes are gone then.
    *
    * @param packets RTP v2 packets of this context's SSRC.
+   * @param inPlace Protect in the packets' own buffers when they have room.
    * @returns One SRTP packet per input, each 10 bytes longer.
    * @throws {TypeError} When one is not RTP v2 of this SSRC (the packets
    *   before it are protected and counted).
    */
-  protectRtps(packets: readonly Uint8Array[]): Uint8Array[] {
+  protectRtps(packets: readonly Uint8Array[], inPlace = false): Uint8Array[] {
+    if (inPlace && packets.every(hasTailroom)) {
+      return packets.map((p) => {
+        const out = new Uint8Array(
+          p.buffer,
+          p.byteOffset,
+          p.length + AUTH_TAG_LENGTH,
+        );
+        this.#protectInto(p, out);
+        return out;
+      });
+    }
     let total = 0;
     for (const p of packets) total += p.length + AUTH_TAG_LENGTH;
     const backing = new Uint8Array(total);
@@ -249,7 +269,9 @@ export class SrtpSender {
       this.#roc = roc;
       this.#sl = seq;
     }
-    out.set(packet);
+    if (out.buffer !== packet.buffer || out.byteOffset !== packet.byteOffset) {
+      out.set(packet);
+    }
     this.#ks.xor(index, out, hlen, len - hlen);
     writeU32(out, len, roc); // authenticated: packet || ROC
     const tag = this.#tag;
