@@ -150,7 +150,8 @@ export async function dumpRtp(opts: DumpOptions): Promise<DumpResult> {
       if (gate) {
         gate.tick(performance.now());
         const v = gate.inbound(data, null, performance.now());
-        if (v.pass) keep(v.bytes);
+        // A view of the gate's scratch buffer: keep a copy.
+        if (v.pass) keep(v.bytes.slice());
       } else {
         keep(data.slice());
       }
