@@ -431,11 +431,8 @@ export class CloudNode {
   ): PublishSink {
     const ssrc = this.#freshSsrc();
     const o = this.#opts;
-    let fecSsrc: number | undefined;
     // Under SRTP the FEC parity is its own stream (SSRC and SRTP context).
-    while (o.srtp && o.fecBlock && (fecSsrc ?? ssrc) === ssrc) {
-      fecSsrc = this.#freshSsrc();
-    }
+    const fecSsrc = o.srtp && o.fecBlock ? this.#freshSsrc(ssrc) : undefined;
     const stream = new CloudStream({
       key,
       ssrc,
@@ -480,10 +477,10 @@ export class CloudNode {
   }
 
   /** A random SSRC no live or retired stream uses (media or FEC parity). */
-  #freshSsrc(): number {
+  #freshSsrc(not?: number): number {
     for (;;) {
       const s = randomSsrc();
-      if (this.#bySsrc.has(s) || this.#retired.has(s)) continue;
+      if (s === not || this.#bySsrc.has(s) || this.#retired.has(s)) continue;
       if (![...this.#streams.values()].some((x) => x.fecSsrc === s)) return s;
     }
   }
