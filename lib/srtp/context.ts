@@ -351,7 +351,6 @@ export class SrtpReceiver {
   #roc: number;
   #sl: number;
   #tag = new Uint8Array(20);
-  #rocBytes = new Uint8Array(4);
 
   /**
    * @param opts Master key, salt, SSRC, replay window and initial ROC/seq.
@@ -416,21 +415,23 @@ export class SrtpReceiver {
     if (this.#rtpWindow.check(index) !== "new") {
       return { ok: false, failure: "replay" };
     }
-    // Authenticated: packet || ROC, hashed in two parts (no joined copy).
-    const rocBytes = this.#rocBytes;
-    writeU32(rocBytes, 0, Math.floor(index / 65536));
+    // Authenticated: packet || ROC. The copy is needed to decrypt anyway:
+    // the ROC goes right after it, so one hash call covers both.
+    let out: Uint8Array;
+    if (scratch && scratch.length >= len + 4) {
+      out = scratch.subarray(0, len + 4);
+      out.set(packet.subarray(0, len));
+    } else {
+      out = new Uint8Array(len + 4);
+      out.set(packet.subarray(0, len));
+    }
+    writeU32(out, len, Math.floor(index / 65536));
     const tag = this.#tag;
-    this.#rtp.mac.digestPartsInto(packet.subarray(0, len), rocBytes, tag);
+    this.#rtp.mac.digestInto(out, tag);
     if (!tagEquals(tag, packet, len, AUTH_TAG_LENGTH)) {
       return { ok: false, failure: "auth" };
     }
-    let out: Uint8Array;
-    if (scratch && scratch.length >= len) {
-      out = scratch.subarray(0, len);
-      out.set(packet.subarray(0, len));
-    } else {
-      out = packet.slice(0, len);
-    }
+    out = out.subarray(0, len);
     this.#ks.xor(index, out, hlen, len - hlen);
     this.#rtpWindow.accept(index);
     const roc = Math.floor(index / 65536);

@@ -101,22 +101,6 @@ export class HmacSha1 {
    * @param out At least 20 bytes.
    */
   digestInto(data: Uint8Array, out: Uint8Array): void {
-    this.digestPartsInto(data, undefined, out);
-  }
-
-  /**
-   * HMAC of `data` followed by `more` (e.g. an SRTP packet and its ROC),
-   * written into `out[0…20)`, without joining them in a new buffer.
-   *
-   * @param data The message's first part.
-   * @param more Its second part, if any.
-   * @param out At least 20 bytes.
-   */
-  digestPartsInto(
-    data: Uint8Array,
-    more: Uint8Array | undefined,
-    out: Uint8Array,
-  ): void {
     if (out.length < SHA1_LENGTH) {
       throw new RangeError(
         `Expected at least 20 bytes for the HMAC, received ${out.length}`,
@@ -127,7 +111,6 @@ export class HmacSha1 {
     if (native) {
       this.#ctx.set(this.#ctx0);
       native.SHA1_Update(this.#ctx, data, BigInt(data.length));
-      if (more) native.SHA1_Update(this.#ctx, more, BigInt(more.length));
       native.SHA1_Final(this.#innerMd, this.#ctx);
       // The outer hash: the same work copy, restarted from the opad state.
       this.#ctx.set(this.#octx0);
@@ -135,9 +118,7 @@ export class HmacSha1 {
       native.SHA1_Final(out, this.#ctx);
       return;
     } else {
-      const h = this.#inner!.copy().update(data);
-      if (more) h.update(more);
-      inner = h.digest();
+      inner = this.#inner!.copy().update(data).digest();
     }
     const block = this.#block;
     for (let i = 0; i < 20; i++) block[i] = inner[i];
