@@ -462,8 +462,14 @@ rtxTest(
       );
       equal(client.stats.connectFailures, 0);
       await server.start();
+      const t0 = performance.now();
       const [r] = client.request(SSRC_A, [3], { timeoutMs: 600 });
       const got = await r;
+      console.log(
+        `  [${impl}] answered ${
+          Math.round(performance.now() - t0)
+        } ms after the cloud listened; ${client.stats.connectAttempts} attempts`,
+      );
       equal(got.status, "ok", `attempts ${client.stats.connectAttempts}`);
       if (got.status === "ok") {
         assertEquals(got.packet, cache.lookup(SSRC_A, 3));
