@@ -35,6 +35,11 @@ const SOL_PACKET = 263;
 const PACKET_IGNORE_OUTGOING = 23;
 const PACKET_OUTGOING = 4;
 const SOCKADDR_LL_SIZE = 20;
+const SOL_SOCKET = 1;
+const SO_RCVBUFFORCE = 33;
+/** Kernel receive buffer of each packet socket: a wire the scheduler leaves
+ * waiting (a loaded machine) must not drop frames the test did not mean to. */
+const RCVBUF_BYTES = 8 << 20;
 const FRAME_MAX = 65_536;
 
 /** Options of the delay wire program. */
@@ -107,6 +112,14 @@ function openPacketSocket(c: Libc, name: string): number {
     SOL_PACKET,
     PACKET_IGNORE_OUTGOING,
     new Uint8Array(one.buffer),
+    4,
+  );
+  // Best effort too (root: CAP_NET_ADMIN; else the kernel default stays).
+  c.setsockopt(
+    fd,
+    SOL_SOCKET,
+    SO_RCVBUFFORCE,
+    new Uint8Array(new Int32Array([RCVBUF_BYTES]).buffer),
     4,
   );
   const sll = new DataView(new ArrayBuffer(SOCKADDR_LL_SIZE));
