@@ -43,7 +43,11 @@ export interface RunningProcess extends AsyncDisposable {
   kill(): void;
 }
 
-function run(cmd: string, args: string[]): RunningProcess {
+/**
+ * Runs `cmd args` (stdin and stdout closed), collecting stderr; `kill()`
+ * ends it by PID.
+ */
+export function spawnProcess(cmd: string, args: string[]): RunningProcess {
   const child = new Deno.Command(cmd, {
     args,
     stdin: "null",
@@ -92,7 +96,7 @@ function run(cmd: string, args: string[]): RunningProcess {
  * ```
  */
 export function publishLavfi(options: PublishOptions): RunningProcess {
-  return run("ffmpeg", lavfiPublishArgs(options));
+  return spawnProcess("ffmpeg", lavfiPublishArgs(options));
 }
 
 /**
@@ -171,12 +175,34 @@ function cbrArgs(kbps: number, gop: number): string[] {
 
 /** Runs ffmpeg with arbitrary arguments (e.g. to read RTMP into a file). */
 export function ffmpeg(args: string[]): RunningProcess {
-  return run("ffmpeg", [
+  return spawnProcess("ffmpeg", [
     "-hide_banner",
     "-loglevel",
     "error",
     "-nostdin",
     ...args,
+  ]);
+}
+
+/**
+ * Runs ffmpeg as a player of `input` (e.g. an RTMP URL) copying its streams
+ * into the FLV file `out`; for `seconds` when given, else to the end.
+ */
+export function recordFlv(
+  input: string,
+  out: string,
+  seconds?: number,
+): RunningProcess {
+  return ffmpeg([
+    "-i",
+    input,
+    ...(seconds === undefined ? [] : ["-t", String(seconds)]),
+    "-c",
+    "copy",
+    "-f",
+    "flv",
+    "-y",
+    out,
   ]);
 }
 
@@ -199,34 +225,140 @@ export interface ProbeResult {
  * ```
  */
 export async function probe(input: string): Promise<ProbeResult> {
+  const out = await ffprobeJson(input, "stream=codec_type,nb_read_frames");
+  const errors = out.stderr.split("\n").filter((l) => l.trim() !== "");
+  if (out.json === undefined) {
+    errors.push(`ffprobe printed no JSON: ${out.stdout.slice(0, 200)}`);
+  }
+  const streams = (out.json?.streams ?? []) as {
+    codec_type: string;
+    nb_read_frames?: string;
+  }[];
+  const count = (t: string) =>
+    streams.filter((s) => s.codec_type === t).reduce(
+      (n, s) => n + Number(s.nb_read_frames ?? 0),
+      0,
+    );
+  if (out.code !== 0) errors.push(`ffprobe exited with ${out.code}`);
+  return { videoFrames: count("video"), audioFrames: count("audio"), errors };
+}
+
+/** What {@linkcode ffprobeJson} got from ffprobe. */
+export interface FfprobeOutput {
+  /** Exit code. */
+  code: number;
+  /** The parsed JSON (undefined when stdout was not JSON). */
+  // deno-lint-ignore no-explicit-any
+  json?: Record<string, any>;
+  /** Raw stdout. */
+  stdout: string;
+  /** ffprobe's error lines (`-v error`), as text. */
+  stderr: string;
+}
+
+/**
+ * Runs `ffprobe -v error [-count_frames] -show_entries ENTRIES -of json
+ * INPUT` (frames are counted unless `countFrames` is false).
+ *
+ * @example Usage
+ * ```ts ignore
+ * const { json } = await ffprobeJson("/tmp/a.flv", "packet=pts_time,flags", { countFrames: false });
+ * ```
+ */
+export async function ffprobeJson(
+  input: string,
+  entries: string,
+  options: { countFrames?: boolean } = {},
+): Promise<FfprobeOutput> {
   const out = await new Deno.Command("ffprobe", {
     args: [
       "-v",
       "error",
-      "-count_frames",
+      ...(options.countFrames === false ? [] : ["-count_frames"]),
       "-show_entries",
-      "stream=codec_type,nb_read_frames",
+      entries,
       "-of",
       "json",
       input,
     ],
     stdin: "null",
   }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  const errors = new TextDecoder().decode(out.stderr).split("\n").filter((l) =>
-    l.trim() !== ""
-  );
-  let streams: { codec_type: string; nb_read_frames?: string }[] = [];
+  const dec = new TextDecoder();
+  const stdout = dec.decode(out.stdout);
+  let json: FfprobeOutput["json"];
   try {
-    streams = JSON.parse(text).streams ?? [];
+    json = JSON.parse(stdout);
   } catch {
-    errors.push(`ffprobe printed no JSON: ${text.slice(0, 200)}`);
+    // reported as json: undefined
   }
-  const count = (t: string) =>
-    streams.filter((s) => s.codec_type === t).reduce(
-      (n, s) => n + Number(s.nb_read_frames ?? 0),
-      0,
+  return { code: out.code, json, stdout, stderr: dec.decode(out.stderr) };
+}
+
+/**
+ * Makes a test media file with ffmpeg: runs `ffmpeg -hide_banner -loglevel
+ * error -nostdin -y ARGS OUT` and returns the file's bytes. `args` may be
+ * one space-separated string.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const flv = await makeMedia("-f lavfi -i testsrc2 -t 2 -c:v libx264 -f flv", "/tmp/a.flv");
+ * ```
+ *
+ * @throws {Error} when ffmpeg exits with another code than 0 (with its stderr).
+ */
+export async function makeMedia(
+  args: string | string[],
+  out: string,
+): Promise<Uint8Array> {
+  const list = typeof args === "string" ? args.split(" ") : args;
+  const made = await new Deno.Command("ffmpeg", {
+    args: [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-nostdin",
+      "-y",
+      ...list,
+      out,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (made.code !== 0) {
+    throw new Error(
+      `expected ffmpeg making ${out} to exit 0, received ${made.code}: ${
+        new TextDecoder().decode(made.stderr)
+      }`,
     );
-  if (!out.success) errors.push(`ffprobe exited with ${out.code}`);
-  return { videoFrames: count("video"), audioFrames: count("audio"), errors };
+  }
+  return await Deno.readFile(out);
+}
+
+/**
+ * ffmpeg arguments that decode `input` to its end, writing one `framecrc`
+ * line per decoded frame to `out` (default stdout); count them with
+ * {@linkcode countFramecrc}.
+ */
+export function framecrcArgs(input: string, out = "-"): string[] {
+  return [
+    "-hide_banner",
+    "-v",
+    "error",
+    "-nostdin",
+    "-i",
+    input,
+    "-f",
+    "framecrc",
+    out,
+  ];
+}
+
+/** Frames per stream in ffmpeg `framecrc` output (stream 0 video, 1 audio). */
+export function countFramecrc(text: string): { video: number; audio: number } {
+  const lines = text.split("\n");
+  return {
+    video: lines.filter((l) => l.startsWith("0,")).length,
+    audio: lines.filter((l) => l.startsWith("1,")).length,
+  };
 }

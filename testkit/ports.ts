@@ -49,3 +49,25 @@ export function freeUdpPorts(count: number): number {
   }
   throw new Error(`expected ${count} free consecutive UDP ports, found none`);
 }
+
+/** A UDP socket bound to a free port of `hostname` (default 127.0.0.1). */
+export function udpSocket(hostname = "127.0.0.1"): Deno.DatagramConn {
+  return Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
+}
+
+/**
+ * Runs `fn` with two UDP sockets on free 127.0.0.1 ports (a receiver and a
+ * sender); closes both after.
+ */
+export async function withUdpPair(
+  fn: (rx: Deno.DatagramConn, tx: Deno.DatagramConn) => Promise<void>,
+): Promise<void> {
+  const rx = udpSocket();
+  const tx = udpSocket();
+  try {
+    await fn(rx, tx);
+  } finally {
+    rx.close();
+    tx.close();
+  }
+}

@@ -18,6 +18,19 @@ export function seededRandom(seed: number): () => number {
 }
 
 /**
+ * Deterministic pseudo-random bytes from the same xorshift32 stream as
+ * {@linkcode seededRandom} (each byte is the low 8 bits of one step).
+ */
+export function seededBytes(seed: number): (n: number) => Uint8Array {
+  const next = seededRandom(seed);
+  return (n: number) => {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = (next() * 4294967296) & 0xff;
+    return out;
+  };
+}
+
+/**
  * Runs `fn` with a seeded generator (seed from `FLVCAST_SEED`, else the
  * clock); if it throws, the error says the seed and how to replay it.
  *

@@ -1,35 +1,16 @@
 /** Cloud node: a hostile publisher gets a clear refusal and nothing else breaks. */
 import { equal, ok } from "node:assert/strict";
-import { CloudNode } from "../lib/cloud/mod.ts";
-import { nullLogger } from "../lib/log/mod.ts";
-import { generateSelfSigned } from "../lib/quic/mod.ts";
-import { TestClient } from "./rtmp_helpers.ts";
+import { RtmpClient } from "../testkit/rtmp_client.ts";
 import { until } from "../testkit/poll.ts";
-
-const local = { hostname: "127.0.0.1", port: 0 };
+import { startTestCloud } from "./support/nodes.ts";
 
 Deno.test("cloud: a stream key too long for RTCP SDES is refused; the node goes on", async () => {
-  const tls = await generateSelfSigned();
-  const cloud = new CloudNode({
-    rtmp: local,
-    api: local,
-    quic: local,
-    rtpLocal: local,
-    destinations: [{ hostname: "127.0.0.1", port: 9 }],
-    multicastTtl: 1,
-    payloadSize: 1180,
-    cachePackets: 100,
-    cacheBytes: 1 << 20,
-    debug: true,
-    enableRecord: false,
-    recordDir: "/nonexistent",
-    quicSecret: "",
-    tls,
-    logger: nullLogger,
+  const cloud = await startTestCloud({
+    destinationPort: 9,
+    cloud: { cachePackets: 100, cacheBytes: 1 << 20, debug: true },
   });
-  await cloud.start();
   try {
-    const bad = await TestClient.open(cloud.ports.rtmp);
+    const bad = await RtmpClient.open(cloud.ports.rtmp);
     await bad.handshake();
     equal(
       await bad.publish("live", "x".repeat(300)),
@@ -39,7 +20,7 @@ Deno.test("cloud: a stream key too long for RTCP SDES is refused; the node goes 
     bad.close();
     equal(cloud.streams.size, 0);
     // The once-a-second report runs over the live streams: still fine after it.
-    const good = await TestClient.open(cloud.ports.rtmp);
+    const good = await RtmpClient.open(cloud.ports.rtmp);
     await good.handshake();
     equal(await good.publish("live", "ok"), "NetStream.Publish.Start");
     equal(cloud.streams.size, 1);

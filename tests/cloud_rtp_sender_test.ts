@@ -1,6 +1,7 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { RtpSender } from "../lib/cloud/mod.ts";
 import { until } from "../testkit/poll.ts";
+import { udpSocket } from "../testkit/ports.ts";
 
 function collect(
   conn: Deno.DatagramConn,
@@ -21,16 +22,8 @@ function collect(
 }
 
 Deno.test("RtpSender fans every datagram out to every destination exactly once", async () => {
-  const a = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  const b = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
+  const a = udpSocket();
+  const b = udpSocket();
   const ra = collect(a);
   const rb = collect(b);
   const sender = new RtpSender({
@@ -83,11 +76,7 @@ Deno.test("RtpSender with debug (disabled) opens nothing and sends nothing", asy
 });
 
 Deno.test("RtpSender drops (and counts) past its bounded queue instead of growing", async () => {
-  const a = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
+  const a = udpSocket();
   const sender = new RtpSender({
     local: { hostname: "127.0.0.1", port: 0 },
     destinations: [a.addr as Deno.NetAddr],

@@ -7,14 +7,14 @@
  * pushed as a repair → `JitterBuffer.parityArrived`.
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { encodeTag, type FlvTag } from "../lib/flv/mod.ts";
+import type { FlvTag } from "../lib/flv/mod.ts";
 import { JitterBuffer } from "../lib/edge/mod.ts";
+import { packetizeTags } from "./edge_support.ts";
 import {
   FecDecoder,
   FecEncoder,
   parseParity,
   parseRtp,
-  type RtpPacket,
 } from "../lib/rtp/mod.ts";
 
 const BLOCK = 8;
@@ -37,25 +37,8 @@ function tags(): FlvTag[] {
   return out;
 }
 
-function packetize(all: FlvTag[]): RtpPacket[] {
-  const out: RtpPacket[] = [];
-  let seq = 5000;
-  for (const tag of all) {
-    const bytes = encodeTag(tag);
-    for (let off = 0; off < bytes.length; off += PAYLOAD) {
-      const end = Math.min(bytes.length, off + PAYLOAD);
-      out.push({
-        marker: end === bytes.length,
-        payloadType: 100,
-        sequence: seq++,
-        timestamp: tag.timestamp * 90,
-        ssrc: 0x4242,
-        payload: bytes.slice(off, end),
-      });
-    }
-  }
-  return out;
-}
+const packetize = (all: FlvTag[]) =>
+  packetizeTags(all, { ssrc: 0x4242, seq: 5000, payload: PAYLOAD });
 
 interface Run {
   nacked: Map<number, number>; // seq → time of its first NACK

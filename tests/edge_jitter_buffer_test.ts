@@ -3,6 +3,7 @@ import { encodeTag, type FlvTag } from "../lib/flv/mod.ts";
 import type { RtpPacket } from "../lib/rtp/mod.ts";
 import { JitterBuffer } from "../lib/edge/mod.ts";
 import { looksLikeTagStart } from "../lib/rtp/mod.ts";
+import { packetizeTags } from "./edge_support.ts";
 
 // --- synthetic stream ------------------------------------------------------
 
@@ -68,30 +69,10 @@ function stream(gops = 2, framesPerGop = 6): FlvTag[] {
 const PAYLOAD = 100;
 
 /** Packetizes like the cloud: ⌈len/limit⌉ packets, marker on the last. */
-function packetize(
+const packetize = (
   tags: FlvTag[],
   opts: { ssrc?: number; seq?: number } = {},
-): RtpPacket[] {
-  const ssrc = opts.ssrc ?? 0x1234;
-  let seq = opts.seq ?? 1000;
-  const out: RtpPacket[] = [];
-  for (const tag of tags) {
-    const bytes = encodeTag(tag);
-    for (let off = 0; off < bytes.length; off += PAYLOAD) {
-      const end = Math.min(bytes.length, off + PAYLOAD);
-      out.push({
-        marker: end === bytes.length,
-        payloadType: 100,
-        sequence: seq,
-        timestamp: (tag.timestamp * 90) >>> 0,
-        ssrc,
-        payload: bytes.subarray(off, end),
-      });
-      seq = (seq + 1) & 0xffff;
-    }
-  }
-  return out;
-}
+) => packetizeTags(tags, { ...opts, payload: PAYLOAD });
 
 function describe(t: FlvTag): string {
   let sum = 0;

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { FlvTag } from "../lib/flv/mod.ts";
-import { generateSelfSigned, RtxServer } from "../lib/quic/mod.ts";
+import { encodeTag, type FlvTag } from "../lib/flv/mod.ts";
+import { RtxServer } from "../lib/quic/mod.ts";
 import {
   encodeBye,
   encodeCompound,
@@ -14,13 +14,56 @@ import {
   encodeSenderReport,
   ntpFromDate,
 } from "../lib/rtcp/mod.ts";
-import { RtpCache, RtpPacketizer, rtpSequence } from "../lib/rtp/mod.ts";
+import {
+  RtpCache,
+  type RtpPacket,
+  RtpPacketizer,
+  rtpSequence,
+} from "../lib/rtp/mod.ts";
+import { testTls } from "./support/rtx.ts";
+import { udpSocket } from "../testkit/ports.ts";
 
-/** TLS material shared by the tests of one file (generated once). */
-let tls: Promise<Awaited<ReturnType<typeof generateSelfSigned>>> | undefined;
-export function testTls(): ReturnType<typeof generateSelfSigned> {
-  tls ??= generateSelfSigned();
-  return tls;
+export { testTls };
+
+/** Options for {@linkcode packetizeTags}. */
+export interface PacketizeOptions {
+  /** SSRC of every packet (default 0x1234). */
+  ssrc?: number;
+  /** Sequence number of the first packet (default 1000; wraps at 16 bits). */
+  seq?: number;
+  /** Payload bytes per packet (default 100). */
+  payload?: number;
+}
+
+/**
+ * Packetizes like the cloud, without RtpPacketizer's state: each tag's
+ * bytes (`encodeTag`) in ⌈len/payload⌉ packets, marker on the last, RTP
+ * timestamp = ms × 90.
+ */
+export function packetizeTags(
+  tags: FlvTag[],
+  opts: PacketizeOptions = {},
+): RtpPacket[] {
+  const ssrc = opts.ssrc ?? 0x1234;
+  const size = opts.payload ?? 100;
+  let seq = opts.seq ?? 1000;
+  const out: RtpPacket[] = [];
+  for (const tag of tags) {
+    const bytes = encodeTag(tag);
+    for (let off = 0; off < bytes.length; off += size) {
+      const end = Math.min(bytes.length, off + size);
+      out.push({
+        marker: end === bytes.length,
+        payloadType: 100,
+        sequence: seq,
+        timestamp: (tag.timestamp * 90) >>> 0,
+        ssrc,
+        payload: bytes.slice(off, end),
+      });
+      seq = (seq + 1) & 0xffff;
+    }
+  }
+  return out;
 }
 
 /** One published stream of a {@linkcode FakeCloud}. */
@@ -116,11 +159,7 @@ export class FakeCloud {
   #secret: string;
 
   private constructor(target: Deno.NetAddr, secret: string) {
-    this.udp = Deno.listenDatagram({
-      transport: "udp",
-      hostname: "127.0.0.1",
-      port: 0,
-    });
+    this.udp = udpSocket();
     this.target = target;
     this.#secret = secret;
   }

@@ -7,6 +7,7 @@ import {
   FlvDemuxer,
   type FlvTag,
 } from "../lib/flv/mod.ts";
+import { makeMedia } from "../testkit/media.ts";
 import { withSeed } from "../testkit/random.ts";
 
 const concat = concatBytes;
@@ -31,18 +32,10 @@ function sampleFile(tags = sampleTags()): Uint8Array {
 async function ffmpegFlv(): Promise<Uint8Array> {
   const dir = await Deno.makeTempDir();
   try {
-    const file = `${dir}/a.flv`;
-    const out = await new Deno.Command("ffmpeg", {
-      args: [
-        ..."-hide_banner -loglevel error -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000 -t 2 -c:v libx264 -preset ultrafast -g 25 -c:a aac -f flv"
-          .split(" "),
-        file,
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    return await Deno.readFile(file);
+    return await makeMedia(
+      "-f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000 -t 2 -c:v libx264 -preset ultrafast -g 25 -c:a aac -f flv",
+      `${dir}/a.flv`,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

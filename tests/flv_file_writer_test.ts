@@ -6,46 +6,23 @@ import {
   type FlvTag,
   recordFileName,
 } from "../lib/flv/mod.ts";
+import { ffprobeJson, makeMedia } from "../testkit/media.ts";
 
 const dec = new TextDecoder();
 
-async function ffmpegFlv(dir: string): Promise<Uint8Array> {
-  const file = `${dir}/src.flv`;
-  const out = await new Deno.Command("ffmpeg", {
-    args: [
-      ..."-hide_banner -loglevel error -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=frequency=440:sample_rate=44100 -t 3 -c:v libx264 -preset ultrafast -g 25 -c:a aac -f flv"
-        .split(" "),
-      file,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  equal(out.code, 0, dec.decode(out.stderr));
-  return await Deno.readFile(file);
+function ffmpegFlv(dir: string): Promise<Uint8Array> {
+  return makeMedia(
+    "-f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=frequency=440:sample_rate=44100 -t 3 -c:v libx264 -preset ultrafast -g 25 -c:a aac -f flv",
+    `${dir}/src.flv`,
+  );
 }
 
 async function ffprobe(
   file: string,
 ): Promise<{ stderr: string; streams: Record<string, string | number>[] }> {
-  const out = await new Deno.Command("ffprobe", {
-    args: [
-      "-v",
-      "error",
-      "-count_frames",
-      "-show_entries",
-      "stream=codec_name,nb_read_frames",
-      "-of",
-      "json",
-      file,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  equal(out.code, 0, dec.decode(out.stderr));
-  return {
-    stderr: dec.decode(out.stderr),
-    streams: JSON.parse(dec.decode(out.stdout)).streams,
-  };
+  const out = await ffprobeJson(file, "stream=codec_name,nb_read_frames");
+  equal(out.code, 0, out.stderr);
+  return { stderr: out.stderr, streams: out.json!.streams };
 }
 
 Deno.test("recordFileName makes a safe name", () => {

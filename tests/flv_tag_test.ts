@@ -12,9 +12,9 @@ import {
   TAG_SCRIPT,
   TAG_VIDEO,
 } from "../lib/flv/mod.ts";
+import { toHex } from "../testkit/bytes.ts";
 
-const hex = (b: Uint8Array) =>
-  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(" ");
+const hex = (b: Uint8Array) => toHex(b, " ");
 
 Deno.test("encodeTag: byte-exact 11-byte header + body", () => {
   const tag: FlvTag = {

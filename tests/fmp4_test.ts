@@ -14,11 +14,12 @@ import {
   readFlvMedia,
   SYNC_SAMPLE_FLAGS,
 } from "../lib/fmp4/mod.ts";
+import { ffprobeJson, makeMedia } from "../testkit/media.ts";
 import { av1Tags } from "./support/av1.ts";
 import { hevcTags, hvcC } from "./support/hevc.ts";
+import { FFMPEG_AAC_SEQ, FFMPEG_AVC_SEQ } from "./support/vectors.ts";
+import { fromHex } from "../testkit/bytes.ts";
 
-const fromHex = (s: string) =>
-  new Uint8Array(s.match(/../g)!.map((h) => parseInt(h, 16)));
 const u32 = (b: Uint8Array, o: number) =>
   new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(o);
 const u16 = (b: Uint8Array, o: number) =>
@@ -27,11 +28,9 @@ const text = (b: Uint8Array, o: number, n: number) =>
   String.fromCharCode(...b.subarray(o, o + n));
 
 // The ffmpeg vectors of tests/flv_codec_test.ts (160x120 H.264, AAC 44.1k mono).
-const AVC_SEQ_TAG = fromHex(
-  "17000000000142c00bffe100186742c00bda0a11f97011000003000100000300320f142aa001000468ce0fc8",
-);
+const AVC_SEQ_TAG = FFMPEG_AVC_SEQ;
 const AVC_RECORD = AVC_SEQ_TAG.subarray(5);
-const AAC_SEQ_TAG = fromHex("af00120856e500");
+const AAC_SEQ_TAG = FFMPEG_AAC_SEQ;
 const ASC = AAC_SEQ_TAG.subarray(2);
 // x265 for testsrc2 176x144 (ffmpeg -c:v libx265 -f hevc).
 const HEVC_VPS = fromHex("40010c01ffff01600000030090000003000003003c928090");
@@ -282,20 +281,13 @@ interface Packet {
 }
 
 async function packets(file: string): Promise<Packet[]> {
-  const out = await new Deno.Command("ffprobe", {
-    args: [
-      "-v",
-      "error",
-      "-show_entries",
-      "packet=codec_type,pts_time,dts_time,flags,size",
-      "-of",
-      "json",
-      file,
-    ],
-  }).output();
-  equal(new TextDecoder().decode(out.stderr), "");
-  const json = JSON.parse(new TextDecoder().decode(out.stdout));
-  return json.packets.map((p: Record<string, string>) => ({
+  const out = await ffprobeJson(
+    file,
+    "packet=codec_type,pts_time,dts_time,flags,size",
+    { countFrames: false },
+  );
+  equal(out.stderr, "");
+  return out.json!.packets.map((p: Record<string, string>) => ({
     type: p.codec_type,
     pts: Math.round(Number(p.pts_time) * 1000),
     dts: Math.round(Number(p.dts_time) * 1000),
@@ -316,17 +308,12 @@ Deno.test("round trip: ffmpeg FLV (H.264 with B-frames + AAC) → fMP4 → ffpro
   try {
     const flv = `${dir}/in.flv`;
     const mp4 = `${dir}/out.mp4`;
-    const made = await new Deno.Command("ffmpeg", {
-      args: [
-        ..."-hide_banner -loglevel error -y -f lavfi -i testsrc2=size=160x120:rate=25 -f lavfi -i sine=sample_rate=44100 -t 3 -c:v libx264 -preset veryfast -bf 2 -g 25 -c:a aac"
-          .split(" "),
-        "-f",
-        "flv",
+    const { tags } = demuxFlv(
+      await makeMedia(
+        "-f lavfi -i testsrc2=size=160x120:rate=25 -f lavfi -i sine=sample_rate=44100 -t 3 -c:v libx264 -preset veryfast -bf 2 -g 25 -c:a aac -f flv",
         flv,
-      ],
-    }).output();
-    equal(made.code, 0, new TextDecoder().decode(made.stderr));
-    const { tags } = demuxFlv(await Deno.readFile(flv));
+      ),
+    );
     await Deno.writeFile(mp4, fragmentAll(tags));
     const want = await packets(flv);
     const got = await packets(mp4);
@@ -354,15 +341,12 @@ Deno.test("round trip: HEVC (Enhanced RTMP hvc1 tags from x265) → fMP4 decodes
   const dir = await Deno.makeTempDir();
   try {
     const raw = `${dir}/in.hevc`;
-    const made = await new Deno.Command("ffmpeg", {
-      args: [
-        ..."-hide_banner -loglevel error -y -f lavfi -i testsrc2=size=176x144:rate=25 -t 2 -c:v libx265 -x265-params log-level=none:keyint=25 -bf 0 -f hevc"
-          .split(" "),
+    const tags = hevcTags(
+      await makeMedia(
+        "-f lavfi -i testsrc2=size=176x144:rate=25 -t 2 -c:v libx265 -x265-params log-level=none:keyint=25 -bf 0 -f hevc",
         raw,
-      ],
-    }).output();
-    equal(made.code, 0, new TextDecoder().decode(made.stderr));
-    const tags = hevcTags(await Deno.readFile(raw));
+      ),
+    );
     equal(tags.length, 51);
     const mp4 = `${dir}/out.mp4`;
     await Deno.writeFile(mp4, fragmentAll(tags));
@@ -383,15 +367,12 @@ Deno.test("round trip: AV1 (Enhanced RTMP av01 tags from libaom) → fMP4 decode
   const dir = await Deno.makeTempDir();
   try {
     const raw = `${dir}/in.obu`;
-    const made = await new Deno.Command("ffmpeg", {
-      args: [
-        ..."-hide_banner -loglevel error -y -f lavfi -i testsrc2=size=176x144:rate=25 -t 2 -c:v libaom-av1 -cpu-used 8 -g 25 -keyint_min 25 -f obu"
-          .split(" "),
+    const tags = av1Tags(
+      await makeMedia(
+        "-f lavfi -i testsrc2=size=176x144:rate=25 -t 2 -c:v libaom-av1 -cpu-used 8 -g 25 -keyint_min 25 -f obu",
         raw,
-      ],
-    }).output();
-    equal(made.code, 0, new TextDecoder().decode(made.stderr));
-    const tags = av1Tags(await Deno.readFile(raw));
+      ),
+    );
     equal(tags.length, 51);
     const cfg = readFlvMedia(tags[0]);
     if (cfg?.kind !== "video-config") throw new Error("expected a config");

@@ -5,7 +5,6 @@
  * the playlist.
  */
 import { equal, ok } from "node:assert/strict";
-import type { FlvTag } from "../lib/flv/mod.ts";
 import { StreamHub } from "../lib/hub/mod.ts";
 import {
   HlsSegmenter,
@@ -15,26 +14,13 @@ import {
 } from "../lib/hls/mod.ts";
 import { listenHttp } from "../lib/http/mod.ts";
 import { createLogger } from "../lib/log/mod.ts";
+import { until } from "../testkit/poll.ts";
+import { FFMPEG_AVC_SEQ, syntheticVideo } from "./support/vectors.ts";
 
-const fromHex = (s: string) =>
-  new Uint8Array(s.match(/../g)!.map((h) => parseInt(h, 16)));
-const AVC_SEQ = fromHex(
-  "17000000000142c00bffe100186742c00bda0a11f97011000003000100000300320f142aa001000468ce0fc8",
-);
+const AVC_SEQ = FFMPEG_AVC_SEQ;
 
 /** Synthetic 25 fps H.264 (1 s GOP) tags from `from` to `to` ms. */
-function video(from: number, to: number): FlvTag[] {
-  const out: FlvTag[] = [];
-  for (let t = Math.ceil(from / 40) * 40; t < to; t += 40) {
-    const key = t % 1000 === 0;
-    out.push({
-      type: 9,
-      timestamp: t,
-      data: Uint8Array.of(key ? 0x17 : 0x27, 1, 0, 0, 0, 0, 0, 0, 1, 9),
-    });
-  }
-  return out;
-}
+const video = syntheticVideo;
 
 /** A live stream with 2.5 s of video, HLS served on loopback. */
 function setup() {
@@ -80,14 +66,6 @@ async function rawGet(
   return { conn, status };
 }
 
-async function until(what: string, cond: () => boolean, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 Deno.test("attack: one address holding blocking reloads past its share is refused; other addresses still held", async () => {
   const { movie, other, hls, server, base, logs } = setup();
   // Start both playlists (answered once the first segment exists).
@@ -95,7 +73,7 @@ Deno.test("attack: one address holding blocking reloads past its share is refuse
     fetch(`${base}/live/movie.m3u8`),
     fetch(`${base}/live/other.m3u8`),
   ];
-  await until("both sessions", () => hls.produced().sessions === 2);
+  await until(() => hls.produced().sessions === 2, "both sessions", 10_000);
   for (const t of video(0, 2500)) {
     movie.push(t);
     other.push(t);
@@ -113,8 +91,9 @@ Deno.test("attack: one address holding blocking reloads past its share is refuse
     );
   }
   await until(
-    "held or refused",
     () => hls.stats.heldNow + hls.stats.heldRefused === 100,
+    "held or refused",
+    10_000,
   );
   const perAddress = 64; // edge.max_connections_per_ip's default
   equal(hls.stats.heldNow, perAddress, "held for one address");
@@ -157,7 +136,7 @@ Deno.test("attack: one address holding blocking reloads past its share is refuse
 Deno.test("attack: a huge query string is not copied onto every URI of the playlist", async () => {
   const { movie, hls, server, base } = setup();
   const first = fetch(`${base}/live/movie.m3u8?sign=1-abc`);
-  await until("the session", () => hls.produced().sessions === 1);
+  await until(() => hls.produced().sessions === 1, "the session", 10_000);
   for (const t of video(0, 8500)) movie.push(t);
   const small = await first;
   equal(small.status, 200);

@@ -10,10 +10,16 @@ import { equal, ok } from "node:assert/strict";
 import { makeSign } from "../lib/auth/mod.ts";
 import { generateSelfSigned } from "../lib/quic/mod.ts";
 import { until } from "./edge_support.ts";
-import { TestClient } from "./rtmp_helpers.ts";
+import { RtmpClient } from "../testkit/rtmp_client.ts";
 import { hevcTags } from "./support/hevc.ts";
-import { publishLavfi } from "../testkit/media.ts";
-import { startCloudAndEdge } from "./support/nodes.ts";
+import {
+  countFramecrc,
+  framecrcArgs,
+  makeMedia,
+  publishLavfi,
+} from "../testkit/media.ts";
+import type { EdgeNodeOptions } from "../lib/edge/mod.ts";
+import { type TempCloudAndEdge, withCloudAndEdge } from "./support/nodes.ts";
 
 const KEY = "live/movie";
 const SECONDS = 12;
@@ -21,51 +27,48 @@ const FPS = 25;
 
 /** Decodes a URL to its end with ffmpeg: frames per stream and error lines. */
 async function decode(url: string) {
-  const child = new Deno.Command("ffmpeg", {
-    args: [
-      "-hide_banner",
-      "-v",
-      "error",
-      "-nostdin",
-      "-i",
-      url,
-      "-f",
-      "framecrc",
-      "-",
-    ],
+  const out = await new Deno.Command("ffmpeg", {
+    args: framecrcArgs(url),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).spawn();
-  const out = await child.output();
-  const lines = new TextDecoder().decode(out.stdout).split("\n").filter((l) =>
-    /^\d+,/.test(l)
-  );
+  }).output();
   return {
     code: out.code,
-    video: lines.filter((l) => l.startsWith("0,")).length,
-    audio: lines.filter((l) => l.startsWith("1,")).length,
+    ...countFramecrc(new TextDecoder().decode(out.stdout)),
     errors: new TextDecoder().decode(out.stderr).trim(),
   };
 }
 
-Deno.test("hls e2e: ffmpeg → cloud → edge → LL-HLS playlist on the HLS port and the player port decodes clean", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "flvcast_hls_e2e_" });
-  const { cloud, edge, close } = await startCloudAndEdge({
-    recordDir: dir,
+/**
+ * Runs `fn` with a cloud + edge (QUIC secret, 600 ms latency, plus `edge`
+ * options) and a temporary record directory named after `dirPrefix`.
+ */
+const withNodes = (
+  dirPrefix: string,
+  edge: Partial<EdgeNodeOptions>,
+  fn: (nodes: TempCloudAndEdge) => Promise<void>,
+) =>
+  withCloudAndEdge({
+    dirPrefix,
     quicSecret: "e2e",
-    edge: {
-      secret: "e2e",
-      latencyMs: 600,
-      hls: { addr: { hostname: "127.0.0.1", port: 0 } },
-    },
-  });
-  await using pub = publishLavfi({
-    url: `rtmp://127.0.0.1:${cloud.ports.rtmp}/${KEY}`,
-    seconds: SECONDS,
+    edge: { secret: "e2e", latencyMs: 600, ...edge },
+  }, fn);
+
+/** Publishes the test clip to the cloud as {@linkcode KEY}. */
+const publishKey = (nodes: TempCloudAndEdge, seconds: number) =>
+  publishLavfi({
+    url: `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}/${KEY}`,
+    seconds,
     fps: FPS,
   });
-  try {
+
+Deno.test("hls e2e: ffmpeg → cloud → edge → LL-HLS playlist on the HLS port and the player port decodes clean", async () => {
+  await withNodes("flvcast_hls_e2e_", {
+    hls: { addr: { hostname: "127.0.0.1", port: 0 } },
+  }, async (nodes) => {
+    const { edge } = nodes;
+    await using pub = publishKey(nodes, SECONDS);
     ok(edge.ports.hls, "the HLS port is bound");
     await until(
       () => edge.hub.get(KEY) !== undefined,
@@ -102,85 +105,60 @@ Deno.test("hls e2e: ffmpeg → cloud → edge → LL-HLS playlist on the HLS por
     ok(value("flvcast_edge_hls_segments_total") >= SECONDS - 1);
     ok(value("flvcast_edge_hls_playlist_requests_total") >= 4);
     ok(value("flvcast_edge_hls_bytes_served_total") > 100_000);
-  } finally {
-    pub.kill();
-    await close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("hls e2e: HEVC published over Enhanced RTMP (hvc1) plays over LL-HLS from the edge", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "flvcast_hls_hevc_" });
-  const raw = `${dir}/in.hevc`;
-  const made = await new Deno.Command("ffmpeg", {
-    args: [
-      ..."-hide_banner -loglevel error -y -f lavfi -i testsrc2=size=320x240:rate=25 -t 4 -c:v libx265 -x265-params log-level=none:keyint=25:min-keyint=25 -bf 0 -f hevc"
-        .split(" "),
-      raw,
-    ],
-  }).output();
-  equal(made.code, 0, new TextDecoder().decode(made.stderr));
-  const tags = hevcTags(await Deno.readFile(raw));
-  const { cloud, edge, close } = await startCloudAndEdge({
-    recordDir: dir,
-    quicSecret: "e2e",
-    edge: { secret: "e2e", latencyMs: 600 },
-  });
-  const key = "live/hevc";
-  const client = await TestClient.open(cloud.ports.rtmp);
-  try {
-    await client.handshake();
-    equal(await client.publish("live", "hevc"), "NetStream.Publish.Start");
-    const sid = 1;
-    const start = performance.now();
-    let reader: Promise<Awaited<ReturnType<typeof decode>>> | undefined;
-    for (const tag of tags) {
-      const wait = start + tag.timestamp - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      await client.send({
-        csid: 6,
-        type: 9,
-        streamId: sid,
-        timestamp: tag.timestamp,
-        data: tag.data,
-      });
-      if (!reader && edge.hub.get(key)) {
-        reader = decode(`http://127.0.0.1:${edge.ports.flv}/${key}.m3u8`);
+  await withNodes("flvcast_hls_hevc_", {}, async ({ cloud, edge, dir }) => {
+    const tags = hevcTags(
+      await makeMedia(
+        "-f lavfi -i testsrc2=size=320x240:rate=25 -t 4 -c:v libx265 -x265-params log-level=none:keyint=25:min-keyint=25 -bf 0 -f hevc",
+        `${dir}/in.hevc`,
+      ),
+    );
+    const key = "live/hevc";
+    const client = await RtmpClient.open(cloud.ports.rtmp);
+    try {
+      await client.handshake();
+      equal(await client.publish("live", "hevc"), "NetStream.Publish.Start");
+      const sid = 1;
+      const start = performance.now();
+      let reader: Promise<Awaited<ReturnType<typeof decode>>> | undefined;
+      for (const tag of tags) {
+        const wait = start + tag.timestamp - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        await client.send({
+          csid: 6,
+          type: 9,
+          streamId: sid,
+          timestamp: tag.timestamp,
+          data: tag.data,
+        });
+        if (!reader && edge.hub.get(key)) {
+          reader = decode(`http://127.0.0.1:${edge.ports.flv}/${key}.m3u8`);
+        }
       }
+      client.close();
+      ok(reader, "the edge learned the stream while it was published");
+      const r = await reader;
+      equal(r.errors, "", "decode errors");
+      console.log(`hevc over ll-hls: ${r.video} of ${tags.length - 1} frames`);
+      ok(r.video >= 0.95 * (tags.length - 1), `${r.video} frames`);
+    } finally {
+      client.close();
     }
-    client.close();
-    ok(reader, "the edge learned the stream while it was published");
-    const r = await reader;
-    equal(r.errors, "", "decode errors");
-    console.log(`hevc over ll-hls: ${r.video} of ${tags.length - 1} frames`);
-    ok(r.video >= 0.95 * (tags.length - 1), `${r.video} frames`);
-  } finally {
-    client.close();
-    await close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("hls e2e: with auth.play, HLS needs ?sign= on the playlist; its URIs carry it and ffmpeg decodes", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "flvcast_hls_auth_" });
   const secret = "hls-s3cret";
-  const { cloud, edge, close } = await startCloudAndEdge({
-    recordDir: dir,
-    quicSecret: "e2e",
-    edge: {
-      secret: "e2e",
-      latencyMs: 600,
-      hls: { addr: { hostname: "127.0.0.1", port: 0 } },
-      auth: { secret, publish: false, play: true },
-    },
-  });
-  const seconds = 6;
-  await using pub = publishLavfi({
-    url: `rtmp://127.0.0.1:${cloud.ports.rtmp}/${KEY}`,
-    seconds,
-    fps: FPS,
-  });
-  try {
+  await withNodes("flvcast_hls_auth_", {
+    hls: { addr: { hostname: "127.0.0.1", port: 0 } },
+    auth: { secret, publish: false, play: true },
+  }, async (nodes) => {
+    const { edge } = nodes;
+    const seconds = 6;
+    await using pub = publishKey(nodes, seconds);
     await until(() => edge.hub.get(KEY) !== undefined, "the stream", 15_000);
     const base = `http://127.0.0.1:${edge.ports.hls}/${KEY}`;
     const unsigned = await fetch(`${base}.m3u8`);
@@ -200,36 +178,21 @@ Deno.test("hls e2e: with auth.play, HLS needs ?sign= on the playlist; its URIs c
     // the session starts at the first signed request, from the cached GOP
     ok(r.video >= (seconds - 2) * FPS, `${r.video} frames`);
     equal((await pub.done).code, 0);
-  } finally {
-    pub.kill();
-    await close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("hls e2e: the same LL-HLS routes over the edge's HTTPS port (edge.https_addr)", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "flvcast_hls_https_" });
   const tls = await generateSelfSigned();
-  const { cloud, edge, close } = await startCloudAndEdge({
-    recordDir: dir,
-    quicSecret: "e2e",
-    edge: {
-      secret: "e2e",
-      latencyMs: 600,
-      https: {
-        address: { hostname: "127.0.0.1", port: 0 },
-        certPem: tls.certPem,
-        keyPem: tls.keyPem,
-      },
+  await withNodes("flvcast_hls_https_", {
+    https: {
+      address: { hostname: "127.0.0.1", port: 0 },
+      certPem: tls.certPem,
+      keyPem: tls.keyPem,
     },
-  });
-  const seconds = 5;
-  await using pub = publishLavfi({
-    url: `rtmp://127.0.0.1:${cloud.ports.rtmp}/${KEY}`,
-    seconds,
-    fps: FPS,
-  });
-  try {
+  }, async (nodes) => {
+    const { edge } = nodes;
+    const seconds = 5;
+    await using pub = publishKey(nodes, seconds);
     ok(edge.ports.https, "the HTTPS port is bound");
     await until(() => edge.hub.get(KEY) !== undefined, "the stream", 15_000);
     // ffmpeg does not verify certificates by default (self-signed here).
@@ -237,9 +200,5 @@ Deno.test("hls e2e: the same LL-HLS routes over the edge's HTTPS port (edge.http
     equal(r.errors, "", "decode errors");
     ok(r.video >= (seconds - 2) * FPS, `${r.video} frames`);
     equal((await pub.done).code, 0);
-  } finally {
-    pub.kill();
-    await close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

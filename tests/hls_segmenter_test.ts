@@ -2,14 +2,11 @@ import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { demuxFlv, type FlvTag } from "../lib/flv/mod.ts";
 import { findBox, readBoxes } from "../lib/fmp4/mod.ts";
 import { HlsSegmenter, renderPlaylist } from "../lib/hls/mod.ts";
+import { makeMedia, probe } from "../testkit/media.ts";
+import { FFMPEG_AAC_SEQ, FFMPEG_AVC_SEQ } from "./support/vectors.ts";
 
-const fromHex = (s: string) =>
-  new Uint8Array(s.match(/../g)!.map((h) => parseInt(h, 16)));
-// ffmpeg vectors (160x120 H.264, AAC 44.1 kHz mono), as in tests/fmp4_test.ts.
-const AVC_SEQ = fromHex(
-  "17000000000142c00bffe100186742c00bda0a11f97011000003000100000300320f142aa001000468ce0fc8",
-);
-const AAC_SEQ = fromHex("af00120856e500");
+const AVC_SEQ = FFMPEG_AVC_SEQ;
+const AAC_SEQ = FFMPEG_AAC_SEQ;
 
 interface StreamOptions {
   seconds: number;
@@ -320,18 +317,13 @@ Deno.test("ffmpeg FLV → segmenter → VOD playlist on disk: ffmpeg decodes eve
   const dir = await Deno.makeTempDir();
   try {
     const flv = `${dir}/in.flv`;
-    const made = await new Deno.Command("ffmpeg", {
-      args: [
-        ..."-hide_banner -loglevel error -y -f lavfi -i testsrc2=size=160x120:rate=25 -f lavfi -i sine=sample_rate=44100 -t 4 -c:v libx264 -preset veryfast -bf 2 -g 25 -c:a aac"
-          .split(" "),
-        "-f",
-        "flv",
+    const { tags } = demuxFlv(
+      await makeMedia(
+        "-f lavfi -i testsrc2=size=160x120:rate=25 -f lavfi -i sine=sample_rate=44100 -t 4 -c:v libx264 -preset veryfast -bf 2 -g 25 -c:a aac -f flv",
         flv,
-      ],
-    }).output();
-    equal(made.code, 0);
+      ),
+    );
     const seg = new HlsSegmenter({ windowSegments: 100 });
-    const { tags } = demuxFlv(await Deno.readFile(flv));
     feed(seg, tags);
     seg.end(0);
     const m = seg.view();
@@ -340,27 +332,10 @@ Deno.test("ffmpeg FLV → segmenter → VOD playlist on disk: ffmpeg decodes eve
     }
     await Deno.writeFile(`${dir}/init1.mp4`, seg.init(1)!);
     await Deno.writeTextFile(`${dir}/live.m3u8`, renderPlaylist(m));
-    const out = await new Deno.Command("ffprobe", {
-      args: [
-        "-v",
-        "error",
-        "-count_frames",
-        "-show_entries",
-        "stream=codec_type,nb_read_frames",
-        "-of",
-        "json",
-        `${dir}/live.m3u8`,
-      ],
-    }).output();
-    equal(new TextDecoder().decode(out.stderr), "");
-    const streams = JSON.parse(new TextDecoder().decode(out.stdout)).streams;
-    const frames = (t: string) =>
-      Number(
-        streams.find((s: { codec_type: string }) => s.codec_type === t)
-          .nb_read_frames,
-      );
-    equal(frames("video"), 100);
-    equal(frames("audio"), tags.filter((t) => t.type === 8).length - 1);
+    const probed = await probe(`${dir}/live.m3u8`);
+    deepEqual(probed.errors, []);
+    equal(probed.videoFrames, 100);
+    equal(probed.audioFrames, tags.filter((t) => t.type === 8).length - 1);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

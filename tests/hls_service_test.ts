@@ -2,25 +2,18 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import type { FlvTag } from "../lib/flv/mod.ts";
 import { StreamHub } from "../lib/hub/mod.ts";
 import { HlsService, parseHlsPath } from "../lib/hls/mod.ts";
+import {
+  FFMPEG_AAC_SEQ,
+  FFMPEG_AVC_SEQ,
+  syntheticVideo,
+} from "./support/vectors.ts";
 
-const fromHex = (s: string) =>
-  new Uint8Array(s.match(/../g)!.map((h) => parseInt(h, 16)));
-const AVC_SEQ = fromHex(
-  "17000000000142c00bffe100186742c00bda0a11f97011000003000100000300320f142aa001000468ce0fc8",
-);
-const AAC_SEQ = fromHex("af00120856e500");
+const AVC_SEQ = FFMPEG_AVC_SEQ;
+const AAC_SEQ = FFMPEG_AAC_SEQ;
 
 /** Synthetic 25 fps H.264 (1 s GOP) + AAC tags from `from` to `to` ms. */
 function media(from: number, to: number): FlvTag[] {
-  const out: FlvTag[] = [];
-  for (let t = Math.ceil(from / 40) * 40; t < to; t += 40) {
-    const key = t % 1000 === 0;
-    out.push({
-      type: 9,
-      timestamp: t,
-      data: Uint8Array.of(key ? 0x17 : 0x27, 1, 0, 0, 0, 0, 0, 0, 1, 9),
-    });
-  }
+  const out = syntheticVideo(from, to);
   for (let i = Math.ceil(from * 44.1 / 1024); i * 1024 / 44.1 < to; i++) {
     out.push({
       type: 8,

@@ -7,21 +7,12 @@ import {
   UdpBatchSender,
   udpSocketFds,
 } from "../lib/net/mod.ts";
+import { udpSocket, withUdpPair } from "../testkit/ports.ts";
 
 const isRoot = Deno.uid() === 0;
 
 Deno.test("socket buffer: finds Deno's own UDP socket and sets an 8 MiB receive buffer; a 2,000-packet burst all arrives", async () => {
-  const rx = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  const tx = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  try {
+  await withUdpPair(async (rx, tx) => {
     const port = (rx.addr as Deno.NetAddr).port;
     equal(udpSocketFds(port).length, 1);
     const r = setSocketBuffer(port, "receive", 8 << 20);
@@ -51,18 +42,11 @@ Deno.test("socket buffer: finds Deno's own UDP socket and sets an 8 MiB receive 
     }
     if (isRoot || r.effective / 2 >= n * 2304) equal(seen.size, n);
     else ok(seen.size > 0);
-  } finally {
-    rx.close();
-    tx.close();
-  }
+  });
 });
 
 Deno.test("socket buffer: send buffer too; an unknown port or no FFI permission falls back with a reason", async () => {
-  const s = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
+  const s = udpSocket();
   try {
     const port = (s.addr as Deno.NetAddr).port;
     const r = setSocketBuffer(port, "send", 4 << 20);
@@ -127,17 +111,7 @@ Deno.test("socket buffer: the edge sets edge.udp_rcvbuf (default 8 MiB) and show
 });
 
 Deno.test("udp batch: sendmmsg delivers 300 datagrams (views at offsets too) byte-identical and in order; an oversized one is refused alone", async () => {
-  const rx = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  const tx = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  try {
+  await withUdpPair(async (rx, tx) => {
     setSocketBuffer((rx.addr as Deno.NetAddr).port, "receive", 8 << 20);
     const batch = UdpBatchSender.open(tx, rx.addr as Deno.NetAddr, 64);
     ok(batch, "sendmmsg available on Linux with FFI");
@@ -166,24 +140,11 @@ Deno.test("udp batch: sendmmsg delivers 300 datagrams (views at offsets too) byt
       equal(data.length, sent[i].length, `datagram ${i}`);
       ok(data.every((b, k) => b === sent[i][k]), `datagram ${i} bytes`);
     }
-  } finally {
-    rx.close();
-    tx.close();
-  }
+  });
 });
 
 Deno.test("udp batch: recvmmsg drains what is queued, byte-identical with the sender's address, after one awaited receive", async () => {
-  const rx = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  const tx = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  try {
+  await withUdpPair(async (rx, tx) => {
     setSocketBuffer((rx.addr as Deno.NetAddr).port, "receive", 8 << 20);
     const batch = UdpBatchReceiver.open(rx, 16, 2048);
     ok(batch, "recvmmsg available on Linux with FFI");
@@ -207,8 +168,5 @@ Deno.test("udp batch: recvmmsg drains what is queued, byte-identical with the se
     equal(n, 199);
     equal(batch.drain(() => {}), 0); // nothing left: returns at once
     got.forEach((d, i) => deepStrictEqual(d, sent[i], `datagram ${i}`));
-  } finally {
-    rx.close();
-    tx.close();
-  }
+  });
 });

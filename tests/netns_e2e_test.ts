@@ -28,7 +28,12 @@ import { generateSelfSigned } from "../lib/quic/mod.ts";
 import { parseRtcp } from "../lib/rtcp/mod.ts";
 import { isRtcp, parseRtp, type RtpPacket } from "../lib/rtp/mod.ts";
 import { tagsOfPackets } from "./support/rtp_receiver.ts";
-import { lavfiPublishArgs, probe } from "../testkit/media.ts";
+import {
+  countFramecrc,
+  framecrcArgs,
+  lavfiPublishArgs,
+  probe,
+} from "../testkit/media.ts";
 import {
   createTopology,
   type NetnsProcess,
@@ -48,7 +53,7 @@ import { type LineLog, startNode } from "./support/netns_node.ts";
 const UNAVAILABLE = await netnsUnavailableReason();
 
 const path = (rel: string) => new URL(rel, import.meta.url).pathname;
-const READER = path("./support/flv_reader.ts");
+const READER = path("../testkit/flv_reader.ts");
 const DUMP = path("./support/rtp_dump.ts");
 
 const EDGE_GROUP = "239.255.1.1";
@@ -352,17 +357,9 @@ async function readHls(
     }
     await new Promise((res) => setTimeout(res, 100));
   }
-  return topo.spawn(host, "ffmpeg", [
-    "-hide_banner",
-    "-v",
-    "error",
-    "-nostdin",
-    "-i",
-    url,
-    "-f",
-    "framecrc",
-    out,
-  ], { stdout: "null" });
+  return topo.spawn(host, "ffmpeg", framecrcArgs(url, out), {
+    stdout: "null",
+  });
 }
 
 function publish(topo: Topology, key: string): NetnsProcess {
@@ -606,9 +603,9 @@ Deno.test({
             "expected ffmpeg to decode the HLS output without an error",
           );
           equal(hlsStatus.code, 0, "expected the HLS reader to exit 0");
-          const lines = (await Deno.readTextFile(hlsOut)).split("\n");
-          const video = lines.filter((l) => l.startsWith("0,")).length;
-          const audio = lines.filter((l) => l.startsWith("1,")).length;
+          const { video, audio } = countFramecrc(
+            await Deno.readTextFile(hlsOut),
+          );
           console.log(
             `  e1 LL-HLS at 5 % loss: ${video} video frames, ${audio} audio frames decoded, 0 errors`,
           );

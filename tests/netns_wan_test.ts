@@ -38,7 +38,7 @@ import { createTopology, netnsUnavailableReason } from "../testkit/netns.ts";
 import { type LineLog, startNode } from "./support/netns_node.ts";
 
 const UNAVAILABLE = await netnsUnavailableReason();
-const READER = new URL("./support/flv_reader.ts", import.meta.url).pathname;
+const READER = new URL("../testkit/flv_reader.ts", import.meta.url).pathname;
 const SECRET = "netns-wan-secret";
 const ONE_WAY_MS = 50;
 const BUDGET_MS = 400;

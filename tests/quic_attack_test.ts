@@ -6,50 +6,21 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { encodeApp, encodeNack, encodeRepairMode } from "../lib/rtcp/mod.ts";
+import { frameMessage } from "../lib/quic/mod.ts";
+import { until } from "../testkit/poll.ts";
 import {
-  frameMessage,
-  generateSelfSigned,
-  RTX_ALPN,
-  RTX_SERVER_NAME,
-  RtxClient,
-  RtxServer,
-} from "../lib/quic/mod.ts";
-import { encodeAuth } from "../lib/rtcp/mod.ts";
+  openRtxStream,
+  rawRtxConn,
+  rtpLookup,
+  rtxClientOf,
+  udpCounter as counter,
+  withRtxServer,
+} from "./support/rtx.ts";
 
 const SSRC = 0x51515152;
-const tls = await generateSelfSigned();
 
-function rtp(seq: number): Uint8Array {
-  const p = new Uint8Array(1000);
-  const v = new DataView(p.buffer);
-  p[0] = 0x80;
-  p[1] = 100;
-  v.setUint16(2, seq);
-  v.setUint32(8, SSRC);
-  return p;
-}
-
-async function until(test: () => boolean, what: string, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** Counts the datagrams a UDP socket receives until closed. */
-function counter(hostname: string, port = 0) {
-  const conn = Deno.listenDatagram({ transport: "udp", hostname, port });
-  const st = { n: 0 };
-  (async () => {
-    const buf = new Uint8Array(2048);
-    try {
-      // deno-lint-ignore no-explicit-any
-      while (await (conn as any).receive(buf)) st.n++;
-    } catch { /* closed */ }
-  })();
-  return { conn, st, port: (conn.addr as Deno.NetAddr).port };
-}
+/** The repair cache of these tests: 1,000-byte packets of SSRC. */
+const lookup = rtpLookup(SSRC, 1000);
 
 Deno.test({
   name:
@@ -58,80 +29,55 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     let keysCalls = 0;
-    const server = new RtxServer({
-      hostname: "127.0.0.1",
-      port: 0,
-      certPem: tls.certPem,
-      keyPem: tls.keyPem,
-      secret: "s3cret",
-      lookup: (ssrc, seq) => ssrc === SSRC ? rtp(seq) : undefined,
-      requests: { KEYS: () => void keysCalls++ },
-    });
-    await server.start();
     const victim = counter("127.0.0.1");
-    try {
-      for (
-        const first of [
-          encodeRepairMode({
-            mode: "udp",
-            port: victim.port,
-            copies: 8,
-            spacingMs: 0,
-          }),
-          encodeNack(1, SSRC, Array.from({ length: 1000 }, (_, i) => i)),
-          encodeApp({
-            subtype: 0,
-            ssrc: SSRC,
-            name: "KEYS",
-            data: new Uint8Array(4),
-          }),
-        ]
-      ) {
-        const c = await Deno.connectQuic({
-          hostname: "127.0.0.1",
-          port: server.port,
-          alpnProtocols: [RTX_ALPN],
-          caCerts: [tls.certPem],
-          serverName: RTX_SERVER_NAME,
-        });
-        const s = await c.createBidirectionalStream();
-        const w = s.writable.getWriter();
-        // Everything at once: the hostile message, then a NACK after it.
-        await w.write(
-          frameMessage(first),
-        ).catch(() => {});
-        await w.write(
-          frameMessage(encodeNack(1, SSRC, [1, 2, 3])),
-        ).catch(() => {});
-        const info = await c.closed.catch((e) => e);
-        ok(info, "the server closed the connection");
-      }
-      await until(() => server.stats.authFailures === 3, "3 AUTH failures");
-      // Give any (wrong) answer datagram time to land: one round trip of a
-      // NACK answered by a real edge beside it.
-      const real = await Deno.connectQuic({
-        hostname: "127.0.0.1",
-        port: server.port,
-        alpnProtocols: [RTX_ALPN],
-        caCerts: [tls.certPem],
-        serverName: RTX_SERVER_NAME,
-      });
-      const s = await real.createBidirectionalStream();
-      const w = s.writable.getWriter();
-      await w.write(frameMessage(encodeAuth("s3cret")));
-      await w.write(frameMessage(encodeNack(1, SSRC, [9])));
-      const r = s.readable.getReader();
-      const got = await r.read();
-      ok(!got.done && got.value.length > 1000, "the real edge is answered");
-      real.close();
-      equal(victim.st.n, 0, "no datagram reached the port a stranger named");
-      equal(keysCalls, 0, "KEYS before AUTH never reaches the handler");
-      equal(server.stats.modeChanges, 0);
-      equal(server.stats.packetsServed, 1);
-    } finally {
-      victim.conn.close();
-      await server.stop();
-    }
+    await withRtxServer(
+      { lookup, requests: { KEYS: () => void keysCalls++ } },
+      async (server) => {
+        for (
+          const first of [
+            encodeRepairMode({
+              mode: "udp",
+              port: victim.port,
+              copies: 8,
+              spacingMs: 0,
+            }),
+            encodeNack(1, SSRC, Array.from({ length: 1000 }, (_, i) => i)),
+            encodeApp({
+              subtype: 0,
+              ssrc: SSRC,
+              name: "KEYS",
+              data: new Uint8Array(4),
+            }),
+          ]
+        ) {
+          const c = await rawRtxConn(server.port);
+          const { send } = await openRtxStream(c);
+          // Everything at once: the hostile message, then a NACK after it.
+          await send(first).catch(() => {});
+          await send(encodeNack(1, SSRC, [1, 2, 3])).catch(() => {});
+          const info = await c.closed.catch((e) => e);
+          ok(info, "the server closed the connection");
+        }
+        await until(
+          () => server.stats.authFailures === 3,
+          "3 AUTH failures",
+          10_000,
+          20,
+        );
+        // Give any (wrong) answer datagram time to land: one round trip of a
+        // NACK answered by a real edge beside it.
+        const real = await rawRtxConn(server.port);
+        const { send, reader } = await openRtxStream(real, "s3cret");
+        await send(encodeNack(1, SSRC, [9]));
+        const got = await reader.read();
+        ok(!got.done && got.value.length > 1000, "the real edge is answered");
+        real.close();
+        equal(victim.st.n, 0, "no datagram reached the port a stranger named");
+        equal(keysCalls, 0, "KEYS before AUTH never reaches the handler");
+        equal(server.stats.modeChanges, 0);
+        equal(server.stats.packetsServed, 1);
+      },
+    ).finally(() => victim.conn.close());
   },
 });
 
@@ -141,56 +87,36 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const server = new RtxServer({
-      hostname: "0.0.0.0",
-      port: 0,
-      certPem: tls.certPem,
-      keyPem: tls.keyPem,
-      secret: "s3cret",
-      lookup: (ssrc, seq) => ssrc === SSRC ? rtp(seq) : undefined,
-    });
-    await server.start();
     // The peer connects from 127.0.0.2; the victim listens on 127.0.0.1 at
     // the same port the peer names in RMOD.
     const own = counter("127.0.0.2");
     const victim = counter("127.0.0.1", own.port);
     const endpoint = new Deno.QuicEndpoint({ hostname: "127.0.0.2", port: 0 });
-    try {
-      const c = await Deno.connectQuic({
-        endpoint,
-        hostname: "127.0.0.1",
-        port: server.port,
-        alpnProtocols: [RTX_ALPN],
-        caCerts: [tls.certPem],
-        serverName: RTX_SERVER_NAME,
-      });
-      const s = await c.createBidirectionalStream();
-      const w = s.writable.getWriter();
-      await w.write(frameMessage(encodeAuth("s3cret")));
-      await w.write(
-        frameMessage(
-          encodeRepairMode({
-            mode: "udp",
-            port: own.port,
-            copies: 3,
-            spacingMs: 0,
-          }),
-        ),
+    await withRtxServer({ lookup, hostname: "0.0.0.0" }, async (server) => {
+      const c = await rawRtxConn(server.port, endpoint);
+      const { send } = await openRtxStream(c, "s3cret");
+      await send(
+        encodeRepairMode({
+          mode: "udp",
+          port: own.port,
+          copies: 3,
+          spacingMs: 0,
+        }),
       );
-      await w.write(
-        frameMessage(
-          encodeNack(1, SSRC, Array.from({ length: 20 }, (_, i) => i)),
-        ),
+      await send(encodeNack(1, SSRC, Array.from({ length: 20 }, (_, i) => i)));
+      await until(
+        () => own.st.n === 60,
+        "20 answers × 3 copies at the peer",
+        10_000,
+        20,
       );
-      await until(() => own.st.n === 60, "20 answers × 3 copies at the peer");
       equal(victim.st.n, 0, "nothing to another host at the same port");
       c.close();
-    } finally {
+    }).finally(() => {
       endpoint.close();
       own.conn.close();
       victim.conn.close();
-      await server.stop();
-    }
+    });
   },
 });
 
@@ -200,92 +126,75 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const server = new RtxServer({
-      hostname: "0.0.0.0",
-      port: 0,
-      certPem: tls.certPem,
-      keyPem: tls.keyPem,
-      secret: "s3cret",
-      lookup: (ssrc, seq) => ssrc === SSRC ? rtp(seq) : undefined,
-    });
-    await server.start();
     const sink = counter("127.0.0.2");
     const endpoint = new Deno.QuicEndpoint({ hostname: "127.0.0.2", port: 0 });
-    const edge = new RtxClient({
-      host: "127.0.0.1",
-      port: server.port,
-      secret: "s3cret",
-      fingerprint: server.fingerprint,
-      udpAnswers: { copies: 3, spacingMs: 2 },
-    });
-    try {
-      // The greedy edge (127.0.0.2): 8 copies, 255 ms apart, of 1,000-byte
-      // answers (its copies wait for up to 1.8 s).
-      const c = await Deno.connectQuic({
-        endpoint,
-        hostname: "127.0.0.1",
-        port: server.port,
-        alpnProtocols: [RTX_ALPN],
-        caCerts: [tls.certPem],
-        serverName: RTX_SERVER_NAME,
+    await withRtxServer({ lookup, hostname: "0.0.0.0" }, async (server) => {
+      const edge = rtxClientOf(server, {
+        secret: "s3cret",
+        udpAnswers: { copies: 3, spacingMs: 2 },
       });
-      const s = await c.createBidirectionalStream();
-      const w = s.writable.getWriter();
-      await w.write(frameMessage(encodeAuth("s3cret")));
-      await w.write(
-        frameMessage(
+      try {
+        // The greedy edge (127.0.0.2): 8 copies, 255 ms apart, of 1,000-byte
+        // answers (its copies wait for up to 1.8 s).
+        const c = await rawRtxConn(server.port, endpoint);
+        const { writer: w, send } = await openRtxStream(c, "s3cret");
+        await send(
           encodeRepairMode({
             mode: "udp",
             port: sink.port,
             copies: 8,
             spacingMs: 255,
           }),
-        ),
-      );
-      // 200 NACKs of 40 sequence numbers: the waiting copies fill up in
-      // small steps (8,000 sequence numbers, under the 20,000/s limit).
-      for (let n = 0; n < 200; n++) {
-        await w.write(
-          frameMessage(
-            encodeNack(
-              1,
-              SSRC,
-              Array.from({ length: 40 }, (_, i) => n * 40 + i),
-            ),
-          ),
         );
-      }
-      await until(
-        () => server.stats.udpAnswers >= 8000,
-        "the greedy edge's 8,000 answers",
-      );
-      const shedBefore = server.stats.answerCopiesShed;
+        // 200 NACKs of 40 sequence numbers: the waiting copies fill up in
+        // small steps (8,000 sequence numbers, under the 20,000/s limit).
+        for (let n = 0; n < 200; n++) {
+          await w.write(
+            frameMessage(
+              encodeNack(
+                1,
+                SSRC,
+                Array.from({ length: 40 }, (_, i) => n * 40 + i),
+              ),
+            ),
+          );
+        }
+        await until(
+          () => server.stats.udpAnswers >= 8000,
+          "the greedy edge's 8,000 answers",
+          10_000,
+          20,
+        );
+        const shedBefore = server.stats.answerCopiesShed;
 
-      // The other edge: 50 answers × 3 copies.
-      const seqs = Array.from({ length: 50 }, (_, i) => 30_000 + i);
-      const results = await Promise.all(
-        edge.request(SSRC, seqs, { timeoutMs: 5000 }),
-      );
-      for (const r of results) equal(r.status, "ok");
-      // Its copies were scheduled when its first copies were sent (before
-      // any answer reached it): none shed. (Whether loopback delivers them
-      // all beside the flood is the kernel's business, not asserted.)
-      equal(
-        server.stats.answerCopiesShed - shedBefore,
-        0,
-        "none of the other edge's copies shed",
-      );
-      await until(
-        () => server.stats.answerCopies >= 100,
-        "the copies to be sent",
-      );
-      c.close();
-    } finally {
-      await edge.close();
+        // The other edge: 50 answers × 3 copies.
+        const seqs = Array.from({ length: 50 }, (_, i) => 30_000 + i);
+        const results = await Promise.all(
+          edge.request(SSRC, seqs, { timeoutMs: 5000 }),
+        );
+        for (const r of results) equal(r.status, "ok");
+        // Its copies were scheduled when its first copies were sent (before
+        // any answer reached it): none shed. (Whether loopback delivers them
+        // all beside the flood is the kernel's business, not asserted.)
+        equal(
+          server.stats.answerCopiesShed - shedBefore,
+          0,
+          "none of the other edge's copies shed",
+        );
+        await until(
+          () => server.stats.answerCopies >= 100,
+          "the copies to be sent",
+          10_000,
+          20,
+        );
+        c.close();
+      } finally {
+        await edge.close();
+      }
+    }).finally(() => {
       endpoint.close();
       sink.conn.close();
-      await server.stop();
-    }
+    });
   },
 });
 
@@ -296,54 +205,47 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     let asked = 0;
-    const server = new RtxServer({
-      hostname: "127.0.0.1",
-      port: 0,
-      certPem: tls.certPem,
-      keyPem: tls.keyPem,
-      secret: "s3cret",
-      lookup: (ssrc, seq) => ssrc === SSRC ? rtp(seq) : undefined,
-      // The real cloud is slow to answer this one.
-      requests: { KEYS: () => void asked++ },
-    });
-    await server.start();
-    const edge = new RtxClient({
-      host: "127.0.0.1",
-      port: server.port,
-      secret: "s3cret",
-      fingerprint: server.fingerprint,
-      udpAnswers: {},
-    });
-    const spoofer = Deno.listenDatagram({
-      transport: "udp",
-      hostname: "127.0.0.1",
-      port: 0,
-    });
-    try {
-      const answer = edge.requestApp("KEYS", SSRC, { timeoutMs: 1500 });
-      await until(
-        () => asked === 1 && edge.answerPort !== undefined,
-        "the KEYS request",
-      );
-      // A forged answer (its source address is the cloud's: 127.0.0.1).
-      const forged = encodeApp({
-        subtype: 0,
-        ssrc: SSRC,
-        name: "KEYS",
-        data: new Uint8Array(64).fill(7),
-      });
-      const to: Deno.NetAddr = {
-        transport: "udp",
-        hostname: "127.0.0.1",
-        port: edge.answerPort!,
-      };
-      for (let i = 0; i < 5; i++) await spoofer.send(forged, to);
-      equal(await answer, undefined, "the forged KEYS answer was taken");
-      ok(edge.stats.malformed >= 5, JSON.stringify(edge.stats));
-    } finally {
-      spoofer.close();
-      await edge.close();
-      await server.stop();
-    }
+    // The real cloud is slow to answer this one.
+    await withRtxServer(
+      { lookup, requests: { KEYS: () => void asked++ } },
+      async (server) => {
+        const edge = rtxClientOf(server, {
+          secret: "s3cret",
+          udpAnswers: {},
+        });
+        const spoofer = Deno.listenDatagram({
+          transport: "udp",
+          hostname: "127.0.0.1",
+          port: 0,
+        });
+        try {
+          const answer = edge.requestApp("KEYS", SSRC, { timeoutMs: 1500 });
+          await until(
+            () => asked === 1 && edge.answerPort !== undefined,
+            "the KEYS request",
+            10_000,
+            20,
+          );
+          // A forged answer (its source address is the cloud's: 127.0.0.1).
+          const forged = encodeApp({
+            subtype: 0,
+            ssrc: SSRC,
+            name: "KEYS",
+            data: new Uint8Array(64).fill(7),
+          });
+          const to: Deno.NetAddr = {
+            transport: "udp",
+            hostname: "127.0.0.1",
+            port: edge.answerPort!,
+          };
+          for (let i = 0; i < 5; i++) await spoofer.send(forged, to);
+          equal(await answer, undefined, "the forged KEYS answer was taken");
+          ok(edge.stats.malformed >= 5, JSON.stringify(edge.stats));
+        } finally {
+          spoofer.close();
+          await edge.close();
+        }
+      },
+    );
   },
 });

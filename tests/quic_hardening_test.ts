@@ -6,79 +6,25 @@
  * counted.
  */
 import { equal, ok } from "node:assert/strict";
+import { encodeNack, parseNavl, parseRtcp } from "../lib/rtcp/mod.ts";
+import { FrameDecoder } from "../lib/quic/mod.ts";
+import { until } from "../testkit/poll.ts";
 import {
-  encodeAuth,
-  encodeNack,
-  parseNavl,
-  parseRtcp,
-} from "../lib/rtcp/mod.ts";
-import {
-  FrameDecoder,
-  frameMessage,
-  generateSelfSigned,
-  RTX_ALPN,
-  RTX_SERVER_NAME,
-  RtxClient,
-  RtxServer,
-} from "../lib/quic/mod.ts";
+  openRtxStream,
+  rawRtxConn,
+  rtpLookup,
+  rtxClientOf,
+  withRtxServer,
+} from "./support/rtx.ts";
 
 const SSRC = 0x51515151;
 
-function rtp(seq: number): Uint8Array {
-  const p = new Uint8Array(40);
-  const v = new DataView(p.buffer);
-  p[0] = 0x80;
-  p[1] = 100;
-  v.setUint16(2, seq);
-  v.setUint32(8, SSRC);
-  return p;
-}
+/** The repair cache of these tests: 40-byte packets 0..999 of SSRC. */
+const lookup = rtpLookup(SSRC, 40, 1000);
 
-const tls = await generateSelfSigned();
-
-async function withServer(
-  opts: Partial<ConstructorParameters<typeof RtxServer>[0]>,
-  fn: (server: RtxServer) => Promise<void>,
-) {
-  const server = new RtxServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    certPem: tls.certPem,
-    keyPem: tls.keyPem,
-    secret: "s3cret",
-    lookup: (ssrc, seq) => ssrc === SSRC && seq < 1000 ? rtp(seq) : undefined,
-    ...opts,
-  });
-  await server.start();
-  try {
-    await fn(server);
-  } finally {
-    await server.stop();
-  }
-}
-
-/** A raw QUIC connection from `localAddr` (another loopback address). */
-async function rawFrom(
-  endpoint: Deno.QuicEndpoint,
-  port: number,
-): Promise<Deno.QuicConn> {
-  return await Deno.connectQuic({
-    endpoint,
-    hostname: "127.0.0.1",
-    port,
-    alpnProtocols: [RTX_ALPN],
-    caCerts: [tls.certPem],
-    serverName: RTX_SERVER_NAME,
-  });
-}
-
-async function until(test: () => boolean, what: string, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** A raw QUIC connection from `endpoint` (another loopback address). */
+const rawFrom = (endpoint: Deno.QuicEndpoint, port: number) =>
+  rawRtxConn(port, endpoint);
 
 Deno.test({
   name:
@@ -86,7 +32,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withServer({}, async (server) => {
+    await withRtxServer({ lookup }, async (server) => {
       const endpoint = new Deno.QuicEndpoint({
         hostname: "127.0.0.2",
         port: 0,
@@ -106,12 +52,11 @@ Deno.test({
           server.stats.unauthenticatedRejected +
               server.stats.authBackoffRejected > 0,
         "the unauthenticated pool to fill",
+        10_000,
+        20,
       );
-      const edge = new RtxClient({
-        host: "127.0.0.1",
-        port: server.port,
+      const edge = rtxClientOf(server, {
         secret: "s3cret",
-        fingerprint: server.fingerprint,
       });
       try {
         const results = await Promise.all(
@@ -126,6 +71,7 @@ Deno.test({
         () => server.stats.activeConnections === 0,
         "unauthenticated connections to be closed",
         6000,
+        20,
       );
       ok(server.stats.authFailures >= 1);
       for (const c of attackers) c.close();
@@ -139,8 +85,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withServer(
-      { maxAuthFailuresPerAddress: 3, maxSeqsPerNack: 10 },
+    await withRtxServer(
+      { lookup, maxAuthFailuresPerAddress: 3, maxSeqsPerNack: 10 },
       async (server) => {
         const endpoint = new Deno.QuicEndpoint({
           hostname: "127.0.0.2",
@@ -148,9 +94,7 @@ Deno.test({
         });
         for (let i = 0; i < 3; i++) {
           const c = await rawFrom(endpoint, server.port);
-          const s = await c.createBidirectionalStream();
-          const w = s.writable.getWriter();
-          await w.write(frameMessage(encodeAuth("wrong")));
+          await openRtxStream(c, "wrong");
           await c.closed.catch(() => {});
         }
         equal(server.stats.authFailures, 3);
@@ -160,24 +104,17 @@ Deno.test({
         await until(
           () => server.stats.authBackoffRejected === 1,
           "the back-off refusal",
+          10_000,
+          20,
         );
         endpoint.close();
 
         // A real edge (another address) is not affected; a NACK of 100
         // sequence numbers is answered for the first 10 only.
-        const c = await Deno.connectQuic({
-          hostname: "127.0.0.1",
-          port: server.port,
-          alpnProtocols: [RTX_ALPN],
-          caCerts: [tls.certPem],
-          serverName: RTX_SERVER_NAME,
-        });
-        const s = await c.createBidirectionalStream();
-        const w = s.writable.getWriter();
-        await w.write(frameMessage(encodeAuth("s3cret")));
+        const c = await rawRtxConn(server.port);
+        const { send, reader } = await openRtxStream(c, "s3cret");
         const seqs = Array.from({ length: 100 }, (_, i) => 2000 + i);
-        await w.write(frameMessage(encodeNack(1, SSRC, seqs)));
-        const reader = s.readable.getReader();
+        await send(encodeNack(1, SSRC, seqs));
         const dec = new FrameDecoder();
         const navl: number[] = [];
         while (navl.length < 10) {

@@ -16,7 +16,6 @@ import {
 } from "../lib/rtcp/mod.ts";
 import { freeUdpPort, until } from "../testkit/mod.ts";
 import {
-  type CertificateBundle,
   DEFAULT_REPAIR_MAX_PPS,
   FrameDecoder,
   frameMessage,
@@ -32,21 +31,23 @@ import {
   type RtxResult,
   RtxServer,
 } from "../lib/quic/mod.ts";
+import {
+  rtpPacket,
+  rtxClientOf,
+  testTls as tls,
+  withRtxServer as withServer,
+} from "./support/rtx.ts";
+import { udpSocket } from "../testkit/ports.ts";
 
 const SSRC_A = 0xa1b2c3d4;
 const SSRC_B = 0x01020304;
 
-function rtp(ssrc: number, seq: number, payloadLen: number): Uint8Array {
-  const p = new Uint8Array(12 + payloadLen);
-  const v = new DataView(p.buffer);
-  p[0] = 0x80;
-  p[1] = 100 | (seq % 5 === 0 ? 0x80 : 0);
-  v.setUint16(2, seq);
-  v.setUint32(4, seq * 90);
-  v.setUint32(8, ssrc);
-  crypto.getRandomValues(p.subarray(12));
-  return p;
-}
+const rtp = (ssrc: number, seq: number, payloadLen: number) =>
+  rtpPacket(ssrc, seq, 12 + payloadLen, {
+    marker: seq % 5 === 0,
+    timestamp: seq * 90,
+    random: true,
+  });
 
 /** An in-memory cache: ssrc -> seq -> bytes. */
 function makeCache(entries: [number, number[]][]) {
@@ -116,44 +117,29 @@ async function caAndServer(): Promise<
   };
 }
 
-let tlsPromise: Promise<CertificateBundle> | undefined;
-const tls = () => tlsPromise ??= generateSelfSigned();
-
-async function withServer(
-  opts: Partial<ConstructorParameters<typeof RtxServer>[0]> & {
-    lookup: (ssrc: number, seq: number) => Uint8Array | undefined;
-  },
-  fn: (server: RtxServer, t: CertificateBundle) => Promise<void>,
-) {
-  const t = await tls();
-  const server = new RtxServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    certPem: t.certPem,
-    keyPem: t.keyPem,
-    secret: "s3cret",
-    ...opts,
-  });
-  await server.start();
-  try {
-    await fn(server, t);
-  } finally {
-    await server.stop();
-  }
-}
-
 /** A client of `server` on loopback, pinned to its certificate. */
 function clientOf(
   server: RtxServer,
   opts: Partial<ConstructorParameters<typeof RtxClient>[0]>,
 ): RtxClient {
-  return new RtxClient({
-    host: "127.0.0.1",
-    port: server.port,
-    fingerprint: server.fingerprint,
+  return rtxClientOf(server, {
     impl: server.impl,
     ...opts,
   });
+}
+
+/** Runs `fn` with a client of `server` (see {@linkcode clientOf}); closes it after. */
+async function withClient(
+  server: RtxServer,
+  opts: Partial<ConstructorParameters<typeof RtxClient>[0]>,
+  fn: (client: RtxClient) => Promise<void>,
+): Promise<void> {
+  const client = clientOf(server, opts);
+  try {
+    await fn(client);
+  } finally {
+    await client.close();
+  }
 }
 
 /** Registers `fn` once per QUIC implementation (server and client alike). */
@@ -175,10 +161,9 @@ rtxTest(
     const cached = all.filter((_, i) => i % 10 !== 3);
     const cache = makeCache([[SSRC_A, cached], [SSRC_B, seqRange(0, 100)]]);
     await withServer({ ...cache, impl }, async (server) => {
-      const client = clientOf(server, {
+      await withClient(server, {
         secret: "s3cret",
-      });
-      try {
+      }, async (client) => {
         equal(client.connected, false); // lazy
         // Pipelined: 20 bursts of 100 in flight at once, plus another stream.
         const t0 = performance.now();
@@ -229,9 +214,7 @@ rtxTest(
         // A repeated request is served again (the cache is not consumed).
         const [again] = client.request(SSRC_A, [all[0]], { timeoutMs: 5000 });
         equal((await again).status, "ok");
-      } finally {
-        await client.close();
-      }
+      });
     });
   },
 );
@@ -242,11 +225,10 @@ rtxTest(
     const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
     await withServer({ ...cache, impl }, async (server) => {
       for (const secret of ["wrong", undefined]) {
-        const client = clientOf(server, {
+        await withClient(server, {
           secret,
           backoffInitialMs: 2000,
-        });
-        try {
+        }, async (client) => {
           const [r] = client.request(SSRC_A, [1], { timeoutMs: 700 });
           equal((await r).status, "timeout");
           // On a loaded machine the refusal may land after the request's
@@ -256,9 +238,7 @@ rtxTest(
           }
           ok(client.stats.disconnects >= 1, "the connection was closed");
           match(client.lastError, /authentication failed/);
-        } finally {
-          await client.close();
-        }
+        });
       }
       equal(server.stats.authFailures, 2);
       equal(server.stats.packetsServed, 0);
@@ -273,21 +253,34 @@ rtxTest(
     const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
     await withServer({ ...cache, impl, secret: "" }, async (server) => {
       for (const secret of [undefined, "anything"]) {
-        const client = clientOf(server, {
+        await withClient(server, {
           secret,
-        });
-        try {
+        }, async (client) => {
           const [r] = client.request(SSRC_A, [3], { timeoutMs: 5000 });
           const got = await r;
           equal(got.status, "ok");
-        } finally {
-          await client.close();
-        }
+        });
       }
       equal(server.stats.authFailures, 0);
     });
   },
 );
+
+/** The first framed messages on `readable` (none when it ends first). */
+async function firstFrames(
+  readable: ReadableStream<Uint8Array>,
+): Promise<Uint8Array[]> {
+  const reader = readable.getReader();
+  const dec = new FrameDecoder();
+  let answer: Uint8Array[] = [];
+  while (answer.length === 0) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    answer = dec.push(value);
+  }
+  reader.releaseLock();
+  return answer;
+}
 
 /** A bare QUIC connection + stream for sending arbitrary bytes. */
 async function rawConnection(port: number) {
@@ -335,10 +328,9 @@ rtxTest("rtx: garbage after AUTH closes that connection only", async (impl) => {
       ],
     ];
     // A well-behaved client connected all along keeps being served.
-    const good = clientOf(server, {
+    await withClient(server, {
       secret: "s3cret",
-    });
-    try {
+    }, async (good) => {
       equal(
         (await good.request(SSRC_A, [100], { timeoutMs: 5000 })[0]).status,
         "ok",
@@ -350,14 +342,7 @@ rtxTest("rtx: garbage after AUTH closes that connection only", async (impl) => {
           await raw.writer.write(frameMessage(encodeAuth("s3cret")));
           // Prove AUTH was accepted: a NACK is answered.
           await raw.writer.write(frameMessage(encodeNack(9, SSRC_A, [101])));
-          const reader = raw.stream.readable.getReader();
-          const dec = new FrameDecoder();
-          let answer: Uint8Array[] = [];
-          while (answer.length === 0) {
-            const { value, done } = await reader.read();
-            if (done) break;
-            answer = dec.push(value);
-          }
+          const answer = await firstFrames(raw.stream.readable);
           assertEquals(
             new Uint8Array(answer[0]),
             cache.lookup(SSRC_A, 101),
@@ -368,7 +353,6 @@ rtxTest("rtx: garbage after AUTH closes that connection only", async (impl) => {
           await raw.client.closedP;
           n++;
           equal(server.stats.protocolErrors, n, name);
-          reader.releaseLock();
         } finally {
           await raw.client.destroy({ force: true }).catch(() => {});
         }
@@ -387,9 +371,7 @@ rtxTest("rtx: garbage after AUTH closes that connection only", async (impl) => {
         await second.close();
       }
       equal(good.stats.disconnects, 0);
-    } finally {
-      await good.close();
-    }
+    });
   });
 });
 
@@ -398,10 +380,9 @@ rtxTest(
   async (impl) => {
     const cache = makeCache([[SSRC_A, seqRange(0, 50)]]);
     await withServer({ ...cache, impl }, async (server) => {
-      const client = clientOf(server, {
+      await withClient(server, {
         secret: "s3cret",
-      });
-      try {
+      }, async (client) => {
         equal(
           (await client.request(SSRC_A, [1], { timeoutMs: 5000 })[0]).status,
           "ok",
@@ -420,9 +401,7 @@ rtxTest(
         );
         ok(client.stats.disconnects >= 1);
         ok(client.stats.connects >= 2);
-      } finally {
-        await client.close();
-      }
+      });
     });
   },
 );
@@ -489,34 +468,28 @@ rtxTest(
     const cache = makeCache([[SSRC_A, seqRange(0, 10)]]);
     const other = await generateSelfSigned();
     await withServer({ ...cache, impl }, async (server, t) => {
-      const bad = clientOf(server, {
+      await withClient(server, {
         secret: "s3cret",
         fingerprint: other.fingerprint,
         backoffInitialMs: 5000,
-      });
-      try {
+      }, async (bad) => {
         const [r] = bad.request(SSRC_A, [1], { timeoutMs: 700 });
         equal((await r).status, "timeout");
         match(bad.lastError, /fingerprint mismatch/);
         equal(bad.connected, false);
         ok(bad.stats.connectFailures >= 1);
-      } finally {
-        await bad.close();
-      }
+      });
       equal(server.stats.packetsServed, 0);
 
-      const wrongCa = clientOf(server, {
+      await withClient(server, {
         secret: "s3cret",
         fingerprint: undefined,
         caPem: other.certPem,
         backoffInitialMs: 5000,
-      });
-      try {
+      }, async (wrongCa) => {
         const [r] = wrongCa.request(SSRC_A, [1], { timeoutMs: 700 });
         equal((await r).status, "timeout");
-      } finally {
-        await wrongCa.close();
-      }
+      });
       equal(server.stats.packetsServed, 0);
 
       const lines: string[] = [];
@@ -527,18 +500,15 @@ rtxTest(
         ? [{ caPem: t.certPem }, { insecureSkipVerify: true }]
         : [{ insecureSkipVerify: true }];
       for (const verify of modes) {
-        const c = clientOf(server, {
+        await withClient(server, {
           secret: "s3cret",
           fingerprint: undefined,
           logger: log,
           ...verify,
-        });
-        try {
+        }, async (c) => {
           const [r] = c.request(SSRC_A, [1], { timeoutMs: 5000 });
           equal((await r).status, "ok", JSON.stringify(Object.keys(verify)));
-        } finally {
-          await c.close();
-        }
+        });
       }
       equal(lines.filter((l) => /insecureSkipVerify/.test(l)).length, 1);
     });
@@ -547,17 +517,14 @@ rtxTest(
     await withServer(
       { ...cache, impl, certPem: pki.certPem, keyPem: pki.keyPem },
       async (server) => {
-        const c = clientOf(server, {
+        await withClient(server, {
           secret: "s3cret",
           fingerprint: undefined,
           caPem: pki.caPem,
-        });
-        try {
+        }, async (c) => {
           const [r] = c.request(SSRC_A, [1], { timeoutMs: 5000 });
           equal((await r).status, "ok", "caPem");
-        } finally {
-          await c.close();
-        }
+        });
       },
     );
   },
@@ -572,10 +539,9 @@ rtxTest(
     await withServer(
       { ...cache, impl, maxRequestsPerSecond: 100, logger },
       async (server) => {
-        const client = clientOf(server, {
+        await withClient(server, {
           secret: "s3cret",
-        });
-        try {
+        }, async (client) => {
           const res = await Promise.all(
             client.request(SSRC_A, seqRange(0, 300), { timeoutMs: 10_000 }),
           );
@@ -593,9 +559,7 @@ rtxTest(
             1,
             lines.join("\n"),
           );
-        } finally {
-          await client.close();
-        }
+        });
       },
     );
   },
@@ -663,29 +627,22 @@ rtxTest("rtx: unknown SSRC gets NAVL and is logged", async (impl) => {
   const lines: string[] = [];
   const logger = createLogger({ level: "warn", write: (l) => lines.push(l) });
   await withServer({ ...cache, impl, logger }, async (server) => {
-    const client = clientOf(server, {
+    await withClient(server, {
       secret: "s3cret",
-    });
-    try {
+    }, async (client) => {
       const res = await Promise.all(
         client.request(0xdead, [1, 2], { timeoutMs: 5000 }),
       );
       assertEquals(res, [{ status: "unavailable" }, { status: "unavailable" }]);
       equal(server.stats.unknownSsrc, 1);
       ok(lines.some((l) => /unknown SSRC/.test(l)));
-    } finally {
-      await client.close();
-    }
+    });
   });
 });
 
 Deno.test("rtx client: timeouts, bounded outstanding, close resolves everything", async () => {
   // Nothing listens on this port: the client keeps retrying in the background.
-  const sock = Deno.listenDatagram({
-    hostname: "127.0.0.1",
-    port: 0,
-    transport: "udp",
-  });
+  const sock = udpSocket();
   const port = (sock.addr as Deno.NetAddr).port;
   sock.close();
   const client = new RtxClient({
@@ -730,12 +687,11 @@ Deno.test("rtx interop: native client with matrixai server, and the reverse, byt
           insecureSkipVerify: true,
         }]
       ) {
-        const client = clientOf(server, {
+        await withClient(server, {
           secret: "s3cret",
           impl: clientImpl,
           ...verify,
-        });
-        try {
+        }, async (client) => {
           const seqs = seqRange(1000, 300);
           const res = await Promise.all(
             client.request(SSRC_A, seqs, { timeoutMs: 10_000 }),
@@ -750,9 +706,7 @@ Deno.test("rtx interop: native client with matrixai server, and the reverse, byt
               assertEquals(r.packet, cache.lookup(SSRC_A, seqs[i]));
             }
           });
-        } finally {
-          await client.close();
-        }
+        });
       }
     });
   }
@@ -783,14 +737,7 @@ Deno.test("rtx: an APP request named in `requests` is answered on the stream; an
           }),
         ),
       );
-      const reader = raw.stream.readable.getReader();
-      const dec = new FrameDecoder();
-      let answer: Uint8Array[] = [];
-      while (answer.length === 0) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        answer = dec.push(value);
-      }
+      const answer = await firstFrames(raw.stream.readable);
       assertEquals(new Uint8Array(answer[0]), encodeNavl(SSRC_A, [7]));
       assertEquals(asked, ["ping"]);
       await raw.writer.write(
@@ -805,7 +752,6 @@ Deno.test("rtx: an APP request named in `requests` is answered on the stream; an
       );
       await raw.client.closedP;
       equal(server.stats.protocolErrors, 1);
-      reader.releaseLock();
     } finally {
       await raw.client.destroy({ force: true }).catch(() => {});
     }

@@ -5,28 +5,15 @@
  * the stream (SPEC §6).
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import {
-  type CertificateBundle,
-  generateSelfSigned,
-  RtxClient,
-  RtxServer,
-} from "../lib/quic/mod.ts";
+import { RtxClient, type RtxServer } from "../lib/quic/mod.ts";
+import { rtpPacket, rtxClientOf, withRtxServer } from "./support/rtx.ts";
+import { until } from "../testkit/poll.ts";
+import { udpSocket } from "../testkit/ports.ts";
 
 const SSRC = 0x0badcafe;
 
-function rtp(seq: number, len: number): Uint8Array {
-  const p = new Uint8Array(12 + len);
-  const v = new DataView(p.buffer);
-  p[0] = 0x80;
-  p[1] = 100;
-  v.setUint16(2, seq);
-  v.setUint32(8, SSRC);
-  crypto.getRandomValues(p.subarray(12));
-  return p;
-}
-
-let tlsPromise: Promise<CertificateBundle> | undefined;
-const tls = () => tlsPromise ??= generateSelfSigned();
+const rtp = (seq: number, len: number) =>
+  rtpPacket(SSRC, seq, 12 + len, { random: true });
 
 async function withPair(
   cached: number[],
@@ -37,42 +24,24 @@ async function withPair(
     cache: Map<number, Uint8Array>,
   ) => Promise<void>,
 ) {
-  const t = await tls();
   const cache = new Map(cached.map((s) => [s, rtp(s, 100 + s % 900)]));
-  const server = new RtxServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    certPem: t.certPem,
-    keyPem: t.keyPem,
+  await withRtxServer({
     secret: "s",
     lookup: (ssrc, seq) => ssrc === SSRC ? cache.get(seq) : undefined,
+  }, async (server) => {
+    const client = rtxClientOf(server, {
+      secret: "s",
+      ...clientOpts,
+    });
+    try {
+      await fn(server, client, cache);
+    } finally {
+      await client.close();
+    }
   });
-  await server.start();
-  const client = new RtxClient({
-    host: "127.0.0.1",
-    port: server.port,
-    fingerprint: server.fingerprint,
-    secret: "s",
-    ...clientOpts,
-  });
-  try {
-    await fn(server, client, cache);
-  } finally {
-    await client.close();
-    await server.stop();
-  }
 }
 
 /** Polls `f` every 10 ms until true; fails after `ms`. */
-async function until(what: string, f: () => boolean, ms = 5000) {
-  const end = performance.now() + ms;
-  while (!f()) {
-    if (performance.now() > end) {
-      throw new Error(`expected ${what} within ${ms} ms`);
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 Deno.test("rtx udp answers: exact bytes by datagram, 3 copies each, NAVL on the stream", async () => {
   const seqs = Array.from({ length: 50 }, (_, i) => 1000 + i);
@@ -95,9 +64,9 @@ Deno.test("rtx udp answers: exact bytes by datagram, 3 copies each, NAVL on the 
       "unavailable",
     ]);
     await until(
-      "every copy sent and received",
       () =>
         server.stats.answerCopies === 100 && client.stats.udpAnswers === 150,
+      "every copy sent and received",
     );
     const st = server.stats;
     equal(st.packetsServed, 50);
@@ -124,17 +93,13 @@ Deno.test("rtx udp answers: setAnswerCopies sends a new RMOD; datagrams from ano
     client.setAnswerCopies(4);
     client.setAnswerCopies(4); // unchanged: no message
     client.setAnswerCopies(99); // clamped to 8
-    await until("two more RMODs", () => server.stats.modeChanges === 3);
+    await until(() => server.stats.modeChanges === 3, "two more RMODs");
     equal(client.answerCopies, 8);
     equal(client.stats.modeMessages, 3);
     // A stranger (another loopback address) sends a plausible answer.
     const port = client.answerPort!;
     const pending = client.request(SSRC, [2], { timeoutMs: 5000 })[0];
-    const stranger = Deno.listenDatagram({
-      transport: "udp",
-      hostname: "127.0.0.2",
-      port: 0,
-    });
+    const stranger = udpSocket("127.0.0.2");
     try {
       await stranger.send(rtp(2, 10), {
         transport: "udp",
@@ -150,11 +115,11 @@ Deno.test("rtx udp answers: setAnswerCopies sends a new RMOD; datagrams from ano
           "the cloud's bytes, not the stranger's",
         );
       }
-      await until("the stranger counted", () => client.stats.udpForeign === 1);
+      await until(() => client.stats.udpForeign === 1, "the stranger counted");
     } finally {
       stranger.close();
     }
-    await until("8 copies", () => server.stats.answerCopies === 7);
+    await until(() => server.stats.answerCopies === 7, "8 copies");
   });
 });
 

@@ -2,32 +2,14 @@ import {
   deepStrictEqual as assertEquals,
   throws as assertThrows,
 } from "node:assert/strict";
-import {
-  encodeApp,
-  encodeAuth,
-  encodeBye,
-  encodeCompound,
-  encodeKeysAnswer,
-  encodeNack,
-  encodeNavl,
-  encodeSdes,
-  encodeSenderReport,
-  ntpFromDate,
-  ntpMiddle32,
-  ntpToUnixMs,
-  parseKeysAnswer,
-  parseRtcp,
-} from "../lib/rtcp/mod.ts";
+import * as rtcp from "../lib/rtcp/mod.ts";
+import { fromHex as hex } from "../testkit/bytes.ts";
 
-const hex = (s: string) =>
-  new Uint8Array(
-    s.replace(/\s+/g, "").match(/../g)?.map((b) => parseInt(b, 16)) ?? [],
-  );
 const ascii = (s: string) =>
   [...s].map((c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
 
 Deno.test("SR: byte-exact against a hand-built RFC 3550 §6.4.1 vector", () => {
-  const got = encodeSenderReport({
+  const got = rtcp.encodeSenderReport({
     ssrc: 0x12345678,
     ntpSec: 0xe1a2b3c4,
     ntpFrac: 0x80000000,
@@ -52,15 +34,21 @@ Deno.test("SR: rejects fields that are not u32", () => {
     packetCount: 0,
     octetCount: 0,
   };
-  assertThrows(() => encodeSenderReport({ ...base, ssrc: -1 }), RangeError);
   assertThrows(
-    () => encodeSenderReport({ ...base, octetCount: 2 ** 32 }),
+    () => rtcp.encodeSenderReport({ ...base, ssrc: -1 }),
+    RangeError,
+  );
+  assertThrows(
+    () => rtcp.encodeSenderReport({ ...base, octetCount: 2 ** 32 }),
     RangeError,
   );
 });
 
 Deno.test("SDES: CNAME + PRIV key item, byte-exact (RFC 3550 §6.5, §6.5.8)", () => {
-  const got = encodeSdes(0x12345678, { cname: "cloud", key: "live/movie" });
+  const got = rtcp.encodeSdes(0x12345678, {
+    cname: "cloud",
+    key: "live/movie",
+  });
   assertEquals(
     got,
     hex(
@@ -75,44 +63,47 @@ Deno.test("SDES: CNAME + PRIV key item, byte-exact (RFC 3550 §6.5, §6.5.8)", (
 Deno.test("SDES: items ending on a 32-bit boundary get four null octets", () => {
   // 01 06 "abcdef" is 8 bytes: the terminating null needs a whole extra word.
   assertEquals(
-    encodeSdes(1, { cname: "abcdef" }),
+    rtcp.encodeSdes(1, { cname: "abcdef" }),
     hex(`81 ca 00 04  00000001  01 06 ${ascii("abcdef")} 00000000`),
   );
   assertEquals(
-    encodeSdes(2, { cname: "ab" }),
+    rtcp.encodeSdes(2, { cname: "ab" }),
     hex(`81 ca 00 03  00000002  01 02 ${ascii("ab")} 00 000000`),
   );
 });
 
 Deno.test("SDES: rejects items over 255 bytes", () => {
-  assertThrows(() => encodeSdes(1, { cname: "x".repeat(256) }), RangeError);
   assertThrows(
-    () => encodeSdes(1, { cname: "x", key: "k".repeat(252) }),
+    () => rtcp.encodeSdes(1, { cname: "x".repeat(256) }),
+    RangeError,
+  );
+  assertThrows(
+    () => rtcp.encodeSdes(1, { cname: "x", key: "k".repeat(252) }),
     RangeError,
   );
   // 1 + 3 + 251 = 255 fits.
   assertEquals(
-    encodeSdes(1, { cname: "x", key: "k".repeat(251) }).length % 4,
+    rtcp.encodeSdes(1, { cname: "x", key: "k".repeat(251) }).length % 4,
     0,
   );
 });
 
 Deno.test("BYE: with and without reason, byte-exact (RFC 3550 §6.6)", () => {
-  assertEquals(encodeBye(0x12345678), hex(`81 cb 00 01  12345678`));
+  assertEquals(rtcp.encodeBye(0x12345678), hex(`81 cb 00 01  12345678`));
   assertEquals(
-    encodeBye(0x12345678, "bye"),
+    rtcp.encodeBye(0x12345678, "bye"),
     hex(`81 cb 00 02  12345678  03 ${ascii("bye")}`),
   );
   assertEquals(
-    encodeBye(0x12345678, "done!"),
+    rtcp.encodeBye(0x12345678, "done!"),
     hex(`81 cb 00 03  12345678  05 ${ascii("done!")} 0000`),
   );
-  assertThrows(() => encodeBye(1, "r".repeat(256)), RangeError);
+  assertThrows(() => rtcp.encodeBye(1, "r".repeat(256)), RangeError);
 });
 
 Deno.test("APP: header, name, zero-padded data (RFC 3550 §6.7)", () => {
   assertEquals(
-    encodeApp({
+    rtcp.encodeApp({
       subtype: 5,
       ssrc: 0xa0b0c0d0,
       name: "TEST",
@@ -121,98 +112,104 @@ Deno.test("APP: header, name, zero-padded data (RFC 3550 §6.7)", () => {
     hex(`85 cc 00 03  a0b0c0d0  ${ascii("TEST")}  0102 0000`),
   );
   assertEquals(
-    encodeApp({ subtype: 0, ssrc: 1, name: "ZERO", data: new Uint8Array() }),
+    rtcp.encodeApp({
+      subtype: 0,
+      ssrc: 1,
+      name: "ZERO",
+      data: new Uint8Array(),
+    }),
     hex(`80 cc 00 02  00000001  ${ascii("ZERO")}`),
   );
   assertThrows(
-    () => encodeApp({ subtype: 32, ssrc: 0, name: "TEST", data: hex("") }),
+    () => rtcp.encodeApp({ subtype: 32, ssrc: 0, name: "TEST", data: hex("") }),
     RangeError,
   );
   assertThrows(
-    () => encodeApp({ subtype: 0, ssrc: 0, name: "TOOLONG", data: hex("") }),
+    () =>
+      rtcp.encodeApp({ subtype: 0, ssrc: 0, name: "TOOLONG", data: hex("") }),
     RangeError,
   );
 });
 
 Deno.test("AUTH: APP subtype 0 PT 204, UTF-8 secret zero-padded to 4", () => {
   assertEquals(
-    encodeAuth("secret"),
+    rtcp.encodeAuth("secret"),
     hex(`80 cc 00 04  00000000  ${ascii("AUTH")}  ${ascii("secret")} 0000`),
   );
   assertEquals(
-    encodeAuth("abcd", 0x42),
+    rtcp.encodeAuth("abcd", 0x42),
     hex(`80 cc 00 03  00000042  ${ascii("AUTH")}  ${ascii("abcd")}`),
   );
   // UTF-8: "é" is c3 a9.
   assertEquals(
-    encodeAuth("é"),
+    rtcp.encodeAuth("é"),
     hex(`80 cc 00 03  00000000  ${ascii("AUTH")}  c3a9 0000`),
   );
 });
 
 Deno.test("NAVL: SSRC 0, media SSRC, count, seqs, zero-padded", () => {
   assertEquals(
-    encodeNavl(0xdeadbeef, [7, 65535]),
+    rtcp.encodeNavl(0xdeadbeef, [7, 65535]),
     hex(
       `80 cc 00 05  00000000  ${ascii("NAVL")}  deadbeef 0002 0007 ffff 0000`,
     ),
   );
   assertEquals(
-    encodeNavl(1, [9]),
+    rtcp.encodeNavl(1, [9]),
     hex(`80 cc 00 04  00000000  ${ascii("NAVL")}  00000001 0001 0009`),
   );
-  assertThrows(() => encodeNavl(1, [65536]), RangeError);
-  assertThrows(() => encodeNavl(1, new Array(40_000).fill(1)), RangeError);
+  assertThrows(() => rtcp.encodeNavl(1, [65536]), RangeError);
+  assertThrows(() => rtcp.encodeNavl(1, new Array(40_000).fill(1)), RangeError);
 });
 
 Deno.test("NACK: PID+BLP packing, wrap 65535→0 inside one FCI (RFC 4585 §6.2.1)", () => {
   assertEquals(
-    encodeNack(1, 2, [17, 0, 65534, 1, 65535]),
+    rtcp.encodeNack(1, 2, [17, 0, 65534, 1, 65535]),
     hex(`81 cd 00 04  00000001  00000002  fffe 0007  0011 0000`),
   );
   // PID 65535 followed by 0..15: all 16 BLP bits, one FCI.
   const seqs = [65535, ...Array.from({ length: 16 }, (_, i) => i)];
   assertEquals(
-    encodeNack(0xaabbccdd, 0x11223344, seqs),
+    rtcp.encodeNack(0xaabbccdd, 0x11223344, seqs),
     hex(`81 cd 00 03  aabbccdd  11223344  ffff ffff`),
   );
   // 17 consecutive numbers need a second FCI.
   assertEquals(
-    encodeNack(1, 2, Array.from({ length: 18 }, (_, i) => 100 + i)),
+    rtcp.encodeNack(1, 2, Array.from({ length: 18 }, (_, i) => 100 + i)),
     hex(`81 cd 00 04  00000001  00000002  0064 ffff  0075 0000`),
   );
   // Duplicates collapse.
   assertEquals(
-    encodeNack(1, 2, [5, 5, 5]),
+    rtcp.encodeNack(1, 2, [5, 5, 5]),
     hex(`81 cd 00 03  00000001  00000002  0005 0000`),
   );
 });
 
 Deno.test("NACK: rejects empty lists and out-of-range numbers", () => {
-  assertThrows(() => encodeNack(1, 2, []), RangeError);
-  assertThrows(() => encodeNack(1, 2, [-1]), RangeError);
-  assertThrows(() => encodeNack(1, 2, [1.5]), RangeError);
-  assertThrows(() => encodeNack(1, 2, [70000]), RangeError);
+  assertThrows(() => rtcp.encodeNack(1, 2, []), RangeError);
+  assertThrows(() => rtcp.encodeNack(1, 2, [-1]), RangeError);
+  assertThrows(() => rtcp.encodeNack(1, 2, [1.5]), RangeError);
+  assertThrows(() => rtcp.encodeNack(1, 2, [70000]), RangeError);
 });
 
 Deno.test("compound: concatenation keeps packets in order", () => {
-  const a = encodeBye(1);
-  const b = encodeBye(2);
-  const c = encodeCompound([a, b]);
+  const a = rtcp.encodeBye(1);
+  const b = rtcp.encodeBye(2);
+  const c = rtcp.encodeCompound([a, b]);
   assertEquals(c, hex(`81 cb 00 01 00000001 81 cb 00 01 00000002`));
 });
 
 Deno.test("NTP: epoch offset, fractions, round trip, middle 32 bits", () => {
-  assertEquals(ntpFromDate(0), { ntpSec: 2_208_988_800, ntpFrac: 0 });
-  assertEquals(ntpFromDate(new Date(500)), {
+  assertEquals(rtcp.ntpFromDate(0), { ntpSec: 2_208_988_800, ntpFrac: 0 });
+  assertEquals(rtcp.ntpFromDate(new Date(500)), {
     ntpSec: 2_208_988_800,
     ntpFrac: 0x80000000,
   });
   const now = 1_700_000_000_123.25;
-  const { ntpSec, ntpFrac } = ntpFromDate(now);
-  assertEquals(Math.abs(ntpToUnixMs(ntpSec, ntpFrac) - now) < 1e-3, true);
-  assertEquals(ntpMiddle32(0x12345678, 0x9abcdef0), 0x56789abc);
-  assertThrows(() => ntpFromDate(NaN), RangeError);
+  const { ntpSec, ntpFrac } = rtcp.ntpFromDate(now);
+  assertEquals(Math.abs(rtcp.ntpToUnixMs(ntpSec, ntpFrac) - now) < 1e-3, true);
+  assertEquals(rtcp.ntpMiddle32(0x12345678, 0x9abcdef0), 0x56789abc);
+  assertThrows(() => rtcp.ntpFromDate(NaN), RangeError);
 });
 
 Deno.test("KEYS answer with a FEC repair stream: flags bit 1, 12 bytes after the state tags, byte-exact; round trip; an answer without it parses as before", () => {
@@ -228,7 +225,7 @@ Deno.test("KEYS answer with a FEC repair stream: flags bit 1, 12 bytes after the
     stateTags: [],
   };
   const fec = { ssrc: 0xfec0fec0, roc: 2, highestSeq: 0x0506 };
-  const msg = encodeKeysAnswer({ ...base, fec });
+  const msg = rtcp.encodeKeysAnswer({ ...base, fec });
   // Data: 16 fixed + 16 key + 14 salt + 3 name + 2 tag count + 12 FEC, padded to 64.
   assertEquals(msg.length, 12 + 64);
   assertEquals(msg[12 + 3], 0b11); // highest valid, FEC follows
@@ -236,18 +233,23 @@ Deno.test("KEYS answer with a FEC repair stream: flags bit 1, 12 bytes after the
     [...msg.subarray(12 + 51, 12 + 63)],
     [...hex("fec0fec0 00000002 0506 0001")],
   );
-  assertEquals(parseKeysAnswer(parseRtcp(msg)[0]), { ...base, fec });
-  const plain = parseKeysAnswer(parseRtcp(encodeKeysAnswer(base))[0]);
+  assertEquals(rtcp.parseKeysAnswer(rtcp.parseRtcp(msg)[0]), { ...base, fec });
+  const plain = rtcp.parseKeysAnswer(
+    rtcp.parseRtcp(rtcp.encodeKeysAnswer(base))[0],
+  );
   assertEquals(plain, base);
   // Before any parity was sent: the sequence number is flagged invalid.
-  const none = encodeKeysAnswer({ ...base, fec: { ssrc: 7, roc: 0 } });
-  assertEquals(parseKeysAnswer(parseRtcp(none)[0])!.fec, {
+  const none = rtcp.encodeKeysAnswer({ ...base, fec: { ssrc: 7, roc: 0 } });
+  assertEquals(rtcp.parseKeysAnswer(rtcp.parseRtcp(none)[0])!.fec, {
     ssrc: 7,
     roc: 0,
     highestSeq: undefined,
   });
   // Flags bit 1 without the 12 bytes is malformed.
-  const cut = encodeKeysAnswer(base);
+  const cut = rtcp.encodeKeysAnswer(base);
   cut[12 + 3] |= 2;
-  assertThrows(() => parseKeysAnswer(parseRtcp(cut)[0]), /FEC repair stream/);
+  assertThrows(
+    () => rtcp.parseKeysAnswer(rtcp.parseRtcp(cut)[0]),
+    /FEC repair stream/,
+  );
 });

@@ -3,27 +3,9 @@ import {
   equal,
   throws as assertThrows,
 } from "node:assert/strict";
-import {
-  encodeAuth,
-  encodeBye,
-  encodeCompound,
-  encodeNack,
-  encodeNavl,
-  encodeSdes,
-  encodeSenderReport,
-  orderSeqs,
-  packNack,
-  parseAuth,
-  parseNavl,
-  parseRtcp,
-  unpackNack,
-} from "../lib/rtcp/mod.ts";
+import * as rtcp from "../lib/rtcp/mod.ts";
+import { fromHex as hex } from "../testkit/bytes.ts";
 import { withSeed } from "../testkit/random.ts";
-
-const hex = (s: string) =>
-  new Uint8Array(
-    s.replace(/\s+/g, "").match(/../g)?.map((b) => parseInt(b, 16)) ?? [],
-  );
 
 Deno.test("parse: SR + SDES + BYE compound round trip", () => {
   const sr = {
@@ -34,10 +16,10 @@ Deno.test("parse: SR + SDES + BYE compound round trip", () => {
     packetCount: 7,
     octetCount: 8000,
   };
-  const pkts = parseRtcp(encodeCompound([
-    encodeSenderReport(sr),
-    encodeSdes(0xfeedface, { cname: "cloud-1", key: "live/movie" }),
-    encodeBye(0xfeedface, "unpublish"),
+  const pkts = rtcp.parseRtcp(rtcp.encodeCompound([
+    rtcp.encodeSenderReport(sr),
+    rtcp.encodeSdes(0xfeedface, { cname: "cloud-1", key: "live/movie" }),
+    rtcp.encodeBye(0xfeedface, "unpublish"),
   ]));
   assertEquals(pkts, [
     { type: "sr", ...sr, reports: [] },
@@ -47,14 +29,17 @@ Deno.test("parse: SR + SDES + BYE compound round trip", () => {
     },
     { type: "bye", ssrcs: [0xfeedface], reason: "unpublish" },
   ]);
-  assertEquals(parseRtcp(encodeBye(3)), [{ type: "bye", ssrcs: [3] }]);
-  assertEquals(parseRtcp(encodeSdes(4, { cname: "abcdef" })), [
+  assertEquals(rtcp.parseRtcp(rtcp.encodeBye(3)), [{
+    type: "bye",
+    ssrcs: [3],
+  }]);
+  assertEquals(rtcp.parseRtcp(rtcp.encodeSdes(4, { cname: "abcdef" })), [
     { type: "sdes", chunks: [{ ssrc: 4, cname: "abcdef" }] },
   ]);
 });
 
 Deno.test("parse: SR with a report block, RR, multi-chunk SDES skipping other items", () => {
-  const pkts = parseRtcp(hex(`
+  const pkts = rtcp.parseRtcp(hex(`
     81 c8 00 0c  00000001  00000002 00000003 00000004 00000005 00000006
       0000000a  19 fffffe  0001ffff  00000010  11112222  00003333
     80 c9 00 01  00000009
@@ -90,34 +75,37 @@ Deno.test("parse: SR with a report block, RR, multi-chunk SDES skipping other it
 });
 
 Deno.test("parse: APP, AUTH (trailing zeros stripped), NAVL", () => {
-  const [auth] = parseRtcp(encodeAuth("secret", 77));
+  const [auth] = rtcp.parseRtcp(rtcp.encodeAuth("secret", 77));
   equal(auth.type, "app");
   if (auth.type !== "app") return;
   equal(auth.name, "AUTH");
   equal(auth.ssrc, 77);
   equal(auth.subtype, 0);
-  equal(parseAuth(auth), "secret");
-  equal(parseAuth(parseRtcp(encodeAuth("abcd"))[0]), "abcd");
-  equal(parseAuth(parseRtcp(encodeAuth(""))[0]), "");
-  equal(parseNavl(auth), undefined);
+  equal(rtcp.parseAuth(auth), "secret");
+  equal(rtcp.parseAuth(rtcp.parseRtcp(rtcp.encodeAuth("abcd"))[0]), "abcd");
+  equal(rtcp.parseAuth(rtcp.parseRtcp(rtcp.encodeAuth(""))[0]), "");
+  equal(rtcp.parseNavl(auth), undefined);
 
-  const [navl] = parseRtcp(encodeNavl(0xdeadbeef, [7, 65535, 0]));
-  assertEquals(parseNavl(navl), { mediaSsrc: 0xdeadbeef, seqs: [7, 65535, 0] });
-  equal(parseAuth(navl), undefined);
-  equal(parseNavl(parseRtcp(encodeBye(1))[0]), undefined);
+  const [navl] = rtcp.parseRtcp(rtcp.encodeNavl(0xdeadbeef, [7, 65535, 0]));
+  assertEquals(rtcp.parseNavl(navl), {
+    mediaSsrc: 0xdeadbeef,
+    seqs: [7, 65535, 0],
+  });
+  equal(rtcp.parseAuth(navl), undefined);
+  equal(rtcp.parseNavl(rtcp.parseRtcp(rtcp.encodeBye(1))[0]), undefined);
 
   // NAVL whose count exceeds its data.
-  const bad = parseRtcp(
+  const bad = rtcp.parseRtcp(
     hex(`80 cc 00 04 00000000 4e41564c 00000001 0005 0001`),
   );
-  assertThrows(() => parseNavl(bad[0]), RangeError);
+  assertThrows(() => rtcp.parseNavl(bad[0]), RangeError);
   // NAVL with fewer than 6 data bytes.
-  const short = parseRtcp(hex(`80 cc 00 03 00000000 4e41564c 00000001`));
-  assertThrows(() => parseNavl(short[0]), RangeError);
+  const short = rtcp.parseRtcp(hex(`80 cc 00 03 00000000 4e41564c 00000001`));
+  assertThrows(() => rtcp.parseNavl(short[0]), RangeError);
 });
 
 Deno.test("parse: NACK decode with BLP and wrap", () => {
-  const pkts = parseRtcp(
+  const pkts = rtcp.parseRtcp(
     hex(`81 cd 00 04  00000001  00000002  fffe 0007  0011 8001`),
   );
   assertEquals(pkts, [{
@@ -127,16 +115,16 @@ Deno.test("parse: NACK decode with BLP and wrap", () => {
     seqs: [65534, 65535, 0, 1, 17, 18, 33],
   }]);
   const seqs = [65530, 65535, 0, 3, 9, 200, 201, 1000];
-  const [n] = parseRtcp(encodeNack(5, 6, seqs));
+  const [n] = rtcp.parseRtcp(rtcp.encodeNack(5, 6, seqs));
   equal(n.type, "nack");
   if (n.type === "nack") assertEquals(n.seqs, seqs);
 });
 
 Deno.test("parse: unknown PTs and non-NACK RTPFB come back as unknown", () => {
-  assertEquals(parseRtcp(hex(`81 ce 00 01 00000001`)), [
+  assertEquals(rtcp.parseRtcp(hex(`81 ce 00 01 00000001`)), [
     { type: "unknown", pt: 206, count: 1, body: hex("00000001") },
   ]);
-  assertEquals(parseRtcp(hex(`83 cd 00 02 00000001 00000002`)), [
+  assertEquals(rtcp.parseRtcp(hex(`83 cd 00 02 00000001 00000002`)), [
     { type: "unknown", pt: 205, count: 3, body: hex("00000001 00000002") },
   ]);
 });
@@ -144,7 +132,7 @@ Deno.test("parse: unknown PTs and non-NACK RTPFB come back as unknown", () => {
 Deno.test("parse: padding bit removes the padding", () => {
   // BYE with a 3-byte reason and 4 bytes of padding (count in the last byte).
   assertEquals(
-    parseRtcp(hex(`a1 cb 00 03  00000005  03 627965  00000004`)),
+    rtcp.parseRtcp(hex(`a1 cb 00 03  00000005  03 627965  00000004`)),
     [{ type: "bye", ssrcs: [5], reason: "bye" }],
   );
 });
@@ -173,7 +161,7 @@ Deno.test("parse: malformed and truncated input throws RangeError", () => {
     ["padding too large", `a1 cb 00 01 00000009`],
   ];
   for (const [name, bytes] of bad) {
-    assertThrows(() => parseRtcp(hex(bytes)), RangeError, name);
+    assertThrows(() => rtcp.parseRtcp(hex(bytes)), RangeError, name);
   }
 });
 
@@ -184,7 +172,7 @@ Deno.test("parse: random bytes never throw anything but RangeError", () => {
     buf[0] = 0x80 | (buf[0] & 0x3f);
     const len = 4 + (i % 60);
     try {
-      parseRtcp(buf.subarray(0, len));
+      rtcp.parseRtcp(buf.subarray(0, len));
     } catch (e) {
       if (!(e instanceof RangeError)) throw e;
     }
@@ -192,10 +180,10 @@ Deno.test("parse: random bytes never throw anything but RangeError", () => {
 });
 
 Deno.test("NACK packing: random sets round trip, circular order, minimal FCIs for runs", () => {
-  assertEquals(orderSeqs([1, 65535, 0, 65534, 1]), [65534, 65535, 0, 1]);
-  assertEquals(orderSeqs([3, 1, 2]), [1, 2, 3]);
-  assertEquals(orderSeqs([40000, 10]), [40000, 10]);
-  assertEquals(orderSeqs([30000, 10]), [10, 30000]);
+  assertEquals(rtcp.orderSeqs([1, 65535, 0, 65534, 1]), [65534, 65535, 0, 1]);
+  assertEquals(rtcp.orderSeqs([3, 1, 2]), [1, 2, 3]);
+  assertEquals(rtcp.orderSeqs([40000, 10]), [40000, 10]);
+  assertEquals(rtcp.orderSeqs([30000, 10]), [10, 30000]);
   withSeed((random) => {
     for (let round = 0; round < 200; round++) {
       const base = Math.floor(random() * 65536);
@@ -204,13 +192,13 @@ Deno.test("NACK packing: random sets round trip, circular order, minimal FCIs fo
       for (let i = 0; i < n; i++) {
         set.add((base + Math.floor(random() * 600)) & 0xffff);
       }
-      const fcis = packNack(set);
-      const back = unpackNack(fcis);
+      const fcis = rtcp.packNack(set);
+      const back = rtcp.unpackNack(fcis);
       assertEquals(new Set(back), set);
       equal(back.length, set.size);
     }
   });
   // A run of 170 consecutive numbers across the wrap packs into 10 FCIs.
   const run = Array.from({ length: 170 }, (_, i) => (65500 + i) & 0xffff);
-  equal(packNack(run).length, 10);
+  equal(rtcp.packNack(run).length, 10);
 });

@@ -8,11 +8,7 @@ import {
   encodeAmf0,
   RtmpProtocolError,
 } from "../lib/rtmp/mod.ts";
-
-const hex = (s: string) =>
-  new Uint8Array(
-    s.replace(/\s+/g, "").match(/../g)!.map((h) => parseInt(h, 16)),
-  );
+import { fromHex as hex } from "../testkit/bytes.ts";
 
 // Known byte vectors: [value, hex encoding].
 const vectors: [string, AmfValue, string][] = [

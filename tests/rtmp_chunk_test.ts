@@ -12,7 +12,7 @@ import {
   userControlMessage,
   windowAckSizeMessage,
 } from "../lib/rtmp/mod.ts";
-import { seededRandom } from "./rtmp_helpers.ts";
+import { seededBytes } from "../testkit/random.ts";
 
 function cat(...parts: (number[] | Uint8Array)[]): Uint8Array {
   return concatBytes(parts.map((p) => Uint8Array.from(p)));
@@ -351,7 +351,7 @@ Deno.test("chunk: protocol control messages are byte exact", () => {
 });
 
 Deno.test("chunk: random messages round-trip through encoder and decoder", () => {
-  const rnd = seededRandom(1234);
+  const rnd = seededBytes(1234);
   const r = (n: number) => {
     const b = rnd(4);
     return (((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0) % n;

@@ -3,13 +3,14 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { decodeAmf0, RtmpServer } from "../lib/rtmp/mod.ts";
 import {
-  captureLogger,
-  ffmpegPublishArgs,
-  spawn,
-  TestClient,
-  TestRelay,
-  waitFor,
-} from "./rtmp_helpers.ts";
+  ffprobeJson,
+  lavfiPublishArgs,
+  recordFlv,
+  spawnProcess,
+} from "../testkit/media.ts";
+import { RtmpClient } from "../testkit/rtmp_client.ts";
+import { until } from "../testkit/poll.ts";
+import { captureLogger, startTestServer, TestRelay } from "./rtmp_helpers.ts";
 
 async function withServer(
   fn: (
@@ -18,15 +19,7 @@ async function withServer(
     log: ReturnType<typeof captureLogger>,
   ) => Promise<void>,
 ): Promise<void> {
-  const relay = new TestRelay();
-  const log = captureLogger();
-  const server = new RtmpServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    handler: relay,
-    logger: log,
-  });
-  await server.start();
+  const { server, relay, log } = await startTestServer();
   try {
     await fn(server, relay, log);
   } finally {
@@ -48,9 +41,13 @@ function countBy(msgs: { type: number }[]): Record<number, number> {
 
 Deno.test("ffmpeg publishes a 5 s clip: metadata, AVC and AAC sequence headers, ~125 video messages", async () => {
   await withServer(async (server, relay, log) => {
-    const ff = spawn(
+    const ff = spawnProcess(
       "ffmpeg",
-      ffmpegPublishArgs(`rtmp://127.0.0.1:${server.port}/live/test`, false),
+      lavfiPublishArgs({
+        url: `rtmp://127.0.0.1:${server.port}/live/test`,
+        seconds: 5,
+        realtime: false,
+      }),
     );
     const clear = guard(ff.kill, 60_000);
     try {
@@ -60,7 +57,7 @@ Deno.test("ffmpeg publishes a 5 s clip: metadata, AVC and AAC sequence headers, 
       clear();
       ff.kill();
     }
-    await waitFor(() => relay.all[0]?.closeReasons.length === 1, 5000, "close");
+    await until(() => relay.all[0]?.closeReasons.length === 1, "close", 5000);
     const s = relay.all[0];
     equal(s.info.key, "live/test");
     equal(s.info.app, "live");
@@ -99,7 +96,7 @@ Deno.test("ffmpeg publishes a 5 s clip: metadata, AVC and AAC sequence headers, 
       log.lines.some((l) => /handshake .*"mode":"digest"/.test(l)),
       "digest handshake logged",
     );
-    await waitFor(() => server.connections === 0, 2000, "connection gone");
+    await until(() => server.connections === 0, "connection gone", 2000);
   });
 });
 
@@ -108,42 +105,33 @@ Deno.test("ffmpeg plays a live stream (digest handshake, GOP start) and ffprobe 
   try {
     await withServer(async (server, relay) => {
       const url = `rtmp://127.0.0.1:${server.port}/live/test`;
-      const pub = spawn("ffmpeg", ffmpegPublishArgs(url, true));
-      let player: ReturnType<typeof spawn> | undefined;
+      const pub = spawnProcess(
+        "ffmpeg",
+        lavfiPublishArgs({ url, seconds: 5, realtime: true }),
+      );
+      let player: ReturnType<typeof spawnProcess> | undefined;
       const clear = guard(() => {
         pub.kill();
         player?.kill();
       }, 60_000);
       try {
         // Join mid-stream: after the first second (second GOP).
-        await waitFor(
+        await until(
           () =>
             (relay.all[0]?.messages.filter((m) => m.type === 9).length ?? 0) >
               30,
-          20_000,
           "publisher running",
+          20_000,
         );
         const out = `${dir}/out.flv`;
-        player = spawn("ffmpeg", [
-          "-hide_banner",
-          "-loglevel",
-          "error",
-          "-i",
-          url,
-          "-c",
-          "copy",
-          "-f",
-          "flv",
-          "-y",
-          out,
-        ]);
+        player = recordFlv(url, out);
         const videoFrames = () =>
           relay.all[0].messages.filter((m) => m.type === 9 && m.data[1] === 1)
             .length;
-        await waitFor(
+        await until(
           () => (relay.all[0]?.players.size ?? 0) === 1,
-          10_000,
           "player subscribed",
+          10_000,
         );
         // Published before the player was seen (polled: maybe a frame more).
         const beforeJoin = videoFrames();
@@ -153,30 +141,17 @@ Deno.test("ffmpeg plays a live stream (digest handshake, GOP start) and ffprobe 
         equal(r.code, 0, r.stderr);
         // The player is gone: unsubscribe was called.
         equal(relay.all[0].players.size, 0);
-        const probe = new Deno.Command("ffprobe", {
-          args: [
-            "-v",
-            "error",
-            "-count_frames",
-            "-show_entries",
-            "stream=codec_type,codec_name,nb_read_frames",
-            "-of",
-            "json",
-            out,
-          ],
-          stdout: "piped",
-          stderr: "piped",
-        });
-        const res = await probe.output();
-        const err = new TextDecoder().decode(res.stderr);
-        equal(res.code, 0, err);
-        equal(err.trim(), "", "ffprobe reports no decoding errors");
-        const streams = JSON.parse(new TextDecoder().decode(res.stdout))
-          .streams as {
-            codec_type: string;
-            codec_name: string;
-            nb_read_frames: string;
-          }[];
+        const res = await ffprobeJson(
+          out,
+          "stream=codec_type,codec_name,nb_read_frames",
+        );
+        equal(res.code, 0, res.stderr);
+        equal(res.stderr.trim(), "", "ffprobe reports no decoding errors");
+        const streams = res.json!.streams as {
+          codec_type: string;
+          codec_name: string;
+          nb_read_frames: string;
+        }[];
         const v = streams.find((s) => s.codec_type === "video");
         const a = streams.find((s) => s.codec_type === "audio");
         equal(v?.codec_name, "h264");
@@ -206,7 +181,7 @@ Deno.test("ffmpeg plays a live stream (digest handshake, GOP start) and ffprobe 
 Deno.test("GStreamer rtmp2sink publishes H.264 + AAC", async () => {
   await withServer(async (server, relay) => {
     const url = `rtmp://127.0.0.1:${server.port}/live/g`;
-    const gst = spawn(
+    const gst = spawnProcess(
       "gst-launch-1.0",
       `-q videotestsrc num-buffers=150 is-live=true ! x264enc tune=zerolatency key-int-max=30 ! h264parse ! flvmux name=m streamable=true ! rtmp2sink location=${url} audiotestsrc num-buffers=200 is-live=true ! audioconvert ! voaacenc ! aacparse ! m.`
         .split(" "),
@@ -219,7 +194,7 @@ Deno.test("GStreamer rtmp2sink publishes H.264 + AAC", async () => {
       clear();
       gst.kill();
     }
-    await waitFor(() => relay.all[0]?.closeReasons.length === 1, 5000, "close");
+    await until(() => relay.all[0]?.closeReasons.length === 1, "close", 5000);
     const s = relay.all[0];
     equal(s.info.key, "live/g");
     equal(s.closeReasons.length, 1);
@@ -236,19 +211,22 @@ Deno.test("GStreamer rtmp2sink publishes H.264 + AAC", async () => {
 Deno.test("second publish to a live key gets NetStream.Publish.BadName while the first goes on", async () => {
   await withServer(async (server, relay, log) => {
     const url = `rtmp://127.0.0.1:${server.port}/live/dup`;
-    const first = spawn("ffmpeg", ffmpegPublishArgs(url, true));
-    let second: ReturnType<typeof spawn> | undefined;
-    const raw = await TestClient.open(server.port);
+    const first = spawnProcess(
+      "ffmpeg",
+      lavfiPublishArgs({ url, seconds: 5, realtime: true }),
+    );
+    let second: ReturnType<typeof spawnProcess> | undefined;
+    const raw = await RtmpClient.open(server.port);
     const clear = guard(() => {
       first.kill();
       second?.kill();
       raw.close();
     }, 60_000);
     try {
-      await waitFor(
+      await until(
         () => (relay.all[0]?.messages.length ?? 0) > 10,
-        20_000,
         "first publisher running",
+        20_000,
       );
       // A raw client sees the exact onStatus and is disconnected.
       await raw.handshake();
@@ -258,7 +236,10 @@ Deno.test("second publish to a live key gets NetStream.Publish.BadName while the
       );
       equal(await raw.closedByServer(), true);
       // ffmpeg as the second publisher fails.
-      second = spawn("ffmpeg", ffmpegPublishArgs(url, false));
+      second = spawnProcess(
+        "ffmpeg",
+        lavfiPublishArgs({ url, seconds: 5, realtime: false }),
+      );
       const r2 = await second.done;
       ok(r2.code !== 0, "second ffmpeg must fail");
       const before = relay.all[0].messages.length;
@@ -285,7 +266,7 @@ Deno.test("second publish to a live key gets NetStream.Publish.BadName while the
 
 Deno.test("play of an unknown key gets NetStream.Play.StreamNotFound", async () => {
   await withServer(async (server) => {
-    const c = await TestClient.open(server.port);
+    const c = await RtmpClient.open(server.port);
     try {
       await c.handshake(0);
       const sid = await c.connectAndCreate("live");

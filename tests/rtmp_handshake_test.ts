@@ -7,7 +7,7 @@ import {
   HANDSHAKE_SIZE,
   RtmpProtocolError,
 } from "../lib/rtmp/mod.ts";
-import { seededRandom } from "./rtmp_helpers.ts";
+import { seededBytes } from "../testkit/random.ts";
 
 // Independent implementation of the published digest algorithm (WebCrypto,
 // not the library's node:crypto path).
@@ -73,10 +73,10 @@ Deno.test("handshake keys are the published Genuine Adobe keys", () => {
 Deno.test("plain handshake: S0=3, S1 = time|0|random, S2 echoes C1", () => {
   const c0c1 = new Uint8Array(1 + HANDSHAKE_SIZE);
   c0c1[0] = 3;
-  c0c1.set(seededRandom(7)(HANDSHAKE_SIZE - 8), 9); // version field 0
-  const rnd = seededRandom(42);
+  c0c1.set(seededBytes(7)(HANDSHAKE_SIZE - 8), 9); // version field 0
+  const rnd = seededBytes(42);
   const hs = createServerHandshake(c0c1, {
-    random: seededRandom(42),
+    random: seededBytes(42),
     time: 0x01020304,
   });
   equal(hs.mode, "plain");
@@ -90,7 +90,7 @@ Deno.test("plain handshake: S0=3, S1 = time|0|random, S2 echoes C1", () => {
 });
 
 Deno.test("C1 with a version but no valid digest gets the plain answer", () => {
-  const c0c1 = createClientHandshake({ random: seededRandom(3) });
+  const c0c1 = createClientHandshake({ random: seededBytes(3) });
   c0c1.set([9, 0, 124, 2], 5);
   const hs = createServerHandshake(c0c1);
   equal(hs.mode, "plain");
@@ -103,7 +103,7 @@ for (const schema of [0, 1] as const) {
     for (const seed of [1, 2, 3, 99]) {
       const c0c1 = createClientHandshake({
         digest: schema,
-        random: seededRandom(seed),
+        random: seededBytes(seed),
       });
       const c1 = c0c1.subarray(1);
       // The client block itself is valid by the independent check.
@@ -113,7 +113,7 @@ for (const schema of [0, 1] as const) {
         FLASH_PLAYER_KEY.subarray(0, 30),
       );
       notDeepEqual(c1Digest, undefined);
-      const hs = createServerHandshake(c0c1, { random: seededRandom(seed) });
+      const hs = createServerHandshake(c0c1, { random: seededBytes(seed) });
       equal(hs.mode, "digest");
       equal(hs.schema, schema);
       const s1 = hs.response.subarray(1, 1 + HANDSHAKE_SIZE);

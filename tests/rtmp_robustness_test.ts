@@ -2,21 +2,12 @@
 // reason; a healthy publisher and player go on, and a real ffmpeg publish
 // succeeds afterwards in the same server process.
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import {
-  ChunkEncoder,
-  encodeAmf0,
-  HANDSHAKE_SIZE,
-  RtmpServer,
-} from "../lib/rtmp/mod.ts";
-import {
-  captureLogger,
-  ffmpegPublishArgs,
-  seededRandom,
-  spawn,
-  TestClient,
-  TestRelay,
-  waitFor,
-} from "./rtmp_helpers.ts";
+import { ChunkEncoder, encodeAmf0, HANDSHAKE_SIZE } from "../lib/rtmp/mod.ts";
+import { lavfiPublishArgs, spawnProcess } from "../testkit/media.ts";
+import { seededBytes } from "../testkit/random.ts";
+import { RtmpClient } from "../testkit/rtmp_client.ts";
+import { until } from "../testkit/poll.ts";
+import { startTestServer } from "./rtmp_helpers.ts";
 
 const IDLE_MS = 300;
 
@@ -69,13 +60,13 @@ const cases: BadCase[] = [
   {
     name: "bad handshake version",
     handshake: false,
-    bytes: () => cat([6], seededRandom(1)(HANDSHAKE_SIZE)),
+    bytes: () => cat([6], seededBytes(1)(HANDSHAKE_SIZE)),
     reason: /handshake: expected RTMP version 3 in C0, received 6/,
   },
   {
     name: "truncated handshake (stall)",
     handshake: false,
-    bytes: () => cat([3], seededRandom(2)(700)),
+    bytes: () => cat([3], seededBytes(2)(700)),
     reason: /idle timeout: .* during the handshake/,
   },
   {
@@ -131,28 +122,21 @@ const cases: BadCase[] = [
   {
     name: "client stalls mid-message",
     handshake: true,
-    bytes: () => cat(connectCmd(), header(9, 1000), seededRandom(3)(50)),
+    bytes: () => cat(connectCmd(), header(9, 1000), seededBytes(3)(50)),
     reason: /idle timeout: .* mid-message/,
   },
 ];
 
 Deno.test("malformed input closes only that connection, each with one logged reason", async () => {
-  const relay = new TestRelay();
-  const log = captureLogger();
-  const server = new RtmpServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    handler: relay,
-    logger: log,
+  const { server, relay, log } = await startTestServer({
     idleTimeoutMs: IDLE_MS,
   });
-  await server.start();
   // Each client handshakes right after it connects: the server's idle
   // timeout is short here, and a connection left waiting would be closed.
-  const healthy = await TestClient.open(server.port);
-  const opened: TestClient[] = [healthy];
+  const healthy = await RtmpClient.open(server.port);
+  const opened: RtmpClient[] = [healthy];
   let keepalive: ReturnType<typeof setInterval> | undefined;
-  let ff: ReturnType<typeof spawn> | undefined;
+  let ff: ReturnType<typeof spawnProcess> | undefined;
   try {
     // A healthy publisher that keeps sending, and a player of it.
     await healthy.handshake(1);
@@ -168,7 +152,7 @@ Deno.test("malformed input closes only that connection, each with one logged rea
       });
     await sendOne();
     keepalive = setInterval(() => void sendOne().catch(() => {}), 40);
-    const player = await TestClient.open(server.port);
+    const player = await RtmpClient.open(server.port);
     opened.push(player);
     await player.handshake();
     const psid = await player.connectAndCreate("live");
@@ -182,13 +166,13 @@ Deno.test("malformed input closes only that connection, each with one logged rea
     for (const c of cases) {
       const before = closedLines().length;
       const got = relay.all[0].messages.length;
-      const bad = await TestClient.open(server.port);
+      const bad = await RtmpClient.open(server.port);
       opened.push(bad);
       if (c.handshake) await bad.handshake();
       await bad.write(c.bytes()).catch(() => {});
       equal(await bad.closedByServer(), true, c.name);
       bad.close();
-      await waitFor(() => closedLines().length > before, 2000, c.name);
+      await until(() => closedLines().length > before, c.name, 2000);
       const lines = closedLines().slice(before);
       equal(
         lines.length,
@@ -197,39 +181,43 @@ Deno.test("malformed input closes only that connection, each with one logged rea
       );
       match(lines[0], c.reason, c.name);
       // Healthy publisher is still delivering.
-      await waitFor(
+      await until(
         () => relay.all[0].messages.length > got + 1,
-        2000,
         `healthy stream after ${c.name}`,
+        2000,
       );
       equal(server.connections, 2, `after ${c.name}`);
     }
     // Random bytes: whatever the reason, only that connection closes.
     for (let seed = 10; seed < 16; seed++) {
-      const bad = await TestClient.open(server.port);
+      const bad = await RtmpClient.open(server.port);
       opened.push(bad);
-      const junk = seededRandom(seed)(5000);
+      const junk = seededBytes(seed)(5000);
       if (seed % 2 === 0) junk[0] = 3; // get past C0 half of the time
       await bad.write(junk).catch(() => {});
       equal(await bad.closedByServer(), true, `random ${seed}`);
       bad.close();
     }
-    await waitFor(() => server.connections === 2, 2000, "random closed");
+    await until(() => server.connections === 2, "random closed", 2000);
     ok(relay.live.has("live/healthy"));
     equal(relay.all.length, 1);
     equal(relay.all[0].closeReasons.length, 0);
 
     // A real ffmpeg publish succeeds right after, in the same process.
-    ff = spawn(
+    ff = spawnProcess(
       "ffmpeg",
-      ffmpegPublishArgs(`rtmp://127.0.0.1:${server.port}/live/after`, false),
+      lavfiPublishArgs({
+        url: `rtmp://127.0.0.1:${server.port}/live/after`,
+        seconds: 5,
+        realtime: false,
+      }),
     );
     const r = await ff.done;
     equal(r.code, 0, r.stderr);
-    await waitFor(
+    await until(
       () => relay.all[1]?.closeReasons.length === 1,
-      3000,
       "ffmpeg close",
+      3000,
     );
     const frames = relay.all[1].messages.filter((m) =>
       m.type === 9 && m.data[1] === 1
@@ -257,17 +245,10 @@ Deno.test("malformed input closes only that connection, each with one logged rea
 });
 
 Deno.test("a publisher trickling bytes of a big message is closed: a byte is not progress", async () => {
-  const relay = new TestRelay();
-  const log = captureLogger();
-  const server = new RtmpServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    handler: relay,
-    logger: log,
+  const { server, relay, log } = await startTestServer({
     idleTimeoutMs: IDLE_MS,
   });
-  await server.start();
-  const c = await TestClient.open(server.port);
+  const c = await RtmpClient.open(server.port);
   let timer: ReturnType<typeof setInterval> | undefined;
   try {
     await c.handshake();
@@ -285,10 +266,10 @@ Deno.test("a publisher trickling bytes of a big message is closed: a byte is not
     equal(await c.closedByServer(), true);
     const took = performance.now() - started;
     ok(took < IDLE_MS * 4, `closed after ${Math.round(took)} ms`);
-    await waitFor(
+    await until(
       () => log.lines.some((l) => /no progress for \d+ ms mid-message/.test(l)),
-      2000,
       "close reason",
+      2000,
     );
     equal(relay.all[0].closeReasons.length, 1);
   } finally {
@@ -299,20 +280,12 @@ Deno.test("a publisher trickling bytes of a big message is closed: a byte is not
 });
 
 Deno.test("limits.max_connections: a connection past the cap is closed at once and counted", async () => {
-  const log = captureLogger();
-  const server = new RtmpServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    handler: new TestRelay(),
-    logger: log,
-    maxConnections: 3,
-  });
-  await server.start();
-  const opened: TestClient[] = [];
+  const { server, log } = await startTestServer({ maxConnections: 3 });
+  const opened: RtmpClient[] = [];
   try {
-    for (let i = 0; i < 3; i++) opened.push(await TestClient.open(server.port));
-    await waitFor(() => server.connections === 3, 2000, "3 accepted");
-    const extra = await TestClient.open(server.port);
+    for (let i = 0; i < 3; i++) opened.push(await RtmpClient.open(server.port));
+    await until(() => server.connections === 3, "3 accepted", 2000);
+    const extra = await RtmpClient.open(server.port);
     opened.push(extra);
     equal(await extra.closedByServer(), true);
     equal(server.refusals.count("max_connections"), 1);
@@ -320,15 +293,15 @@ Deno.test("limits.max_connections: a connection past the cap is closed at once a
       log.lines.filter((l) => l.includes("limits.max_connections reached"));
     equal(refusedLines().length, 1);
     // A second refusal in the same interval is counted, not logged.
-    const extra2 = await TestClient.open(server.port);
+    const extra2 = await RtmpClient.open(server.port);
     opened.push(extra2);
     equal(await extra2.closedByServer(), true);
     equal(server.refusals.count("max_connections"), 2);
     equal(refusedLines().length, 1);
     // A slot freed is a slot again: a full publish works.
     opened[0].close();
-    await waitFor(() => server.connections === 2, 2000, "slot freed");
-    const c = await TestClient.open(server.port);
+    await until(() => server.connections === 2, "slot freed", 2000);
+    const c = await RtmpClient.open(server.port);
     opened.push(c);
     await c.handshake();
     equal(await c.publish("live", "after"), "NetStream.Publish.Start");

@@ -15,12 +15,9 @@ import {
   userControlMessage,
   windowAckSizeMessage,
 } from "../lib/rtmp/mod.ts";
-import {
-  captureLogger,
-  TestClient,
-  TestRelay,
-  waitFor,
-} from "./rtmp_helpers.ts";
+import { RtmpClient } from "../testkit/rtmp_client.ts";
+import { until } from "../testkit/poll.ts";
+import { captureLogger, startTestServer, TestRelay } from "./rtmp_helpers.ts";
 
 async function withServer(
   handler: RtmpHandler,
@@ -30,15 +27,7 @@ async function withServer(
   ) => Promise<void>,
   extra: Partial<RtmpServerOptions> = {},
 ): Promise<void> {
-  const log = captureLogger();
-  const server = new RtmpServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    handler,
-    logger: log,
-    ...extra,
-  });
-  await server.start();
+  const { server, log } = await startTestServer({ handler, ...extra });
   try {
     await fn(server, log);
   } finally {
@@ -46,8 +35,8 @@ async function withServer(
   }
 }
 
-async function client(port: number, opened: TestClient[]): Promise<TestClient> {
-  const c = await TestClient.open(port);
+async function client(port: number, opened: RtmpClient[]): Promise<RtmpClient> {
+  const c = await RtmpClient.open(port);
   opened.push(c);
   await c.handshake();
   return c;
@@ -56,7 +45,7 @@ async function client(port: number, opened: TestClient[]): Promise<TestClient> {
 const obj = (v: AmfValue) => v as Record<string, AmfValue>;
 
 Deno.test("connect: Window Ack Size, Set Peer Bandwidth, Set Chunk Size, StreamBegin, then _result", async () => {
-  const opened: TestClient[] = [];
+  const opened: RtmpClient[] = [];
   await withServer(new TestRelay(), async (server) => {
     const c = await client(server.port, opened);
     try {
@@ -108,7 +97,7 @@ Deno.test("connect: Window Ack Size, Set Peer Bandwidth, Set Chunk Size, StreamB
 });
 
 Deno.test("User Control PingRequest gets PingResponse; acknowledgements follow the client's window", async () => {
-  const opened: TestClient[] = [];
+  const opened: RtmpClient[] = [];
   await withServer(new TestRelay(), async (server) => {
     const c = await client(server.port, opened);
     try {
@@ -138,7 +127,7 @@ Deno.test("User Control PingRequest gets PingResponse; acknowledgements follow t
 
 Deno.test("publish: key strips queries, @setDataFrame stripped byte-exact, AMF3 data converted, aggregate split, big and extended-timestamp messages", async () => {
   const relay = new TestRelay();
-  const opened: TestClient[] = [];
+  const opened: RtmpClient[] = [];
   await withServer(relay, async (server) => {
     const c = await client(server.port, opened);
     try {
@@ -239,7 +228,7 @@ Deno.test("publish: key strips queries, @setDataFrame stripped byte-exact, AMF3 
         timestamp: 0x1234567,
         data: big,
       });
-      await waitFor(() => s.messages.length === 6, 2000, "6 messages");
+      await until(() => s.messages.length === 6, "6 messages", 2000);
       deepEqual(s.messages[0], {
         type: 18,
         timestamp: 0,
@@ -269,10 +258,10 @@ Deno.test("publish: key strips queries, @setDataFrame stripped byte-exact, AMF3 
       // Clean unpublish: FCUnpublish then deleteStream → one onClose.
       await c.command(0, "FCUnpublish", 5, null, "movie");
       await c.command(0, "deleteStream", 6, null, sid);
-      await waitFor(() => s.closeReasons.length === 1, 2000, "close");
+      await until(() => s.closeReasons.length === 1, "close", 2000);
       equal(s.closeReasons[0], "unpublished (FCUnpublish)");
       c.close();
-      await waitFor(() => server.connections === 0, 2000, "gone");
+      await until(() => server.connections === 0, "gone", 2000);
       deepEqual(s.closeReasons, ["unpublished (FCUnpublish)"]);
     } finally {
       c.close();
@@ -281,16 +270,8 @@ Deno.test("publish: key strips queries, @setDataFrame stripped byte-exact, AMF3 
 });
 
 Deno.test("publisher socket loss and server stop each call onClose exactly once", async () => {
-  const relay = new TestRelay();
-  const opened: TestClient[] = [];
-  const log = captureLogger();
-  const server = new RtmpServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    handler: relay,
-    logger: log,
-  });
-  await server.start();
+  const { server, relay } = await startTestServer();
+  const opened: RtmpClient[] = [];
   try {
     const a = await client(server.port, opened);
     equal(await a.publish("live", "a"), "NetStream.Publish.Start");
@@ -301,11 +282,7 @@ Deno.test("publisher socket loss and server stop each call onClose exactly once"
       new Uint8Array([6, 0, 0, 0, 0, 1, 0, 9, 1, 0, 0, 0, 1, 2, 3]),
     );
     a.close();
-    await waitFor(
-      () => relay.all[0].closeReasons.length === 1,
-      2000,
-      "a closed",
-    );
+    await until(() => relay.all[0].closeReasons.length === 1, "a closed", 2000);
     equal(
       relay.all[0].closeReasons[0],
       "client closed the connection mid-message",
@@ -362,7 +339,7 @@ Deno.test("play: StreamBegin, Play.Reset, Play.Start, |RtmpSampleAccess, start t
     tag(9, 0, 0x17, 0, 1),
     tag(9, 40, 0x17, 1, 2),
   ];
-  const opened: TestClient[] = [];
+  const opened: RtmpClient[] = [];
   await withServer(
     playHandler(probe, start, tag(8, 50, 0xaf, 1, 3)),
     async (server) => {
@@ -408,9 +385,9 @@ Deno.test("play: StreamBegin, Play.Reset, Play.Start, |RtmpSampleAccess, start t
           `status:NetStream.Play.Stop@${sid}`,
         ]);
         equal(await c.next(), null);
-        await waitFor(() => probe.unsubscribed === 1, 2000, "unsubscribe");
+        await until(() => probe.unsubscribed === 1, "unsubscribe", 2000);
         probe.send!(tag(9, 120, 0x27, 1, 5)); // ignored after the end
-        await waitFor(() => server.connections === 0, 2000, "closed");
+        await until(() => server.connections === 0, "closed", 2000);
         equal(probe.unsubscribed, 1);
       } finally {
         c.close();
@@ -421,7 +398,7 @@ Deno.test("play: StreamBegin, Play.Reset, Play.Start, |RtmpSampleAccess, start t
 
 Deno.test("play: a player that cannot keep up is disconnected (bounded queue), once, logged", async () => {
   const probe: PlayProbe = { unsubscribed: 0 };
-  const opened: TestClient[] = [];
+  const opened: RtmpClient[] = [];
   await withServer(playHandler(probe, []), async (server, log) => {
     const slow = await client(server.port, opened);
     const other = await client(server.port, opened);
@@ -434,7 +411,7 @@ Deno.test("play: a player that cannot keep up is disconnected (bounded queue), o
       for (let i = 0; i < 50; i++) {
         probe.send!({ type: 9, timestamp: i * 40, data: frame });
       }
-      await waitFor(() => probe.unsubscribed === 1, 2000, "unsubscribed");
+      await until(() => probe.unsubscribed === 1, "unsubscribed", 2000);
       ok(
         log.lines.some((l) =>
           /player too slow: \d+ bytes queued \(limit 1048576\)/.test(l)
@@ -457,7 +434,7 @@ Deno.test("play: a player that cannot keep up is disconnected (bounded queue), o
 
 Deno.test("idle timeout spares a player waiting for data but closes an idle client", async () => {
   const probe: PlayProbe = { unsubscribed: 0 };
-  const opened: TestClient[] = [];
+  const opened: RtmpClient[] = [];
   await withServer(playHandler(probe, []), async (server, log) => {
     const player = await client(server.port, opened);
     const idle = await client(server.port, opened);
@@ -490,7 +467,7 @@ Deno.test("idle timeout spares a player waiting for data but closes an idle clie
 });
 
 Deno.test("a refused publish gets BadName with the handler's reason and is closed", async () => {
-  const opened: TestClient[] = [];
+  const opened: RtmpClient[] = [];
   const sinks: PublishSink[] = [];
   const handler: RtmpHandler = {
     publish: (info) =>
@@ -509,13 +486,13 @@ Deno.test("a refused publish gets BadName with the handler's reason and is close
       equal(st.code, "NetStream.Publish.BadName");
       equal(st.description, "not allowed");
       equal(await c.closedByServer(), true);
-      await waitFor(
+      await until(
         () =>
           log.lines.some((l) =>
             /connection closed.*publish refused: not allowed/.test(l)
           ),
-        2000,
         "log",
+        2000,
       );
       ok(
         log.lines.some((l) =>
@@ -566,7 +543,7 @@ Deno.test("server: port 0, port in use rejects, bad options throw, stop is idemp
 });
 
 Deno.test("a client that floods pings without reading the replies is dropped at the queue cap", async () => {
-  const opened: TestClient[] = [];
+  const opened: RtmpClient[] = [];
   await withServer(new TestRelay(), async (server, log) => {
     const c = await client(server.port, opened);
     try {
@@ -597,8 +574,8 @@ Deno.test("a client that floods pings without reading the replies is dropped at 
           break; // reset by the server
         }
       }
-      await waitFor(dropped, 5000, "flooding client dropped");
-      await waitFor(() => server.connections === 0, 2000, "closed");
+      await until(dropped, "flooding client dropped", 5000);
+      await until(() => server.connections === 0, "closed", 2000);
     } finally {
       c.close();
     }

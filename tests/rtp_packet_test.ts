@@ -12,9 +12,9 @@ import {
   seqAdd,
   seqDiff,
 } from "../lib/rtp/mod.ts";
+import { toHex } from "../testkit/bytes.ts";
 
-const hex = (b: Uint8Array) =>
-  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(" ");
+const hex = (b: Uint8Array) => toHex(b, " ");
 
 Deno.test("encodeRtp: byte-exact 12-byte header, PT 100", () => {
   const b = encodeRtp({

@@ -5,11 +5,13 @@
 import { deepEqual, equal, match, notEqual, ok } from "node:assert/strict";
 import { checkSign, makeSign } from "../lib/auth/mod.ts";
 import { PUBLIC_STREAM_FIELDS } from "../lib/edge/mod.ts";
-import { ffmpeg, probe, publishLavfi } from "../testkit/media.ts";
+import { probe, publishLavfi, recordFlv } from "../testkit/media.ts";
 import type { CloudNodeOptions } from "../lib/cloud/mod.ts";
 import { generateSelfSigned } from "../lib/quic/mod.ts";
-import { captureLogger, TestClient } from "./rtmp_helpers.ts";
+import { captureLogger } from "./rtmp_helpers.ts";
+import { RtmpClient } from "../testkit/rtmp_client.ts";
 import { startCloudAndEdge, withCloudAndEdge } from "./support/nodes.ts";
+import { until } from "../testkit/poll.ts";
 
 const SECRET = "s3cret";
 const AUTH = { secret: SECRET, publish: true, play: true };
@@ -30,18 +32,6 @@ async function upgradeStatus(port: number, path: string): Promise<number> {
     return Number(/^HTTP\/1\.1 (\d{3})/.exec(line)?.[1] ?? 0);
   } finally {
     c.close();
-  }
-}
-
-async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  ms: number,
-  what: string,
-): Promise<void> {
-  const end = performance.now() + ms;
-  while (!(await cond())) {
-    if (performance.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -98,7 +88,7 @@ Deno.test("auth.publish / auth.play: ffmpeg and GStreamer publish only when sign
       equal(nodes.cloud.streams.has(`live/${key}`), false, name);
     }
     // The status a refused publish gets, as a raw client sees it.
-    const raw = await TestClient.open(nodes.cloud.ports.rtmp);
+    const raw = await RtmpClient.open(nodes.cloud.ports.rtmp);
     try {
       await raw.handshake();
       equal(await raw.publish("live", "raw"), "NetStream.Publish.BadName");
@@ -114,10 +104,11 @@ Deno.test("auth.publish / auth.play: ffmpeg and GStreamer publish only when sign
       url: `${rtmp}/${key}?sign=${makeSign(key, future(), SECRET)}`,
       seconds: 6,
     });
-    await waitFor(
+    await until(
       () => nodes.edge.streams().some((s) => s.key === key),
-      10_000,
       "stream at edge",
+      10_000,
+      50,
     );
     ok(nodes.cloud.streams.has(key));
     // The player port's public list: a viewer's fields only — no publisher
@@ -191,31 +182,17 @@ Deno.test("auth.play: RTMP play from the cloud needs a sign too", async () => {
       url: `${rtmp}/${key}?sign=${makeSign(key, future(), SECRET)}`,
       seconds: 8,
     });
-    await waitFor(() => nodes.cloud.streams.has(key), 10_000, "published");
+    await until(() => nodes.cloud.streams.has(key), "published", 10_000, 50);
     const out = `${dir}/out.flv`;
     {
-      await using denied = ffmpeg([
-        "-i",
-        `${rtmp}/${key}`,
-        "-t",
-        "1",
-        "-c",
-        "copy",
-        "-y",
-        `${dir}/no.flv`,
-      ]);
+      await using denied = recordFlv(`${rtmp}/${key}`, `${dir}/no.flv`, 1);
       notEqual((await denied.done).code, 0);
     }
-    await using ok_ = ffmpeg([
-      "-i",
+    await using ok_ = recordFlv(
       `${rtmp}/${key}?sign=${makeSign(key, future(), SECRET)}`,
-      "-t",
-      "2",
-      "-c",
-      "copy",
-      "-y",
       out,
-    ]);
+      2,
+    );
     equal((await ok_.done).code, 0);
     const p = await probe(out);
     ok(p.videoFrames > 10, `frames ${p.videoFrames}`);

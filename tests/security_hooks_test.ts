@@ -9,19 +9,8 @@ import { AccessControl, type AccessRequest } from "../lib/auth/mod.ts";
 import { Refusals } from "../lib/limits/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import { VERSION } from "../lib/version/mod.ts";
-import { startCloudAndEdge } from "./support/nodes.ts";
-
-async function waitFor(
-  cond: () => boolean,
-  ms: number,
-  what: string,
-): Promise<void> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { type TempCloudAndEdge, withCloudAndEdge } from "./support/nodes.ts";
+import { until } from "../testkit/poll.ts";
 
 interface HookCall {
   path: string;
@@ -69,23 +58,65 @@ function hookServer() {
   };
 }
 
-Deno.test("hooks: on_publish/on_play allow on 0 or {code:0}; deny, 500 and no answer refuse; on_unpublish/on_stop carry duration and bytes", async () => {
-  const hooks = hookServer();
-  const cfg: HooksConfig = {
-    on_publish: hooks.url("/publish"),
-    on_unpublish: hooks.url("/end"),
-    on_play: hooks.url("/play"),
-    on_stop: hooks.url("/end"),
+type HookServer = ReturnType<typeof hookServer>;
+
+/** A hooks config with only the hooks in `set` (the others off, 1 s timeout). */
+function hooksConfig(set: Partial<HooksConfig>): HooksConfig {
+  return {
+    on_publish: "",
+    on_unpublish: "",
+    on_play: "",
+    on_stop: "",
     timeout_ms: 1000,
+    ...set,
   };
-  const dir = await Deno.makeTempDir();
-  const nodes = await startCloudAndEdge({
-    recordDir: dir,
-    cloud: { hooks: cfg },
-    edge: { hooks: cfg },
-  });
-  const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}/live`;
+}
+
+/** Which node uses the hooks {@linkcode withHooks} sets. */
+interface HookedNodes {
+  /** The cloud uses them. */
+  cloud?: boolean;
+  /** The edge uses them. */
+  edge?: boolean;
+  /** The hooks set (others off, 1 s timeout), given the hook server's URLs. */
+  set: (url: HookServer["url"]) => Partial<HooksConfig>;
+}
+
+/**
+ * Runs `fn` with a hook server and a cloud + edge whose hooks (on the nodes
+ * `spec` names) call it; closes everything after.
+ */
+async function withHooks(
+  spec: HookedNodes,
+  fn: (t: {
+    hooks: HookServer;
+    nodes: TempCloudAndEdge;
+    rtmp: string;
+  }) => Promise<void>,
+): Promise<void> {
+  const hooks = hookServer();
+  const cfg = hooksConfig(spec.set(hooks.url));
   try {
+    await withCloudAndEdge({
+      ...(spec.cloud ? { cloud: { hooks: cfg } } : {}),
+      ...(spec.edge ? { edge: { hooks: cfg } } : {}),
+    }, (n) => fn({ hooks, nodes: n, rtmp: n.rtmp() }));
+  } finally {
+    await hooks.close();
+  }
+}
+
+Deno.test("hooks: on_publish/on_play allow on 0 or {code:0}; deny, 500 and no answer refuse; on_unpublish/on_stop carry duration and bytes", async () => {
+  await withHooks({
+    cloud: true,
+    edge: true,
+    set: (url) => ({
+      on_publish: url("/publish"),
+      on_unpublish: url("/end"),
+      on_play: url("/play"),
+      on_stop: url("/end"),
+    }),
+  }, async ({ hooks, nodes, rtmp }) => {
     for (const name of ["deny", "err", "silent"]) {
       await using ff = publishLavfi({
         url: `${rtmp}/${name}?token=abc`,
@@ -112,10 +143,11 @@ Deno.test("hooks: on_publish/on_play allow on 0 or {code:0}; deny, 500 and no an
     // Allowed ("0"), then played at the edge (on_play allowed with {code:0}
     // since the key starts with "json"), then both end.
     await using pub = publishLavfi({ url: `${rtmp}/json`, seconds: 4 });
-    await waitFor(
+    await until(
       () => nodes.edge.streams().some((s) => s.key === "live/json"),
-      10_000,
       "stream at edge",
+      10_000,
+      20,
     );
     const flv = `http://127.0.0.1:${nodes.edge.ports.flv}/live/json.flv`;
     const res = await fetch(flv);
@@ -129,14 +161,18 @@ Deno.test("hooks: on_publish/on_play allow on 0 or {code:0}; deny, 500 and no an
     }
     await reader.cancel();
     equal((await pub.done).code, 0);
-    await waitFor(
+    await until(
       () => hooks.calls.filter((c) => c.path === "/end").length >= 2,
-      10_000,
       "end notices",
+      10_000,
+      20,
     );
     const stop = hooks.calls.find((c) => c.body.action === "on_stop")!;
     equal(stop.body.stream, "json");
-    ok(Number(stop.body.bytes) >= 100_000, `on_stop bytes ${stop.body.bytes}`);
+    ok(
+      Number(stop.body.bytes) >= 100_000,
+      `on_stop bytes ${stop.body.bytes}`,
+    );
     ok(Number(stop.body.duration_ms) >= 0);
     equal((stop.body.server as Record<string, unknown>).role, "edge");
     const unpub = hooks.calls.find((c) => c.body.action === "on_unpublish")!;
@@ -152,50 +188,39 @@ Deno.test("hooks: on_publish/on_play allow on 0 or {code:0}; deny, 500 and no an
     // The edge's play of a denied key: 403.
     const play = hooks.calls.find((c) => c.body.action === "on_play")!;
     equal(play.body.proto, "http-flv");
-  } finally {
-    await nodes.close();
-    await hooks.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("hooks: a slow on_publish delays only its own publish, not another stream's packets", async () => {
-  const hooks = hookServer();
-  const cfg: HooksConfig = {
-    on_publish: hooks.url("/publish"),
-    on_unpublish: "",
-    on_play: "",
-    on_stop: "",
-    timeout_ms: 5000,
-  };
-  const dir = await Deno.makeTempDir();
-  const nodes = await startCloudAndEdge({
-    recordDir: dir,
-    cloud: { hooks: cfg },
-  });
-  const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}/live`;
-  try {
+  await withHooks({
+    cloud: true,
+    set: (url) => ({ on_publish: url("/publish"), timeout_ms: 5000 }),
+  }, async ({ hooks, nodes, rtmp }) => {
     await using fast = publishLavfi({ url: `${rtmp}/fast`, seconds: 8 });
-    await waitFor(
+    await until(
       () => nodes.cloud.streams.has("live/fast"),
-      10_000,
       "fast live",
+      10_000,
+      20,
     );
     const tags = () =>
       nodes.cloud.streams.get("live/fast")?.info().tags_in ?? 0;
     // While the slow hook holds its publish (2.5 s), the fast stream's
     // tags keep arriving: sample them every 100 ms over the hold.
     await using slow = publishLavfi({ url: `${rtmp}/slow`, seconds: 4 });
-    await waitFor(
+    await until(
       () => hooks.calls.some((c) => c.body.stream === "slow"),
-      10_000,
       "slow hook called",
+      10_000,
+      20,
     );
     const samples: number[] = [];
     while (!nodes.cloud.streams.has("live/slow")) {
       samples.push(tags());
       await new Promise((r) => setTimeout(r, 100));
-      if (samples.length > 100) throw new Error("slow publish never accepted");
+      if (samples.length > 100) {
+        throw new Error("slow publish never accepted");
+      }
     }
     ok(
       samples.length >= 15,
@@ -207,34 +232,20 @@ Deno.test("hooks: a slow on_publish delays only its own publish, not another str
     ok(during > 20, `fast stream tags during the hold: ${samples.join(",")}`);
     equal((await slow.done).code, 0);
     fast.kill();
-  } finally {
-    await nodes.close();
-    await hooks.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("hooks: an RTMP play refused by on_play gets an error and is counted", async () => {
-  const hooks = hookServer();
-  const cfg: HooksConfig = {
-    on_publish: "",
-    on_unpublish: "",
-    on_play: hooks.url("/play"),
-    on_stop: "",
-    timeout_ms: 1000,
-  };
-  const dir = await Deno.makeTempDir();
-  const nodes = await startCloudAndEdge({
-    recordDir: dir,
-    cloud: { hooks: cfg },
-  });
-  const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}/live`;
-  try {
+  await withHooks({
+    cloud: true,
+    set: (url) => ({ on_play: url("/play") }),
+  }, async ({ nodes, rtmp }) => {
     await using pub = publishLavfi({ url: `${rtmp}/denyplay`, seconds: 6 });
-    await waitFor(
+    await until(
       () => nodes.cloud.streams.has("live/denyplay"),
-      10_000,
       "live",
+      10_000,
+      20,
     );
     await using player = ffmpeg([
       "-i",
@@ -248,39 +259,24 @@ Deno.test("hooks: an RTMP play refused by on_play gets an error and is counted",
     notEqual((await player.done).code, 0);
     equal(nodes.cloud.refusals.count("play_hook"), 1);
     pub.kill();
-  } finally {
-    await nodes.close();
-    await hooks.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("hooks: an HLS viewer is one session — on_play once per client address (a denied one gets 403), on_stop when it ends", async () => {
-  const hooks = hookServer();
-  const cfg: HooksConfig = {
-    on_publish: "",
-    on_unpublish: "",
-    on_play: hooks.url("/play"),
-    on_stop: hooks.url("/end"),
-    timeout_ms: 1000,
-  };
-  const dir = await Deno.makeTempDir();
-  const nodes = await startCloudAndEdge({
-    recordDir: dir,
-    edge: { hooks: cfg },
-  });
-  const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}/live`;
-  let stopped = false;
-  try {
+  await withHooks({
+    edge: true,
+    set: (url) => ({ on_play: url("/play"), on_stop: url("/end") }),
+  }, async ({ hooks, nodes, rtmp }) => {
     await using _pubOk = publishLavfi({ url: `${rtmp}/hlsok`, seconds: 8 });
     await using _pubDeny = publishLavfi({ url: `${rtmp}/deny`, seconds: 8 });
-    await waitFor(
+    await until(
       () =>
         ["live/hlsok", "live/deny"].every((k) =>
           nodes.edge.streams().some((s) => s.key === k)
         ),
-      10_000,
       "streams at edge",
+      10_000,
+      20,
     );
     const base = `http://127.0.0.1:${nodes.edge.ports.flv}/live`;
     const plays = () => hooks.calls.filter((c) => c.path === "/play");
@@ -305,11 +301,11 @@ Deno.test("hooks: an HLS viewer is one session — on_play once per client addre
     equal(plays().length, 3, "a refused viewer has no session");
     // The edge stopping ends the session: on_stop with its duration.
     await nodes.edge.stop();
-    stopped = true;
-    await waitFor(
+    await until(
       () => hooks.calls.some((c) => c.path === "/end"),
-      5_000,
       "on_stop",
+      5_000,
+      20,
     );
     const stop = hooks.calls.filter((c) => c.path === "/end");
     equal(stop.length, 1, "on_stop only for the allowed viewer");
@@ -317,12 +313,7 @@ Deno.test("hooks: an HLS viewer is one session — on_play once per client addre
     equal(stop[0].body.stream, "hlsok");
     ok(Number(stop[0].body.duration_ms) >= 0);
     equal(stop[0].body.bytes, 0);
-  } finally {
-    if (stopped) await nodes.cloud.stop();
-    else await nodes.close();
-    await hooks.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("hooks: a failing on_unpublish / on_stop is tried once, counted and logged, never retried", async () => {
@@ -355,12 +346,13 @@ Deno.test("hooks: a failing on_unpublish / on_stop is tried once, counted and lo
     access.ended("publish", req("err_pub"), { durationMs: 1500, bytes: 7 });
     access.ended("play", req("err_play"), { durationMs: 900, bytes: 3 });
     access.ended("play", req("fine"), { durationMs: 10, bytes: 1 });
-    await waitFor(
+    await until(
       () =>
         refusals.count("on_unpublish_failed") === 1 &&
         refusals.count("on_stop_failed") === 1 && hooks.calls.length === 3,
-      5000,
       "both failures counted",
+      5000,
+      20,
     );
     // One call each (the answer 500 is not retried), with the usage.
     // (The three calls run at once: compare them in a fixed order.)

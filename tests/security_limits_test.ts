@@ -2,34 +2,17 @@
 // publish and an ffprobe play at the edge in the same process. RSS figures
 // are printed (in-process: the attackers' client sockets cost nothing).
 import { equal, match, notEqual, ok } from "node:assert/strict";
-import {
-  ChunkEncoder,
-  createClientHandshake,
-  encodeAmf0,
-  HANDSHAKE_SIZE,
-} from "../lib/rtmp/mod.ts";
 import { probe, publishLavfi } from "../testkit/media.ts";
-import { TestClient } from "./rtmp_helpers.ts";
+import { RtmpClient } from "../testkit/rtmp_client.ts";
+import { until } from "../testkit/poll.ts";
 import {
   type CloudAndEdge,
-  startCloudAndEdge,
+  type TempCloudAndEdgeOptions,
   withCloudAndEdge,
 } from "./support/nodes.ts";
 
 const MB = 1024 * 1024;
 const rss = () => Deno.memoryUsage().rss;
-
-async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  ms: number,
-  what: string,
-): Promise<void> {
-  const end = performance.now() + ms;
-  while (!(await cond())) {
-    if (performance.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Resolves with the ms until the server closes `conn` (EOF or reset). */
 async function closedAfter(conn: Deno.Conn, t0: number): Promise<number> {
@@ -50,10 +33,11 @@ async function publishAndPlay(
     url: `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}/${key}`,
     seconds: 4,
   });
-  await waitFor(
+  await until(
     () => nodes.edge.streams().some((s) => s.key === key),
-    15_000,
     `${key} at the edge`,
+    15_000,
+    50,
   );
   const p = await probe(`http://127.0.0.1:${nodes.edge.ports.flv}/${key}.flv`);
   ok(p.videoFrames > 25, `${key}: frames ${p.videoFrames}`);
@@ -61,11 +45,33 @@ async function publishAndPlay(
   equal((await pub.done).code, 0);
 }
 
+/**
+ * Runs the attack `fn` on a fresh cloud + edge (the connections it adds to
+ * `conns` are closed after); then a real publish and play of
+ * `live/<after>` must still work.
+ */
+async function attack(
+  after: string,
+  opts: TempCloudAndEdgeOptions,
+  fn: (nodes: CloudAndEdge, conns: Deno.Conn[]) => Promise<void>,
+): Promise<void> {
+  await withCloudAndEdge(opts, async (nodes) => {
+    const conns: Deno.Conn[] = [];
+    try {
+      await fn(nodes, conns);
+      await publishAndPlay(nodes, after);
+    } finally {
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+    }
+  });
+}
+
 Deno.test("limits: 1,100 idle RTMP connections — past limits.max_connections refused at once, the rest closed within 15 s; then a publish and play work", async () => {
-  const dir = await Deno.makeTempDir();
-  const nodes = await startCloudAndEdge({ recordDir: dir });
-  const conns: Deno.Conn[] = [];
-  try {
+  await attack("after_idle", {}, async (nodes, conns) => {
     const before = rss();
     const t0 = performance.now();
     for (let i = 0; i < 1100; i++) {
@@ -77,10 +83,11 @@ Deno.test("limits: 1,100 idle RTMP connections — past limits.max_connections r
       );
     }
     const closes = conns.map((c) => closedAfter(c, t0));
-    await waitFor(
+    await until(
       () => nodes.cloud.refusals.count("max_connections") >= 100,
-      10_000,
       "100 refusals",
+      10_000,
+      50,
     );
     const times = await Promise.all(closes);
     const slowest = Math.max(...times);
@@ -98,38 +105,15 @@ Deno.test("limits: 1,100 idle RTMP connections — past limits.max_connections r
         Math.round(before / MB)
       } → ${Math.round(rss() / MB)} MB`,
     );
-    await publishAndPlay(nodes, "after_idle");
-  } finally {
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-    }
-    await nodes.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 /** Opens an RTMP connection through the handshake and `connect`. */
 async function rtmpConnect(port: number): Promise<Deno.Conn> {
-  const c = await Deno.connect({ hostname: "127.0.0.1", port });
-  await c.write(createClientHandshake({}));
-  const s = new Uint8Array(1 + 2 * HANDSHAKE_SIZE);
-  let got = 0;
-  while (got < s.length) {
-    const n = await c.read(s.subarray(got));
-    if (n === null) throw new Error("EOF in handshake");
-    got += n;
-  }
-  await c.write(s.subarray(1, 1 + HANDSHAKE_SIZE));
-  await c.write(new ChunkEncoder().encode({
-    csid: 3,
-    type: 20,
-    streamId: 0,
-    timestamp: 0,
-    data: encodeAmf0("connect", 1, { app: "live" }),
-  }));
-  return c;
+  const c = await RtmpClient.open(port);
+  await c.handshake();
+  await c.command(0, "connect", 1, { app: "live" });
+  return c.conn;
 }
 
 /** A type-0 video message header on chunk stream 6 announcing `length`. */
@@ -151,73 +135,66 @@ function announce(length: number): Uint8Array {
 }
 
 Deno.test("limits: 20 × 16 MiB announcements are refused at the header; 20 × 8 MiB announcements trickling a byte a second are closed within 15 s and hold no buffers; then a publish and play work", async () => {
-  const dir = await Deno.makeTempDir();
-  const nodes = await startCloudAndEdge({ recordDir: dir });
-  const conns: Deno.Conn[] = [];
-  const timers: ReturnType<typeof setInterval>[] = [];
-  try {
-    const port = nodes.cloud.ports.rtmp;
-    // 16 MiB − 1 (the largest the header can say): over max_message_bytes.
-    const t16 = performance.now();
-    const big: Promise<number>[] = [];
-    for (let i = 0; i < 20; i++) {
-      const c = await rtmpConnect(port);
-      conns.push(c);
-      await c.write(announce(0xffffff));
-      big.push(closedAfter(c, t16));
-    }
-    const bigTimes = await Promise.all(big);
-    // 8 MiB (accepted) then a byte a second: not progress.
-    const before = rss();
-    let peak = before;
-    const t8 = performance.now();
-    const trickled: Promise<number>[] = [];
-    for (let i = 0; i < 20; i++) {
-      const c = await rtmpConnect(port);
-      conns.push(c);
-      await c.write(announce(8 * MB));
-      timers.push(
-        setInterval(
-          () => void c.write(new Uint8Array([0x17])).catch(() => {}),
-          1000,
-        ),
+  await attack("after_trickle", {}, async (nodes, conns) => {
+    const timers: ReturnType<typeof setInterval>[] = [];
+    try {
+      const port = nodes.cloud.ports.rtmp;
+      // 16 MiB − 1 (the largest the header can say): over max_message_bytes.
+      const t16 = performance.now();
+      const big: Promise<number>[] = [];
+      for (let i = 0; i < 20; i++) {
+        const c = await rtmpConnect(port);
+        conns.push(c);
+        await c.write(announce(0xffffff));
+        big.push(closedAfter(c, t16));
+      }
+      const bigTimes = await Promise.all(big);
+      // 8 MiB (accepted) then a byte a second: not progress.
+      const before = rss();
+      let peak = before;
+      const t8 = performance.now();
+      const trickled: Promise<number>[] = [];
+      for (let i = 0; i < 20; i++) {
+        const c = await rtmpConnect(port);
+        conns.push(c);
+        await c.write(announce(8 * MB));
+        timers.push(
+          setInterval(
+            () => void c.write(new Uint8Array([0x17])).catch(() => {}),
+            1000,
+          ),
+        );
+        trickled.push(closedAfter(c, t8));
+      }
+      const sampler = setInterval(() => (peak = Math.max(peak, rss())), 200);
+      const times = await Promise.all(trickled);
+      clearInterval(sampler);
+      const slowest = Math.max(...times);
+      ok(
+        slowest < 15_000,
+        `tricklers closed within 15 s (slowest ${Math.round(slowest)} ms)`,
       );
-      trickled.push(closedAfter(c, t8));
+      ok(
+        peak - before < 50 * MB,
+        `RSS growth ${Math.round((peak - before) / MB)} MB`,
+      );
+      // Counted (and warned once per interval, not once per connection).
+      equal(nodes.cloud.refusals.count("max_message_bytes"), 20);
+      // No progress 10 s after connecting (they never publish).
+      equal(nodes.cloud.refusals.count("rtmp_unbound"), 20);
+      console.log(
+        `20 × 16 MiB: closed after ${
+          Math.round(Math.max(...bigTimes))
+        } ms; 20 × 8 MiB trickling: closed after ${
+          Math.round(slowest)
+        } ms; RSS ${Math.round(before / MB)} → peak ${
+          Math.round(peak / MB)
+        } MB`,
+      );
+    } finally {
+      for (const t of timers) clearInterval(t);
     }
-    const sampler = setInterval(() => (peak = Math.max(peak, rss())), 200);
-    const times = await Promise.all(trickled);
-    clearInterval(sampler);
-    const slowest = Math.max(...times);
-    ok(
-      slowest < 15_000,
-      `tricklers closed within 15 s (slowest ${Math.round(slowest)} ms)`,
-    );
-    ok(
-      peak - before < 50 * MB,
-      `RSS growth ${Math.round((peak - before) / MB)} MB`,
-    );
-    // Counted (and warned once per interval, not once per connection).
-    equal(nodes.cloud.refusals.count("max_message_bytes"), 20);
-    // No progress 10 s after connecting (they never publish).
-    equal(nodes.cloud.refusals.count("rtmp_unbound"), 20);
-    console.log(
-      `20 × 16 MiB: closed after ${
-        Math.round(Math.max(...bigTimes))
-      } ms; 20 × 8 MiB trickling: closed after ${Math.round(slowest)} ms; RSS ${
-        Math.round(before / MB)
-      } → peak ${Math.round(peak / MB)} MB`,
-    );
-    await publishAndPlay(nodes, "after_trickle");
-  } finally {
-    for (const t of timers) clearInterval(t);
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-    }
-    await nodes.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 /** A WebSocket client that upgrades and then never reads again. */
@@ -240,74 +217,68 @@ async function deafWebSocket(port: number, path: string): Promise<Deno.Conn> {
 }
 
 Deno.test("limits: 100 WebSocket players that never read on an 8 Mbit/s stream are cut and their memory released; then a publish and play work", async () => {
-  const dir = await Deno.makeTempDir();
   // All 100 come from 127.0.0.1: raise the per-IP cap (64 by default, the
   // first defence) so that the budget and the per-player cap are tested.
-  const nodes = await startCloudAndEdge({
-    recordDir: dir,
-    edge: { maxPlayersPerIp: 128 },
-  });
-  const conns: Deno.Conn[] = [];
-  const key = "live/ws8";
-  const hubStream = nodes.edge.hub.open(key);
-  let ts = 0;
-  let n = 0;
-  const frame = new Uint8Array(40_000).fill(0x55); // 40 kB every 40 ms = 8 Mbit/s
-  const pusher = setInterval(() => {
-    const data = frame.slice();
-    data[0] = n % 25 === 0 ? 0x17 : 0x27;
-    data[1] = 1;
-    hubStream.push({ type: 9, timestamp: ts, data });
-    ts += 40;
-    n++;
-  }, 40);
-  try {
-    await new Promise((r) => setTimeout(r, 1000));
-    const before = rss();
-    let peak = before;
-    const sampler = setInterval(() => (peak = Math.max(peak, rss())), 100);
-    for (let i = 0; i < 100; i++) {
-      conns.push(await deafWebSocket(nodes.edge.ports.flv, `/${key}.flv`));
-    }
-    await waitFor(
-      () => hubStream.players === 0 && countCut(nodes) >= 100,
-      60_000,
-      "all 100 cut",
-    );
-    // The edge frees what the cut sockets held (abort + allocator trim).
-    let after = rss();
-    await waitFor(
-      () => (after = rss()) - before < 50 * MB,
-      15_000,
-      "RSS back within 50 MB",
-    ).catch(() => {});
-    clearInterval(sampler);
-    console.log(
-      `100 deaf WebSocket players at 8 Mbit/s: RSS ${
-        Math.round(before / MB)
-      } → peak ${Math.round(peak / MB)} → after cut ${
-        Math.round(after / MB)
-      } MB`,
-    );
-    ok(
-      after - before < 50 * MB,
-      `RSS after the cut ${
-        Math.round((after - before) / MB)
-      } MB above the start`,
-    );
-    clearInterval(pusher);
-    hubStream.end("test over");
-    await publishAndPlay(nodes, "after_ws");
-  } finally {
-    clearInterval(pusher);
-    for (const c of conns) {
+  await attack(
+    "after_ws",
+    { edge: { maxPlayersPerIp: 128 } },
+    async (nodes, conns) => {
+      const key = "live/ws8";
+      const hubStream = nodes.edge.hub.open(key);
+      let ts = 0;
+      let n = 0;
+      const frame = new Uint8Array(40_000).fill(0x55); // 40 kB every 40 ms = 8 Mbit/s
+      const pusher = setInterval(() => {
+        const data = frame.slice();
+        data[0] = n % 25 === 0 ? 0x17 : 0x27;
+        data[1] = 1;
+        hubStream.push({ type: 9, timestamp: ts, data });
+        ts += 40;
+        n++;
+      }, 40);
       try {
-        c.close();
-      } catch { /* closed */ }
-    }
-    await nodes.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+        await new Promise((r) => setTimeout(r, 1000));
+        const before = rss();
+        let peak = before;
+        const sampler = setInterval(() => (peak = Math.max(peak, rss())), 100);
+        for (let i = 0; i < 100; i++) {
+          conns.push(await deafWebSocket(nodes.edge.ports.flv, `/${key}.flv`));
+        }
+        await until(
+          () => hubStream.players === 0 && countCut(nodes) >= 100,
+          "all 100 cut",
+          60_000,
+          50,
+        );
+        // The edge frees what the cut sockets held (abort + allocator trim).
+        let after = rss();
+        await until(
+          () => (after = rss()) - before < 50 * MB,
+          "RSS back within 50 MB",
+          15_000,
+          50,
+        ).catch(() => {});
+        clearInterval(sampler);
+        console.log(
+          `100 deaf WebSocket players at 8 Mbit/s: RSS ${
+            Math.round(before / MB)
+          } → peak ${Math.round(peak / MB)} → after cut ${
+            Math.round(after / MB)
+          } MB`,
+        );
+        ok(
+          after - before < 50 * MB,
+          `RSS after the cut ${
+            Math.round((after - before) / MB)
+          } MB above the start`,
+        );
+        clearInterval(pusher);
+        hubStream.end("test over");
+      } finally {
+        clearInterval(pusher);
+      }
+    },
+  );
 });
 
 /** Players the edge has cut (too slow, or over the shared budget). */
@@ -322,59 +293,49 @@ function countCut(nodes: CloudAndEdge): number {
 }
 
 Deno.test("limits: slowloris on every HTTP port — 500 on the player port, 20 each on the HLS port and both APIs (a header byte every 2 s) — all closed within 15 s; then a publish and play work", async () => {
-  const dir = await Deno.makeTempDir();
   // All from 127.0.0.1: lift the per-IP cap so the header timeout is what
   // ends them (the cap alone would end all but 64 at once).
-  const nodes = await startCloudAndEdge({
-    recordDir: dir,
+  await attack("after_slowloris", {
     edge: {
       maxPlayersPerIp: 1000,
       hls: { addr: { hostname: "127.0.0.1", port: 0 } },
     },
-  });
-  const conns: Deno.Conn[] = [];
-  let timer: ReturnType<typeof setInterval> | undefined;
-  try {
-    const ports = [
-      ...new Array(500).fill(nodes.edge.ports.flv),
-      ...[nodes.edge.ports.hls!, nodes.edge.ports.api, nodes.cloud.ports.api]
-        .flatMap((p) => new Array(20).fill(p)),
-    ];
-    ok(nodes.edge.ports.hls! > 0, "an HLS port of its own");
-    const t0 = performance.now();
-    for (const port of ports) {
-      const c = await Deno.connect({ hostname: "127.0.0.1", port });
-      await c.write(
-        new TextEncoder().encode("GET /live/x.flv HTTP/1.1\r\nHost: e\r\n"),
-      );
-      conns.push(c);
-    }
-    timer = setInterval(() => {
-      for (const c of conns) {
-        void c.write(new Uint8Array([0x58])).catch(() => {});
+  }, async (nodes, conns) => {
+    let timer: ReturnType<typeof setInterval> | undefined;
+    try {
+      const ports = [
+        ...new Array(500).fill(nodes.edge.ports.flv),
+        ...[nodes.edge.ports.hls!, nodes.edge.ports.api, nodes.cloud.ports.api]
+          .flatMap((p) => new Array(20).fill(p)),
+      ];
+      ok(nodes.edge.ports.hls! > 0, "an HLS port of its own");
+      const t0 = performance.now();
+      for (const port of ports) {
+        const c = await Deno.connect({ hostname: "127.0.0.1", port });
+        await c.write(
+          new TextEncoder().encode("GET /live/x.flv HTTP/1.1\r\nHost: e\r\n"),
+        );
+        conns.push(c);
       }
-    }, 2000);
-    const times = await Promise.all(conns.map((c) => closedAfter(c, t0)));
-    const slowest = Math.max(...times);
-    ok(
-      slowest < 15_000,
-      `slowest slowloris connection closed after ${Math.round(slowest)} ms`,
-    );
-    console.log(
-      `${ports.length} slowloris: all closed after ${Math.round(slowest)} ms`,
-    );
-    clearInterval(timer);
-    await publishAndPlay(nodes, "after_slowloris");
-  } finally {
-    clearInterval(timer);
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch { /* closed */ }
+      timer = setInterval(() => {
+        for (const c of conns) {
+          void c.write(new Uint8Array([0x58])).catch(() => {});
+        }
+      }, 2000);
+      const times = await Promise.all(conns.map((c) => closedAfter(c, t0)));
+      const slowest = Math.max(...times);
+      ok(
+        slowest < 15_000,
+        `slowest slowloris connection closed after ${Math.round(slowest)} ms`,
+      );
+      console.log(
+        `${ports.length} slowloris: all closed after ${Math.round(slowest)} ms`,
+      );
+      clearInterval(timer);
+    } finally {
+      clearInterval(timer);
     }
-    await nodes.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 /** The value of one `/metrics` sample line of the cloud (0 when absent). */
@@ -396,10 +357,11 @@ Deno.test("limits: max_streams 2 — a third ffmpeg publish is refused with NetS
     const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}/live`;
     await using a = publishLavfi({ url: `${rtmp}/a`, seconds: 60 });
     await using b = publishLavfi({ url: `${rtmp}/b`, seconds: 60 });
-    await waitFor(
+    await until(
       () => tagsOut(nodes, "live/a") > 25 && tagsOut(nodes, "live/b") > 25,
-      15_000,
       "two streams at the edge",
+      15_000,
+      50,
     );
     await using c = publishLavfi({
       url: `${rtmp}/c`,
@@ -411,7 +373,7 @@ Deno.test("limits: max_streams 2 — a third ffmpeg publish is refused with NetS
     match(refused.stderr, /limits\.max_streams \(2\) reached/);
     equal(nodes.cloud.streams.has("live/c"), false);
     // The status code itself, as a raw client sees it.
-    const raw = await TestClient.open(nodes.cloud.ports.rtmp);
+    const raw = await RtmpClient.open(nodes.cloud.ports.rtmp);
     try {
       await raw.handshake();
       equal(await raw.publish("live", "d"), "NetStream.Publish.BadName");
@@ -428,19 +390,21 @@ Deno.test("limits: max_streams 2 — a third ffmpeg publish is refused with NetS
       2,
     );
     const at = [tagsOut(nodes, "live/a"), tagsOut(nodes, "live/b")];
-    await waitFor(
+    await until(
       () =>
         tagsOut(nodes, "live/a") > at[0] + 50 &&
         tagsOut(nodes, "live/b") > at[1] + 50,
-      15_000,
       "both admitted streams still flowing",
+      15_000,
+      50,
     );
     // A publish ending gives its slot back.
     b.kill();
-    await waitFor(
+    await until(
       () => !nodes.cloud.streams.has("live/b"),
-      15_000,
       "live/b ended",
+      15_000,
+      50,
     );
     await publishAndPlay(nodes, "after_max_streams");
     equal(nodes.cloud.refusals.count("max_streams"), 2);
@@ -454,10 +418,11 @@ Deno.test("limits: max_message_bytes — an ffmpeg publisher whose keyframes are
   await withCloudAndEdge({ cloud: limits }, async (nodes) => {
     const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}/live`;
     await using small = publishLavfi({ url: `${rtmp}/small`, seconds: 15 });
-    await waitFor(
+    await until(
       () => tagsOut(nodes, "live/small") > 25,
-      15_000,
       "the small stream at the edge",
+      15_000,
+      50,
     );
     await using big = publishLavfi({
       url: `${rtmp}/big`,
@@ -477,10 +442,11 @@ Deno.test("limits: max_message_bytes — an ffmpeg publisher whose keyframes are
       1,
     );
     const at = tagsOut(nodes, "live/small");
-    await waitFor(
+    await until(
       () => tagsOut(nodes, "live/small") > at + 50,
-      15_000,
       "the small stream still flowing",
+      15_000,
+      50,
     );
     const p = await probe(
       `http://127.0.0.1:${nodes.edge.ports.flv}/live/small.flv`,

@@ -6,23 +6,12 @@ import { equal, ok, rejects } from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { makeSign } from "../lib/auth/mod.ts";
 import { generateSelfSigned } from "../lib/quic/mod.ts";
-import { ffmpeg, probe, publishLavfi } from "../testkit/media.ts";
+import { probe, publishLavfi, recordFlv } from "../testkit/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
+import { until } from "../testkit/poll.ts";
 
 const CHROMIUM = Deno.env.get("CHROMIUM_BIN") ?? "/usr/bin/chromium";
 const local = { hostname: "127.0.0.1", port: 0 };
-
-async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  ms: number,
-  what: string,
-): Promise<void> {
-  const end = performance.now() + ms;
-  while (!(await cond())) {
-    if (performance.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Opens a TLS connection trusting only `caPem`; resolves when it handshakes. */
 async function handshake(port: number, caPem: string): Promise<void> {
@@ -55,22 +44,14 @@ Deno.test("RTMPS: ffmpeg publishes and plays back over TLS; a certificate reload
       url: `rtmps://127.0.0.1:${port}/${key}`,
       seconds: 8,
     });
-    await waitFor(
+    await until(
       () => nodes.cloud.streams.has(key),
-      10_000,
       "RTMPS publish live",
+      10_000,
+      50,
     );
     const out = `${dir}/back.flv`;
-    await using back = ffmpeg([
-      "-i",
-      `rtmps://127.0.0.1:${port}/${key}`,
-      "-t",
-      "2",
-      "-c",
-      "copy",
-      "-y",
-      out,
-    ]);
+    await using back = recordFlv(`rtmps://127.0.0.1:${port}/${key}`, out, 2);
     equal((await back.done).code, 0);
     const p = await probe(out);
     ok(p.videoFrames > 10, `frames played back over RTMPS: ${p.videoFrames}`);
@@ -82,11 +63,12 @@ Deno.test("RTMPS: ffmpeg publishes and plays back over TLS; a certificate reload
     equal(nodes.cloud.ports.rtmps, port, "same port after reload");
     await handshake(port, second.certPem);
     await rejects(handshake(port, first.certPem));
-    await waitFor(
+    await until(
       () =>
         (nodes.cloud.streams.get(key)?.info().tags_in ?? 0) > tagsBefore + 25,
-      10_000,
       "the live publisher kept publishing across the reload",
+      10_000,
+      50,
     );
     equal((await pub.done).code, 0, "the RTMPS publisher ended cleanly");
     // A bad pair is refused and the listener stays.
@@ -136,11 +118,12 @@ Deno.test({
       size: "640x360",
     });
     try {
-      await waitFor(
+      await until(
         () =>
           nodes.edge.streams().some((s) => s.key === key && s.tags_out > 50),
-        20_000,
         "stream at the edge",
+        20_000,
+        50,
       );
       context = await chromium.launchPersistentContext(profile, {
         executablePath: CHROMIUM,
@@ -170,15 +153,17 @@ Deno.test({
         );
       const plays = async (what: string) => {
         let t0 = 0;
-        await waitFor(
+        await until(
           async () => (t0 = await time()) > 0.2,
-          30_000,
           `${what}: playback starts`,
-        );
-        await waitFor(
-          async () => (await time()) > t0 + 2,
           30_000,
+          50,
+        );
+        await until(
+          async () => (await time()) > t0 + 2,
           `${what}: 2 s more played`,
+          30_000,
+          50,
         );
       };
       await page.goto(
@@ -192,13 +177,14 @@ Deno.test({
         `signed HTTPS FLV request: ${flvRequests}`,
       );
       await page.click("#transport-ws");
-      await waitFor(
+      await until(
         () =>
           sockets.some((u) =>
             u.startsWith("wss://") && u.includes(`sign=${sign}`)
           ),
-        20_000,
         `a signed WSS connection (got ${sockets})`,
+        20_000,
+        50,
       );
       await plays("wss-flv");
       // Without the sign the same URL is refused.

@@ -20,36 +20,25 @@ import {
   encodeSdes,
   encodeSenderReport,
 } from "../lib/rtcp/mod.ts";
+import { encodeRtp } from "../lib/rtp/mod.ts";
 import { until } from "./edge_support.ts";
 import { HttpPlayer } from "./http_support.ts";
 import { publishLavfi } from "../testkit/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
+import { udpSocket } from "../testkit/ports.ts";
+import { seededRandom } from "../testkit/random.ts";
 
 const KEY = "live/attacked";
 
-/** Seeded PRNG (mulberry32); the seed is printed so a failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function rtp(ssrc: number, seq: number, payload: Uint8Array): Uint8Array {
-  const p = new Uint8Array(12 + payload.length);
-  const v = new DataView(p.buffer);
-  p[0] = 0x80;
-  p[1] = 0x80 | 100;
-  v.setUint16(2, seq & 0xffff);
-  v.setUint32(4, 123456);
-  v.setUint32(8, ssrc);
-  p.set(payload, 12);
-  return p;
-}
+const rtp = (ssrc: number, seq: number, payload: Uint8Array) =>
+  encodeRtp({
+    marker: true,
+    payloadType: 100,
+    sequence: seq & 0xffff,
+    timestamp: 123456,
+    ssrc,
+    payload,
+  });
 
 const fileBytes = (t: FlvTag) => encodeFileTag(t);
 const same = (a: FlvTag, b: FlvTag) =>
@@ -64,7 +53,7 @@ Deno.test({
   async fn() {
     const seed = Date.now() >>> 0;
     console.log(`srtp_attack_test seed=${seed}`);
-    const rand = prng(seed);
+    const rand = seededRandom(seed);
     const dir = await Deno.makeTempDir({ prefix: "flvcast_attack_" });
     const { cloud, edge, close } = await startCloudAndEdge({
       recordDir: dir,
@@ -72,11 +61,7 @@ Deno.test({
       quicSecret: "atk",
       edge: { secret: "atk", latencyMs: 600 },
     });
-    const atk = Deno.listenDatagram({
-      transport: "udp",
-      hostname: "127.0.0.1",
-      port: 0,
-    });
+    const atk = udpSocket();
     const to: Deno.NetAddr = {
       transport: "udp",
       hostname: "127.0.0.1",

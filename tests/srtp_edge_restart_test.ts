@@ -7,13 +7,7 @@
  * keyframe is printed.
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
-import {
-  encodeFileTag,
-  encodeFlvHeader,
-  isKeyframe,
-  isMetadata,
-  isSequenceHeader,
-} from "../lib/flv/mod.ts";
+import * as flv from "../lib/flv/mod.ts";
 import { EdgeNode } from "../lib/edge/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import { until } from "./edge_support.ts";
@@ -71,7 +65,7 @@ Deno.test({
         `http://127.0.0.1:${fresh.ports.flv}/${KEY}.flv`,
       );
       await until(
-        () => player.tags.some((t) => t.type === 9 && isKeyframe(t)),
+        () => player.tags.some((t) => t.type === 9 && flv.isKeyframe(t)),
         "a keyframe at the player",
         5000,
       );
@@ -83,15 +77,15 @@ Deno.test({
       equal(code, 0, `ffmpeg failed: ${stderr}`);
       equal(await player.done, "end");
 
-      ok(isMetadata(player.tags[0]), "onMetaData first");
+      ok(flv.isMetadata(player.tags[0]), "onMetaData first");
       const video = player.tags.filter((t) => t.type === 9);
-      ok(isSequenceHeader(video[0]), "then the AVC sequence header");
+      ok(flv.isSequenceHeader(video[0]), "then the AVC sequence header");
       // (A player that joins before the first keyframe may get the header
       // twice: once from the stream state, once from its start tags.)
-      const frames = video.filter((t) => !isSequenceHeader(t));
-      ok(isKeyframe(frames[0]), "then video from a keyframe");
+      const frames = video.filter((t) => !flv.isSequenceHeader(t));
+      ok(flv.isKeyframe(frames[0]), "then video from a keyframe");
       ok(
-        player.tags.some((t) => t.type === 8 && isSequenceHeader(t)),
+        player.tags.some((t) => t.type === 8 && flv.isSequenceHeader(t)),
         "the AAC config",
       );
       const file = `${dir}/restarted.flv`;
@@ -100,8 +94,8 @@ Deno.test({
         new Uint8Array(
           await new Blob(
             [
-              encodeFlvHeader(),
-              ...player.tags.map(encodeFileTag),
+              flv.encodeFlvHeader(),
+              ...player.tags.map(flv.encodeFileTag),
             ] as BlobPart[],
           ).arrayBuffer(),
         ),

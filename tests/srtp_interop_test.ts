@@ -7,34 +7,23 @@
 import { equal, fail, ok } from "node:assert/strict";
 import { LibSrtpSession, libsrtpUnavailable } from "./support/libsrtp.ts";
 import { newKeyMaterial, SrtpReceiver, SrtpSender } from "../lib/srtp/mod.ts";
+import { encodeRtp } from "../lib/rtp/mod.ts";
+import { toHex as hex } from "../testkit/bytes.ts";
+import { seededRandom } from "../testkit/random.ts";
 
 const why = libsrtpUnavailable();
 if (why) console.warn(`srtp_interop_test: SKIPPED: ${why}`);
 const ignore = why !== undefined && Deno.env.get("CI") !== "true";
 
-/** Seeded PRNG (mulberry32) so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function rtpPacket(ssrc: number, seq: number, payload: Uint8Array): Uint8Array {
-  const p = new Uint8Array(12 + payload.length);
-  const v = new DataView(p.buffer);
-  p[0] = 0x80;
-  p[1] = 100 | ((seq & 3) === 0 ? 0x80 : 0);
-  v.setUint16(2, seq & 0xffff);
-  v.setUint32(4, (seq * 3000) >>> 0);
-  v.setUint32(8, ssrc);
-  p.set(payload, 12);
-  return p;
-}
+const rtpPacket = (ssrc: number, seq: number, payload: Uint8Array) =>
+  encodeRtp({
+    marker: (seq & 3) === 0,
+    payloadType: 100,
+    sequence: seq & 0xffff,
+    timestamp: (seq * 3000) >>> 0,
+    ssrc,
+    payload,
+  });
 
 function srPacket(ssrc: number, n: number): Uint8Array {
   // SR (28 bytes) + SDES with a CNAME, like the cloud's compound.
@@ -50,9 +39,6 @@ function srPacket(ssrc: number, n: number): Uint8Array {
   return p;
 }
 
-const hex = (b: Uint8Array) =>
-  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-
 Deno.test({
   name: "libsrtp decrypts our SRTP/SRTCP to the exact bytes, and vice versa",
   ignore,
@@ -60,7 +46,7 @@ Deno.test({
     if (why) fail(`libsrtp2 is required under CI=true: ${why}`);
     const seed = Date.now() >>> 0;
     console.log(`srtp_interop_test seed=${seed}`);
-    const rand = prng(seed);
+    const rand = seededRandom(seed);
     const ssrc = (Math.floor(rand() * 0xfffffffe) + 1) >>> 0;
     const keys = newKeyMaterial();
     const ours = new SrtpSender({ ...keys, ssrc });

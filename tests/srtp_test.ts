@@ -17,11 +17,8 @@ import {
   SrtpSender,
 } from "../lib/srtp/mod.ts";
 import { RtpPacketizer } from "../lib/rtp/mod.ts";
+import { fromHex as hex } from "../testkit/bytes.ts";
 
-const hex = (s: string) =>
-  Uint8Array.from(
-    s.replace(/\s+/g, "").match(/../g)!.map((b) => parseInt(b, 16)),
-  );
 const toHex = (b: Uint8Array) =>
   Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 

@@ -6,22 +6,17 @@
  * @module
  */
 import { apiHandler } from "../api/mod.ts";
-import type { HistorySeries, MetricFamily } from "../metrics/mod.ts";
+import {
+  bitrateSeries,
+  type HistorySeries,
+  type MetricFamily,
+} from "../metrics/mod.ts";
 import { VERSION } from "../version/mod.ts";
 import type { CloudStreamInfo } from "./cloud_stream.ts";
 
 /** What the cloud's page charts per publisher (`/api/history`), in order. */
 export const CLOUD_HISTORY_SERIES: HistorySeries<CloudStreamInfo>[] = [
-  {
-    name: "bitrate_kbps",
-    label: "bitrate in",
-    short: "bitrate",
-    unit: "kbit/s",
-    color: "#4da3ff",
-    kind: "rate",
-    scale: 8 / 1000,
-    read: (s) => s.video_bytes + s.audio_bytes + s.data_bytes,
-  },
+  bitrateSeries((s) => s.video_bytes + s.audio_bytes + s.data_bytes),
   {
     name: "packets_sent",
     label: "RTP packets sent",

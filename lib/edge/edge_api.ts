@@ -7,7 +7,11 @@
  * @module
  */
 import { apiHandler } from "../api/mod.ts";
-import type { HistorySeries, MetricFamily } from "../metrics/mod.ts";
+import {
+  bitrateSeries,
+  type HistorySeries,
+  type MetricFamily,
+} from "../metrics/mod.ts";
 
 /** One stream as the edge API shows it. */
 export interface EdgeStreamInfo {
@@ -80,16 +84,7 @@ export interface EdgeStreamInfo {
 
 /** What the edge's page charts per stream (`/api/history`), in order. */
 export const EDGE_HISTORY_SERIES: HistorySeries<EdgeStreamInfo>[] = [
-  {
-    name: "bitrate_kbps",
-    label: "bitrate in",
-    short: "bitrate",
-    unit: "kbit/s",
-    color: "#4da3ff",
-    kind: "rate",
-    scale: 8 / 1000,
-    read: (s) => s.bytes_received,
-  },
+  bitrateSeries((s) => s.bytes_received),
   {
     name: "lost",
     label: "packets lost",

@@ -9,7 +9,6 @@
  */
 import {
   AAC_SEQUENCE_HEADER,
-  AVC_END_OF_SEQUENCE,
   AVC_NALU,
   AVC_SEQUENCE_HEADER,
   ExAudioPacketType,
@@ -21,15 +20,7 @@ import {
   TAG_AUDIO,
   TAG_VIDEO,
 } from "../flv/mod.ts";
-import {
-  av1ConfigSize,
-  avcSpsSize,
-  hevcSpsSize,
-  parseAacConfig,
-  parseAvcConfig,
-  parseHevcConfig,
-  type PictureSize,
-} from "./codec_config.ts";
+import * as codecs from "./codec_config.ts";
 
 /** A video decoder configuration from a sequence header. */
 export interface VideoConfig {
@@ -98,16 +89,16 @@ function si24(d: Uint8Array, o: number): number {
 function pictureSize(
   codec: VideoConfig["codec"],
   config: Uint8Array,
-): PictureSize {
+): codecs.PictureSize {
   try {
     if (codec === "avc") {
-      const sps = parseAvcConfig(config).sps[0];
-      if (sps) return avcSpsSize(sps);
+      const sps = codecs.parseAvcConfig(config).sps[0];
+      if (sps) return codecs.avcSpsSize(sps);
     } else if (codec === "hevc") {
-      const sps = parseHevcConfig(config).nalus.get(33)?.[0];
-      if (sps) return hevcSpsSize(sps);
+      const sps = codecs.parseHevcConfig(config).nalus.get(33)?.[0];
+      if (sps) return codecs.hevcSpsSize(sps);
     } else {
-      const size = av1ConfigSize(config);
+      const size = codecs.av1ConfigSize(config);
       if (size) return size;
     }
   } catch {
@@ -120,8 +111,8 @@ function videoConfig(
   codec: VideoConfig["codec"],
   config: Uint8Array,
 ): VideoConfig {
-  if (codec === "avc") parseAvcConfig(config);
-  else if (codec === "hevc") parseHevcConfig(config);
+  if (codec === "avc") codecs.parseAvcConfig(config);
+  else if (codec === "hevc") codecs.parseHevcConfig(config);
   else if (config.length < 4 || config[0] !== 0x81) {
     throw new RangeError(
       `av1C: expected marker/version 0x81 and 4 bytes, got ${config.length} bytes`,
@@ -140,6 +131,14 @@ function readVideo(tag: FlvTag): FlvMedia | undefined {
   const at = info.payloadOffset;
   if (codec === undefined || at === undefined) return undefined;
   const sync = info.frameType === FRAME_TYPE_KEY;
+  /** A frame whose data starts at `from` (after a 24-bit CTS when `withCts`). */
+  const frame = (withCts: boolean): FlvMedia => ({
+    kind: "video",
+    dts: tag.timestamp,
+    cts: withCts ? si24(d, at) : 0,
+    sync,
+    data: d.subarray(withCts ? at + 3 : at),
+  });
   if (!info.exHeader) {
     if (info.packetType === AVC_SEQUENCE_HEADER) {
       return {
@@ -147,16 +146,7 @@ function readVideo(tag: FlvTag): FlvMedia | undefined {
         config: videoConfig(codec, d.subarray(at + 3)),
       };
     }
-    if (info.packetType === AVC_END_OF_SEQUENCE) return undefined;
-    if (info.packetType !== AVC_NALU) return undefined;
-    const cts = si24(d, at);
-    return {
-      kind: "video",
-      dts: tag.timestamp,
-      cts,
-      sync,
-      data: d.subarray(at + 3),
-    };
+    return info.packetType === AVC_NALU ? frame(true) : undefined;
   }
   switch (info.packetType) {
     case ExVideoPacketType.SequenceStart:
@@ -164,40 +154,18 @@ function readVideo(tag: FlvTag): FlvMedia | undefined {
         kind: "video-config",
         config: videoConfig(codec, d.subarray(at)),
       };
-    case ExVideoPacketType.CodedFrames: {
-      if (codec === "av1") {
-        return {
-          kind: "video",
-          dts: tag.timestamp,
-          cts: 0,
-          sync,
-          data: d.subarray(at),
-        };
-      }
-      const cts = si24(d, at);
-      return {
-        kind: "video",
-        dts: tag.timestamp,
-        cts,
-        sync,
-        data: d.subarray(at + 3),
-      };
-    }
+    case ExVideoPacketType.CodedFrames:
+      // AV1 frames carry no composition time offset.
+      return frame(codec !== "av1");
     case ExVideoPacketType.CodedFramesX:
-      return {
-        kind: "video",
-        dts: tag.timestamp,
-        cts: 0,
-        sync,
-        data: d.subarray(at),
-      };
+      return frame(false);
     default:
       return undefined;
   }
 }
 
 function audioConfig(config: Uint8Array): AudioConfig {
-  const c = parseAacConfig(config);
+  const c = codecs.parseAacConfig(config);
   return {
     codec: "aac",
     config,

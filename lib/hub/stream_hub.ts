@@ -49,9 +49,12 @@ export interface HubStreamInfo {
 
 /** One live stream: its GOP cache and its subscribers. */
 export class HubStream {
-  #key: string;
-  #startedAt = new Date();
-  #gop: GopCache;
+  /** The stream key, e.g. `live/movie`. */
+  readonly key: string;
+  /** When the stream was opened. */
+  readonly startedAt: Date = new Date();
+  /** The start-up cache (read-only use). */
+  readonly gop: GopCache;
   #subs = new Set<HubSubscriber>();
   #ended: string | undefined;
   #tagsIn = 0;
@@ -66,19 +69,9 @@ export class HubStream {
     gop: GopCacheOptions | undefined,
     onEnd: (stream: HubStream) => void,
   ) {
-    this.#key = key;
-    this.#gop = new GopCache(gop);
+    this.key = key;
+    this.gop = new GopCache(gop);
     this.#onEnd = onEnd;
-  }
-
-  /** The stream key, e.g. `live/movie`. */
-  get key(): string {
-    return this.#key;
-  }
-
-  /** When the stream was opened. */
-  get startedAt(): Date {
-    return this.#startedAt;
   }
 
   /** Players subscribed now. */
@@ -91,16 +84,11 @@ export class HubStream {
     return this.#ended;
   }
 
-  /** The start-up cache (read-only use). */
-  get gop(): GopCache {
-    return this.#gop;
-  }
-
   /** Counters of this stream. */
   info(): HubStreamInfo {
     return {
-      key: this.#key,
-      startedAt: this.#startedAt,
+      key: this.key,
+      startedAt: this.startedAt,
       tagsIn: this.#tagsIn,
       bytesIn: this.#bytesIn,
       players: this.#subs.size,
@@ -115,7 +103,7 @@ export class HubStream {
     if (this.#ended !== undefined) return;
     this.#tagsIn++;
     this.#bytesIn += 11 + tag.data.length;
-    this.#gop.push(tag);
+    this.gop.push(tag);
     for (const sub of this.#subs) sub.onTag(tag);
   }
 
@@ -126,13 +114,13 @@ export class HubStream {
   subscribe(sub: HubSubscriber): HubSubscription {
     if (this.#ended !== undefined) {
       throw new Error(
-        `stream "${this.#key}": expected a live stream to subscribe to, it ended (${this.#ended})`,
+        `stream "${this.key}": expected a live stream to subscribe to, it ended (${this.#ended})`,
       );
     }
     this.#subs.add(sub);
     this.#playersTotal++;
     return {
-      startTags: this.#gop.startTags(),
+      startTags: this.gop.startTags(),
       unsubscribe: () => {
         this.#subs.delete(sub);
       },
@@ -151,7 +139,7 @@ export class HubStream {
     this.#ended = reason;
     const subs = [...this.#subs];
     this.#subs.clear();
-    this.#gop.clear(); // nothing joins an ended stream
+    this.gop.clear(); // nothing joins an ended stream
     this.#onEnd(this);
     for (const sub of subs) {
       try {

@@ -34,6 +34,23 @@ export interface HistorySeries<R> {
   scale?: number;
 }
 
+/**
+ * The `bitrate in` series both status pages chart first: kbit/s from a
+ * counter of bytes received that `read` returns.
+ */
+export function bitrateSeries<R>(read: (row: R) => number): HistorySeries<R> {
+  return {
+    name: "bitrate_kbps",
+    label: "bitrate in",
+    short: "bitrate",
+    unit: "kbit/s",
+    color: "#4da3ff",
+    kind: "rate",
+    scale: 8 / 1000,
+    read,
+  };
+}
+
 /** Options for {@linkcode StatsHistory}. */
 export interface StatsHistoryOptions<R> {
   /** What to chart, in display order. */

@@ -4,6 +4,7 @@
  * @module
  */
 export {
+  bitrateSeries,
   type HistoryDocument,
   type HistorySeries,
   StatsHistory,

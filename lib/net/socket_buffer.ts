@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { libcLoader, ownSockets, SOL_SOCKET } from "./libc.ts";
 
 /** Which buffer. */
 export type SocketBufferKind = "receive" | "send";
@@ -30,18 +31,12 @@ export interface SocketBufferResult {
   warning?: string;
 }
 
-const SOL_SOCKET = 1;
-const SO_TYPE = 3;
 const SO_SNDBUF = 7;
 const SO_RCVBUF = 8;
 const SO_SNDBUFFORCE = 32;
 const SO_RCVBUFFORCE = 33;
-const SOCK_DGRAM = 2;
-const AF_INET = 2;
-const AF_INET6 = 10;
 
 const SYMBOLS = {
-  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getsockopt: {
     parameters: ["i32", "i32", "i32", "buffer", "buffer"],
     result: "i32",
@@ -54,41 +49,8 @@ const SYMBOLS = {
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
-let libc: Libc | undefined;
-let libcError = "";
-
-/** libc, opened once; `undefined` (with the reason) where FFI is unusable. */
-function openLibc(): Libc | undefined {
-  if (libc || libcError) return libc;
-  if (Deno.build.os !== "linux") {
-    libcError = `not Linux (${Deno.build.os})`;
-    return undefined;
-  }
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-    libcError = "no FFI permission (run with -A or --allow-ffi)";
-    return undefined;
-  }
-  try {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch (e) {
-    libcError = `cannot load libc.so.6: ${(e as Error).message}`;
-  }
-  return libc;
-}
-
-/** The local port of `fd` when it is a UDP socket of `family`, else -1. */
-function udpPortOf(c: Libc, fd: number): number {
-  const opt = new Int32Array(1);
-  const len = new Uint32Array([4]);
-  if (c.getsockopt(fd, SOL_SOCKET, SO_TYPE, opt, len) !== 0) return -1;
-  if (opt[0] !== SOCK_DGRAM) return -1;
-  const sa = new Uint8Array(128);
-  const salen = new Uint32Array([sa.length]);
-  if (c.getsockname(fd, sa, salen) !== 0) return -1;
-  const family = sa[0] | (sa[1] << 8);
-  if (family !== AF_INET && family !== AF_INET6) return -1;
-  return (sa[2] << 8) | sa[3];
-}
+/** libc, opened once; no symbols (with the reason) where FFI is unusable. */
+const openLibc = libcLoader(SYMBOLS);
 
 /**
  * The file descriptors of this process's UDP sockets bound to `port`.
@@ -97,28 +59,7 @@ function udpPortOf(c: Libc, fd: number): number {
  * @returns Descriptors (empty where they cannot be listed).
  */
 export function udpSocketFds(port: number): number[] {
-  const c = openLibc();
-  if (!c) return [];
-  const out: number[] = [];
-  let entries: Iterable<Deno.DirEntry>;
-  try {
-    entries = Deno.readDirSync("/proc/self/fd");
-  } catch {
-    return [];
-  }
-  for (const e of entries) {
-    const fd = Number(e.name);
-    if (!Number.isInteger(fd)) continue;
-    let target: string;
-    try {
-      target = Deno.readLinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      continue;
-    }
-    if (!target.startsWith("socket:")) continue;
-    if (udpPortOf(c, fd) === port) out.push(fd);
-  }
-  return out;
+  return ownSockets("udp", port);
 }
 
 function getInt(c: Libc, fd: number, opt: number): number {
@@ -170,8 +111,8 @@ export function setSocketBuffer(
     method: "default",
     warning,
   });
-  const c = openLibc();
-  if (!c) return fallback(`socket buffer not set: ${libcError}`);
+  const { symbols: c, error } = openLibc();
+  if (!c) return fallback(`socket buffer not set: ${error}`);
   const fds = udpSocketFds(port);
   if (fds.length === 0) {
     return fallback(`socket buffer not set: no UDP socket on port ${port}`);

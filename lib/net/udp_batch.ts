@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { libcLoader } from "./libc.ts";
 import { udpSocketFds } from "./socket_buffer.ts";
 
 const MSG_DONTWAIT = 0x40;
@@ -21,23 +22,14 @@ const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
-let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | undefined;
-let tried = false;
+const loadSend = libcLoader(SYMBOLS);
+type SendSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/** The struct layouts here are LP64: x86_64 and aarch64 only. */
+const LP64 = Deno.build.arch === "x86_64" || Deno.build.arch === "aarch64";
 
 function openLib() {
-  if (tried) return lib;
-  tried = true;
-  if (
-    Deno.build.os !== "linux" ||
-    (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64") ||
-    Deno.permissions.querySync({ name: "ffi" }).state !== "granted"
-  ) return undefined;
-  try {
-    lib = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch {
-    lib = undefined;
-  }
-  return lib;
+  return LP64 ? loadSend().symbols : undefined;
 }
 
 /** An IPv4 destination as a `sockaddr_in`. */
@@ -74,7 +66,7 @@ export interface BatchSendResult {
  */
 export class UdpBatchSender {
   #fd: number;
-  #lib: NonNullable<typeof lib>;
+  #lib: SendSymbols;
   #name: Uint8Array;
   #namePtr: bigint;
   #max: number;
@@ -86,7 +78,7 @@ export class UdpBatchSender {
 
   private constructor(
     fd: number,
-    l: NonNullable<typeof lib>,
+    l: SendSymbols,
     name: Uint8Array,
     max: number,
   ) {
@@ -198,19 +190,11 @@ const RECV_SYMBOLS = {
   },
 } as const;
 
-let recvLib: Deno.DynamicLibrary<typeof RECV_SYMBOLS>["symbols"] | undefined;
-let recvTried = false;
+const loadRecv = libcLoader(RECV_SYMBOLS);
+type RecvSymbols = Deno.DynamicLibrary<typeof RECV_SYMBOLS>["symbols"];
 
 function openRecvLib() {
-  if (recvTried) return recvLib;
-  recvTried = true;
-  if (!openLib()) return undefined;
-  try {
-    recvLib = Deno.dlopen("libc.so.6", RECV_SYMBOLS).symbols;
-  } catch {
-    recvLib = undefined;
-  }
-  return recvLib;
+  return LP64 ? loadRecv().symbols : undefined;
 }
 
 /** sizeof(struct sockaddr_in6), room for either family. */
@@ -232,7 +216,7 @@ const NAME = 28;
  */
 export class UdpBatchReceiver {
   #fd: number;
-  #lib: NonNullable<typeof recvLib>;
+  #lib: RecvSymbols;
   #max: number;
   #size: number;
   #bufs: Uint8Array;
@@ -246,7 +230,7 @@ export class UdpBatchReceiver {
 
   private constructor(
     fd: number,
-    l: NonNullable<typeof recvLib>,
+    l: RecvSymbols,
     max: number,
     size: number,
     port: number,

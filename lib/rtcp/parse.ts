@@ -4,23 +4,7 @@
  * @module
  */
 import { type NackFci, unpackNack } from "./nack.ts";
-import {
-  APP_AUTH,
-  APP_NAVL,
-  NACK_FMT,
-  type ReportBlock,
-  RTCP_APP,
-  RTCP_BYE,
-  RTCP_RR,
-  RTCP_RTPFB,
-  RTCP_SDES,
-  RTCP_SR,
-  type RtcpPacket,
-  SDES_CNAME,
-  SDES_KEY_PREFIX,
-  SDES_PRIV,
-  type SdesChunk,
-} from "./types.ts";
+import * as types from "./types.ts";
 
 const decoder = new TextDecoder();
 
@@ -34,7 +18,7 @@ function parseReports(
   count: number,
   end: number,
   base: number,
-): ReportBlock[] {
+): types.ReportBlock[] {
   if (start + 24 * count > end) {
     fail(
       `expected ${count} report blocks (${24 * count} bytes), received ${
@@ -43,7 +27,7 @@ function parseReports(
       base,
     );
   }
-  const out: ReportBlock[] = [];
+  const out: types.ReportBlock[] = [];
   for (let i = 0; i < count; i++) {
     const o = start + 24 * i;
     const word = view.getUint32(o + 4);
@@ -68,12 +52,12 @@ function parseSdes(
   start: number,
   end: number,
   count: number,
-): SdesChunk[] {
-  const chunks: SdesChunk[] = [];
+): types.SdesChunk[] {
+  const chunks: types.SdesChunk[] = [];
   let o = start;
   for (let c = 0; c < count; c++) {
     if (o + 4 > end) fail(`expected SDES chunk ${c + 1} of ${count}`, o);
-    const chunk: SdesChunk = { ssrc: view.getUint32(o) };
+    const chunk: types.SdesChunk = { ssrc: view.getUint32(o) };
     o += 4;
     for (;;) {
       if (o >= end) fail("SDES item list not terminated by a null octet", o);
@@ -90,9 +74,9 @@ function parseSdes(
           o,
         );
       }
-      if (type === SDES_CNAME) {
+      if (type === types.SDES_CNAME) {
         chunk.cname = decoder.decode(bytes.subarray(text, text + len));
-      } else if (type === SDES_PRIV) {
+      } else if (type === types.SDES_PRIV) {
         if (len < 1 || 1 + bytes[text] > len) {
           fail(
             `PRIV prefix length ${
@@ -103,7 +87,7 @@ function parseSdes(
         }
         const pl = bytes[text];
         const prefix = decoder.decode(bytes.subarray(text + 1, text + 1 + pl));
-        if (prefix === SDES_KEY_PREFIX) {
+        if (prefix === types.SDES_KEY_PREFIX) {
           chunk.key = decoder.decode(bytes.subarray(text + 1 + pl, text + len));
         }
       }
@@ -141,13 +125,13 @@ function parseSdes(
  * @returns The packets in order. APP data and unknown bodies are views into `compound`.
  * @throws {RangeError} When anything is malformed or truncated.
  */
-export function parseRtcp(compound: Uint8Array): RtcpPacket[] {
+export function parseRtcp(compound: Uint8Array): types.RtcpPacket[] {
   const view = new DataView(
     compound.buffer,
     compound.byteOffset,
     compound.byteLength,
   );
-  const out: RtcpPacket[] = [];
+  const out: types.RtcpPacket[] = [];
   if (compound.length === 0) fail("expected at least 4 bytes, received 0", 0);
   let off = 0;
   while (off < compound.length) {
@@ -182,7 +166,7 @@ export function parseRtcp(compound: Uint8Array): RtcpPacket[] {
     const body = off + 4;
     const len = end - body;
     switch (pt) {
-      case RTCP_SR: {
+      case types.RTCP_SR: {
         if (len < 24) fail(`SR needs 24 bytes of sender info, has ${len}`, off);
         out.push({
           type: "sr",
@@ -196,7 +180,7 @@ export function parseRtcp(compound: Uint8Array): RtcpPacket[] {
         });
         break;
       }
-      case RTCP_RR: {
+      case types.RTCP_RR: {
         if (len < 4) fail(`RR needs a 4-byte SSRC, has ${len}`, off);
         out.push({
           type: "rr",
@@ -205,13 +189,13 @@ export function parseRtcp(compound: Uint8Array): RtcpPacket[] {
         });
         break;
       }
-      case RTCP_SDES:
+      case types.RTCP_SDES:
         out.push({
           type: "sdes",
           chunks: parseSdes(compound, view, body, end, count),
         });
         break;
-      case RTCP_BYE: {
+      case types.RTCP_BYE: {
         if (len < 4 * count) {
           fail(
             `BYE with ${count} SSRCs needs ${4 * count} bytes, has ${len}`,
@@ -238,7 +222,7 @@ export function parseRtcp(compound: Uint8Array): RtcpPacket[] {
         );
         break;
       }
-      case RTCP_APP: {
+      case types.RTCP_APP: {
         if (len < 8) fail(`APP needs 8 bytes (SSRC, name), has ${len}`, off);
         out.push({
           type: "app",
@@ -254,8 +238,8 @@ export function parseRtcp(compound: Uint8Array): RtcpPacket[] {
         });
         break;
       }
-      case RTCP_RTPFB: {
-        if (count !== NACK_FMT) {
+      case types.RTCP_RTPFB: {
+        if (count !== types.NACK_FMT) {
           out.push({
             type: "unknown",
             pt,
@@ -315,8 +299,8 @@ function trimZeros(data: Uint8Array): Uint8Array {
  * @param p A parsed packet.
  * @returns The secret, or `undefined`.
  */
-export function parseAuth(p: RtcpPacket): string | undefined {
-  if (p.type !== "app" || p.subtype !== 0 || p.name !== APP_AUTH) {
+export function parseAuth(p: types.RtcpPacket): string | undefined {
+  if (p.type !== "app" || p.subtype !== 0 || p.name !== types.APP_AUTH) {
     return undefined;
   }
   return decoder.decode(trimZeros(p.data));
@@ -338,9 +322,9 @@ export function parseAuth(p: RtcpPacket): string | undefined {
  * @throws {RangeError} When it is a NAVL whose count exceeds its data.
  */
 export function parseNavl(
-  p: RtcpPacket,
+  p: types.RtcpPacket,
 ): { mediaSsrc: number; seqs: number[] } | undefined {
-  if (p.type !== "app" || p.subtype !== 0 || p.name !== APP_NAVL) {
+  if (p.type !== "app" || p.subtype !== 0 || p.name !== types.APP_NAVL) {
     return undefined;
   }
   const { data } = p;

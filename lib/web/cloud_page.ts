@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { documentStart, escapeHtml, versionTag } from "./page_head.ts";
+import * as shared from "./page_head.ts";
 import { CHARTS_CSS, CHARTS_PATH } from "./charts.ts";
 
 /** Path of the cloud page's script. */
@@ -25,10 +25,10 @@ export const CLOUD_APP_PATH = "/web/cloud.js";
 export function cloudPageHtml(
   opts: { title: string; version?: string },
 ): string {
-  const title = escapeHtml(opts.title);
-  const version = versionTag(opts.version);
+  const title = shared.escapeHtml(opts.title);
+  const version = shared.versionTag(opts.version);
   return `${
-    documentStart(opts.title)
+    shared.documentStart(opts.title)
   }main { padding: 16px 20px; display: grid; gap: 16px; }
 section { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 12px; min-width: 0; overflow-x: auto; }
 h2 { font-size: 14px; margin: 0 0 8px; color: var(--dim); font-weight: 600; text-transform: uppercase; letter-spacing: .04em; }
@@ -56,18 +56,11 @@ ${CHARTS_CSS}
 </section>
 <div id="cards"></div>
 </main>
-<script src="${CHARTS_PATH}"></script>
-<script src="${CLOUD_APP_PATH}"></script>
-</body>
-</html>
-`;
+${shared.documentEnd([CHARTS_PATH, CLOUD_APP_PATH])}`;
 }
 
 /** The cloud page's script (classic script, ES2017; `textContent` only). */
-export const CLOUD_APP_JS = `"use strict";
-(function () {
-  var $ = function (id) { return document.getElementById(id); };
-  var cards = {};
+export const CLOUD_APP_JS = `${shared.SCRIPT_START}  var cards = {};
   var sparks = {};
 
   function num(v) { return typeof v === "number" && isFinite(v) ? v : null; }

@@ -15,14 +15,7 @@ import {
 } from "./assets.ts";
 import { CHARTS_JS, CHARTS_PATH, HISTORY_PATH } from "./charts.ts";
 import { CLOUD_APP_JS, CLOUD_APP_PATH, cloudPageHtml } from "./cloud_page.ts";
-import {
-  APP_JS,
-  APP_PATH,
-  HLS_PLAYER_PATH,
-  pageHtml,
-  PLAYER_PATH,
-  STREAMS_PATH,
-} from "./page.ts";
+import * as pages from "./page.ts";
 
 /** Options for {@linkcode webHandler}. */
 export interface WebHandlerOptions {
@@ -178,33 +171,33 @@ function json(
 export function webHandler(options: WebHandlerOptions): WebHandler {
   const script = options.playerScript ?? loadPlayerScript();
   const hlsScript = options.hlsScript ?? loadHlsScript();
-  const html = pageHtml({
+  const html = pages.pageHtml({
     title: options.title ?? "flvcast edge",
     version: options.version,
   });
   const page = new TextEncoder().encode(html);
-  const app = new TextEncoder().encode(APP_JS);
+  const app = new TextEncoder().encode(pages.APP_JS);
   const charts = new TextEncoder().encode(CHARTS_JS);
   return (req) => {
     const { pathname } = new URL(req.url);
     const mine = pathname === "/" || pathname === "/index.html" ||
-      pathname === APP_PATH || pathname === PLAYER_PATH ||
-      pathname === HLS_PLAYER_PATH || pathname === STREAMS_PATH ||
+      pathname === pages.APP_PATH || pathname === pages.PLAYER_PATH ||
+      pathname === pages.HLS_PLAYER_PATH || pathname === pages.STREAMS_PATH ||
       pathname === CHARTS_PATH || pathname === HISTORY_PATH;
     if (!mine) return undefined;
     if (req.method !== "GET" && req.method !== "HEAD") {
       return methodNotAllowed(req);
     }
     switch (pathname) {
-      case APP_PATH:
+      case pages.APP_PATH:
         return scriptResponse(req, app);
       case CHARTS_PATH:
         return scriptResponse(req, charts);
       case HISTORY_PATH:
         return history(req, options.history);
-      case PLAYER_PATH:
-      case HLS_PLAYER_PATH: {
-        const [s, name] = pathname === PLAYER_PATH
+      case pages.PLAYER_PATH:
+      case pages.HLS_PLAYER_PATH: {
+        const [s, name] = pathname === pages.PLAYER_PATH
           ? [script, "mpegts.js"]
           : [hlsScript, "hls.js"];
         if (!s.ok) {
@@ -217,7 +210,7 @@ export function webHandler(options: WebHandlerOptions): WebHandler {
           "cache-control": "public, max-age=3600",
         });
       }
-      case STREAMS_PATH: {
+      case pages.STREAMS_PATH: {
         let streams: unknown;
         try {
           streams = options.streams();

@@ -12,7 +12,13 @@
  *
  * @module
  */
-import { documentStart, escapeHtml, versionTag } from "./page_head.ts";
+import {
+  documentEnd,
+  documentStart,
+  escapeHtml,
+  SCRIPT_START,
+  versionTag,
+} from "./page_head.ts";
 import { CHARTS_CSS, CHARTS_PATH } from "./charts.ts";
 
 /** Path of the page's script (served by the web handler). */
@@ -113,23 +119,14 @@ ${CHARTS_CSS}
 <div id="history" data-history-key=""><p class="dim">Pick a stream to see its last 2 minutes.</p></div>
 </section>
 </main>
-<script src="${PLAYER_PATH}"></script>
-<script src="${HLS_PLAYER_PATH}"></script>
-<script src="${CHARTS_PATH}"></script>
-<script src="${APP_PATH}"></script>
-</body>
-</html>
-`;
+${documentEnd([PLAYER_PATH, HLS_PLAYER_PATH, CHARTS_PATH, APP_PATH])}`;
 }
 
 /**
  * The page's script (classic script, ES2017, no build step). It only uses
  * `textContent` for data from the server.
  */
-export const APP_JS = `"use strict";
-(function () {
-  var $ = function (id) { return document.getElementById(id); };
-  var video = $("video");
+export const APP_JS = `${SCRIPT_START}  var video = $("video");
   var params = new URLSearchParams(location.search);
   // A signed page URL (?sign=EXPIRES-HASH, auth.play) signs its player URLs.
   var sign = params.get("sign");

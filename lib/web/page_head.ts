@@ -1,7 +1,8 @@
 /**
- * What the edge page and the cloud page share: HTML escaping and the start
+ * What the edge page and the cloud page share: HTML escaping, the start
  * of the document (head, dark theme, header rules), left inside an open
- * `<style>` so each page adds its own layout rules.
+ * `<style>` so each page adds its own layout rules, its end (scripts), and
+ * the start of a page script.
  *
  * @module
  */
@@ -44,3 +45,21 @@ header small, .dim { color: var(--dim); }
 export function versionTag(version: string | undefined): string {
   return version ? ` <small>${escapeHtml(version)}</small>` : "";
 }
+
+/**
+ * The end of the document: the page's scripts, in order, and the closing
+ * tags.
+ */
+export function documentEnd(scripts: string[]): string {
+  return scripts.map((src) => `<script src="${src}"></script>\n`).join("") +
+    "</body>\n</html>\n";
+}
+
+/**
+ * The start of a page script (classic script, ES2017): strict mode, an
+ * IIFE the script closes with `})();`, and `$` for `getElementById`.
+ */
+export const SCRIPT_START = `"use strict";
+(function () {
+  var $ = function (id) { return document.getElementById(id); };
+`;

@@ -19,9 +19,9 @@
  */
 import type { FlvTag } from "../../lib/flv/mod.ts";
 import { FfmpegPublishers, fnv, TrackContinuity } from "./ffmpeg_publishers.ts";
-import { FlvReader } from "./flv_reader.ts";
+import { FlvReader } from "../../testkit/flv_reader.ts";
 import { loadClip } from "./media.ts";
-import { RtmpPublisher } from "./rtmp_publisher.ts";
+import { RtmpPublisher } from "../../testkit/rtmp_client.ts";
 import { percentile } from "./util.ts";
 
 /** Configuration of the `pipeline` mode. */

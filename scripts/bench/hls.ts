@@ -21,10 +21,10 @@
 import { chromium } from "playwright-core";
 import { CHROMIUM, CHROMIUM_ARGS } from "../../testkit/chromium.ts";
 import { findBox, readBoxes } from "../../lib/fmp4/mod.ts";
-import { FlvReader } from "./flv_reader.ts";
+import { FlvReader } from "../../testkit/flv_reader.ts";
 import { type ClipSpec, ensureClip, loadClip } from "./media.ts";
 import { makeTls, startCloud, startEdge } from "./nodes.ts";
-import { RtmpPublisher } from "./rtmp_publisher.ts";
+import { RtmpPublisher } from "../../testkit/rtmp_client.ts";
 import {
   cpuSeconds,
   disposeAll,

@@ -8,7 +8,13 @@
 import { CloudNode, type CloudNodeOptions } from "../../lib/cloud/mod.ts";
 import { EdgeNode, type EdgeNodeOptions } from "../../lib/edge/mod.ts";
 import { nullLogger } from "../../lib/log/mod.ts";
-import { generateSelfSigned } from "../../lib/quic/mod.ts";
+import {
+  type CertificateBundle,
+  generateSelfSigned,
+  type RtxClient,
+} from "../../lib/quic/mod.ts";
+import { RtpTestReceiver } from "./rtp_receiver.ts";
+import { rtxClientOf } from "./rtx.ts";
 
 const local = { hostname: "127.0.0.1", port: 0 };
 
@@ -37,6 +43,61 @@ export function freePortFlags(edgeUdpPort: number): string[] {
     "--edge.api_addr=127.0.0.1:0",
     "--edge.hls_addr=127.0.0.1:0",
   ];
+}
+
+/** Options for {@linkcode startTestCloud}. */
+export interface TestCloudOptions {
+  /** The 127.0.0.1 port the cloud sends RTP to. */
+  destinationPort: number;
+  /** The record directory; default none (recording off unless `record`). */
+  recordDir?: string;
+  /** Record every stream into `recordDir`; default false. */
+  record?: boolean;
+  /** Secret the QUIC service requires; default none (`""`). */
+  quicSecret?: string;
+  /** SRTP on the RTP it sends; default false. */
+  srtp?: boolean;
+  /** The QUIC port; default a free one. */
+  quicPort?: number;
+  /** The QUIC certificate; default a new self-signed one. */
+  tls?: CertificateBundle;
+  /** Further CloudNode options (they override the above but `srtp`). */
+  cloud?: Partial<CloudNodeOptions>;
+}
+
+/**
+ * Starts a CloudNode in-process, every listener on a free 127.0.0.1 port,
+ * sending RTP to 127.0.0.1:`destinationPort`.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const cloud = await startTestCloud({ destinationPort: rx.port });
+ * ```
+ */
+export async function startTestCloud(
+  opts: TestCloudOptions,
+): Promise<CloudNode> {
+  const cloud = new CloudNode({
+    rtmp: local,
+    api: local,
+    quic: { hostname: "127.0.0.1", port: opts.quicPort ?? 0 },
+    rtpLocal: local,
+    destinations: [{ hostname: "127.0.0.1", port: opts.destinationPort }],
+    multicastTtl: 1,
+    payloadSize: 1180,
+    cachePackets: 5000,
+    cacheBytes: 64 << 20,
+    debug: false,
+    enableRecord: opts.record ?? false,
+    recordDir: opts.recordDir ?? "/nonexistent",
+    quicSecret: opts.quicSecret ?? "",
+    tls: opts.tls ?? await generateSelfSigned(),
+    logger: nullLogger,
+    ...opts.cloud,
+    srtp: opts.srtp ?? false,
+  });
+  await cloud.start();
+  return cloud;
 }
 
 /** Options for {@linkcode startCloudAndEdge}. */
@@ -102,27 +163,18 @@ export async function startCloudAndEdge(
     ...opts.edge,
   });
   await edge.start();
-  const cloud = new CloudNode({
-    rtmp: local,
-    api: local,
-    quic: { hostname: "127.0.0.1", port: quicPort },
-    rtpLocal: local,
-    destinations: [{ hostname: "127.0.0.1", port: edge.ports.udp }],
-    multicastTtl: 1,
-    payloadSize: 1180,
-    cachePackets: 5000,
-    cacheBytes: 64 << 20,
-    debug: false,
-    enableRecord: opts.record ?? false,
-    recordDir: opts.recordDir,
-    quicSecret: opts.quicSecret ?? "",
-    tls,
-    logger: nullLogger,
-    ...opts.cloud,
-    srtp: opts.srtp ?? true,
-  });
+  let cloud: CloudNode;
   try {
-    await cloud.start();
+    cloud = await startTestCloud({
+      destinationPort: edge.ports.udp,
+      quicPort,
+      tls,
+      recordDir: opts.recordDir,
+      record: opts.record,
+      quicSecret: opts.quicSecret,
+      srtp: opts.srtp ?? true,
+      cloud: opts.cloud,
+    });
   } catch (err) {
     await edge.stop();
     throw err;
@@ -137,31 +189,98 @@ export async function startCloudAndEdge(
   };
 }
 
+/** Options for {@linkcode withCloudAndEdge}: {@linkcode startCloudAndEdge}'s
+ * without the record directory, which is made for the test. */
+export interface TempCloudAndEdgeOptions
+  extends Omit<CloudAndEdgeOptions, "recordDir"> {
+  /** Prefix of the temporary record directory's name. */
+  dirPrefix?: string;
+}
+
+/** What {@linkcode withCloudAndEdge} hands the test. */
+export interface TempCloudAndEdge extends CloudAndEdge {
+  /** The temporary record directory (removed after the test). */
+  dir: string;
+  /** `rtmp://127.0.0.1:PORT/app` of the cloud's RTMP listener. */
+  rtmp: (app?: string) => string;
+}
+
 /**
- * Runs `fn` with a {@linkcode startCloudAndEdge} pair whose record
- * directory is a fresh temporary one; stops the nodes and removes the
- * directory afterwards, whatever `fn` did.
+ * Runs `fn` with a cloud + edge pair ({@linkcode startCloudAndEdge}) whose
+ * record directory is a fresh temporary one; stops both and removes the
+ * directory after, whatever happened.
  *
  * @example Usage
  * ```ts ignore
- * await withCloudAndEdge({ cloud: { maxStreams: 2 } }, async (nodes) => {
- *   // publish to nodes.cloud.ports.rtmp …
+ * await withCloudAndEdge({ edge: { latencyMs: 600 } }, async ({ cloud, edge, rtmp }) => {
+ *   // publish to rtmp("live"), play from edge.ports.flv
  * });
  * ```
  */
 export async function withCloudAndEdge(
-  opts: Omit<CloudAndEdgeOptions, "recordDir">,
-  fn: (nodes: CloudAndEdge, dir: string) => Promise<void>,
+  opts: TempCloudAndEdgeOptions,
+  fn: (nodes: TempCloudAndEdge, dir: string) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir();
+  const { dirPrefix, ...rest } = opts;
+  const dir = await Deno.makeTempDir({ prefix: dirPrefix });
   try {
-    const nodes = await startCloudAndEdge({ ...opts, recordDir: dir });
+    const nodes = await startCloudAndEdge({ ...rest, recordDir: dir });
     try {
-      await fn(nodes, dir);
+      await fn({
+        ...nodes,
+        dir,
+        rtmp: (app = "live") =>
+          `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}/${app}`,
+      }, dir);
     } finally {
       await nodes.close();
     }
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** What {@linkcode withRecordingCloud} hands the test. */
+export interface RecordingCloud {
+  /** The cloud: recording on, QUIC secret `s3cret`, 20,000 cached packets. */
+  cloud: CloudNode;
+  /** Where the cloud sends its RTP. */
+  rx: RtpTestReceiver;
+  /** A repair client authenticated with the cloud's QUIC secret. */
+  client: RtxClient;
+  /** The temporary record directory (removed after the test). */
+  dir: string;
+}
+
+/**
+ * Runs `fn` with a cloud alone ({@linkcode startTestCloud}) recording into a
+ * temporary directory named after `dirPrefix`, sending RTP (SRTP when
+ * `srtp`) to an {@linkcode RtpTestReceiver}, and a repair client of it;
+ * closes the client, stops the cloud and removes the directory after.
+ */
+export async function withRecordingCloud(
+  opts: { dirPrefix: string; srtp?: boolean },
+  fn: (t: RecordingCloud) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: opts.dirPrefix });
+  await using rx = new RtpTestReceiver();
+  const cloud = await startTestCloud({
+    destinationPort: rx.port,
+    recordDir: dir,
+    record: true,
+    quicSecret: "s3cret",
+    srtp: opts.srtp,
+    cloud: { cachePackets: 20000 },
+  });
+  const client = rtxClientOf({
+    port: cloud.ports.quic,
+    fingerprint: cloud.fingerprint,
+  }, { secret: "s3cret" });
+  try {
+    await fn({ cloud, rx, client, dir });
+  } finally {
+    await client.close();
+    await cloud.stop();
     await Deno.remove(dir, { recursive: true });
   }
 }

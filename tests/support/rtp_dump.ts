@@ -16,12 +16,13 @@
  * 1 on errors, 2 on bad arguments.
  *
  * File format: the datagrams in arrival order, each as a u16 big-endian
- * length followed by its bytes.
+ * length followed by its bytes (the repair link's framing, lib/quic's
+ * `frameMessages`).
  *
  * @module
  */
 import { SrtpGate } from "../../lib/edge/srtp_gate.ts";
-import { RtxClient } from "../../lib/quic/mod.ts";
+import { FrameDecoder, frameMessages, RtxClient } from "../../lib/quic/mod.ts";
 import { parseKeysAnswer, parseRtcp } from "../../lib/rtcp/mod.ts";
 import { isRtcp } from "../../lib/rtp/mod.ts";
 import { parseFlagPairs, runProgram } from "../../testkit/cli.ts";
@@ -165,15 +166,7 @@ export async function dumpRtp(opts: DumpOptions): Promise<DumpResult> {
     await Promise.allSettled(asks);
     await client?.close();
   }
-  const out = new Uint8Array(bytes + 2 * kept.length);
-  let off = 0;
-  for (const d of kept) {
-    out[off] = d.length >> 8;
-    out[off + 1] = d.length & 0xff;
-    out.set(d, off + 2);
-    off += 2 + d.length;
-  }
-  await Deno.writeFile(opts.out, out);
+  await Deno.writeFile(opts.out, frameMessages(kept));
   return {
     event: "result",
     reason: reason ?? "aborted",
@@ -192,26 +185,12 @@ export async function dumpRtp(opts: DumpOptions): Promise<DumpResult> {
  * @throws {RangeError} when the file ends inside a datagram.
  */
 export function parseDump(bytes: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let off = 0;
-  while (off < bytes.length) {
-    if (off + 2 > bytes.length) {
-      throw new RangeError(
-        `dump: expected a 2-byte length at offset ${off}, received ${
-          bytes.length - off
-        } byte(s)`,
-      );
-    }
-    const len = (bytes[off] << 8) | bytes[off + 1];
-    if (off + 2 + len > bytes.length) {
-      throw new RangeError(
-        `dump: expected ${len} bytes at offset ${off + 2}, received ${
-          bytes.length - off - 2
-        }`,
-      );
-    }
-    out.push(bytes.subarray(off + 2, off + 2 + len));
-    off += 2 + len;
+  const decoder = new FrameDecoder();
+  const out = decoder.push(bytes);
+  if (decoder.buffered > 0) {
+    throw new RangeError(
+      `dump: expected whole datagrams, received ${decoder.buffered} trailing byte(s) of an incomplete one`,
+    );
   }
   return out;
 }
