@@ -69,33 +69,18 @@ export class FlvReader {
 
   private constructor() {}
 
-  /** Body bytes received so far. */
-  get bytes(): number {
-    return this.#bytes;
+  /** Requests made until the `200` once it came; undefined before. */
+  get connectedAfter(): number | undefined {
+    return this.#connected ? this.#attempts : undefined;
   }
 
-  /** Requests made until the `200`. */
-  get attempts(): number {
-    return this.#attempts;
-  }
-
-  /** True once the `200` response headers came in. */
-  get connected(): boolean {
-    return this.#connected;
-  }
-
-  /** Why reading stopped early, if it did. */
-  get error(): string | undefined {
-    return this.#result?.error;
-  }
-
-  /** True once the body ended (or failed, or was aborted). */
-  get ended(): boolean {
-    return this.#result !== undefined;
+  /** How the read ended (its `error`, if it failed); undefined while reading. */
+  get result(): ReadFlvResult | undefined {
+    return this.#result;
   }
 
   /** Resolves when reading stopped, with how it ended. */
-  get done(): Promise<ReadFlvResult> {
+  wait(): Promise<ReadFlvResult> {
     return this.#done;
   }
 
@@ -249,10 +234,9 @@ export async function readFlvToFile(
 ): Promise<ReadFlvResult> {
   const { url, out, onConnected, ...rest } = opts;
   const reader = await FlvReader.open(url, { ...rest, saveTo: out });
-  if (reader.connected) {
-    onConnected?.({ status: 200, attempts: reader.attempts });
-  }
-  return await reader.done;
+  const attempts = reader.connectedAfter;
+  if (attempts !== undefined) onConnected?.({ status: 200, attempts });
+  return await reader.wait();
 }
 
 /**

@@ -59,6 +59,7 @@ export type {
   PublishSink,
   RtmpHandler,
   RtmpMessage,
+  StreamRequestInfo,
 } from "./types.ts";
 export { RtmpProtocolError } from "./errors.ts";
 export { Amf3Reader } from "./amf3.ts";

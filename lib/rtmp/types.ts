@@ -31,43 +31,30 @@ export interface PublishSink {
   onClose(reason: string): void;
 }
 
-/** Who wants to publish. */
-export interface PublishInfo {
+/** Who wants to publish or play: a stream request of one connection. */
+export interface StreamRequestInfo {
   /** Stream key `app/name` (query strings stripped), e.g. `live/movie`. */
   key: string;
   /** Application from `connect` (query stripped), e.g. `live`. */
   app: string;
-  /** Stream name from `publish` (query stripped), e.g. `movie`. */
+  /** Stream name from `publish` / `play` (query stripped), e.g. `movie`. */
   name: string;
   /**
    * The query string without `?` (e.g. `sign=1767225600-abc…`): from the
    * stream name, else from `connect`'s `app`/`tcUrl`; `""` when none.
    */
   query: string;
-  /** Publisher address `host:port`. */
+  /** Publisher's or player's address `host:port`. */
   remoteAddr: string;
   /** Server-unique connection number. */
   connId: number;
 }
 
+/** Who wants to publish. */
+export type PublishInfo = StreamRequestInfo;
+
 /** Who wants to play. */
-export interface PlayInfo {
-  /** Stream key `app/name` (query strings stripped). */
-  key: string;
-  /** Application from `connect`. */
-  app: string;
-  /** Stream name from `play`. */
-  name: string;
-  /**
-   * The query string without `?` (e.g. `sign=1767225600-abc…`): from the
-   * stream name, else from `connect`'s `app`/`tcUrl`; `""` when none.
-   */
-  query: string;
-  /** Player address `host:port`. */
-  remoteAddr: string;
-  /** Server-unique connection number. */
-  connId: number;
-}
+export type PlayInfo = StreamRequestInfo;
 
 /** What the handler returns to accept a player. */
 export interface PlaySubscription {

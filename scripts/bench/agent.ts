@@ -306,8 +306,10 @@ async function pipeline(cfg: PipelineAgentConfig): Promise<void> {
   for (const c of continuity) unknownTags += c.unknown;
   const lat = latency.sorted();
   const late = lateness.sorted();
-  const readerErrors = readers.filter((r) => r.error).map((r) => r.error);
-  const endedEarly = readers.filter((r) => r.ended).length;
+  const readerErrors = readers.flatMap((r) =>
+    r.result?.error ? [r.result.error] : []
+  );
+  const endedEarly = readers.filter((r) => r.result !== undefined).length;
   emit({
     event: "result",
     streams: n,

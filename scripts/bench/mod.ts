@@ -311,53 +311,49 @@ async function pipelines(
       }
     }
   }
-  // SRTP's cost: 10 × 2 again with plain RTP (cloud srtp and edge.srtp off).
-  if (system === "flvcast") {
-    log("pipeline flvcast: 10 × 2 again with SRTP off (its cost)");
+  /** One more flvcast run of `n × m` with `over`; a failure is a problem. */
+  const extraRun = async (
+    what: string,
+    over: Partial<typeof ctx>,
+    n: number,
+    m: number,
+  ) => {
     try {
-      const r = await runPipeline(
-        { ...ctx, srtp: false, cpuProfDir: undefined },
-        "flvcast",
-        10,
-        2,
-        timing,
+      report.pipeline.push(
+        await runPipeline({ ...ctx, ...over }, "flvcast", n, m, timing),
       );
-      report.pipeline.push(r);
     } catch (e) {
       report.problems.push(
-        `pipeline flvcast 10×2 srtp-off failed: ${
+        `pipeline flvcast ${what} failed: ${
           (e as Error).message.slice(0, 400)
         }`,
       );
     }
+  };
+  // SRTP's cost: 10 × 2 again with plain RTP (cloud srtp and edge.srtp off).
+  if (system === "flvcast") {
+    log("pipeline flvcast: 10 × 2 again with SRTP off (its cost)");
+    await extraRun(
+      "10×2 srtp-off",
+      { srtp: false, cpuProfDir: undefined },
+      10,
+      2,
+    );
   }
   // Diagnosis: when flvcast lost tags at 50 streams, run that configuration
   // once more with repair turned off (the edge's QUIC peer is a dead port),
   // to tell the receive path's own limit from a repair-traffic collapse.
   if (system === "flvcast" && !o.quick && missing(50, 1)) {
     log("pipeline flvcast: 50 × 1 again with repair off (diagnosis)");
-    try {
-      const r = await runPipeline(
-        {
-          ...ctx,
-          edgeCloudQuic: "127.0.0.1:9",
-          cpuProfDir: o.profile
-            ? `${ctx.cpuProfDir}/50x1-repair-off`
-            : undefined,
-        },
-        "flvcast",
-        50,
-        1,
-        timing,
-      );
-      report.pipeline.push(r);
-    } catch (e) {
-      report.problems.push(
-        `pipeline flvcast 50×1 repair-off diagnosis failed: ${
-          (e as Error).message.slice(0, 400)
-        }`,
-      );
-    }
+    await extraRun(
+      "50×1 repair-off diagnosis",
+      {
+        edgeCloudQuic: "127.0.0.1:9",
+        cpuProfDir: o.profile ? `${ctx.cpuProfDir}/50x1-repair-off` : undefined,
+      },
+      50,
+      1,
+    );
   }
   report.notes.push(
     `pipeline ${system}: warm-up ${timing.warmupMs / 1000} s, window ${
