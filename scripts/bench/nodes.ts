@@ -187,10 +187,30 @@ export async function startCloud(o: CloudOptions): Promise<ServerProc> {
       "",
     ].join("\n"),
   );
-  const p = spawnAt(o.place, "flvcast cloud", Deno.execPath(), [
+  return await runFlvcast("cloud", cfg, o);
+}
+
+/**
+ * Runs `main.ts ROLE --config CFG` (with `denoFlags` and the CPU profile
+ * flags) at `o.place` and waits until its API answers `/healthz`.
+ */
+async function runFlvcast(
+  role: "cloud" | "edge",
+  cfg: string,
+  o: {
+    place: Place;
+    dir: string;
+    bind: string;
+    apiPort: number;
+    cpuProfDir?: string;
+    denoFlags?: string[];
+  },
+): Promise<ServerProc> {
+  const p = spawnAt(o.place, `flvcast ${role}`, Deno.execPath(), [
     ...denoArgs(o.cpuProfDir),
+    ...(o.denoFlags ?? []),
     `${REPO_ROOT}/main.ts`,
-    "cloud",
+    role,
     "--config",
     cfg,
   ], { cwd: o.dir });
@@ -257,30 +277,30 @@ export async function startEdge(o: EdgeOptions): Promise<ServerProc> {
       "",
     ].join("\n"),
   );
-  const p = spawnAt(o.place, "flvcast edge", Deno.execPath(), [
-    ...denoArgs(o.cpuProfDir),
-    ...(o.denoFlags ?? []),
-    `${REPO_ROOT}/main.ts`,
-    "edge",
-    "--config",
-    cfg,
-  ], { cwd: o.dir });
-  const host = o.bind === "0.0.0.0" ? "127.0.0.1" : o.bind;
-  await waitHealthy(o.place, p, `http://${host}:${o.apiPort}/healthz`);
-  return p;
+  return await runFlvcast("edge", cfg, o);
 }
 
-async function waitHealthy(
-  place: Place,
+function waitHealthy(place: Place, p: ServerProc, url: string): Promise<void> {
+  return waitReady(p, `${p.name} healthy at ${url}`, async () => {
+    await httpGetAt(place, url);
+  });
+}
+
+/**
+ * Polls `ready` (every 100 ms, 20 s at most) until it resolves; when it
+ * never does, or `p` exits first, stops `p` and throws with its output tail.
+ */
+async function waitReady(
   p: ServerProc,
-  url: string,
+  what: string,
+  ready: () => Promise<void>,
 ): Promise<void> {
   try {
     await poll(
-      `${p.name} healthy at ${url}`,
+      what,
       async () => {
         if (p.exited) throw new Error(`${p.name} exited: ${p.tail()}`);
-        await httpGetAt(place, url);
+        await ready();
         return true;
       },
       20_000,
@@ -401,25 +421,12 @@ export async function startNms(
     cfgFile,
     "--no-admin",
   ], { cwd: o.dir });
-  try {
-    await poll(
-      "node-media-server listening",
-      async () => {
-        if (p.exited) throw new Error(`exited: ${p.tail()}`);
-        for (const port of [o.rtmpPort, o.httpPort]) {
-          const c = await Deno.connect({ hostname: "127.0.0.1", port });
-          c.close();
-        }
-        return true;
-      },
-      20_000,
-      100,
-    );
-  } catch (e) {
-    const tail = p.tail();
-    await p.dispose();
-    throw new Error(`${(e as Error).message}\n${tail}`);
-  }
+  await waitReady(p, "node-media-server listening", async () => {
+    for (const port of [o.rtmpPort, o.httpPort]) {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      c.close();
+    }
+  });
   await sleep(200);
   return p;
 }
