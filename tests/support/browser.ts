@@ -8,7 +8,11 @@
  * @module
  */
 import { chromium, type Page } from "playwright-core";
-import { CHROMIUM, CHROMIUM_ARGS } from "../../testkit/chromium.ts";
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  chromiumPresent,
+} from "../../testkit/chromium.ts";
 import { publishLavfi } from "../../testkit/media.ts";
 import { until } from "../../testkit/poll.ts";
 import {
@@ -37,6 +41,62 @@ export interface LiveBrowserOptions {
   edge?: CloudAndEdgeOptions["edge"];
   /** Browser viewport; default 1280×800. */
   viewport?: { width: number; height: number };
+}
+
+/** What the edge page's `<video>` shows (see {@linkcode videoState}). */
+export interface VideoState {
+  /** `currentTime` in seconds. */
+  currentTime: number;
+  /** Decoded frames (`getVideoPlaybackQuality`). */
+  frames: number;
+  /** Whether the element is paused. */
+  paused: boolean;
+  /** The media error's message or code, if any. */
+  error: string | null;
+  /** The page's status line. */
+  status: string;
+  /** hls.js's live latency in seconds (LL-HLS mode), else null. */
+  latency: number | null;
+}
+
+/** Reads the edge page's video element and status in `page`. */
+export function videoState(page: Page): Promise<VideoState> {
+  return page.evaluate(() => {
+    // deno-lint-ignore no-explicit-any
+    const g = globalThis as any;
+    const v = g.document.getElementById("video");
+    const q = v.getVideoPlaybackQuality();
+    const hls = g.flvcastPage?.state?.player?.hls;
+    return {
+      currentTime: v.currentTime as number,
+      frames: q.totalVideoFrames as number,
+      paused: v.paused as boolean,
+      error: v.error ? String(v.error.message || v.error.code) : null,
+      status: g.document.getElementById("status").textContent as string,
+      latency: typeof hls?.latency === "number" ? hls.latency : null,
+    };
+  });
+}
+
+/**
+ * Registers a browser test named `name` that runs `fn` in
+ * {@linkcode withLiveBrowser}: skipped, and named as skipped by `who`, when
+ * Chromium is missing (a failure under `CI=true`); Chromium's own ops and
+ * resources are not checked.
+ */
+export function browserTest(
+  name: string,
+  who: string,
+  opts: LiveBrowserOptions,
+  fn: (b: LiveBrowser) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ignore: !chromiumPresent(who),
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: () => withLiveBrowser(opts, fn),
+  });
 }
 
 /**
