@@ -10,7 +10,7 @@ import type { CloudNodeOptions } from "../lib/cloud/mod.ts";
 import { generateSelfSigned } from "../lib/quic/mod.ts";
 import { captureLogger } from "./rtmp_helpers.ts";
 import { RtmpClient } from "../testkit/rtmp_client.ts";
-import { startCloudAndEdge, withCloudAndEdge } from "./support/nodes.ts";
+import { withCloudAndEdge } from "./support/nodes.ts";
 import { until } from "../testkit/poll.ts";
 
 const SECRET = "s3cret";
@@ -61,14 +61,11 @@ Deno.test("sign: node-media-server's hash, expiry and malformed values", () => {
 });
 
 Deno.test("auth.publish / auth.play: ffmpeg and GStreamer publish only when signed; the edge answers 403 without sign and decodes with it", async () => {
-  const dir = await Deno.makeTempDir();
-  const nodes = await startCloudAndEdge({
-    recordDir: dir,
+  await withCloudAndEdge({
     cloud: { auth: AUTH },
     edge: { auth: AUTH },
-  });
-  const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}`;
-  try {
+  }, async (nodes) => {
+    const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}`;
     // Refused: no sign, expired, wrong, signed for another key.
     const bad = {
       nosign: "",
@@ -163,20 +160,14 @@ Deno.test("auth.publish / auth.play: ffmpeg and GStreamer publish only when sign
     equal(out.code, 0, new TextDecoder().decode(out.stderr));
     ok(seen, "the signed GStreamer publish was live");
     equal(refusals(), 5);
-  } finally {
-    await nodes.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("auth.play: RTMP play from the cloud needs a sign too", async () => {
-  const dir = await Deno.makeTempDir();
-  const nodes = await startCloudAndEdge({
-    recordDir: dir,
+  await withCloudAndEdge({
     cloud: { auth: AUTH },
-  });
-  const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}`;
-  try {
+  }, async (nodes, dir) => {
+    const rtmp = `rtmp://127.0.0.1:${nodes.cloud.ports.rtmp}`;
     const key = "live/rtmpplay";
     await using pub = publishLavfi({
       url: `${rtmp}/${key}?sign=${makeSign(key, future(), SECRET)}`,
@@ -197,20 +188,14 @@ Deno.test("auth.play: RTMP play from the cloud needs a sign too", async () => {
     const p = await probe(out);
     ok(p.videoFrames > 10, `frames ${p.videoFrames}`);
     pub.kill();
-  } finally {
-    await nodes.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("api_token: 401 without the bearer token, 200 with it, /healthz open, no CORS on the ops APIs", async () => {
-  const dir = await Deno.makeTempDir();
-  const nodes = await startCloudAndEdge({
-    recordDir: dir,
+  await withCloudAndEdge({
     cloud: { apiToken: "t0ken" },
     edge: { apiToken: "t0ken" },
-  });
-  try {
+  }, async (nodes) => {
     for (const port of [nodes.cloud.ports.api, nodes.edge.ports.api]) {
       const base = `http://127.0.0.1:${port}`;
       for (
@@ -250,10 +235,7 @@ Deno.test("api_token: 401 without the bearer token, 200 with it, /healthz open, 
     equal(res.status, 200);
     equal(res.headers.get("access-control-allow-origin"), "*");
     await res.body?.cancel();
-  } finally {
-    await nodes.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("startup warns once when RTMP or RTMPS listens on a non-loopback address with auth.publish off, never otherwise", async () => {
