@@ -6,6 +6,7 @@ import {
   ffprobeJson,
   lavfiPublishArgs,
   recordFlv,
+  type RunningProcess,
   spawnProcess,
 } from "../testkit/media.ts";
 import { RtmpClient } from "../testkit/rtmp_client.ts";
@@ -33,6 +34,18 @@ function guard(kill: () => void, ms: number): () => void {
   return () => clearTimeout(t);
 }
 
+/** Waits (60 s at most) for `p` to exit and asserts it exited 0. */
+async function exitsCleanly(p: RunningProcess): Promise<void> {
+  const clear = guard(p.kill, 60_000);
+  try {
+    const r = await p.done;
+    equal(r.code, 0, r.stderr);
+  } finally {
+    clear();
+    p.kill();
+  }
+}
+
 function countBy(msgs: { type: number }[]): Record<number, number> {
   const c: Record<number, number> = { 8: 0, 9: 0, 18: 0 };
   for (const m of msgs) c[m.type]++;
@@ -49,14 +62,7 @@ Deno.test("ffmpeg publishes a 5 s clip: metadata, AVC and AAC sequence headers, 
         realtime: false,
       }),
     );
-    const clear = guard(ff.kill, 60_000);
-    try {
-      const r = await ff.done;
-      equal(r.code, 0, r.stderr);
-    } finally {
-      clear();
-      ff.kill();
-    }
+    await exitsCleanly(ff);
     await until(() => relay.all[0]?.closeReasons.length === 1, "close", 5000);
     const s = relay.all[0];
     equal(s.info.key, "live/test");
@@ -186,14 +192,7 @@ Deno.test("GStreamer rtmp2sink publishes H.264 + AAC", async () => {
       `-q videotestsrc num-buffers=150 is-live=true ! x264enc tune=zerolatency key-int-max=30 ! h264parse ! flvmux name=m streamable=true ! rtmp2sink location=${url} audiotestsrc num-buffers=200 is-live=true ! audioconvert ! voaacenc ! aacparse ! m.`
         .split(" "),
     );
-    const clear = guard(gst.kill, 60_000);
-    try {
-      const r = await gst.done;
-      equal(r.code, 0, r.stderr);
-    } finally {
-      clear();
-      gst.kill();
-    }
+    await exitsCleanly(gst);
     await until(() => relay.all[0]?.closeReasons.length === 1, "close", 5000);
     const s = relay.all[0];
     equal(s.info.key, "live/g");
