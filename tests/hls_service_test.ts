@@ -39,6 +39,18 @@ function setup() {
   return { hub, stream, hls, get };
 }
 
+/**
+ * {@linkcode setup}, then a first playlist request (which starts segmenting
+ * from the hub's cached GOP on) answered after 2.5 s of media.
+ */
+async function segmenting() {
+  const s = setup();
+  const first = s.get("/live/movie.m3u8");
+  for (const t of media(0, 2500)) s.stream.push(t);
+  await body(first);
+  return s;
+}
+
 async function body(r: Response | Promise<Response> | undefined) {
   const res = await r!;
   return { status: res.status, text: await res.text(), headers: res.headers };
@@ -119,11 +131,7 @@ Deno.test("playlist, init, segment, part over the service; CORS; 404 for streams
 });
 
 Deno.test("blocking reload: answered by the push that makes the part, with it in the playlist", async () => {
-  const { stream, hls, get } = setup();
-  // The first request starts segmenting (from the hub's cached GOP on).
-  const first = get("/live/movie.m3u8");
-  for (const t of media(0, 2500)) stream.push(t);
-  await body(first);
+  const { stream, hls, get } = await segmenting();
   // segment 2 has parts 0, 1 (p10, p11); ask for part 3 of segment 2
   let answered: string | undefined;
   const held = get("/live/movie.m3u8?_HLS_msn=2&_HLS_part=3") as Promise<
@@ -179,11 +187,7 @@ Deno.test("blocking reload: answered by the push that makes the part, with it in
 });
 
 Deno.test("blocking reload: 503 after three target durations without the part", async () => {
-  const { stream, hls, get } = setup();
-  // The first request starts segmenting (from the hub's cached GOP on).
-  const first = get("/live/movie.m3u8");
-  for (const t of media(0, 2500)) stream.push(t);
-  await body(first);
+  const { stream, hls, get } = await segmenting();
   const started = Date.now();
   const r = await body(get("/live/movie.m3u8?_HLS_msn=3&_HLS_part=0"));
   equal(r.status, 503);
