@@ -187,7 +187,7 @@ Deno.test("blocking reload: answered by the push that makes the part, with it in
 });
 
 Deno.test("blocking reload: 503 after three target durations without the part", async () => {
-  const { stream, hls, get } = await segmenting();
+  const { hls, get } = await segmenting();
   const started = Date.now();
   const r = await body(get("/live/movie.m3u8?_HLS_msn=3&_HLS_part=0"));
   equal(r.status, 503);

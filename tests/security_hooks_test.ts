@@ -9,7 +9,11 @@ import { AccessControl, type AccessRequest } from "../lib/auth/mod.ts";
 import { Refusals } from "../lib/limits/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import { VERSION } from "../lib/version/mod.ts";
-import { type TempCloudAndEdge, withCloudAndEdge } from "./support/nodes.ts";
+import {
+  publishLive,
+  type TempCloudAndEdge,
+  withCloudAndEdge,
+} from "./support/nodes.ts";
 import { until } from "../testkit/poll.ts";
 
 interface HookCall {
@@ -196,13 +200,7 @@ Deno.test("hooks: a slow on_publish delays only its own publish, not another str
     cloud: true,
     set: (url) => ({ on_publish: url("/publish"), timeout_ms: 5000 }),
   }, async ({ hooks, nodes, rtmp }) => {
-    await using fast = publishLavfi({ url: `${rtmp}/fast`, seconds: 8 });
-    await until(
-      () => nodes.cloud.streams.has("live/fast"),
-      "fast live",
-      10_000,
-      20,
-    );
+    await using fast = await publishLive(nodes.cloud, "fast", { seconds: 8 });
     const tags = () =>
       nodes.cloud.streams.get("live/fast")?.info().tags_in ?? 0;
     // While the slow hook holds its publish (2.5 s), the fast stream's
@@ -240,13 +238,9 @@ Deno.test("hooks: an RTMP play refused by on_play gets an error and is counted",
     cloud: true,
     set: (url) => ({ on_play: url("/play") }),
   }, async ({ nodes, rtmp }) => {
-    await using pub = publishLavfi({ url: `${rtmp}/denyplay`, seconds: 6 });
-    await until(
-      () => nodes.cloud.streams.has("live/denyplay"),
-      "live",
-      10_000,
-      20,
-    );
+    await using pub = await publishLive(nodes.cloud, "denyplay", {
+      seconds: 6,
+    });
     await using player = ffmpeg([
       "-i",
       `${rtmp}/denyplay`,

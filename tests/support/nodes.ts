@@ -13,6 +13,12 @@ import {
   generateSelfSigned,
   type RtxClient,
 } from "../../lib/quic/mod.ts";
+import {
+  publishLavfi,
+  type PublishOptions,
+  type RunningProcess,
+} from "../../testkit/media.ts";
+import { until } from "../../testkit/poll.ts";
 import { RtpTestReceiver } from "./rtp_receiver.ts";
 import { rtxClientOf } from "./rtx.ts";
 
@@ -187,6 +193,32 @@ export async function startCloudAndEdge(
       await edge.stop();
     },
   };
+}
+
+/**
+ * Publishes a lavfi clip (ffmpeg) to `cloud` as `live/<name>` and waits
+ * (10 s at most) until the cloud has the stream; the caller disposes it.
+ */
+export async function publishLive(
+  cloud: CloudNode,
+  name: string,
+  opts: Omit<PublishOptions, "url">,
+): Promise<RunningProcess> {
+  const pub = publishLavfi({
+    url: `rtmp://127.0.0.1:${cloud.ports.rtmp}/live/${name}`,
+    ...opts,
+  });
+  try {
+    await until(
+      () => cloud.streams.has(`live/${name}`),
+      `live/${name} live`,
+      10_000,
+    );
+  } catch (e) {
+    await pub[Symbol.asyncDispose]();
+    throw e;
+  }
+  return pub;
 }
 
 /** Options for {@linkcode withCloudAndEdge}: {@linkcode startCloudAndEdge}'s
