@@ -201,6 +201,27 @@ function need(rec: Uint8Array, n: number, what: string): void {
   }
 }
 
+/**
+ * Reads `count` NAL units, each behind a u16 length, from `rec` at `o` into
+ * `out`; returns the offset after them. `what` names the record in errors.
+ */
+function readNalus(
+  rec: Uint8Array,
+  o: number,
+  count: number,
+  out: Uint8Array[],
+  what: string,
+): number {
+  for (let i = 0; i < count; i++) {
+    need(rec, o + 2, what);
+    const n = (rec[o] << 8) | rec[o + 1];
+    need(rec, o + 2 + n, what);
+    out.push(rec.subarray(o + 2, o + 2 + n));
+    o += 2 + n;
+  }
+  return o;
+}
+
 /** Parses an AVCDecoderConfigurationRecord (`avcC` payload). */
 export function parseAvcConfig(rec: Uint8Array): AvcConfig {
   need(rec, 7, "avcC");
@@ -210,21 +231,11 @@ export function parseAvcConfig(rec: Uint8Array): AvcConfig {
     );
   }
   const lengthSize = (rec[4] & 3) + 1;
-  let o = 5;
-  const list = (count: number) => {
-    const out: Uint8Array[] = [];
-    for (let i = 0; i < count; i++) {
-      need(rec, o + 2, "avcC");
-      const n = (rec[o] << 8) | rec[o + 1];
-      need(rec, o + 2 + n, "avcC");
-      out.push(rec.subarray(o + 2, o + 2 + n));
-      o += 2 + n;
-    }
-    return out;
-  };
-  const sps = list(rec[o++] & 0x1f);
+  const sps: Uint8Array[] = [];
+  const o = readNalus(rec, 6, rec[5] & 0x1f, sps, "avcC");
   need(rec, o + 1, "avcC");
-  const pps = list(rec[o++]);
+  const pps: Uint8Array[] = [];
+  readNalus(rec, o + 1, rec[o], pps, "avcC");
   return { lengthSize, sps, pps };
 }
 
@@ -253,13 +264,7 @@ export function parseHevcConfig(rec: Uint8Array): HevcConfig {
     const count = (rec[o + 1] << 8) | rec[o + 2];
     o += 3;
     const list = nalus.get(type) ?? [];
-    for (let i = 0; i < count; i++) {
-      need(rec, o + 2, "hvcC");
-      const n = (rec[o] << 8) | rec[o + 1];
-      need(rec, o + 2 + n, "hvcC");
-      list.push(rec.subarray(o + 2, o + 2 + n));
-      o += 2 + n;
-    }
+    o = readNalus(rec, o, count, list, "hvcC");
     nalus.set(type, list);
   }
   return { lengthSize, nalus };
