@@ -202,6 +202,26 @@ function need(rec: Uint8Array, n: number, what: string): void {
 }
 
 /**
+ * Checks that a decoder configuration record (`what`) has `min` bytes and
+ * configurationVersion 1; returns its NAL length size (low 2 bits of the
+ * byte at `lengthAt`, plus 1).
+ */
+function recordStart(
+  rec: Uint8Array,
+  min: number,
+  lengthAt: number,
+  what: string,
+): number {
+  need(rec, min, what);
+  if (rec[0] !== 1) {
+    throw new RangeError(
+      `${what}: expected configurationVersion 1, got ${rec[0]}`,
+    );
+  }
+  return (rec[lengthAt] & 3) + 1;
+}
+
+/**
  * Reads `count` NAL units, each behind a u16 length, from `rec` at `o` into
  * `out`; returns the offset after them. `what` names the record in errors.
  */
@@ -224,13 +244,7 @@ function readNalus(
 
 /** Parses an AVCDecoderConfigurationRecord (`avcC` payload). */
 export function parseAvcConfig(rec: Uint8Array): AvcConfig {
-  need(rec, 7, "avcC");
-  if (rec[0] !== 1) {
-    throw new RangeError(
-      `avcC: expected configurationVersion 1, got ${rec[0]}`,
-    );
-  }
-  const lengthSize = (rec[4] & 3) + 1;
+  const lengthSize = recordStart(rec, 7, 4, "avcC");
   const sps: Uint8Array[] = [];
   const o = readNalus(rec, 6, rec[5] & 0x1f, sps, "avcC");
   need(rec, o + 1, "avcC");
@@ -249,13 +263,7 @@ export interface HevcConfig {
 
 /** Parses an HEVCDecoderConfigurationRecord (`hvcC` payload). */
 export function parseHevcConfig(rec: Uint8Array): HevcConfig {
-  need(rec, 23, "hvcC");
-  if (rec[0] !== 1) {
-    throw new RangeError(
-      `hvcC: expected configurationVersion 1, got ${rec[0]}`,
-    );
-  }
-  const lengthSize = (rec[21] & 3) + 1;
+  const lengthSize = recordStart(rec, 23, 21, "hvcC");
   const nalus = new Map<number, Uint8Array[]>();
   let o = 23;
   for (let a = 0; a < rec[22]; a++) {
