@@ -272,22 +272,25 @@ export async function benchRtx(): Promise<BenchResult[]> {
 
     // Throughput over one connection, with the server's CPU.
     const DURATION = 2000;
-    let cpu0 = await server.cpu();
-    let t0 = performance.now();
-    const one = await pump(client, DURATION, 2000, 0);
-    let secs = (performance.now() - t0) / 1000;
-    let cpu1 = await server.cpu();
-    results.push({
-      name: "rtx served over 1 connection",
-      value: one / secs,
-      unit: "packets/s",
-    });
-    results.push({
-      name: "rtx server CPU per 1,000 packets (1 connection)",
-      value: ((cpu1.cpuUs - cpu0.cpuUs) / 1000) /
-        ((cpu1.served - cpu0.served) / 1000),
-      unit: "ms",
-    });
+    /** Packets/s `run` gets served over `label`, and the server's CPU. */
+    const served = async (label: string, run: () => Promise<number>) => {
+      const cpu0 = await server.cpu();
+      const t0 = performance.now();
+      const packets = await run();
+      const secs = (performance.now() - t0) / 1000;
+      const cpu1 = await server.cpu();
+      results.push({
+        name: `rtx served over ${label}`,
+        value: packets / secs,
+        unit: "packets/s",
+      }, {
+        name: `rtx server CPU per 1,000 packets (${label})`,
+        value: ((cpu1.cpuUs - cpu0.cpuUs) / 1000) /
+          ((cpu1.served - cpu0.served) / 1000),
+        unit: "ms",
+      });
+    };
+    await served("1 connection", () => pump(client, DURATION, 2000, 0));
 
     // Over 8 connections at once.
     const eight = [client, ...Array.from({ length: 7 }, newClient)];
@@ -296,24 +299,11 @@ export async function benchRtx(): Promise<BenchResult[]> {
         Promise.all(c.request(SSRC, [1], { timeoutMs: 10_000 }))
       ),
     );
-    cpu0 = await server.cpu();
-    t0 = performance.now();
-    const counts = await Promise.all(
-      eight.map((c, i) => pump(c, DURATION, 500, i * 8000)),
-    );
-    secs = (performance.now() - t0) / 1000;
-    cpu1 = await server.cpu();
-    const total = counts.reduce((a, b) => a + b, 0);
-    results.push({
-      name: "rtx served over 8 connections",
-      value: total / secs,
-      unit: "packets/s",
-    });
-    results.push({
-      name: "rtx server CPU per 1,000 packets (8 connections)",
-      value: ((cpu1.cpuUs - cpu0.cpuUs) / 1000) /
-        ((cpu1.served - cpu0.served) / 1000),
-      unit: "ms",
+    await served("8 connections", async () => {
+      const counts = await Promise.all(
+        eight.map((c, i) => pump(c, DURATION, 500, i * 8000)),
+      );
+      return counts.reduce((a, b) => a + b, 0);
     });
   } finally {
     await Promise.all(clients.map((c) => c.close()));
