@@ -4,7 +4,7 @@
  *
  * @module
  */
-import * as x509 from "@peculiar/x509";
+import { X509Certificate } from "node:crypto";
 
 /** A certificate, its private key and the certificate's SHA-256 fingerprint. */
 export interface CertificateBundle {
@@ -189,6 +189,9 @@ export async function generateSelfSigned(
     "verify",
   ]) as CryptoKeyPair;
   const altNames = opts.altNames ?? DEFAULT_ALT_NAMES;
+  // Loaded here, not at start-up: the package and its ASN.1 dependencies
+  // hold ~20 MiB of heap, and only a cloud's first start makes a certificate.
+  const x509 = await import("@peculiar/x509");
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(
     Date.now() + (opts.days ?? 3650) * 24 * 3600 * 1000,
@@ -298,16 +301,18 @@ export interface PinTarget {
  *   certificate cannot also be trusted as the server's own) or names nothing.
  */
 export function pinTarget(der: Uint8Array): PinTarget {
-  const cert = new x509.X509Certificate(der as Uint8Array<ArrayBuffer>);
-  if (cert.getExtension(x509.BasicConstraintsExtension)?.ca) {
+  const cert = new X509Certificate(der);
+  if (cert.ca) {
     throw new TypeError(
       "Expected the cloud's QUIC certificate to be an end-entity certificate, received a CA certificate (basicConstraints CA:TRUE): Deno's QUIC client cannot pin it. Let the cloud make its own (empty quic_cert), issue one with CA:FALSE, or set quic_impl: matrixai on the edge",
     );
   }
-  const names = cert.getExtension(x509.SubjectAlternativeNameExtension)?.names
-    .items ?? [];
-  const dns = names.filter((n) => n.type === "dns").map((n) => n.value);
-  const ips = names.filter((n) => n.type === "ip").map((n) => n.value);
+  // node:crypto spells subjectAltName "DNS:a, IP Address:127.0.0.1, …".
+  const names = (cert.subjectAltName ?? "").split(", ").filter(Boolean);
+  const dns = names.filter((n) => n.startsWith("DNS:")).map((n) => n.slice(4));
+  const ips = names.filter((n) => n.startsWith("IP Address:")).map((n) =>
+    n.slice(11)
+  );
   const serverName = dns.includes(RTX_SERVER_NAME)
     ? RTX_SERVER_NAME
     : dns[0] ?? ips[0];

@@ -60,7 +60,6 @@ export {
   type QuicVerify,
 } from "./transport.ts";
 export { quicTransport } from "./impls.ts";
-export { peerCertificate, udpSendFailures } from "./matrixai.ts";
 export {
   type RtxRequestHandler,
   RtxServer,

@@ -13,7 +13,6 @@
  */
 import { fingerprintOf, normalizeFingerprint, pinTarget } from "./cert.ts";
 import type { PinTarget } from "./cert.ts";
-import { peerCertificate } from "./matrixai.ts";
 import {
   errorText,
   type QuicClientConnection,
@@ -148,6 +147,8 @@ async function pinFor(opts: QuicConnectOptions): Promise<PinTarget> {
   let cert = seen.get(key);
   if (!cert) {
     const t0 = performance.now();
+    // @matrixai/quic (~10 MiB of heap) loads at the first connection.
+    const { peerCertificate } = await import("./matrixai.ts");
     const der = await peerCertificate(opts);
     cert = { der, fingerprint: await fingerprintOf(der) };
     seen.set(key, cert);
