@@ -15,6 +15,7 @@ import { EdgeNode } from "../edge/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { fingerprintOf, pemBlocks, pinTarget } from "../quic/mod.ts";
 import { loadOrCreateCertificate } from "../state/mod.ts";
+import { startMemoryTrim } from "../net/mod.ts";
 
 /** The running nodes. */
 export interface RunningNodes {
@@ -134,8 +135,11 @@ export async function startNodes(
       `key "edge.cloud_quic_addr": expected the cloud's QUIC host:port in the edge role, got ""`,
     );
   }
+  // Freed per-packet buffers back to the system every 2 s (lib/net).
+  const stopTrim = startMemoryTrim();
   const nodes: RunningNodes = {
     async stop() {
+      stopTrim();
       await Promise.allSettled([nodes.edge?.stop(), nodes.cloud?.stop()]);
     },
     async reloadTls() {

@@ -20,6 +20,7 @@ export {
   stopListening,
 } from "./tcp_abort.ts";
 export { establishedPeers, parseTcpTable } from "./tcp_table.ts";
+export { type MemoryTrimOptions, startMemoryTrim } from "./memory_trim.ts";
 export {
   type BatchSendResult,
   UdpBatchReceiver,
