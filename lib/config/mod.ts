@@ -12,24 +12,27 @@ export {
 } from "./address.ts";
 export {
   allKeys,
-  type AuthConfig,
-  type Check,
-  CLOUD_KEYS,
   type Config,
   ConfigError,
-  type ConfigLogLevel,
   defaultConfig,
-  EDGE_KEYS,
-  type EdgeConfig,
-  type HooksConfig,
-  type KeySpec,
   keySpec,
-  type LimitsConfig,
   resolveAddresses,
   type ResolvedAddresses,
   type SectionName,
   SECTIONS,
 } from "./schema.ts";
+export { type Check, type KeySpec } from "./checks.ts";
+export {
+  CLOUD_KEYS,
+  type CloudConfig,
+  type ConfigLogLevel,
+} from "./cloud_keys.ts";
+export { EDGE_KEYS, type EdgeConfig } from "./edge_keys.ts";
+export {
+  type AuthConfig,
+  type HooksConfig,
+  type LimitsConfig,
+} from "./access_keys.ts";
 export {
   applyOverrides,
   type CommandLine,
