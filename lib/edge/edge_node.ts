@@ -24,7 +24,6 @@ import { type SocketBufferResult, UdpBatchReceiver } from "../net/mod.ts";
 import { RtxClient } from "../quic/mod.ts";
 import type { HlsService } from "../hls/mod.ts";
 import type { Refusals } from "../limits/mod.ts";
-import { type KeysAnswer, parseKeysAnswer } from "../rtcp/mod.ts";
 import {
   EDGE_HISTORY_SERIES,
   edgeApiHandler,
@@ -36,9 +35,18 @@ import {
   type EdgeMetricsSource,
   edgeNodeInfo,
 } from "./edge_metrics.ts";
-import type { EdgeNodeOptions } from "./edge_options.ts";
+import {
+  checkCloudVerification,
+  type EdgeNodeOptions,
+} from "./edge_options.ts";
 import { type EdgePlayers, edgePlayers } from "./edge_players.ts";
 import { openEdgeSocket } from "./edge_socket.ts";
+import {
+  applyRepairPolicy,
+  linkSnapshots,
+  readKeysAnswer,
+  receiverLinkHooks,
+} from "./link_policy.ts";
 import { EdgeReceiver } from "./receiver.ts";
 import { RepairLinks } from "./repair_links.ts";
 import { RepairPolicy } from "./repair_policy.ts";
@@ -123,30 +131,9 @@ export class EdgeNode {
       srtp: options.srtp,
       stallMs: 30,
       onKeys: (ssrc, source) => this.#askKeys(ssrc, source),
-      onStream: (_key, source) => this.#links.forSource(source),
-      linkRepair: (source) => {
-        const link = this.#links.forSource(source);
-        return {
-          mode: link.answerMode,
-          copies: link.answerCopies,
-          lossRate: this.#policy.lossRate(link),
-        };
-      },
-      streamStart: (source) => {
-        const link = this.#links.forSource(source);
-        return {
-          budgetMs: this.#policy.budgetOf(link),
-          rttMs: link.rttMs || undefined,
-          basis: this.#policy.budgetBasis(link),
-        };
-      },
-      linkState: (source) => this.#links.stateOf(source),
+      ...receiverLinkHooks(this.#links, this.#policy),
     });
-    if (!options.fingerprint && !options.caPem && !options.insecureSkipVerify) {
-      throw new TypeError(
-        "EdgeNode: expected one of fingerprint, caPem or insecureSkipVerify to verify the cloud, received none",
-      );
-    }
+    checkCloudVerification(options);
     const players = edgePlayers(options, this.#hub, this.#log, {
       streams: () => this.streams().map(publicStreamInfo),
       history: (keys) => this.history(keys),
@@ -257,7 +244,7 @@ export class EdgeNode {
     this.#historyTimer = setInterval(() => {
       const streams = this.streams();
       this.#history.record(Date.now(), streams);
-      this.#updateRepair(streams);
+      applyRepairPolicy(this.#policy, this.#links, this.#rx, streams);
     }, 1000);
     const p = this.ports;
     const packLoss = this.#opts.packLoss ?? 0;
@@ -326,12 +313,7 @@ export class EdgeNode {
       streams: this.streams(),
       stats: this.#rx.stats,
       players: this.#flv.stats,
-      links: this.#links.entries().map(([cloud, c]) => ({
-        cloud,
-        connected: c.connected,
-        lastError: c.lastError,
-        stats: c.stats,
-      })),
+      links: linkSnapshots(this.#links),
     };
   }
 
@@ -403,31 +385,9 @@ export class EdgeNode {
       timeoutMs: 1000,
     }).then((app) => {
       if (!this.#running) return;
-      let answer: KeysAnswer | null | undefined;
-      try {
-        answer = app ? parseKeysAnswer(app) : undefined;
-      } catch (e) {
-        this.#log.warn("malformed KEYS answer", { ssrc, error: e });
-        answer = undefined;
-      }
+      const answer = readKeysAnswer(app, ssrc, this.#log);
       this.#rx.keys(ssrc, answer, performance.now());
       this.#arm();
     });
-  }
-
-  // --- repair policy (once a second) -------------------------------------
-
-  /** Applies the policy's answer copies per link and (auto) budgets. */
-  #updateRepair(streams: EdgeStreamInfo[]): void {
-    const plan = this.#policy.sample(
-      streams,
-      (hostname, port) => this.#links.forSource({ hostname, port }),
-    );
-    for (const { link, copies } of plan) link.setAnswerCopies(copies);
-    if (this.#policy.auto) {
-      this.#rx.setBudgets((source) =>
-        this.#policy.budgetBasis(this.#links.forSource(source))
-      );
-    }
   }
 }

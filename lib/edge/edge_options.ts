@@ -1,5 +1,6 @@
 /**
- * The options of an `EdgeNode`.
+ * The options of an `EdgeNode`, and the check that they say how to verify
+ * the cloud.
  *
  * @module
  */
@@ -126,4 +127,18 @@ export interface EdgeNodeOptions {
   https?: { address: ListenAddress; certPem: string; keyPem: string };
   /** Bearer token for the API port (`/healthz` stays open). */
   apiToken?: string;
+}
+
+/**
+ * Throws unless `options` say how to verify the cloud's certificate.
+ *
+ * @throws {TypeError} without any of `fingerprint`, `caPem` or
+ *   `insecureSkipVerify`.
+ */
+export function checkCloudVerification(options: EdgeNodeOptions): void {
+  if (!options.fingerprint && !options.caPem && !options.insecureSkipVerify) {
+    throw new TypeError(
+      "EdgeNode: expected one of fingerprint, caPem or insecureSkipVerify to verify the cloud, received none",
+    );
+  }
 }
