@@ -127,6 +127,27 @@ const cases: BadCase[] = [
   },
 ];
 
+/**
+ * Sends a small video message on `csid` (message stream 1) now and every
+ * 40 ms after; returns the interval (clear it to stop).
+ */
+async function keepPublishing(
+  c: RtmpClient,
+  csid: number,
+): Promise<ReturnType<typeof setInterval>> {
+  let sent = 0;
+  const sendOne = () =>
+    c.send({
+      csid,
+      type: 9,
+      streamId: 1,
+      timestamp: sent * 40,
+      data: new Uint8Array([0x27, 1, 0, 0, 0, sent++ & 0xff]),
+    });
+  await sendOne();
+  return setInterval(() => void sendOne().catch(() => {}), 40);
+}
+
 Deno.test("malformed input closes only that connection, each with one logged reason", async () => {
   const { server, relay, log } = await startTestServer({
     idleTimeoutMs: IDLE_MS,
@@ -141,17 +162,7 @@ Deno.test("malformed input closes only that connection, each with one logged rea
     // A healthy publisher that keeps sending, and a player of it.
     await healthy.handshake(1);
     equal(await healthy.publish("live", "healthy"), "NetStream.Publish.Start");
-    let sent = 0;
-    const sendOne = () =>
-      healthy.send({
-        csid: 6,
-        type: 9,
-        streamId: 1,
-        timestamp: sent * 40,
-        data: new Uint8Array([0x27, 1, 0, 0, 0, sent++ & 0xff]),
-      });
-    await sendOne();
-    keepalive = setInterval(() => void sendOne().catch(() => {}), 40);
+    keepalive = await keepPublishing(healthy, 6);
     const player = await RtmpClient.open(server.port);
     opened.push(player);
     await player.handshake();
@@ -244,7 +255,7 @@ Deno.test("malformed input closes only that connection, each with one logged rea
   }
 });
 
-Deno.test("a publisher trickling bytes of a big message is closed: a byte is not progress", async () => {
+Deno.test("idle: a stall of this process does not cut a healthy publisher (its bytes waited unread); a publisher trickling bytes of a big message is closed: a byte is not progress", async () => {
   const { server, relay, log } = await startTestServer({
     idleTimeoutMs: IDLE_MS,
   });
@@ -253,6 +264,20 @@ Deno.test("a publisher trickling bytes of a big message is closed: a byte is not
   try {
     await c.handshake();
     equal(await c.publish("live", "trickle"), "NetStream.Publish.Start");
+    // Healthy first: a message every 40 ms; then the whole process stalls
+    // (a long GC, a starved CPU) past the idle timeout, reading nothing.
+    timer = await keepPublishing(c, 4);
+    await until(() => relay.all[0].messages.length > 3, "flowing", 2000);
+    const stallEnd = performance.now() + 2 * IDLE_MS;
+    while (performance.now() < stallEnd) { /* busy */ }
+    const got = relay.all[0].messages.length;
+    await until(
+      () => relay.all[0].messages.length > got + 5,
+      "still flowing after the stall",
+      2000,
+    );
+    equal(relay.all[0].closeReasons.length, 0, log.lines.join("\n"));
+    clearInterval(timer);
     // 1 MB announced on chunk stream 6, then one byte every IDLE_MS / 6.
     const h = header(9, 1_000_000);
     h[0] = 6;

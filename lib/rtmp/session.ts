@@ -74,6 +74,8 @@ export interface SessionOptions {
 
 const READ_SIZE = 64 * 1024;
 const FLUSH_GRACE_MS = 2000;
+/** An idle check this late means the process, not the peer, stalled. */
+const IDLE_LATE_MS = 50;
 
 function u32(b: Uint8Array, p = 0): number {
   return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
@@ -101,6 +103,8 @@ export class RtmpSession {
   #closed = false;
   #closing = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleDue = 0;
+  #idleDeferred = false;
   #lastProgress = performance.now();
   #acceptedAt = performance.now();
   #peerWindow = 0;
@@ -229,6 +233,7 @@ export class RtmpSession {
   // ---- timers ----
 
   #armIdle(ms: number): void {
+    this.#idleDue = performance.now() + ms;
     this.#idleTimer = setTimeout(() => this.#checkIdle(), ms);
   }
 
@@ -237,6 +242,14 @@ export class RtmpSession {
     if (this.#closed) return;
     const limit = this.#o.idleTimeoutMs;
     const now = performance.now();
+    // Fired late: this process was busy, and the peer's bytes may be
+    // waiting unread. Let the reads run, then judge (once per check).
+    if (now - this.#idleDue > IDLE_LATE_MS && !this.#idleDeferred) {
+      this.#idleDeferred = true;
+      this.#armIdle(Math.min(IDLE_LATE_MS, limit));
+      return;
+    }
+    this.#idleDeferred = false;
     const idle = now - this.#lastProgress;
     const exempt = this.#stream.playing && !this.#dec.midMessage;
     const where = !this.#hs.done
