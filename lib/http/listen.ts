@@ -150,7 +150,10 @@ export function listenHttp(options: ListenHttpOptions): RunningHttpServer {
   let sweeper: ReturnType<typeof setInterval> | undefined;
   if (tracker && guard) {
     sweeper = setInterval(() => {
-      const victims = tracker.sweep(establishedPeers(port), performance.now());
+      const victims = tracker.sweep(
+        establishedPeers(port, hostname),
+        performance.now(),
+      );
       if (victims.length === 0) return;
       const ended = abortTcpPeers(port, victims);
       if (ended > 0) options.onGuardEnded?.(ended, "idle");

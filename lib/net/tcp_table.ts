@@ -58,12 +58,49 @@ export function parseTcpTable(text: string, port: number): string[] {
   return out;
 }
 
-/** The peers of this host's established TCP connections on local `port`. */
-export function establishedPeers(port: number): string[] {
+/** How long one read of the tables serves every listener (ms). */
+const TABLE_TTL_MS = 900;
+
+const tables = new Map<string, { at: number; text: string }>();
+
+/**
+ * The text of `/proc/net/tcp` or `tcp6`, read at most once per
+ * {@linkcode TABLE_TTL_MS} for the whole process: the kernel walks its whole
+ * connection hash for each read (~10 ms per file on this 2-core machine,
+ * whatever the number of sockets), and every HTTP listener's guard sweeps
+ * once a second — two listeners reading both files cost an edge ~4 % of a
+ * core before this.
+ */
+function tableText(file: string, now: number): string {
+  const t = tables.get(file);
+  if (t && now - t.at < TABLE_TTL_MS) return t.text;
+  const text = Deno.readTextFileSync(file);
+  tables.set(file, { at: now, text });
+  return text;
+}
+
+/**
+ * The peers of this host's established TCP connections on local `port`.
+ *
+ * @param port The local port.
+ * @param hostname The listener's address: an IPv4 one (`0.0.0.0` included,
+ *   which Deno binds IPv4-only) reads only `/proc/net/tcp`; any other (or
+ *   none) reads `tcp6` too.
+ * @param now Clock (ms) for the shared read; default `performance.now()`.
+ */
+export function establishedPeers(
+  port: number,
+  hostname?: string,
+  now: number = performance.now(),
+): string[] {
   const out: string[] = [];
-  for (const f of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+  const v4Only = hostname !== undefined &&
+    /^\d+\.\d+\.\d+\.\d+$/.test(hostname);
+  for (
+    const f of v4Only ? ["/proc/net/tcp"] : ["/proc/net/tcp", "/proc/net/tcp6"]
+  ) {
     try {
-      out.push(...parseTcpTable(Deno.readTextFileSync(f), port));
+      out.push(...parseTcpTable(tableText(f, now), port));
     } catch { /* not Linux, or no IPv6 */ }
   }
   return out;
