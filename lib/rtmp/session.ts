@@ -257,14 +257,9 @@ export class RtmpSession {
       : this.#dec.midMessage
       ? " mid-message"
       : "";
-    if (idle >= limit && !exempt) {
-      this.close(
-        `idle timeout: no progress for ${Math.round(idle)} ms${where}`,
-        "warn",
-        "rtmp_stalled",
-      );
-      return;
-    }
+    // Never bound is judged first: a client that has neither published nor
+    // played for the whole limit is "unbound" whether or not its bytes also
+    // stalled (one reason per connection, the same however late this runs).
     if (!this.#stream.bound && now - this.#acceptedAt >= limit) {
       this.close(
         `idle timeout: neither publishing nor playing ${
@@ -272,6 +267,14 @@ export class RtmpSession {
         } ms after connecting${where}`,
         "warn",
         "rtmp_unbound",
+      );
+      return;
+    }
+    if (idle >= limit && !exempt) {
+      this.close(
+        `idle timeout: no progress for ${Math.round(idle)} ms${where}`,
+        "warn",
+        "rtmp_stalled",
       );
       return;
     }
