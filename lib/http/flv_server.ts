@@ -13,7 +13,7 @@ import {
   httpAccessRequest,
 } from "../auth/mod.ts";
 import { ConnectionCaps, Refusals } from "../limits/mod.ts";
-import { abortTcp, releaseFreedMemory } from "../net/mod.ts";
+import { abortTcp, FreedMemoryReleaser } from "../net/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
 import type { HubStream, StreamHub } from "../hub/mod.ts";
 import {
@@ -110,7 +110,7 @@ export class FlvHttpServer {
   #tls: FlvHttpServerOptions["tls"];
   #nextId = 1;
   #maxPerIp: number;
-  #trimTimer: ReturnType<typeof setTimeout> | undefined;
+  #releaser = new FreedMemoryReleaser();
   #playerHost: PlayerHost | undefined;
   #stats: FlvHttpStats = {
     httpPlayers: 0,
@@ -254,8 +254,7 @@ export class FlvHttpServer {
   async stop(): Promise<void> {
     const server = this.#server;
     if (!server) return;
-    clearTimeout(this.#trimTimer);
-    this.#trimTimer = undefined;
+    this.#releaser.stop();
     for (const p of [...this.#players]) p.close();
     this.#players.clear();
     await Promise.all([server.shutdown(), this.#tlsServer?.shutdown()]);
@@ -371,19 +370,16 @@ export class FlvHttpServer {
   /**
    * Ends a cut WebSocket player's TCP connection: its unsent frames sit in
    * the runtime until the socket fails, and a peer that never reads never
-   * lets it fail — so shut the socket down (the memory is freed at once).
+   * lets it fail — so shut the socket down (the failed writes then free it).
    */
   #abort(remote: Deno.NetAddr | undefined): void {
     if (!remote) return;
     if (!abortTcp(this.port, remote) && this.tlsPort) {
       abortTcp(this.tlsPort, remote);
     }
-    // The failed writes free their frames; give the allocator's pages back
-    // to the system a moment later (at most once a second).
-    this.#trimTimer ??= setTimeout(() => {
-      this.#trimTimer = undefined;
-      releaseFreedMemory();
-    }, 1000);
+    // The failed writes free their frames over the next turns of the event
+    // loop; trim the allocator until they are done.
+    this.#releaser.released();
   }
 
   #slow(stream: HubStream, who: string, proto: string): void {

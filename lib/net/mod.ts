@@ -16,11 +16,17 @@ export {
   abortTcpUnavailable,
   listeningSockets,
   peerKey,
-  releaseFreedMemory,
   stopListening,
 } from "./tcp_abort.ts";
 export { establishedPeers, parseTcpTable } from "./tcp_table.ts";
-export { type MemoryTrimOptions, startMemoryTrim } from "./memory_trim.ts";
+export {
+  FreedMemoryReleaser,
+  type FreedMemoryReleaserOptions,
+  heapBytesInUse,
+  type MemoryTrimOptions,
+  releaseFreedMemory,
+  startMemoryTrim,
+} from "./memory_trim.ts";
 export {
   type BatchSendResult,
   UdpBatchReceiver,

@@ -27,7 +27,6 @@ const SYMBOLS = {
     result: "i32",
   },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
-  malloc_trim: { parameters: ["usize"], result: "i32" },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -237,18 +236,4 @@ export function stopListening(localPort: number, inodes: string[]): number {
 export function abortTcpUnavailable(): string {
   openLibc();
   return libc ? "" : libcError;
-}
-
-/**
- * Gives freed heap memory back to the operating system (glibc
- * `malloc_trim(0)`): after many large buffers of cut players are freed,
- * the allocator would otherwise keep them and RSS would stay high. A no-op
- * where libc cannot be reached.
- */
-export function releaseFreedMemory(): void {
-  const c = openLibc();
-  if (!c) return;
-  try {
-    c.malloc_trim(0n);
-  } catch { /* not glibc */ }
 }
