@@ -16,6 +16,7 @@ import { HttpPlayer } from "./http_support.ts";
 import { freeUdpPort } from "./support/nodes.ts";
 import { publishLavfi } from "../testkit/media.ts";
 import { startCloudAndEdge } from "./support/nodes.ts";
+import { readFlv, recordingOf, tagKeys } from "./support/flv_compare.ts";
 
 const KEY = "live/fec";
 
@@ -28,6 +29,7 @@ async function fecE2e(srtp: boolean) {
   const dir = await Deno.makeTempDir({ prefix: "flvcast_fec_" });
   const { cloud, edge, close } = await startCloudAndEdge({
     recordDir: dir,
+    record: true,
     srtp,
     cloud: srtp ? { fecBlock: 4, cachePackets: 1 } : { fecBlock: 4 },
     edge: {
@@ -68,6 +70,20 @@ async function fecE2e(srtp: boolean) {
     ok(
       cloudInfo.fec_packets >= Math.floor(cloudInfo.packets_sent / 4) - 1,
       "one parity packet per 4 RTP packets",
+    );
+    // What parity rebuilt is the cloud's bytes: every tag the player got is
+    // a recording tag, byte for byte (a block spanning two tags once
+    // rebuilt garbage under SRTP's in-place protection).
+    const rec = new Set(
+      await tagKeys(await readFlv(await recordingOf(dir, KEY))),
+    );
+    const got = await tagKeys(player.tags);
+    ok(got.length > 0, "the player got tags");
+    const foreign = got.filter((k) => !rec.has(k));
+    equal(
+      foreign.length,
+      0,
+      `tags not in the recording: ${foreign.slice(0, 3)}`,
     );
     if (srtp) {
       equal(last.srtp_auth_failures, 0, "parity authenticates");

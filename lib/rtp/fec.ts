@@ -176,7 +176,12 @@ export class FecEncoder {
     this.#seq = firstSequence & 0xffff;
   }
 
-  /** Adds one media packet; returns the parity packet when a block is full. */
+  /**
+   * Adds one media packet; returns the parity packet when a block is full.
+   * Keeps its own copy of the payload: the caller may reuse or encrypt its
+   * buffer in place afterwards (the cloud SRTP-protects a tag's packets in
+   * the packetizer's buffer, and a block spans tags).
+   */
   push(p: RtpPacket): Uint8Array | undefined {
     const prev = this.#pending[this.#pending.length - 1];
     if (
@@ -184,7 +189,7 @@ export class FecEncoder {
     ) {
       this.#pending = []; // not consecutive: start a new block
     }
-    this.#pending.push(p);
+    this.#pending.push({ ...p, payload: p.payload.slice() });
     if (this.#pending.length < this.#block) return undefined;
     const parity = buildParity(this.#pending, this.#seq);
     this.#seq = (this.#seq + 1) & 0xffff;
