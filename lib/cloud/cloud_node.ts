@@ -23,31 +23,22 @@ import {
   encodeSdes,
 } from "../rtcp/mod.ts";
 import { newKeyMaterial } from "../srtp/mod.ts";
-import { randomSsrc } from "../rtp/mod.ts";
-import {
-  type PublishSink,
-  type RtmpHandler,
-  type RtmpMessage,
-  RtmpServer,
-} from "../rtmp/mod.ts";
+import { type PublishSink, RtmpServer } from "../rtmp/mod.ts";
 import { VERSION } from "../version/mod.ts";
 import { cloudWebHandler } from "../web/mod.ts";
 import { CLOUD_HISTORY_SERIES, cloudApiHandler } from "./api.ts";
 import { cloudMetrics } from "./cloud_metrics.ts";
 import { CloudStream, type CloudStreamInfo } from "./cloud_stream.ts";
+import { rtmpAdmission } from "./rtmp_admission.ts";
 import { RtpSender } from "./rtp_sender.ts";
-import { bind, hostOf, isLoopback } from "./addresses.ts";
+import { StreamRegistry } from "./stream_registry.ts";
+import { bind, isLoopback } from "./addresses.ts";
 import type { CloudNodeOptions } from "./cloud_options.ts";
 export type { CloudNodeOptions };
 
-/** Longest stream key an SDES PRIV item carries: 255 − 1 − "key".length. */
-const MAX_STREAM_KEY_BYTES = 251;
 /** How often, and how far apart, the final SR + BYE is sent. */
 const BYE_REPEATS = 5;
 const BYE_INTERVAL_MS = 20;
-/** Ended streams whose caches still answer NACKs, at most. */
-const MAX_RETIRED = 64;
-const utf8 = new TextEncoder();
 
 const NO_AUTH: AuthConfig = { secret: "", publish: false, play: false };
 const NO_HOOKS: HooksConfig = {
@@ -72,9 +63,7 @@ const NO_HOOKS: HooksConfig = {
 export class CloudNode {
   #opts: CloudNodeOptions;
   #log: Logger;
-  #streams = new Map<string, CloudStream>();
-  #bySsrc = new Map<number, CloudStream>();
-  #retired = new Map<number, { stream: CloudStream; until: number }>();
+  #streams: StreamRegistry;
   #hub = new StreamHub();
   #recorder: HubRecorder | undefined;
   #rtmp: RtmpServer;
@@ -96,6 +85,7 @@ export class CloudNode {
   constructor(options: CloudNodeOptions) {
     this.#opts = options;
     this.#log = options.logger ?? nullLogger;
+    this.#streams = new StreamRegistry({ retireMs: options.retireMs });
     this.#refusals = new Refusals({
       logger: this.#log,
       metric: "flvcast_cloud_refusals_total",
@@ -125,7 +115,18 @@ export class CloudNode {
     this.#rtmp = new RtmpServer({
       hostname: options.rtmp.hostname,
       port: options.rtmp.port,
-      handler: this.#handler(),
+      handler: rtmpAdmission({
+        access: this.#access,
+        hub: this.#hub,
+        isLive: (key) => this.#streams.live.has(key),
+        liveCount: () => this.#streams.live.size,
+        maxStreams: options.maxStreams ?? 256,
+        refusals: this.#refusals,
+        logger: this.#log,
+        onRefused: () => this.#totals.refused++,
+        startStream: (key, remoteAddr, req) =>
+          this.#startStream(key, remoteAddr, req),
+      }),
       logger: this.#log.child("rtmp"),
       maxConnections: options.maxConnections ?? 1000,
       maxMessageSize: options.maxMessageBytes,
@@ -143,8 +144,8 @@ export class CloudNode {
       certPem: options.tls.certPem,
       keyPem: options.tls.keyPem,
       secret: options.quicSecret,
-      lookup: (ssrc, seq) => this.#lookup(ssrc, seq),
-      knownSsrc: (ssrc) => this.#bySsrc.has(ssrc) || this.#retired.has(ssrc),
+      lookup: (ssrc, seq) => this.#streams.lookup(ssrc, seq),
+      knownSsrc: (ssrc) => this.#streams.knows(ssrc),
       logger: this.#log.child("quic"),
       impl: options.quicImpl,
       maxSeqsPerNack: options.cachePackets,
@@ -189,7 +190,7 @@ export class CloudNode {
 
   /** Live streams by key. */
   get streams(): ReadonlyMap<string, CloudStream> {
-    return this.#streams;
+    return this.#streams.live;
   }
 
   /** Opens every listener; throws a `Error` naming the failing address. */
@@ -212,7 +213,7 @@ export class CloudNode {
     );
     await bind("api_addr", `${o.api.hostname}:${o.api.port}`, () => {
       const api = cloudApiHandler({
-        streams: () => [...this.#streams.values()].map((s) => s.info()),
+        streams: () => [...this.#streams.live.values()].map((s) => s.info()),
         history: () => this.history(),
         node: () => this.nodeInfo(),
         metrics: () => this.#metrics(),
@@ -275,7 +276,7 @@ export class CloudNode {
     // Publishers first, so no tag is sent after its stream's BYE; each one
     // ends through onClose → #endStream, the loop catches any left.
     await this.#rtmp.stop();
-    for (const s of [...this.#streams.values()]) {
+    for (const s of [...this.#streams.live.values()]) {
       this.#endStream(s, "server stopping");
     }
     if (this.#byeTimers.size > 0) {
@@ -312,7 +313,7 @@ export class CloudNode {
       destinations: this.#opts.destinations.map((d) =>
         `${d.hostname}:${d.port}`
       ),
-      streams: this.#streams.size,
+      streams: this.#streams.live.size,
     };
   }
 
@@ -324,115 +325,17 @@ export class CloudNode {
     return this.#rtmp.reloadTls(certPem, keyPem);
   }
 
-  #handler(): RtmpHandler {
-    const access = this.#access;
-    const request = (
-      info: { key: string; query: string; remoteAddr: string; connId: number },
-    ): AccessRequest => ({
-      key: info.key,
-      query: info.query,
-      clientIp: hostOf(info.remoteAddr),
-      remote: info.remoteAddr,
-      clientId: info.connId,
-      proto: "rtmp",
-    });
-    return {
-      publish: (info) => {
-        const keyBytes = utf8.encode(info.key).length;
-        if (keyBytes > MAX_STREAM_KEY_BYTES) {
-          this.#totals.refused++;
-          this.#log.warn("publish refused: key too long", {
-            remote: info.remoteAddr,
-            bytes: keyBytes,
-          });
-          return `stream key: expected at most ${MAX_STREAM_KEY_BYTES} bytes of UTF-8, got ${keyBytes}`;
-        }
-        const req = request(info);
-        const signed = access.checkSignOnly("publish", req);
-        if (signed !== undefined) {
-          this.#totals.refused++;
-          return signed;
-        }
-        const blocked = (): string | undefined => {
-          if (this.#streams.has(info.key)) {
-            this.#totals.refused++;
-            this.#log.warn("publish refused: key is live", {
-              key: info.key,
-              remote: info.remoteAddr,
-            });
-            return `stream ${info.key} is already being published`;
-          }
-          const max = this.#opts.maxStreams ?? 256;
-          if (this.#streams.size >= max) {
-            this.#totals.refused++;
-            this.#refusals.refuse(
-              "max_streams",
-              "publish refused: limits.max_streams reached",
-              { key: info.key, remote: info.remoteAddr, limit: max },
-            );
-            return `limits.max_streams (${max}) reached`;
-          }
-          return undefined;
-        };
-        const admit = (): PublishSink | string =>
-          blocked() ?? this.#startStream(info.key, info.remoteAddr, req);
-        // Refuse before asking a hook when the answer cannot matter.
-        const early = blocked();
-        if (early !== undefined) return early;
-        if (!access.needsHook("publish")) return admit();
-        return access.checkPublish(req).then((why) => {
-          if (why === undefined) return admit();
-          this.#totals.refused++;
-          return why;
-        });
-      },
-      play: (info, send, end) => {
-        const req = request(info);
-        const signed = access.checkSignOnly("play", req);
-        if (signed !== undefined) return signed;
-        const subscribe = () => {
-          const stream = this.#hub.get(info.key);
-          if (!stream) return null;
-          const started = performance.now();
-          let bytes = 0;
-          const sub = stream.subscribe({
-            onTag: (tag) => {
-              bytes += tag.data.length;
-              send(tag as RtmpMessage);
-            },
-            onEnd: () => end(),
-          });
-          this.#log.info("rtmp player joined", {
-            key: info.key,
-            remote: info.remoteAddr,
-          });
-          return {
-            startTags: sub.startTags as RtmpMessage[],
-            unsubscribe: () => {
-              sub.unsubscribe();
-              access.ended("play", req, {
-                durationMs: performance.now() - started,
-                bytes,
-              });
-            },
-          };
-        };
-        if (!access.needsHook("play")) return subscribe();
-        if (!this.#hub.get(info.key)) return null; // no hook for nothing
-        return access.checkPlay(req).then((why) => why ?? subscribe());
-      },
-    };
-  }
-
   #startStream(
     key: string,
     remoteAddr: string,
     req: AccessRequest,
   ): PublishSink {
-    const ssrc = this.#freshSsrc();
+    const ssrc = this.#streams.freshSsrc();
     const o = this.#opts;
     // Under SRTP the FEC parity is its own stream (SSRC and SRTP context).
-    const fecSsrc = o.srtp && o.fecBlock ? this.#freshSsrc(ssrc) : undefined;
+    const fecSsrc = o.srtp && o.fecBlock
+      ? this.#streams.freshSsrc(ssrc)
+      : undefined;
     const stream = new CloudStream({
       key,
       ssrc,
@@ -447,8 +350,7 @@ export class CloudNode {
       fecSsrc,
     });
     this.#sendReport(stream); // may throw: before anything is registered
-    this.#streams.set(key, stream);
-    this.#bySsrc.set(ssrc, stream);
+    this.#streams.add(stream);
     this.#totals.publishes++;
     this.#log.info("stream started", { key, ssrc, publisher: remoteAddr });
     let ended = false;
@@ -476,28 +378,8 @@ export class CloudNode {
     };
   }
 
-  /** A random SSRC no live or retired stream uses (media or FEC parity). */
-  #freshSsrc(not?: number): number {
-    for (;;) {
-      const s = randomSsrc();
-      if (s === not || this.#bySsrc.has(s) || this.#retired.has(s)) continue;
-      if (![...this.#streams.values()].some((x) => x.fecSsrc === s)) return s;
-    }
-  }
-
   #endStream(stream: CloudStream, reason: string): void {
-    if (this.#streams.get(stream.key) !== stream) return;
-    this.#streams.delete(stream.key);
-    this.#bySsrc.delete(stream.ssrc);
-    // Only the RTP cache is needed after the end (the hub stream's GOP is
-    // freed when it ends); the count is bounded.
-    if (this.#retired.size >= MAX_RETIRED) {
-      this.#retired.delete(this.#retired.keys().next().value!);
-    }
-    this.#retired.set(stream.ssrc, {
-      stream,
-      until: Date.now() + (this.#opts.retireMs ?? 30_000),
-    });
+    if (!this.#streams.retire(stream, Date.now())) return;
     // The final SR (last sequence number and counts) + BYE, repeated: one
     // lost datagram must not leave an edge waiting for the silence timeout.
     const bye = () => {
@@ -535,13 +417,6 @@ export class CloudNode {
     return this.#recorder?.pathOf(key) ?? undefined;
   }
 
-  #lookup(ssrc: number, seq: number): Uint8Array | undefined {
-    const stream = this.#bySsrc.get(ssrc) ?? this.#retired.get(ssrc)?.stream;
-    const packet = stream?.cache.get(seq);
-    if (packet) stream!.retransmissions++;
-    return packet;
-  }
-
   #sendReport(stream: CloudStream): void {
     this.#sender.send([stream.protectRtcp(encodeCompound([
       stream.senderReport(Date.now()),
@@ -551,12 +426,13 @@ export class CloudNode {
 
   /** The `KEYS` answer for `ssrc`: keys, position, name and state. */
   #keysAnswer(ssrc: number): Uint8Array {
-    return this.#bySsrc.get(ssrc)?.keysAnswer() ?? encodeKeysUnknown(ssrc);
+    return this.#streams.bySsrc(ssrc)?.keysAnswer() ??
+      encodeKeysUnknown(ssrc);
   }
 
   #tick(): void {
     const now = Date.now();
-    for (const s of this.#streams.values()) {
+    for (const s of this.#streams.live.values()) {
       try {
         s.tick(now);
         this.#sendReport(s);
@@ -564,12 +440,10 @@ export class CloudNode {
         this.#log.error("sender report failed", { key: s.key, error: e });
       }
     }
-    for (const [ssrc, r] of this.#retired) {
-      if (r.until < now) this.#retired.delete(ssrc);
-    }
+    this.#streams.expire(now);
     this.#history.record(
       now,
-      [...this.#streams.values()].map((s) => s.info()),
+      [...this.#streams.live.values()].map((s) => s.info()),
     );
   }
 
@@ -581,7 +455,7 @@ export class CloudNode {
   #metrics(): MetricFamily[] {
     return [
       ...cloudMetrics({
-        streams: [...this.#streams.values()].map((s) => s.info()),
+        streams: [...this.#streams.live.values()].map((s) => s.info()),
         totals: this.#totals,
         sender: this.#sender.stats,
         rtx: this.#rtx.stats,
