@@ -110,9 +110,22 @@ Deno.test("auth.publish / auth.play: ffmpeg and GStreamer publish only when sign
     ok(nodes.cloud.streams.has(key));
     // The player port's public list: a viewer's fields only — no publisher
     // address, SSRC, repair/SRTP state or recording path.
-    const list = await (await fetch(
-      `http://127.0.0.1:${nodes.edge.ports.flv}/api/streams`,
-    )).json();
+    const publicList = async () =>
+      await (await fetch(
+        `http://127.0.0.1:${nodes.edge.ports.flv}/api/streams`,
+      )).json();
+    // It names the codecs once the first video and audio tags arrived.
+    let list = await publicList();
+    await until(
+      async () => {
+        list = await publicList();
+        const s = list.streams.find((s: { key: string }) => s.key === key);
+        return s?.video_codec === "avc" && s?.audio_codec === "aac";
+      },
+      "avc and aac named in the public list",
+      10_000,
+      50,
+    );
     const shown = list.streams.find((s: { key: string }) => s.key === key);
     deepEqual(Object.keys(shown).sort(), [...PUBLIC_STREAM_FIELDS].sort());
     const ops = nodes.edge.streams().find((s) => s.key === key)!;

@@ -6,14 +6,7 @@
  *
  * @module
  */
-import {
-  audioCodecName,
-  encodeTag,
-  type FlvTag,
-  TAG_AUDIO,
-  TAG_VIDEO,
-  videoCodecName,
-} from "../flv/mod.ts";
+import { encodeTag, type FlvTag, TAG_AUDIO, TAG_VIDEO } from "../flv/mod.ts";
 import type { HubStream } from "../hub/mod.ts";
 import {
   encodeKeysAnswer,
@@ -145,8 +138,6 @@ export class CloudStream {
   #packetizer: RtpPacketizer;
   #counts = { tags: 0, video: 0, audio: 0, data: 0 };
   #rate = { at: Date.now(), video: 0, audio: 0, videoBps: 0, audioBps: 0 };
-  #videoCodec?: string;
-  #audioCodec?: string;
   #srtp?: SrtpSender;
   /** SRTP of the FEC repair stream (SRTP and FEC both on). */
   #fecSrtp?: SrtpSender;
@@ -293,10 +284,8 @@ export class CloudStream {
     this.#counts.tags++;
     if (tag.type === TAG_VIDEO) {
       this.#counts.video += tag.data.length;
-      this.#videoCodec ??= videoCodecName(tag);
     } else if (tag.type === TAG_AUDIO) {
       this.#counts.audio += tag.data.length;
-      this.#audioCodec ??= audioCodecName(tag);
     } else {
       this.#counts.data += tag.data.length;
     }
@@ -380,14 +369,15 @@ export class CloudStream {
 
   /** A snapshot of the counters. */
   info(): CloudStreamInfo {
+    const hub = this.hub.info();
     return {
       id: this.id,
       key: this.key,
       ssrc: this.ssrc,
       start_time: new Date(this.startedAt).toISOString(),
       publisher: this.#remote,
-      video_codec: this.#videoCodec,
-      audio_codec: this.#audioCodec,
+      video_codec: hub.videoCodec,
+      audio_codec: hub.audioCodec,
       tags_in: this.#counts.tags,
       video_bytes: this.#counts.video,
       audio_bytes: this.#counts.audio,

@@ -47,6 +47,10 @@ export interface EdgeStreamInfo {
   tags_dropped: number;
   /** Video tags withheld until the next keyframe after a drop. */
   tags_skipped: number;
+  /** Video codec (`avc`, `hevc`, `av1`, …), once a video tag arrived. */
+  video_codec: string | null;
+  /** Audio codec (`aac`, `mp3`, `opus`, …), once an audio tag arrived. */
+  audio_codec: string | null;
   /** Players connected now. */
   players: number;
   /** Players cut off for being too slow. */
@@ -179,6 +183,8 @@ export function edgeApiHandler(
 export const PUBLIC_STREAM_FIELDS = [
   "key",
   "start_time",
+  "video_codec",
+  "audio_codec",
   "players",
   "bytes_received",
   "tags_out",
@@ -195,7 +201,8 @@ export type PublicStreamInfo = Pick<
 
 /**
  * A stream as the public player port lists it (the page's table: key,
- * players, the bitrate from `bytes_received`, losses repaired, delay):
+ * codecs, players, the bitrate from `bytes_received`, losses repaired,
+ * delay):
  * only {@linkcode PUBLIC_STREAM_FIELDS}, never what identifies the publisher
  * or the data plane (`ssrc`, `source`), the repair and SRTP state, or a
  * path on disk (`recording`).

@@ -62,6 +62,8 @@ export function streamInfo(
     tags_out: j.tagsOut,
     tags_dropped: j.tagsDropped,
     tags_skipped: j.tagsSkipped,
+    video_codec: h.videoCodec ?? null,
+    audio_codec: h.audioCodec ?? null,
     players: h.players,
     slow_players: h.slowPlayers,
     one_way_delay_ms: s.delayMs === null

@@ -9,7 +9,15 @@
  *
  * @module
  */
-import { type FlvTag, GopCache, type GopCacheOptions } from "../flv/mod.ts";
+import {
+  audioCodecName,
+  type FlvTag,
+  GopCache,
+  type GopCacheOptions,
+  TAG_AUDIO,
+  TAG_VIDEO,
+  videoCodecName,
+} from "../flv/mod.ts";
 
 /** What a player gives the hub: called for every live tag and once at end. */
 export interface HubSubscriber {
@@ -45,6 +53,10 @@ export interface HubStreamInfo {
   playersTotal: number;
   /** Players cut off for being too slow. */
   slowPlayers: number;
+  /** Video codec of the first video tag (`avc`, `hevc`, `av1`, …). */
+  videoCodec?: string;
+  /** Audio codec of the first audio tag (`aac`, `mp3`, `opus`, …). */
+  audioCodec?: string;
 }
 
 /** One live stream: its GOP cache and its subscribers. */
@@ -59,6 +71,8 @@ export class HubStream {
   #ended: string | undefined;
   #tagsIn = 0;
   #bytesIn = 0;
+  #videoCodec?: string;
+  #audioCodec?: string;
   #playersTotal = 0;
   #slowPlayers = 0;
   #onEnd: (stream: HubStream) => void;
@@ -94,6 +108,8 @@ export class HubStream {
       players: this.#subs.size,
       playersTotal: this.#playersTotal,
       slowPlayers: this.#slowPlayers,
+      videoCodec: this.#videoCodec,
+      audioCodec: this.#audioCodec,
     };
   }
 
@@ -103,6 +119,8 @@ export class HubStream {
     if (this.#ended !== undefined) return;
     this.#tagsIn++;
     this.#bytesIn += 11 + tag.data.length;
+    if (tag.type === TAG_VIDEO) this.#videoCodec ??= videoCodecName(tag);
+    else if (tag.type === TAG_AUDIO) this.#audioCodec ??= audioCodecName(tag);
     this.gop.push(tag);
     for (const sub of this.#subs) sub.onTag(tag);
   }
