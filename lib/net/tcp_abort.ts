@@ -11,16 +11,18 @@
  * @module
  */
 
-const SOL_SOCKET = 1;
-const SO_TYPE = 3;
-const SOCK_STREAM = 1;
-const AF_INET = 2;
-const AF_INET6 = 10;
+import {
+  AF_INET,
+  AF_INET6,
+  libcLoader,
+  ownSockets,
+  SOL_SOCKET,
+} from "./libc.ts";
+
 const SHUT_RDWR = 2;
 const SO_ACCEPTCONN = 30;
 
 const SYMBOLS = {
-  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getsockopt: {
     parameters: ["i32", "i32", "i32", "buffer", "buffer"],
@@ -30,24 +32,8 @@ const SYMBOLS = {
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-let libc: Libc | undefined;
-let libcError = "";
-
-function openLibc(): Libc | undefined {
-  if (libc || libcError) return libc;
-  if (Deno.build.os !== "linux") {
-    libcError = `not Linux (${Deno.build.os})`;
-  } else if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-    libcError = "no FFI permission";
-  } else {
-    try {
-      libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-    } catch (e) {
-      libcError = `cannot load libc.so.6: ${(e as Error).message}`;
-    }
-  }
-  return libc;
-}
+const loadLibc = libcLoader(SYMBOLS);
+const openLibc = (): Libc | undefined => loadLibc().symbols;
 
 /** `ip:port` of a sockaddr (IPv4, IPv6, IPv4-mapped IPv6 as IPv4). */
 function addrOf(sa: Uint8Array): string | undefined {
@@ -139,7 +125,7 @@ export function abortTcpPeers(
   const sa = new Uint8Array(128);
   const len = new Uint32Array(1);
   let done = 0;
-  for (const { fd } of tcpSockets(c, localPort)) {
+  for (const { fd } of tcpSockets(localPort)) {
     len[0] = sa.length;
     if (c.getpeername(fd, sa, len) !== 0) continue;
     const peer = addrOf(sa);
@@ -153,36 +139,14 @@ export function abortTcpPeers(
 
 /** This process's TCP sockets bound to `localPort`: descriptor and inode. */
 function* tcpSockets(
-  c: Libc,
   localPort: number,
 ): Generator<{ fd: number; inode: string }> {
-  let entries: Iterable<Deno.DirEntry>;
-  try {
-    entries = Deno.readDirSync("/proc/self/fd");
-  } catch {
-    return;
-  }
-  const sa = new Uint8Array(128);
-  const len = new Uint32Array(1);
-  const opt = new Int32Array(1);
-  const optLen = new Uint32Array(1);
-  for (const e of entries) {
-    const fd = Number(e.name);
-    if (!Number.isInteger(fd)) continue;
-    let inode: string;
+  for (const fd of ownSockets("tcp", localPort)) {
     try {
-      inode = Deno.readLinkSync(`/proc/self/fd/${fd}`);
+      yield { fd, inode: Deno.readLinkSync(`/proc/self/fd/${fd}`) };
     } catch {
-      continue;
+      // closed meanwhile
     }
-    if (!inode.startsWith("socket:")) continue;
-    optLen[0] = 4;
-    if (c.getsockopt(fd, SOL_SOCKET, SO_TYPE, opt, optLen) !== 0) continue;
-    if (opt[0] !== SOCK_STREAM) continue;
-    len[0] = sa.length;
-    if (c.getsockname(fd, sa, len) !== 0) continue;
-    if (((sa[2] << 8) | sa[3]) !== localPort) continue;
-    yield { fd, inode };
   }
 }
 
@@ -206,7 +170,7 @@ export function listeningSockets(localPort: number): string[] {
   const c = openLibc();
   if (!c) return [];
   const out: string[] = [];
-  for (const { fd, inode } of tcpSockets(c, localPort)) {
+  for (const { fd, inode } of tcpSockets(localPort)) {
     if (isListening(c, fd)) out.push(inode);
   }
   return out;
@@ -225,7 +189,7 @@ export function stopListening(localPort: number, inodes: string[]): number {
   if (!c || inodes.length === 0) return 0;
   const want = new Set(inodes);
   let done = 0;
-  for (const { fd, inode } of tcpSockets(c, localPort)) {
+  for (const { fd, inode } of tcpSockets(localPort)) {
     if (!want.has(inode) || !isListening(c, fd)) continue;
     if (c.shutdown(fd, SHUT_RDWR) === 0) done++;
   }
@@ -234,6 +198,5 @@ export function stopListening(localPort: number, inodes: string[]): number {
 
 /** Why {@linkcode abortTcp} cannot work here ("" when it can). */
 export function abortTcpUnavailable(): string {
-  openLibc();
-  return libc ? "" : libcError;
+  return loadLibc().error;
 }
